@@ -1,0 +1,45 @@
+/*
+ * Edge -> worker trust. The edge signs what it forwards; a worker refuses
+ * any request without a valid signature, so a direct hit on a worker port,
+ * or a client-forged X-Mall-User, gets 401.
+ *
+ * canonical = "mall-edge-v1" \n METHOD \n URI \n REQUEST_ID \n CLIENT_IP \n
+ *             USER \n ROLE \n TOKEN_ID \n TOKEN_EXP \n TIMESTAMP \n
+ *             hex(SHA256(body))
+ * X-Mall-Edge-Signature = base64url_nopad(HMAC-SHA256(edge_key[kid], canonical))
+ *
+ * URI is the request target exactly as the worker receives it (path and
+ * query). Empty fields stay as empty lines. Headers carrying the fields:
+ * X-Request-Id, X-Mall-Client-Ip, X-Mall-User, X-Mall-Role, X-Mall-Token-Id,
+ * X-Mall-Token-Exp, X-Mall-Edge-Ts, X-Mall-Edge-Kid, X-Mall-Edge-Signature.
+ */
+#ifndef MALL_EDGE_SIG_H
+#define MALL_EDGE_SIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MALL_EDGE_SIG_LEN  43
+
+typedef struct {
+    const char *method;      size_t method_len;
+    const char *uri;         size_t uri_len;
+    const char *request_id;  size_t request_id_len;
+    const char *client_ip;   size_t client_ip_len;
+    const char *user;        size_t user_len;
+    const char *role;        size_t role_len;
+    const char *token_id;    size_t token_id_len;
+    const char *token_exp;   size_t token_exp_len;
+    const char *ts;          size_t ts_len;
+    const char *body_sha256_hex;   /* 64 hex digits */
+} mall_edge_fields_t;
+
+/* Writes the 43-char signature (no NUL); 0, or -1 if the fields exceed 8 KB. */
+int mall_edge_sign(const uint8_t *key, size_t keylen,
+    const mall_edge_fields_t *f, char out[MALL_EDGE_SIG_LEN]);
+
+/* Constant-time check of a received signature; 1 valid, 0 not. */
+int mall_edge_verify(const uint8_t *key, size_t keylen,
+    const mall_edge_fields_t *f, const char *sig, size_t sig_len);
+
+#endif

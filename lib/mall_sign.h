@@ -1,0 +1,61 @@
+/*
+ * Client request signatures (MISSION.md, "Request signing, exactly"):
+ *
+ *   canonical = METHOD \n PATH \n QUERY \n TIMESTAMP \n NONCE \n hex(SHA256(body))
+ *   X-Mall-Signature = base64url_nopad(HMAC-SHA256(sign_key, canonical))
+ *
+ * QUERY: parameters percent-decoded ('+' is a space, a parameter without
+ * '=' has an empty value), sorted by name then value (bytewise), each
+ * re-encoded per RFC 3986 (unreserved A-Z a-z 0-9 - . _ ~ kept, everything
+ * else %XX uppercase), joined by '&'.
+ *
+ * The sign key is derived, never stored: sign_key =
+ * base64url_nopad(HMAC-SHA256(secret[skid], "mall-sign-v1:" + jti)), so any
+ * edge node holding the secrets can verify from the access token alone.
+ */
+#ifndef MALL_SIGN_H
+#define MALL_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MALL_SIGN_MAX_PARAMS   64   /* more query parameters are refused */
+#define MALL_SIGN_KEY_LEN      43   /* base64url of 32 bytes */
+#define MALL_SIGN_SIG_LEN      43
+
+/* Scratch the query canonicaliser needs; callers provide it (stack/pool). */
+typedef struct {
+    const char  *name;
+    size_t       name_len;
+    const char  *value;
+    size_t       value_len;
+} mall_sign_param_t;
+
+/*
+ * Canonical QUERY from the raw query string (without '?'). scratch must hold
+ * 2 * qlen bytes for decoded names and values; out must hold 3 * qlen bytes.
+ * Returns the canonical length, or -1 on bad percent-encoding or too many
+ * parameters.
+ */
+long mall_sign_canonical_query(const char *q, size_t qlen,
+    mall_sign_param_t *params, size_t max_params,
+    char *scratch, char *out);
+
+/*
+ * Builds the canonical string into out (outsz bytes) and returns its length
+ * or -1 if it does not fit. body_sha256_hex is 64 lowercase hex digits.
+ */
+long mall_sign_canonical(const char *method, size_t method_len,
+    const char *path, size_t path_len, const char *cquery, size_t cquery_len,
+    const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
+    const char body_sha256_hex[64], char *out, size_t outsz);
+
+/* X-Mall-Signature for a canonical string: 43 chars, no NUL. */
+int mall_sign_compute(const char *key, size_t keylen, const char *canonical,
+    size_t len, char out[MALL_SIGN_SIG_LEN]);
+
+/* Per-session sign key from the derivation secret and the token's jti. */
+int mall_sign_derive_key(const uint8_t *secret, size_t secret_len,
+    const char *jti, size_t jti_len, char out[MALL_SIGN_KEY_LEN]);
+
+#endif

@@ -1,0 +1,57 @@
+# Mall Edge stack environment: ports, paths and config rendering.
+# Sourced by mallctl and build.sh; tests set the same variables for their own
+# ports and runtime dir. POSIX sh.
+
+: "${MALL_ROOT:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${MALL_BUILD_DIR:=$MALL_ROOT/build}"
+: "${MALL_RUN_DIR:=$MALL_ROOT/run}"
+: "${MALL_KEYS_DIR:=$MALL_BUILD_DIR/keys}"
+: "${MALL_EDGE_PORT:=8080}"
+: "${MALL_EDGE_TLS_PORT:=8443}"
+: "${MALL_ADMIN_PORT:=8081}"
+: "${MALL_WORKER_PORT:=9101}"
+: "${MALL_WORKER_PROCESSES:=2}"
+: "${MALL_REDIS_PORT:=6391}"
+: "${MALL_SIM_PORT:=9900}"
+: "${MALL_NGINX_WORKERS:=2}"
+: "${MALL_WX_APPID:=wxdevmall0000001}"
+: "${MALL_WX_MCHID:=1900000109}"
+: "${MALL_ADMIN_PASSWORD:=admin-dev-password}"
+
+export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_EDGE_TLS_PORT \
+    MALL_ADMIN_PORT MALL_WORKER_PORT MALL_WORKER_PROCESSES MALL_REDIS_PORT \
+    MALL_SIM_PORT MALL_NGINX_WORKERS MALL_WX_APPID MALL_WX_MCHID \
+    MALL_ADMIN_PASSWORD
+
+MALL_NGINX=${MALL_NGINX:-/usr/sbin/nginx}
+MALL_REDIS_SERVER=${MALL_REDIS_SERVER:-/usr/bin/redis-server}
+MALL_PYTHON=${MALL_PYTHON:-/usr/bin/python3}
+
+# render TEMPLATE OUTPUT: replace every @@NAME@@ with the value of $NAME.
+# An unknown placeholder is an error, so a typo never reaches nginx.
+mall_render() {
+    _tmpl=$1 _out=$2
+    _names=$(grep -o '@@[A-Z0-9_]*@@' "$_tmpl" | sort -u | tr -d @)
+    _script=""
+    for _n in $_names; do
+        eval "_v=\${$_n-__unset__}"
+        if [ "$_v" = "__unset__" ]; then
+            echo "mall_render: $_tmpl uses @@$_n@@ but \$$_n is not set" >&2
+            return 1
+        fi
+        _v=$(printf '%s' "$_v" | sed 's/[|&\\]/\\&/g')
+        _script="$_script s|@@$_n@@|$_v|g;"
+    done
+    sed "$_script" "$_tmpl" >"$_out.tmp" && mv "$_out.tmp" "$_out"
+}
+
+# Render every template of the stack into MALL_RUN_DIR and create its dirs.
+mall_render_all() {
+    mkdir -p "$MALL_RUN_DIR/logs" "$MALL_RUN_DIR/redis" "$MALL_RUN_DIR/tmp" \
+        "$MALL_RUN_DIR/conf.d"
+    mall_render "$MALL_ROOT/conf/nginx.conf.tmpl" "$MALL_RUN_DIR/nginx.conf" &&
+    mall_render "$MALL_ROOT/conf/mall-worker.conf.tmpl" \
+        "$MALL_RUN_DIR/mall-worker.conf" &&
+    mall_render "$MALL_ROOT/conf/redis.conf.tmpl" "$MALL_RUN_DIR/redis.conf" &&
+    cp "$MALL_ROOT"/conf/mall-errors.conf "$MALL_RUN_DIR/mall-errors.conf"
+}

@@ -1,0 +1,534 @@
+
+/*
+ * Generic shm keyed store: see ngx_http_mall_shm.h.
+ *
+ * All work under the zone mutex is O(log n) (rbtree) or O(1) (LRU queue,
+ * bounded eviction); values are copied out to the caller's buffer so the
+ * lock is never held while a response is sent.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_mall_shm.h"
+
+
+static ngx_int_t ngx_http_mall_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_mall_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_mall_shm_node_t *ngx_http_mall_shm_lookup(
+    ngx_http_mall_shm_t *ctx, u_char *key, size_t klen, uint32_t hash);
+static void ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
+    ngx_http_mall_shm_node_t *sn);
+static ngx_uint_t ngx_http_mall_shm_evict_tail(ngx_http_mall_shm_t *ctx,
+    uint64_t now, ngx_uint_t expired_only);
+
+
+/*
+ * Parses "name:size" and registers the zone (limit_req_zone's zone=).
+ * Returns the zone, or NULL after logging a config error. A zone declared
+ * twice under the same name is refused.
+ */
+
+ngx_shm_zone_t *
+ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
+{
+    u_char               *p;
+    ssize_t               size;
+    ngx_str_t             name, s;
+    ngx_shm_zone_t       *shm_zone;
+    ngx_http_mall_shm_t  *ctx;
+
+    p = (u_char *) ngx_strlchr(value->data, value->data + value->len, ':');
+
+    if (p == NULL || p == value->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected \"name:size\"",
+                           value);
+        return NULL;
+    }
+
+    name.data = value->data;
+    name.len = p - value->data;
+
+    s.data = p + 1;
+    s.len = value->data + value->len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", value);
+        return NULL;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", value);
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_shm_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->name = name;
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NULL;
+    }
+
+    shm_zone->init = ngx_http_mall_shm_init_zone;
+    shm_zone->data = ctx;
+
+    return shm_zone;
+}
+
+
+static ngx_int_t
+ngx_http_mall_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_mall_shm_t  *octx = data;
+
+    size_t                len;
+    ngx_http_mall_shm_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* reload with the same size: keep the state of the old cycle */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_mall_shm_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_mall_shm_rbtree_insert_value);
+
+    ngx_queue_init(&ctx->sh->lru);
+
+    len = sizeof(" in mall zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in mall zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full slab is normal here: we evict and log ourselves */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mall_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_int_t                  rc;
+    ngx_rbtree_node_t        **p;
+    ngx_http_mall_shm_node_t  *sn, *snt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            sn = (ngx_http_mall_shm_node_t *) node;
+            snt = (ngx_http_mall_shm_node_t *) temp;
+
+            rc = ngx_memn2cmp(sn->data, snt->data, sn->key_len,
+                              snt->key_len);
+
+            p = (rc < 0) ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_mall_shm_node_t *
+ngx_http_mall_shm_lookup(ngx_http_mall_shm_t *ctx, u_char *key, size_t klen,
+    uint32_t hash)
+{
+    ngx_int_t                  rc;
+    ngx_rbtree_node_t         *node, *sentinel;
+    ngx_http_mall_shm_node_t  *sn;
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        sn = (ngx_http_mall_shm_node_t *) node;
+
+        rc = ngx_memn2cmp(key, sn->data, klen, (size_t) sn->key_len);
+
+        if (rc == 0) {
+            return sn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
+    ngx_http_mall_shm_node_t *sn)
+{
+    ngx_queue_remove(&sn->queue);
+    ngx_rbtree_delete(&ctx->sh->rbtree, &sn->node);
+    ngx_slab_free_locked(ctx->shpool, sn);
+
+    ctx->sh->entries--;
+}
+
+
+/*
+ * Frees the least recently used node. With expired_only set, frees it only
+ * if it has expired. Returns 1 if a node was freed, 0 otherwise.
+ */
+
+static ngx_uint_t
+ngx_http_mall_shm_evict_tail(ngx_http_mall_shm_t *ctx, uint64_t now,
+    ngx_uint_t expired_only)
+{
+    ngx_queue_t               *q;
+    ngx_http_mall_shm_node_t  *sn;
+
+    if (ngx_queue_empty(&ctx->sh->lru)) {
+        return 0;
+    }
+
+    q = ngx_queue_last(&ctx->sh->lru);
+    sn = ngx_queue_data(q, ngx_http_mall_shm_node_t, queue);
+
+    if (sn->expire && sn->expire <= now) {
+        ctx->sh->expired++;
+
+    } else if (expired_only) {
+        return 0;
+
+    } else {
+        ctx->sh->evictions++;
+    }
+
+    ngx_http_mall_shm_free_node(ctx, sn);
+
+    return 1;
+}
+
+
+void
+ngx_http_mall_shm_lock(ngx_shm_zone_t *zone)
+{
+    ngx_http_mall_shm_t  *ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+}
+
+
+void
+ngx_http_mall_shm_unlock(ngx_shm_zone_t *zone)
+{
+    ngx_http_mall_shm_t  *ctx = zone->data;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/*
+ * Looks key up; the zone must be locked. An expired entry is freed and
+ * reported absent. On a hit the entry moves to the LRU head and, if out is
+ * not NULL, its value is copied to out (*outlen: in, the buffer size; out,
+ * the value length). Returns NGX_OK, NGX_DECLINED (absent) or NGX_ERROR
+ * (value larger than the buffer; *outlen is then the length needed).
+ */
+
+ngx_int_t
+ngx_http_mall_shm_get_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    uint64_t now, u_char *out, size_t *outlen)
+{
+    uint32_t                   hash;
+    ngx_http_mall_shm_t       *ctx;
+    ngx_http_mall_shm_node_t  *sn;
+
+    ctx = zone->data;
+    hash = ngx_murmur_hash2(key, klen);
+
+    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+
+    if (sn == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (sn->expire && sn->expire <= now) {
+        ctx->sh->expired++;
+        ngx_http_mall_shm_free_node(ctx, sn);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&sn->queue);
+    ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    if (sn->value_len > *outlen) {
+        *outlen = sn->value_len;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out, sn->data + sn->key_len, sn->value_len);
+    *outlen = sn->value_len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Inserts or replaces key with value, expiring at expire (unix ms, 0 for
+ * never); the zone must be locked. With add_only set, a live entry is left
+ * as it is and NGX_BUSY returned. When the slab is full, expired and then
+ * least recently used entries are evicted (at most
+ * NGX_HTTP_MALL_SHM_EVICT_MAX) and the allocation retried. Returns NGX_OK,
+ * NGX_BUSY, or NGX_ERROR when the entry cannot fit (logged at alert).
+ */
+
+ngx_int_t
+ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    u_char *value, size_t vlen, uint64_t expire, uint64_t now,
+    ngx_uint_t add_only)
+{
+    size_t                     n;
+    uint32_t                   hash;
+    ngx_uint_t                 i;
+    ngx_http_mall_shm_t       *ctx;
+    ngx_http_mall_shm_node_t  *sn;
+
+    ctx = zone->data;
+
+    if (klen == 0 || klen > NGX_HTTP_MALL_SHM_KEY_MAX
+        || vlen > NGX_MAX_UINT32_VALUE)
+    {
+        return NGX_ERROR;
+    }
+
+    hash = ngx_murmur_hash2(key, klen);
+
+    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+
+    if (sn) {
+        if (sn->expire == 0 || sn->expire > now) {
+
+            if (add_only) {
+                return NGX_BUSY;
+            }
+
+            if (sn->value_len == vlen) {
+                ngx_memcpy(sn->data + sn->key_len, value, vlen);
+                sn->expire = expire;
+                ngx_queue_remove(&sn->queue);
+                ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+                return NGX_OK;
+            }
+
+        } else {
+            ctx->sh->expired++;
+        }
+
+        ngx_http_mall_shm_free_node(ctx, sn);
+    }
+
+    /* opportunistic, bounded cleanup so expired entries do not pile up */
+
+    for (i = 0; i < 2; i++) {
+        if (ngx_http_mall_shm_evict_tail(ctx, now, 1) == 0) {
+            break;
+        }
+    }
+
+    n = offsetof(ngx_http_mall_shm_node_t, data) + klen + vlen;
+
+    sn = ngx_slab_alloc_locked(ctx->shpool, n);
+
+    for (i = 0; sn == NULL && i < NGX_HTTP_MALL_SHM_EVICT_MAX; i++) {
+
+        if (ngx_http_mall_shm_evict_tail(ctx, now, 0) == 0) {
+            break;
+        }
+
+        sn = ngx_slab_alloc_locked(ctx->shpool, n);
+    }
+
+    if (sn == NULL) {
+        ctx->sh->failures++;
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "mall_shm: no room for an entry of %uz bytes "
+                      "in zone \"%V\"", n, &ctx->name);
+        return NGX_ERROR;
+    }
+
+    sn->node.key = hash;
+    sn->key_len = (u_short) klen;
+    sn->value_len = (uint32_t) vlen;
+    sn->expire = expire;
+
+    ngx_memcpy(sn->data, key, klen);
+
+    if (vlen) {
+        ngx_memcpy(sn->data + klen, value, vlen);
+    }
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &sn->node);
+    ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+
+    ctx->sh->entries++;
+
+    return NGX_OK;
+}
+
+
+/* Removes key; the zone must be locked. NGX_OK or NGX_DECLINED (absent). */
+
+ngx_int_t
+ngx_http_mall_shm_delete_locked(ngx_shm_zone_t *zone, u_char *key,
+    size_t klen)
+{
+    ngx_http_mall_shm_t       *ctx;
+    ngx_http_mall_shm_node_t  *sn;
+
+    ctx = zone->data;
+
+    sn = ngx_http_mall_shm_lookup(ctx, key, klen, ngx_murmur_hash2(key, klen));
+
+    if (sn == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_mall_shm_free_node(ctx, sn);
+
+    return NGX_OK;
+}
+
+
+/* ------------------------- locking wrappers ------------------------------ */
+
+
+ngx_int_t
+ngx_http_mall_shm_get(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    uint64_t now, u_char *out, size_t *outlen)
+{
+    ngx_int_t  rc;
+
+    ngx_http_mall_shm_lock(zone);
+    rc = ngx_http_mall_shm_get_locked(zone, key, klen, now, out, outlen);
+    ngx_http_mall_shm_unlock(zone);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_mall_shm_set(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    u_char *value, size_t vlen, uint64_t expire, uint64_t now)
+{
+    ngx_int_t  rc;
+
+    ngx_http_mall_shm_lock(zone);
+    rc = ngx_http_mall_shm_set_locked(zone, key, klen, value, vlen, expire,
+                                      now, 0);
+    ngx_http_mall_shm_unlock(zone);
+
+    return rc;
+}
+
+
+/* Inserts only if absent or expired: NGX_OK, NGX_BUSY (present), NGX_ERROR */
+
+ngx_int_t
+ngx_http_mall_shm_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    u_char *value, size_t vlen, uint64_t expire, uint64_t now)
+{
+    ngx_int_t  rc;
+
+    ngx_http_mall_shm_lock(zone);
+    rc = ngx_http_mall_shm_set_locked(zone, key, klen, value, vlen, expire,
+                                      now, 1);
+    ngx_http_mall_shm_unlock(zone);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_mall_shm_delete(ngx_shm_zone_t *zone, u_char *key, size_t klen)
+{
+    ngx_int_t  rc;
+
+    ngx_http_mall_shm_lock(zone);
+    rc = ngx_http_mall_shm_delete_locked(zone, key, klen);
+    ngx_http_mall_shm_unlock(zone);
+
+    return rc;
+}

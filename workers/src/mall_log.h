@@ -1,0 +1,55 @@
+/*
+ * One line per event: time, level, pid, component, then (for requests) the
+ * request id and user, then the message. Every line is written with one
+ * write(2) so lines from the master and the children do not interleave.
+ *
+ * mall_log() is level-gated like Redis' serverLog: when the level is
+ * filtered out, the arguments are not evaluated.
+ */
+#ifndef MALL_LOG_H
+#define MALL_LOG_H
+
+#include "mall_common.h"
+
+typedef enum {
+    MALL_LOG_ERROR = 0,
+    MALL_LOG_WARN,
+    MALL_LOG_NOTICE,
+    MALL_LOG_INFO,
+    MALL_LOG_DEBUG
+} mall_log_level_e;
+
+extern int  mall_log_level;
+
+#define mall_log(level, comp, ...)                                          \
+    do {                                                                    \
+        if ((int) (level) <= mall_log_level) {                              \
+            mall_log_write(level, comp, NULL, NULL, __VA_ARGS__);           \
+        }                                                                   \
+    } while (0)
+
+/* Request-scoped line: rid and user are printed as rid=... user=... */
+#define mall_log_req(level, comp, rid, user, ...)                           \
+    do {                                                                    \
+        if ((int) (level) <= mall_log_level) {                              \
+            mall_log_write(level, comp, rid, user, __VA_ARGS__);            \
+        }                                                                   \
+    } while (0)
+
+void mall_log_write(int level, const char *comp, const char *rid,
+    const char *user, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Opens path for appending (NULL or "stderr" means stderr) and makes it
+ * the log target; the previous file is closed. MALL_OK or MALL_ERR.
+ */
+int mall_log_open(const char *path, mall_err_t *err);
+
+/* Level name to value; -1 for an unknown name. */
+int mall_log_level_parse(const char *name);
+
+/* Async-signal-safe: writes a fixed message with write(2) only. */
+void mall_log_raw_from_handler(const char *msg);
+
+#endif
