@@ -100,6 +100,9 @@ gen_keys() {
     gen_secret "$k/sign-s1.key"
     gen_secret "$k/edge-e1.key"
     gen_secret "$k/data-d1.key"
+    # WeChat Pay merchant/platform keys for the simulator and the workers
+    # (dev/test only: the simulator plays WeChat's side).
+    sh "$ROOT/tests/wechat_sim/gen_keys.sh" "$k/wechat"
     if [ ! -s "$k/tls.crt" ]; then
         openssl req -x509 -newkey rsa:2048 -nodes -days 825 \
             -subj "/CN=localhost" \

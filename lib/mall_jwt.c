@@ -34,7 +34,7 @@
 #define JWT_ES256_SIG_LEN   64
 #define JWT_HS256_SIG_LEN   32
 #define JWT_JSON_MAX        4096        /* worst case escaped claims */
-#define JWT_KEYFILE_MAX     65536
+#define JWT_KEYFILE_MAX     16384
 
 
 /* Exported for the unit tests (tests/unit/mall_jwt_internal.h). */
@@ -61,6 +61,17 @@ mall_jwt_strerror(mall_jwt_rc_e rc)
     case MALL_JWT_INTERNAL:       return "internal error";
     }
     return "unknown error";
+}
+
+
+/* strnlen() is POSIX, not C11: the nginx and -std=c11 builds both work. */
+static size_t
+jwt_strnlen(const char *s, size_t max)
+{
+    const char  *z;
+
+    z = memchr(s, '\0', max);
+    return z != NULL ? (size_t) (z - s) : max;
 }
 
 
@@ -320,7 +331,9 @@ mall_jwt_parse(const char *token, size_t len, mall_jwt_t *jwt)
             }
         }
     }
-    if (ndots != 2 || dot1 == 0 || dot2 == dot1 + 1 || dot2 == len - 1) {
+    /* the signature may not be empty either, but "alg":"none" tokens
+     * ("h.p.") are reported as BAD_ALG, so that check comes last */
+    if (ndots != 2 || dot1 == 0 || dot2 == dot1 + 1) {
         return MALL_JWT_MALFORMED;
     }
 
@@ -343,7 +356,8 @@ mall_jwt_parse(const char *token, size_t len, mall_jwt_t *jwt)
     }
 
     /* at most 64 bytes: 86 characters; the alg's exact size is verify's */
-    if (len - dot2 - 1 > MALL_B64URL_ENCODED_LEN(sizeof(jwt->sig))
+    if (dot2 == len - 1
+        || len - dot2 - 1 > MALL_B64URL_ENCODED_LEN(sizeof(jwt->sig))
         || mall_b64url_decode(token + dot2 + 1, len - dot2 - 1, jwt->sig,
                               &jwt->sig_len) != 0)
     {
@@ -485,7 +499,7 @@ jwt_has_audience(const mall_jwt_claims_t *c, const char *aud)
 
     pos = 0;
     while (pos < sizeof(c->aud) && c->aud[pos] != '\0') {
-        n = strnlen(c->aud + pos, sizeof(c->aud) - pos);
+        n = jwt_strnlen(c->aud + pos, sizeof(c->aud) - pos);
         if (n == sizeof(c->aud) - pos) {
             return 0;                   /* unterminated: not ours */
         }
@@ -557,7 +571,7 @@ jwt_put_string(jwt_out_t *o, const char *name, const char *s, size_t max,
     size_t             i, n;
     unsigned char      ch;
 
-    n = strnlen(s, max);
+    n = jwt_strnlen(s, max);
     if (n == max) {
         return -1;                      /* not NUL-terminated in its field */
     }

@@ -33,7 +33,8 @@ typedef struct {
 
 /*
  * Canonical QUERY from the raw query string (without '?'). scratch must hold
- * 2 * qlen bytes for decoded names and values; out must hold 3 * qlen bytes.
+ * qlen bytes for decoded names and values; out must hold 3 * qlen + 1
+ * bytes.
  * Returns the canonical length, or -1 on bad percent-encoding or too many
  * parameters.
  */

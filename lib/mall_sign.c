@@ -1,0 +1,312 @@
+/*
+ * Client request signatures (see mall_sign.h and MISSION.md, "Request
+ * signing, exactly"). Everything works in caller-provided buffers; the
+ * query canonicaliser is linear in the query plus an insertion sort of at
+ * most MALL_SIGN_MAX_PARAMS entries.
+ */
+#include <string.h>
+
+#include "mall_b64.h"
+#include "mall_crypto.h"
+#include "mall_sign.h"
+
+#define SIGN_DERIVE_PREFIX  "mall-sign-v1:"
+#define SIGN_JTI_MAX        256
+
+
+static int
+sign_hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+
+/*
+ * Percent-decodes src[0..len) into dst ('+' is a space); returns the
+ * decoded length or -1 on a truncated or non-hex %XX.
+ */
+static long
+sign_decode(const char *src, size_t len, char *dst)
+{
+    size_t  i, o;
+    int     hi, lo;
+
+    o = 0;
+    for (i = 0; i < len; i++) {
+        if (src[i] == '+') {
+            dst[o++] = ' ';
+
+        } else if (src[i] == '%') {
+            if (len - i < 3) {
+                return -1;
+            }
+            hi = sign_hexval(src[i + 1]);
+            lo = sign_hexval(src[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            dst[o++] = (char) (hi << 4 | lo);
+            i += 2;
+
+        } else {
+            dst[o++] = src[i];
+        }
+    }
+    return (long) o;
+}
+
+
+/* RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~" */
+static int
+sign_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+           || c == '~';
+}
+
+
+/* Encodes s into out at *pos unless it would pass max; -1 then. */
+static int
+sign_encode(const char *s, size_t len, char *out, size_t *pos, size_t max)
+{
+    static const char  hex[] = "0123456789ABCDEF";
+    size_t             i;
+    unsigned char      c;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+        if (sign_unreserved(c)) {
+            if (*pos + 1 > max) {
+                return -1;
+            }
+            out[(*pos)++] = (char) c;
+
+        } else {
+            if (*pos + 3 > max) {
+                return -1;
+            }
+            out[(*pos)++] = '%';
+            out[(*pos)++] = hex[c >> 4];
+            out[(*pos)++] = hex[c & 0x0f];
+        }
+    }
+    return 0;
+}
+
+
+/* Bytewise order of two strings, a shorter prefix first. */
+static int
+sign_bytecmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int  r;
+
+    r = memcmp(a, b, alen < blen ? alen : blen);
+    if (r != 0) {
+        return r;
+    }
+    return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+
+static int
+sign_param_cmp(const mall_sign_param_t *a, const mall_sign_param_t *b)
+{
+    int  r;
+
+    r = sign_bytecmp(a->name, a->name_len, b->name, b->name_len);
+    if (r != 0) {
+        return r;
+    }
+    return sign_bytecmp(a->value, a->value_len, b->value, b->value_len);
+}
+
+
+/*
+ * Out is bounded by 3 * qlen + 1: every byte may become "%XX", and a lone
+ * parameter without '=' gains the '=' ("!" -> "%21="); the bound is checked
+ * anyway so a caller's short buffer is never overrun.
+ */
+long
+mall_sign_canonical_query(const char *q, size_t qlen,
+    mall_sign_param_t *params, size_t max_params, char *scratch, char *out)
+{
+    long                n;
+    size_t              i, j, start, end, eq, np, pos, sp, max;
+    mall_sign_param_t   t;
+
+    if (max_params > MALL_SIGN_MAX_PARAMS) {
+        max_params = MALL_SIGN_MAX_PARAMS;
+    }
+
+    np = 0;
+    sp = 0;
+    start = 0;
+
+    while (start < qlen) {
+        end = start;
+        while (end < qlen && q[end] != '&') {
+            end++;
+        }
+
+        if (end > start) {              /* "a=1&&b=2": skip the empty one */
+            if (np >= max_params) {
+                return -1;
+            }
+
+            eq = start;
+            while (eq < end && q[eq] != '=') {
+                eq++;
+            }
+
+            n = sign_decode(q + start, eq - start, scratch + sp);
+            if (n < 0) {
+                return -1;
+            }
+            params[np].name = scratch + sp;
+            params[np].name_len = (size_t) n;
+            sp += (size_t) n;
+
+            if (eq < end) {
+                n = sign_decode(q + eq + 1, end - eq - 1, scratch + sp);
+                if (n < 0) {
+                    return -1;
+                }
+            } else {
+                n = 0;
+            }
+            params[np].value = scratch + sp;
+            params[np].value_len = (size_t) n;
+            sp += (size_t) n;
+            np++;
+        }
+
+        start = end + 1;
+    }
+
+    /* insertion sort: stable, no recursion, n <= 64 */
+    for (i = 1; i < np; i++) {
+        t = params[i];
+        for (j = i; j > 0 && sign_param_cmp(&params[j - 1], &t) > 0; j--) {
+            params[j] = params[j - 1];
+        }
+        params[j] = t;
+    }
+
+    max = 3 * qlen + 1;
+    pos = 0;
+    for (i = 0; i < np; i++) {
+        if (i > 0) {
+            if (pos + 1 > max) {
+                return -1;
+            }
+            out[pos++] = '&';
+        }
+        if (sign_encode(params[i].name, params[i].name_len, out, &pos, max)
+            != 0
+            || pos + 1 > max)
+        {
+            return -1;
+        }
+        out[pos++] = '=';
+        if (sign_encode(params[i].value, params[i].value_len, out, &pos, max)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    return (long) pos;
+}
+
+
+long
+mall_sign_canonical(const char *method, size_t method_len,
+    const char *path, size_t path_len, const char *cquery, size_t cquery_len,
+    const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
+    const char body_sha256_hex[64], char *out, size_t outsz)
+{
+    size_t       i, pos, len;
+    const char  *part[6];
+    size_t       plen[6];
+
+    part[0] = method;            plen[0] = method_len;
+    part[1] = path;              plen[1] = path_len;
+    part[2] = cquery;            plen[2] = cquery_len;
+    part[3] = ts;                plen[3] = ts_len;
+    part[4] = nonce;             plen[4] = nonce_len;
+    part[5] = body_sha256_hex;   plen[5] = MALL_SHA256_HEX_LEN;
+
+    len = 5;                            /* the newlines */
+    for (i = 0; i < 6; i++) {
+        if (plen[i] > outsz) {
+            return -1;
+        }
+        len += plen[i];
+    }
+    if (len > outsz || len > (size_t) 0x7fffffff) {
+        return -1;
+    }
+
+    pos = 0;
+    for (i = 0; i < 6; i++) {
+        if (i > 0) {
+            out[pos++] = '\n';
+        }
+        if (plen[i] > 0) {
+            memcpy(out + pos, part[i], plen[i]);
+            pos += plen[i];
+        }
+    }
+    return (long) pos;
+}
+
+
+int
+mall_sign_compute(const char *key, size_t keylen, const char *canonical,
+    size_t len, char out[MALL_SIGN_SIG_LEN])
+{
+    uint8_t  mac[MALL_SHA256_LEN];
+
+    if (mall_hmac_sha256(key, keylen, canonical, len, mac) != 0) {
+        return -1;
+    }
+    mall_b64url_encode(mac, sizeof(mac), out);
+    return 0;
+}
+
+
+int
+mall_sign_derive_key(const uint8_t *secret, size_t secret_len,
+    const char *jti, size_t jti_len, char out[MALL_SIGN_KEY_LEN])
+{
+    int      rc;
+    char     msg[sizeof(SIGN_DERIVE_PREFIX) - 1 + SIGN_JTI_MAX];
+    uint8_t  mac[MALL_SHA256_LEN];
+    size_t   plen;
+
+    if (jti_len > SIGN_JTI_MAX) {
+        return -1;
+    }
+
+    plen = sizeof(SIGN_DERIVE_PREFIX) - 1;
+    memcpy(msg, SIGN_DERIVE_PREFIX, plen);
+    if (jti_len > 0) {
+        memcpy(msg + plen, jti, jti_len);
+    }
+
+    rc = mall_hmac_sha256(secret, secret_len, msg, plen + jti_len, mac);
+    if (rc == 0) {
+        mall_b64url_encode(mac, sizeof(mac), out);
+    }
+    return rc;
+}
