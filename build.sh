@@ -74,7 +74,10 @@ build_module() {
     fi
     log "building ngx_http_mall_module.so"
     make -s -C "$src" -f objs/Makefile modules >/dev/null
-    cp "$src/objs/ngx_http_mall_module.so" "$BUILD/modules/"
+    # Replace atomically: running nginx processes have the old file mapped,
+    # and overwriting it in place crashes them.
+    cp "$src/objs/ngx_http_mall_module.so" "$BUILD/modules/.mall.so.tmp"
+    mv -f "$BUILD/modules/.mall.so.tmp" "$BUILD/modules/ngx_http_mall_module.so"
 }
 
 build_workers() {

@@ -71,7 +71,7 @@ typedef struct {
  * as realip does), so a token is verified and a nonce recorded only once per
  * request even when error_page or try_files re-runs the phases.
  */
-typedef struct {
+struct ngx_http_mall_ctx_s {
     mall_jwt_claims_t              claims;        /* when VERIFIED */
     ngx_uint_t                     auth_state;
 
@@ -88,7 +88,7 @@ typedef struct {
     unsigned                       body_read:1;
     unsigned                       sign_done:1;
     unsigned                       edge_done:1;
-} ngx_http_mall_ctx_t;
+};
 
 
 ngx_http_mall_ctx_t *ngx_http_mall_get_ctx(ngx_http_request_t *r);

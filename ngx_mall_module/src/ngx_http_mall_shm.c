@@ -245,7 +245,9 @@ ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
 
 /*
  * Frees the least recently used node. With expired_only set, frees it only
- * if it has expired. Returns 1 if a node was freed, 0 otherwise.
+ * if it has expired. A pinned live node (a revocation) is not freed but
+ * moved to the head, so cache churn cannot push a revocation out. Returns
+ * 1 if the queue was worked on (a node freed or moved), 0 otherwise.
  */
 
 static ngx_uint_t
@@ -267,6 +269,11 @@ ngx_http_mall_shm_evict_tail(ngx_http_mall_shm_t *ctx, uint64_t now,
 
     } else if (expired_only) {
         return 0;
+
+    } else if (sn->pinned) {
+        ngx_queue_remove(&sn->queue);
+        ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+        return 1;
 
     } else {
         ctx->sh->evictions++;
@@ -348,9 +355,10 @@ ngx_http_mall_shm_get_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
 /*
  * Inserts or replaces key with value, expiring at expire (unix ms, 0 for
- * never); the zone must be locked. With add_only set, a live entry is left
- * as it is and NGX_BUSY returned. When the slab is full, expired and then
- * least recently used entries are evicted (at most
+ * never); the zone must be locked. With NGX_HTTP_MALL_SHM_ADD_ONLY, a live
+ * entry is left as it is and NGX_BUSY returned; NGX_HTTP_MALL_SHM_PINNED
+ * entries leave only by expiry or deletion. When the slab is full, expired
+ * and then least recently used entries are evicted (at most
  * NGX_HTTP_MALL_SHM_EVICT_MAX) and the allocation retried. Returns NGX_OK,
  * NGX_BUSY, or NGX_ERROR when the entry cannot fit (logged at alert).
  */
@@ -358,7 +366,7 @@ ngx_http_mall_shm_get_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 ngx_int_t
 ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
     u_char *value, size_t vlen, uint64_t expire, uint64_t now,
-    ngx_uint_t add_only)
+    ngx_uint_t flags)
 {
     size_t                     n;
     uint32_t                   hash;
@@ -381,13 +389,14 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
     if (sn) {
         if (sn->expire == 0 || sn->expire > now) {
 
-            if (add_only) {
+            if (flags & NGX_HTTP_MALL_SHM_ADD_ONLY) {
                 return NGX_BUSY;
             }
 
             if (sn->value_len == vlen) {
                 ngx_memcpy(sn->data + sn->key_len, value, vlen);
                 sn->expire = expire;
+                sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
                 ngx_queue_remove(&sn->queue);
                 ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
                 return NGX_OK;
@@ -433,6 +442,7 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
     sn->key_len = (u_short) klen;
     sn->value_len = (uint32_t) vlen;
     sn->expire = expire;
+    sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
 
     ngx_memcpy(sn->data, key, klen);
 
@@ -514,7 +524,7 @@ ngx_http_mall_shm_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
     ngx_http_mall_shm_lock(zone);
     rc = ngx_http_mall_shm_set_locked(zone, key, klen, value, vlen, expire,
-                                      now, 1);
+                                      now, NGX_HTTP_MALL_SHM_ADD_ONLY);
     ngx_http_mall_shm_unlock(zone);
 
     return rc;

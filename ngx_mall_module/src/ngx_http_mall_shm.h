@@ -21,6 +21,10 @@
 /* how many LRU tail entries one insert may evict to find room */
 #define NGX_HTTP_MALL_SHM_EVICT_MAX  32
 
+/* ngx_http_mall_shm_set_locked() flags */
+#define NGX_HTTP_MALL_SHM_ADD_ONLY   0x01  /* keep a live entry: NGX_BUSY */
+#define NGX_HTTP_MALL_SHM_PINNED     0x02  /* never evicted, only expired */
+
 
 typedef struct {
     ngx_rbtree_node_t              node;      /* node.key: murmur2 of key */
@@ -28,6 +32,7 @@ typedef struct {
     uint64_t                       expire;    /* unix time in ms; 0: never */
     uint32_t                       value_len; /* bytes */
     u_short                        key_len;   /* bytes */
+    u_char                         pinned;    /* not evicted by LRU */
     u_char                         data[1];   /* key, then value */
 } ngx_http_mall_shm_node_t;
 
@@ -63,7 +68,7 @@ ngx_int_t ngx_http_mall_shm_get_locked(ngx_shm_zone_t *zone, u_char *key,
     size_t klen, uint64_t now, u_char *out, size_t *outlen);
 ngx_int_t ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key,
     size_t klen, u_char *value, size_t vlen, uint64_t expire, uint64_t now,
-    ngx_uint_t add_only);
+    ngx_uint_t flags);
 ngx_int_t ngx_http_mall_shm_delete_locked(ngx_shm_zone_t *zone, u_char *key,
     size_t klen);
 

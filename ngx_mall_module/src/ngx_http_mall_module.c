@@ -1,0 +1,943 @@
+
+/*
+ * ngx_http_mall_module: module definition, configuration, phase
+ * dispatchers, the X-Request-Id header filter, per-request ctx and the small
+ * helpers the feature files share.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+
+#include <mall_b64.h>
+
+#include "ngx_http_mall_module.h"
+
+
+#define NGX_HTTP_MALL_SECRET_FILE_MAX  4096
+
+
+static ngx_int_t ngx_http_mall_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mall_init(ngx_conf_t *cf);
+static void *ngx_http_mall_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mall_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_mall_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mall_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_mall_init_process(ngx_cycle_t *cycle);
+static void ngx_http_mall_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_mall_json_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static ngx_int_t ngx_http_mall_preaccess_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mall_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mall_precontent_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mall_header_filter(ngx_http_request_t *r);
+
+static void ngx_http_mall_ctx_cleanup(void *data);
+static void ngx_http_mall_secret_cleanup(void *data);
+
+
+static ngx_conf_enum_t  ngx_http_mall_modes[] = {
+    { ngx_string("off"), NGX_HTTP_MALL_OFF },
+    { ngx_string("optional"), NGX_HTTP_MALL_OPTIONAL },
+    { ngx_string("required"), NGX_HTTP_MALL_REQUIRED },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_mall_sign_methods_mask[] = {
+    { ngx_string("GET"), NGX_HTTP_GET },
+    { ngx_string("HEAD"), NGX_HTTP_HEAD },
+    { ngx_string("POST"), NGX_HTTP_POST },
+    { ngx_string("PUT"), NGX_HTTP_PUT },
+    { ngx_string("PATCH"), NGX_HTTP_PATCH },
+    { ngx_string("DELETE"), NGX_HTTP_DELETE },
+    { ngx_string("OPTIONS"), NGX_HTTP_OPTIONS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_mall_commands[] = {
+
+    { ngx_string("mall_request_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, request_id),
+      NULL },
+
+    { ngx_string("mall_json_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE3,
+      ngx_http_mall_json_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_edge_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_edge_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_auth_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_auth_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_auth_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_mall_auth_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_auth_revoke_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mall_main_conf_t, auth.revoke_ttl),
+      NULL },
+
+    { ngx_string("mall_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, auth.mode),
+      &ngx_http_mall_modes },
+
+    { ngx_string("mall_auth_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, auth.issuer),
+      NULL },
+
+    { ngx_string("mall_auth_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, auth.audience),
+      NULL },
+
+    { ngx_string("mall_auth_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, auth.leeway),
+      NULL },
+
+    { ngx_string("mall_sign_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_sign_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_sign_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_sign_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_sign_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, sign.window),
+      NULL },
+
+    { ngx_string("mall_sign"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, sign.mode),
+      &ngx_http_mall_modes },
+
+    { ngx_string("mall_sign_methods"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, sign.methods),
+      &ngx_http_mall_sign_methods_mask },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_mall_module_ctx = {
+    ngx_http_mall_add_variables,           /* preconfiguration */
+    ngx_http_mall_init,                    /* postconfiguration */
+
+    ngx_http_mall_create_main_conf,        /* create main configuration */
+    ngx_http_mall_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_mall_create_loc_conf,         /* create location configuration */
+    ngx_http_mall_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mall_module = {
+    NGX_MODULE_V1,
+    &ngx_http_mall_module_ctx,             /* module context */
+    ngx_http_mall_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_mall_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_mall_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_mall_vars[] = {
+
+    { ngx_string("mall_user_id"), NULL, ngx_http_mall_user_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_user_role"), NULL, ngx_http_mall_user_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_token_id"), NULL, ngx_http_mall_user_variable,
+      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_token_exp"), NULL, ngx_http_mall_user_variable,
+      3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_edge_ts"), NULL, ngx_http_mall_edge_ts_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_edge_kid"), NULL, ngx_http_mall_edge_kid_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_edge_signature"), NULL,
+      ngx_http_mall_edge_signature_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+/* ------------------------------ configuration ---------------------------- */
+
+
+static ngx_int_t
+ngx_http_mall_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_mall_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_mall_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mmcf->auth.zone = NULL;
+     *     mmcf->auth.keys = NULL;
+     *     mmcf->sign.zone = NULL;
+     *     mmcf->sign.secrets = NULL;
+     *     mmcf->edge.keys = NULL;
+     *     mmcf->redis.host = { 0, NULL };
+     *     mmcf->redis.port = 0;
+     *     mmcf->redis.streams = NULL;
+     */
+
+    mmcf->auth.revoke_ttl = NGX_CONF_UNSET;
+    mmcf->redis.interval = NGX_CONF_UNSET_MSEC;
+    mmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->redis.count = NGX_CONF_UNSET_UINT;
+    mmcf->request_id_index = NGX_ERROR;
+
+    return mmcf;
+}
+
+
+static char *
+ngx_http_mall_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mall_main_conf_t *mmcf = conf;
+
+    ngx_conf_init_msec_value(mmcf->redis.interval, 500);
+    ngx_conf_init_msec_value(mmcf->redis.timeout, 3000);
+    ngx_conf_init_uint_value(mmcf->redis.count, 512);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_mall_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mall_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mlcf->error_status = 0;
+     *     mlcf->error_code = { 0, NULL };
+     *     mlcf->error_message = { 0, NULL };
+     */
+
+    ngx_http_mall_auth_create_loc_conf(&mlcf->auth);
+    ngx_http_mall_sign_create_loc_conf(&mlcf->sign);
+
+    mlcf->request_id = NGX_CONF_UNSET;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_mall_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mall_loc_conf_t *prev = parent;
+    ngx_http_mall_loc_conf_t *conf = child;
+
+    if (ngx_http_mall_auth_merge_loc_conf(cf, &prev->auth, &conf->auth)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mall_sign_merge_loc_conf(cf, &prev->sign, &conf->sign,
+                                          conf->auth.mode)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_value(conf->request_id, prev->request_id, 1);
+
+    return NGX_CONF_OK;
+}
+
+
+/* mall_json_error <status> <CODE> <message>: a location's content handler */
+
+static char *
+ngx_http_mall_json_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mall_loc_conf_t *mlcf = conf;
+
+    u_char                     c;
+    ngx_int_t                  status;
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->error_status) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    status = ngx_atoi(value[1].data, value[1].len);
+
+    if (status < 400 || status > 599) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "mall_json_error: invalid status \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[2].len; i++) {
+        c = value[2].data[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "mall_json_error: code \"%V\" is not "
+                               "UPPER_SNAKE", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[2].len == 0) {
+        return "has an empty code";
+    }
+
+    mlcf->error_status = status;
+    mlcf->error_code = value[2];
+    mlcf->error_message = value[3];
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_mall_json_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Reads a secret file at configuration time (never on the request path):
+ * its bytes, trailing CR/LF stripped, min..max bytes long. The copy lives in
+ * cf->pool and is zeroed by a pool cleanup when the cycle goes away.
+ */
+
+ngx_int_t
+ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path, ngx_str_t *key,
+    size_t min, size_t max)
+{
+    u_char              *buf;
+    size_t               len;
+    ssize_t              n;
+    ngx_str_t            name, *saved;
+    ngx_file_t           file;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_ERROR;
+    }
+
+    buf = NULL;
+    len = 0;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto failed;
+    }
+
+    len = (size_t) ngx_file_size(&fi);
+
+    if (len == 0 || len > NGX_HTTP_MALL_SECRET_FILE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" has a bad size", &name);
+        goto failed;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    if (cln == NULL) {
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->pool, len);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    saved = cln->data;
+    saved->data = buf;
+    saved->len = len;
+    cln->handler = ngx_http_mall_secret_cleanup;
+
+    n = ngx_read_file(&file, buf, len, 0);
+
+    if (n != (ssize_t) len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           ngx_read_file_n " \"%V\" returned only "
+                           "%z bytes instead of %uz", &name, n, len);
+        goto failed;
+    }
+
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+        len--;
+    }
+
+    if (len < min || len > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret in \"%V\" must be %uz to %uz bytes",
+                           &name, min, max);
+        goto failed;
+    }
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    key->data = buf;
+    key->len = len;
+
+    return NGX_OK;
+
+failed:
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_mall_secret_cleanup(void *data)
+{
+    ngx_str_t *secret = data;
+
+    ngx_explicit_memzero(secret->data, secret->len);
+}
+
+
+static ngx_int_t
+ngx_http_mall_init(ngx_conf_t *cf)
+{
+    ngx_str_t                   name = ngx_string("request_id");
+    ngx_http_handler_pt        *h;
+    ngx_http_mall_main_conf_t  *mmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mall_module);
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    mmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
+    if (mmcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* one dispatcher per phase; each calls the features in a fixed order */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mall_preaccess_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mall_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mall_precontent_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_mall_header_filter;
+
+    return ngx_http_mall_auth_init(cf);
+}
+
+
+/* ------------------------------ processes -------------------------------- */
+
+
+static ngx_int_t
+ngx_http_mall_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mall_module);
+
+    if (mmcf == NULL) {
+        return NGX_OK;
+    }
+
+    /* cache manager and loader run init_process too: workers only */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_worker != 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_mall_redis_init_process(cycle, &mmcf->redis);
+}
+
+
+static void
+ngx_http_mall_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mall_redis_exit_process(cycle);
+}
+
+
+/* ------------------------------ request ctx ------------------------------ */
+
+
+static void
+ngx_http_mall_ctx_cleanup(void *data)
+{
+    /* only a marker: finds the ctx again after an internal redirect */
+}
+
+
+ngx_http_mall_ctx_t *
+ngx_http_mall_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_mall_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mall_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+
+        /* r->ctx was zeroed by a redirect; the pool still knows it */
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_mall_ctx_cleanup) {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_mall_module);
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+ngx_http_mall_ctx_t *
+ngx_http_mall_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_mall_ctx_t  *ctx;
+
+    ctx = ngx_http_mall_get_ctx(r);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mall_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_mall_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mall_module);
+
+    return ctx;
+}
+
+
+/* ------------------------------ phases ----------------------------------- */
+
+
+/*
+ * PREACCESS: cheap guards (limits, blocklists) and the WAF will run here, in
+ * that order. Never NGX_OK: it would skip the rest of the phase.
+ */
+
+static ngx_int_t
+ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
+{
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* ACCESS: token, then request signature (which needs the token's claims). */
+
+static ngx_int_t
+ngx_http_mall_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_mall_ctx_t       *ctx;
+    ngx_http_mall_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+
+    if (mlcf->auth.mode == NGX_HTTP_MALL_OFF
+        && mlcf->sign.mode == NGX_HTTP_MALL_OFF)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (mlcf->error_status) {
+        /* an error page location answers whoever was refused */
+        return NGX_DECLINED;
+    }
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_mall_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mall_auth_handler(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_mall_sign_handler(r, ctx);
+}
+
+
+/* PRECONTENT: the catalog cache will answer hits here. */
+
+static ngx_int_t
+ngx_http_mall_precontent_handler(ngx_http_request_t *r)
+{
+    return NGX_DECLINED;
+}
+
+
+/* ------------------------------ X-Request-Id ----------------------------- */
+
+
+/*
+ * Adds X-Request-Id: $request_id to every main response, unless one is
+ * already there (a worker echoes the id the edge sent it).
+ */
+
+static ngx_int_t
+ngx_http_mall_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                  id;
+    ngx_uint_t                 i;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_mall_loc_conf_t  *mlcf;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+
+    if (!mlcf->request_id) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("X-Request-Id") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               sizeof("X-Request-Id") - 1) == 0)
+        {
+            return ngx_http_next_header_filter(r);
+        }
+    }
+
+    ngx_http_mall_request_id(r, &id);
+
+    if (id.len == 0) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value = id;
+    h->lowcase_key = NULL;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* ------------------------------ helpers ---------------------------------- */
+
+
+/* $request_id, the value nginx logs and conf forwards; "" if unavailable. */
+
+void
+ngx_http_mall_request_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_http_variable_value_t  *vv;
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
+
+    vv = ngx_http_get_indexed_variable(r->main, mmcf->request_id_index);
+
+    if (vv == NULL || vv->not_found) {
+        ngx_str_set(id, "");
+        return;
+    }
+
+    id->data = vv->data;
+    id->len = vv->len;
+}
+
+
+/* Wall clock in unix milliseconds (the shm store's expiry unit). */
+
+uint64_t
+ngx_http_mall_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+/*
+ * Lowercase hex SHA-256 of the request body into ctx->body_sha256, once.
+ * The body may span several memory buffers; a body (partly) in a temp
+ * file is not read (that would block): returns NGX_DECLINED then. An absent
+ * body hashes as the empty string.
+ */
+
+ngx_int_t
+ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
+{
+    u_char                    digest[MALL_SHA256_LEN];
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_request_body_t  *rb;
+
+    static EVP_MD_CTX        *md;
+
+    if (ctx->body_hashed) {
+        return NGX_OK;
+    }
+
+    rb = r->request_body;
+
+    if (rb == NULL || rb->bufs == NULL) {
+        mall_sha256("", 0, digest);
+        goto done;
+    }
+
+    if (rb->temp_file) {
+        return NGX_DECLINED;
+    }
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file || (!ngx_buf_in_memory(b) && ngx_buf_size(b) > 0)) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (rb->bufs->next == NULL) {
+        b = rb->bufs->buf;
+        mall_sha256(b->pos, b->last - b->pos, digest);
+        goto done;
+    }
+
+    /* one digest context per process, reused: no allocation per request */
+
+    if (md == NULL) {
+        md = EVP_MD_CTX_new();
+        if (md == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last > b->pos
+            && EVP_DigestUpdate(md, b->pos, b->last - b->pos) != 1)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+done:
+
+    mall_hex_encode(digest, MALL_SHA256_LEN, (char *) ctx->body_sha256);
+    ctx->body_hashed = 1;
+
+    return NGX_OK;
+}

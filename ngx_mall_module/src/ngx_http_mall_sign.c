@@ -1,0 +1,521 @@
+
+/*
+ * Request signatures: see ngx_http_mall_sign.h.
+ *
+ * PATH in the canonical string is the path part of the request target as
+ * the client sent it (r->unparsed_uri up to '?', not percent-decoded, not
+ * merged); QUERY is canonicalised from the raw query (r->args).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/crypto.h>
+
+#include <mall_sign.h>
+#include <mall_crypto.h>
+
+#include "ngx_http_mall_module.h"
+
+
+#define NGX_HTTP_MALL_SIGN_BAD  "BAD_SIGNATURE"
+
+
+static void ngx_http_mall_sign_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mall_sign_verify(ngx_http_request_t *r,
+    ngx_http_mall_ctx_t *ctx, ngx_str_t *ts, ngx_str_t *nonce,
+    ngx_str_t *sig, time_t when);
+static ngx_http_mall_secret_t *ngx_http_mall_sign_find_secret(
+    ngx_http_mall_main_conf_t *mmcf, const char *skid);
+
+
+/* mall_sign_zone <name>:<size> */
+
+char *
+ngx_http_mall_sign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mall_main_conf_t *mmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mmcf->sign.zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mmcf->sign.zone = ngx_http_mall_shm_zone_add(cf, &value[1],
+                                                 &ngx_http_mall_module);
+    if (mmcf->sign.zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* mall_sign_secret <id> <file>: sign-key derivation secrets, by skid */
+
+char *
+ngx_http_mall_sign_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mall_main_conf_t *mmcf = conf;
+
+    ngx_str_t               *value;
+    ngx_uint_t               i;
+    ngx_http_mall_secret_t  *s;
+
+    value = cf->args->elts;
+
+    if (mmcf->sign.secrets == NULL) {
+        mmcf->sign.secrets = ngx_array_create(cf->pool, 2,
+                                              sizeof(ngx_http_mall_secret_t));
+        if (mmcf->sign.secrets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0 || value[1].len >= MALL_JWT_ID_MAX) {
+        return "has an invalid secret id";
+    }
+
+    s = mmcf->sign.secrets->elts;
+
+    for (i = 0; i < mmcf->sign.secrets->nelts; i++) {
+        if (s[i].id.len == value[1].len
+            && ngx_strncmp(s[i].id.data, value[1].data, value[1].len) == 0)
+        {
+            return "has a duplicate secret id";
+        }
+    }
+
+    s = ngx_array_push(mmcf->sign.secrets);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s->id = value[1];
+
+    if (ngx_http_mall_load_secret(cf, &value[2], &s->key, 16, 256)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+void
+ngx_http_mall_sign_create_loc_conf(ngx_http_mall_sign_loc_conf_t *conf)
+{
+    conf->mode = NGX_CONF_UNSET_UINT;
+    conf->window = NGX_CONF_UNSET;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->methods = 0;
+     */
+}
+
+
+char *
+ngx_http_mall_sign_merge_loc_conf(ngx_conf_t *cf,
+    ngx_http_mall_sign_loc_conf_t *prev, ngx_http_mall_sign_loc_conf_t *conf,
+    ngx_uint_t auth_mode)
+{
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    ngx_conf_merge_uint_value(conf->mode, prev->mode, NGX_HTTP_MALL_OFF);
+    ngx_conf_merge_sec_value(conf->window, prev->window, 300);
+
+    /* Writes are signed; reads are left to the token check by default. */
+    ngx_conf_merge_bitmask_value(conf->methods, prev->methods,
+                                 (NGX_CONF_BITMASK_SET|NGX_HTTP_POST
+                                  |NGX_HTTP_PUT|NGX_HTTP_PATCH
+                                  |NGX_HTTP_DELETE));
+
+    if (conf->mode == NGX_HTTP_MALL_OFF) {
+        return NGX_CONF_OK;
+    }
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mall_module);
+
+    if (mmcf->sign.zone == NULL || mmcf->sign.secrets == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mall_sign\" requires \"mall_sign_zone\" and "
+                           "\"mall_sign_secret\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (auth_mode == NGX_HTTP_MALL_OFF) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mall_sign\" requires \"mall_auth\": the sign "
+                           "key derives from the token");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_mall_secret_t *
+ngx_http_mall_sign_find_secret(ngx_http_mall_main_conf_t *mmcf,
+    const char *skid)
+{
+    size_t                   len;
+    ngx_uint_t               i;
+    ngx_http_mall_secret_t  *s;
+
+    len = ngx_strlen(skid);
+    s = mmcf->sign.secrets->elts;
+
+    for (i = 0; i < mmcf->sign.secrets->nelts; i++) {
+        if (s[i].id.len == len && ngx_strncmp(s[i].id.data, skid, len) == 0) {
+            return &s[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * ACCESS phase, after auth. Cheap header checks first; then the body is
+ * read without blocking (the mirror module's way: the phases re-run from
+ * the body handler) and hashed; then the signature is compared and only
+ * then the nonce recorded. Returns NGX_DECLINED to go on, NGX_DONE when a
+ * response was sent or the body is being read, or an HTTP status from
+ * reading the body.
+ */
+
+ngx_int_t
+ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
+{
+    u_char                     c;
+    time_t                     when;
+    ngx_int_t                  rc;
+    ngx_str_t                  ts, nonce, sig;
+    ngx_uint_t                 i;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_mall_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+
+    if (mlcf->sign.mode == NGX_HTTP_MALL_OFF || ctx->sign_done
+        || !(r->method & mlcf->sign.methods))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_null(&ts);
+    ngx_str_null(&nonce);
+    ngx_str_null(&sig);
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("X-Mall-Timestamp") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Mall-Timestamp",
+                               sizeof("X-Mall-Timestamp") - 1) == 0)
+        {
+            ts = h[i].value;
+
+        } else if (h[i].key.len == sizeof("X-Mall-Nonce") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "X-Mall-Nonce",
+                                      sizeof("X-Mall-Nonce") - 1) == 0)
+        {
+            nonce = h[i].value;
+
+        } else if (h[i].key.len == sizeof("X-Mall-Signature") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "X-Mall-Signature",
+                                      sizeof("X-Mall-Signature") - 1) == 0)
+        {
+            sig = h[i].value;
+        }
+    }
+
+    if (ts.data == NULL && nonce.data == NULL && sig.data == NULL
+        && mlcf->sign.mode == NGX_HTTP_MALL_OPTIONAL)
+    {
+        ctx->sign_done = 1;
+        return NGX_DECLINED;
+    }
+
+    if (sig.data == NULL) {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "missing X-Mall-Signature header");
+    }
+
+    if (ts.data == NULL) {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "missing X-Mall-Timestamp header");
+    }
+
+    if (nonce.data == NULL) {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "missing X-Mall-Nonce header");
+    }
+
+    if (ctx->auth_state != NGX_HTTP_MALL_AUTH_VERIFIED) {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "signed request needs a bearer token");
+    }
+
+    when = (ts.len > 0 && ts.len <= 12) ? ngx_atotm(ts.data, ts.len)
+                                         : NGX_ERROR;
+
+    if (when == NGX_ERROR) {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "malformed timestamp");
+    }
+
+    if (when < ngx_time() - mlcf->sign.window
+        || when > ngx_time() + mlcf->sign.window)
+    {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "timestamp outside window");
+    }
+
+    if (nonce.len < NGX_HTTP_MALL_NONCE_MIN
+        || nonce.len > NGX_HTTP_MALL_NONCE_MAX)
+    {
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "nonce must be 16 to 64 characters");
+    }
+
+    for (i = 0; i < nonce.len; i++) {
+        c = nonce.data[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        {
+            return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                      NGX_HTTP_MALL_SIGN_BAD,
+                                      "nonce has invalid characters");
+        }
+    }
+
+    if (!ctx->body_hashed
+        && !ctx->body_read
+        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+    {
+        ctx->body_reading = 1;
+
+        rc = ngx_http_read_client_request_body(r,
+                                            ngx_http_mall_sign_body_handler);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        ngx_http_finalize_request(r, NGX_DONE);
+        return NGX_DONE;
+    }
+
+    return ngx_http_mall_sign_verify(r, ctx, &ts, &nonce, &sig, when);
+}
+
+
+static void
+ngx_http_mall_sign_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_mall_ctx_t  *ctx;
+
+    ctx = ngx_http_mall_get_ctx(r);
+
+    if (ctx) {
+        ctx->body_reading = 0;
+        ctx->body_read = 1;
+    }
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * The body is known: canonical string, expected signature, constant-time
+ * compare, then the nonce. Returns NGX_DECLINED or NGX_DONE (denied).
+ */
+
+static ngx_int_t
+ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
+    ngx_str_t *ts, ngx_str_t *nonce, ngx_str_t *sig, time_t when)
+{
+    u_char                     *p, *canonical, *cquery, *scratch;
+    u_char                      key[1 + 16 + NGX_HTTP_MALL_NONCE_MAX];
+    u_char                      digest[MALL_SHA256_LEN];
+    char                        sign_key[MALL_SIGN_KEY_LEN];
+    char                        expected[MALL_SIGN_SIG_LEN];
+    long                        cqlen, clen;
+    size_t                      len;
+    uint64_t                    now;
+    ngx_int_t                   rc;
+    ngx_str_t                   path;
+    mall_sign_param_t          *params;
+    ngx_http_mall_secret_t     *secret;
+    ngx_http_mall_loc_conf_t   *mlcf;
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+
+    if (ngx_http_mall_body_sha256(r, ctx) != NGX_OK) {
+        return ngx_http_mall_deny(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "PAYLOAD_TOO_LARGE",
+                                  "request body too large to verify");
+    }
+
+    secret = ngx_http_mall_sign_find_secret(mmcf, ctx->claims.skid);
+
+    if (secret == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mall_sign: unknown sign secret \"%s\"",
+                      ctx->claims.skid);
+
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "unknown sign key id");
+    }
+
+    /* PATH: the raw path of the request target, before '?' */
+
+    path = r->unparsed_uri;
+    p = ngx_strlchr(path.data, path.data + path.len, '?');
+
+    if (p) {
+        path.len = p - path.data;
+    }
+
+    cquery = NULL;
+    cqlen = 0;
+
+    if (r->args.len) {
+        params = ngx_palloc(r->pool,
+                            MALL_SIGN_MAX_PARAMS * sizeof(mall_sign_param_t));
+        scratch = ngx_pnalloc(r->pool, 2 * r->args.len);
+        cquery = ngx_pnalloc(r->pool, 3 * r->args.len);
+
+        if (params == NULL || scratch == NULL || cquery == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cqlen = mall_sign_canonical_query((const char *) r->args.data,
+                                          r->args.len, params,
+                                          MALL_SIGN_MAX_PARAMS,
+                                          (char *) scratch, (char *) cquery);
+        if (cqlen < 0) {
+            return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                      NGX_HTTP_MALL_SIGN_BAD,
+                                      "malformed query string");
+        }
+    }
+
+    len = r->method_name.len + path.len + cqlen + ts->len + nonce->len
+          + MALL_SHA256_HEX_LEN + 5;
+
+    canonical = ngx_pnalloc(r->pool, len);
+    if (canonical == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    clen = mall_sign_canonical((const char *) r->method_name.data,
+                               r->method_name.len,
+                               (const char *) path.data, path.len,
+                               (const char *) cquery, (size_t) cqlen,
+                               (const char *) ts->data, ts->len,
+                               (const char *) nonce->data, nonce->len,
+                               (const char *) ctx->body_sha256,
+                               (char *) canonical, len);
+
+    if (clen < 0
+        || mall_sign_derive_key(secret->key.data, secret->key.len,
+                                ctx->claims.jti,
+                                ngx_strlen(ctx->claims.jti), sign_key)
+           != 0
+        || mall_sign_compute(sign_key, MALL_SIGN_KEY_LEN,
+                             (const char *) canonical, (size_t) clen,
+                             expected)
+           != 0)
+    {
+        ngx_explicit_memzero(sign_key, sizeof(sign_key));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (sig->len != MALL_SIGN_SIG_LEN
+        || CRYPTO_memcmp(sig->data, expected, MALL_SIGN_SIG_LEN) != 0)
+    {
+        ngx_explicit_memzero(sign_key, sizeof(sign_key));
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mall_sign: signature mismatch for token \"%s\"",
+                      ctx->claims.jti);
+
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "signature mismatch");
+    }
+
+    /* valid: only now may the nonce be burnt */
+
+    mall_sha256(sign_key, MALL_SIGN_KEY_LEN, digest);
+    ngx_explicit_memzero(sign_key, sizeof(sign_key));
+
+    key[0] = 'n';
+    ngx_memcpy(key + 1, digest, 16);
+    ngx_memcpy(key + 1 + 16, nonce->data, nonce->len);
+
+    now = ngx_http_mall_now_ms();
+
+    rc = ngx_http_mall_shm_add(mmcf->sign.zone, key, 1 + 16 + nonce->len,
+                               NULL, 0,
+                               ((uint64_t) when + mlcf->sign.window + 1)
+                               * 1000, now);
+
+    if (rc == NGX_BUSY) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mall_sign: replayed nonce for token \"%s\"",
+                      ctx->claims.jti);
+
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "REPLAYED",
+                                  "nonce already used");
+    }
+
+    if (rc != NGX_OK) {
+        /* cannot remember the nonce: refuse rather than allow a replay */
+        return ngx_http_mall_deny(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "UNAVAILABLE", "replay cache full");
+    }
+
+    ctx->sign_done = 1;
+
+    return NGX_DECLINED;
+}
