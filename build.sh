@@ -20,7 +20,7 @@ DEB_PACKAGES=(
     libevent-dev libcurl4-openssl-dev
     redis-server redis-tools
     libcmocka-dev python3-pytest python3-requests python3-cryptography
-    build-essential pkg-config openssl npm ca-certificates
+    build-essential pkg-config openssl ca-certificates
 )
 BENCH_PACKAGES=(wrk)
 
@@ -135,6 +135,9 @@ fetch_geoip() {
 
 build_all() {
     install_packages "${DEB_PACKAGES[@]}"
+    # npm fetches the GeoIP database. Use the machine's own when it has one
+    # (Debian's npm package conflicts with a Node.js installed otherwise).
+    command -v npm >/dev/null 2>&1 || install_packages npm
     quiet_system_services
     mkdir -p "$BUILD"
     gen_keys

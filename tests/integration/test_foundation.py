@@ -85,7 +85,8 @@ def test_edge_error_pages_are_json(stack):
 
 
 def test_https_listener(stack):
-    r = requests.get(stack.edge_tls + "/healthz", verify=False, timeout=5)
+    r = requests.get(stack.edge_tls + "/healthz", verify=stack.key("tls.crt"),
+                     timeout=5)
     assert r.status_code == 200
     assert r.headers["X-Request-Id"]
 

@@ -3,6 +3,10 @@
  * master and, through fork, every child; O_APPEND keeps concurrent lines
  * whole.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L    /* gmtime_r, O_CLOEXEC without -D */
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

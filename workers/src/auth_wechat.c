@@ -1,0 +1,453 @@
+/*
+ * WeChat identity API calls over libcurl (see auth_wechat.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "auth_wechat.h"
+#include "mall_log.h"
+
+#define WX_BODY_MAX   (64 * 1024)
+
+typedef struct {
+    char    buf[WX_BODY_MAX];
+    size_t  len;
+    int     overflow;
+} wx_body_t;
+
+static int  wx_curl_ready;
+
+
+static size_t
+wx_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wx_body_t  *b = userdata;
+    size_t      n = size * nmemb;
+
+    if (n > sizeof(b->buf) - 1 - b->len) {
+        b->overflow = 1;
+        return 0;                      /* aborts the transfer */
+    }
+    memcpy(b->buf + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+
+/*
+ * One HTTP exchange: GET when body is NULL, else POST of a JSON body.
+ * Fills out (NUL-terminated). MALL_OK only for HTTP 200 with a body.
+ */
+static int
+wx_http(const auth_conf_t *a, const char *url, const char *body,
+    wx_body_t *out, mall_err_t *err)
+{
+    struct curl_slist  *hdrs;
+    CURL               *c;
+    CURLcode            cc;
+    long                status;
+    int                 rc;
+
+    if (!wx_curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            return mall_err_set(err, 0, "curl_global_init failed");
+        }
+        wx_curl_ready = 1;
+    }
+
+    rc = MALL_ERR;
+    hdrs = NULL;
+    out->len = 0;
+    out->overflow = 0;
+
+    c = curl_easy_init();
+    if (c == NULL) {
+        return mall_err_set(err, 0, "curl_easy_init failed");
+    }
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) (a->wechat_timeout_ms / 3 > 0
+                             ? a->wechat_timeout_ms / 3 : 1));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) a->wechat_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, wx_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "mall-worker");
+
+    if (body != NULL) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        if (hdrs == NULL) {
+            mall_err_set(err, 0, "out of memory");
+            goto done;
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+    }
+
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        mall_err_set(err, 0, "wechat request failed: %s%s",
+                     curl_easy_strerror(cc),
+                     out->overflow ? " (answer too large)" : "");
+        goto done;
+    }
+
+    status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200 || out->len == 0) {
+        mall_err_set(err, 0, "wechat answered HTTP %ld", status);
+        goto done;
+    }
+    out->buf[out->len] = '\0';
+    rc = MALL_OK;
+
+done:
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+
+/* Percent-encodes s for a query value into out. MALL_OK or MALL_ERR. */
+static int
+wx_escape(const char *s, char *out, size_t outsz)
+{
+    static const char  hex[] = "0123456789ABCDEF";
+    size_t             n;
+    unsigned char      ch;
+
+    n = 0;
+    for ( ; *s != '\0'; s++) {
+        ch = (unsigned char) *s;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')
+            || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'
+            || ch == '_' || ch == '~')
+        {
+            if (n + 1 >= outsz) {
+                return MALL_ERR;
+            }
+            out[n++] = (char) ch;
+        } else {
+            if (n + 3 >= outsz) {
+                return MALL_ERR;
+            }
+            out[n++] = '%';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 0x0f];
+        }
+    }
+    out[n] = '\0';
+    return MALL_OK;
+}
+
+
+/* errcode of a WeChat answer: absent means 0. Numbers or numeric text. */
+static long
+wx_errcode(const cJSON *root)
+{
+    const cJSON  *e;
+
+    e = cJSON_GetObjectItemCaseSensitive(root, "errcode");
+    if (cJSON_IsNumber(e)) {
+        return (long) e->valuedouble;
+    }
+    return 0;
+}
+
+
+/* Copies a string member into dst; MALL_ERR when absent or too long. */
+static int
+wx_str(const cJSON *root, const char *name, char *dst, size_t dstsz)
+{
+    const cJSON  *v;
+    size_t        len;
+
+    v = cJSON_GetObjectItemCaseSensitive(root, name);
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        return MALL_ERR;
+    }
+    len = strlen(v->valuestring);
+    if (len == 0 || len >= dstsz) {
+        return MALL_ERR;
+    }
+    memcpy(dst, v->valuestring, len + 1);
+    return MALL_OK;
+}
+
+
+int
+auth_wx_code2session(const auth_conf_t *a, const char *code,
+    auth_wx_session_t *s, mall_err_t *err)
+{
+    static wx_body_t  body;
+    char              url[1024], e_appid[200], e_secret[400], e_code[400];
+    cJSON            *root;
+    int               rc, n;
+
+    memset(s, 0, sizeof(*s));
+    rc = MALL_ERR;
+    root = NULL;
+
+    if (a->wechat_appid[0] == '\0') {
+        return mall_err_set(err, 0, "wechat appid/secret not configured");
+    }
+    if (wx_escape(a->wechat_appid, e_appid, sizeof(e_appid)) != MALL_OK
+        || wx_escape(a->wechat_secret, e_secret, sizeof(e_secret)) != MALL_OK
+        || wx_escape(code, e_code, sizeof(e_code)) != MALL_OK)
+    {
+        mall_err_set(err, 0, "login code too long");
+        goto done;
+    }
+    n = snprintf(url, sizeof(url), "%s/sns/jscode2session?appid=%s&secret=%s"
+                 "&js_code=%s&grant_type=authorization_code",
+                 a->wechat_api_base, e_appid, e_secret, e_code);
+    if (n < 0 || (size_t) n >= sizeof(url)) {
+        mall_err_set(err, 0, "jscode2session url too long");
+        goto done;
+    }
+
+    if (wx_http(a, url, NULL, &body, err) != MALL_OK) {
+        goto done;
+    }
+
+    root = cJSON_ParseWithLength(body.buf, body.len);
+    if (!cJSON_IsObject(root)) {
+        mall_err_set(err, 0, "jscode2session: answer is not a JSON object");
+        goto done;
+    }
+
+    s->errcode = wx_errcode(root);
+    if (s->errcode != 0) {
+        rc = MALL_OK;
+        goto done;
+    }
+
+    if (wx_str(root, "openid", s->openid, sizeof(s->openid)) != MALL_OK
+        || wx_str(root, "session_key", s->session_key,
+                  sizeof(s->session_key)) != MALL_OK)
+    {
+        mall_err_set(err, 0, "jscode2session: no openid or session_key");
+        goto done;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(root, "unionid") != NULL
+        && wx_str(root, "unionid", s->unionid, sizeof(s->unionid))
+           != MALL_OK)
+    {
+        mall_err_set(err, 0, "jscode2session: bad unionid");
+        goto done;
+    }
+    rc = MALL_OK;
+
+done:
+    cJSON_Delete(root);
+    OPENSSL_cleanse(url, sizeof(url));
+    OPENSSL_cleanse(e_secret, sizeof(e_secret));
+    OPENSSL_cleanse(body.buf, body.len);
+    return rc;
+}
+
+
+/*
+ * The app access token: from the Redis cache (sealed with the data key)
+ * unless force, else fetched from /cgi-bin/token and cached until 5
+ * minutes before it expires. MALL_OK with tok set, MALL_OK with *errcode
+ * from WeChat, MALL_ERR, MALL_RETRY.
+ */
+static int
+wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
+    char *tok, size_t toksz, long *errcode, mall_err_t *err)
+{
+    static wx_body_t   body;
+    const char        *argv[5];
+    size_t             argvlen[5], len;
+    redisReply        *reply;
+    cJSON             *root;
+    const cJSON       *ttl;
+    char               url[1024], e_appid[200], e_secret[400], ex[24];
+    char               sealed[MALL_SEAL_LEN(AUTH_ID_MAX, 1024) + 1];
+    long               expires;
+    int                rc, n;
+
+    *errcode = 0;
+    root = NULL;
+    rc = MALL_ERR;
+
+    if (a->n_data_keys == 0) {
+        return mall_err_set(err, 0, "no data_key configured");
+    }
+
+    if (!force) {
+        argv[0] = "GET";
+        argv[1] = AUTH_WX_ACCESS_KEY;
+        argvlen[0] = 3;
+        argvlen[1] = strlen(argv[1]);
+        rc = mall_redis_command(r, &reply, err, 2, argv, argvlen);
+        if (rc != MALL_OK) {
+            return rc;
+        }
+        rc = MALL_ERR;
+        if (reply->type == REDIS_REPLY_STRING
+            && mall_unseal(a->data_keys, a->n_data_keys, AUTH_WX_ACCESS_KEY,
+                           reply->str, reply->len, (uint8_t *) tok,
+                           toksz - 1, &len, err) == MALL_OK)
+        {
+            tok[len] = '\0';
+            freeReplyObject(reply);
+            return MALL_OK;
+        }
+        freeReplyObject(reply);
+    }
+
+    if (wx_escape(a->wechat_appid, e_appid, sizeof(e_appid)) != MALL_OK
+        || wx_escape(a->wechat_secret, e_secret, sizeof(e_secret)) != MALL_OK)
+    {
+        return mall_err_set(err, 0, "appid/secret too long");
+    }
+    n = snprintf(url, sizeof(url), "%s/cgi-bin/token?grant_type="
+                 "client_credential&appid=%s&secret=%s", a->wechat_api_base,
+                 e_appid, e_secret);
+    OPENSSL_cleanse(e_secret, sizeof(e_secret));
+    if (n < 0 || (size_t) n >= sizeof(url)) {
+        return mall_err_set(err, 0, "token url too long");
+    }
+
+    n = wx_http(a, url, NULL, &body, err);
+    OPENSSL_cleanse(url, sizeof(url));
+    if (n != MALL_OK) {
+        return MALL_ERR;
+    }
+
+    root = cJSON_ParseWithLength(body.buf, body.len);
+    OPENSSL_cleanse(body.buf, body.len);
+    if (!cJSON_IsObject(root)) {
+        mall_err_set(err, 0, "cgi-bin/token: answer is not JSON");
+        goto done;
+    }
+    *errcode = wx_errcode(root);
+    if (*errcode != 0) {
+        rc = MALL_OK;
+        goto done;
+    }
+    ttl = cJSON_GetObjectItemCaseSensitive(root, "expires_in");
+    if (wx_str(root, "access_token", tok, toksz) != MALL_OK
+        || !cJSON_IsNumber(ttl))
+    {
+        mall_err_set(err, 0, "cgi-bin/token: no access_token/expires_in");
+        goto done;
+    }
+    expires = (long) ttl->valuedouble;
+
+    /* cache only when it lives long enough to be worth it */
+    if (expires > 600
+        && mall_seal(&a->data_keys[0], AUTH_WX_ACCESS_KEY, tok, strlen(tok),
+                     sealed, sizeof(sealed), &len, err) == MALL_OK)
+    {
+        snprintf(ex, sizeof(ex), "%ld", expires - 300);
+        argv[0] = "SET"; argv[1] = AUTH_WX_ACCESS_KEY; argv[2] = sealed;
+        argv[3] = "EX"; argv[4] = ex;
+        for (n = 0; n < 5; n++) {
+            argvlen[n] = strlen(argv[n]);
+        }
+        if (mall_redis_command(r, &reply, err, 5, argv, argvlen) == MALL_OK) {
+            freeReplyObject(reply);
+        }
+    }
+    rc = MALL_OK;
+
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+
+int
+auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
+    const char *code, long *errcode, char phone[AUTH_PHONE_MAX],
+    mall_err_t *err)
+{
+    static wx_body_t   body;
+    const cJSON       *info;
+    cJSON             *req, *root;
+    char               tok[600], e_tok[1800], url[2200], *json;
+    int                attempt, rc;
+
+    json = NULL;
+    root = NULL;
+    rc = MALL_ERR;
+    *errcode = 0;
+
+    if (a->wechat_appid[0] == '\0') {
+        return mall_err_set(err, 0, "wechat appid/secret not configured");
+    }
+
+    req = cJSON_CreateObject();
+    if (req == NULL || cJSON_AddStringToObject(req, "code", code) == NULL) {
+        cJSON_Delete(req);
+        return mall_err_set(err, 0, "out of memory");
+    }
+    json = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (json == NULL) {
+        return mall_err_set(err, 0, "out of memory");
+    }
+
+    /* a cached token WeChat no longer accepts is refetched once */
+    for (attempt = 0; attempt < 2; attempt++) {
+        rc = wx_access_token(r, a, attempt, tok, sizeof(tok), errcode, err);
+        if (rc != MALL_OK || *errcode != 0) {
+            goto done;
+        }
+        rc = MALL_ERR;
+        if (wx_escape(tok, e_tok, sizeof(e_tok)) != MALL_OK
+            || snprintf(url, sizeof(url), "%s/wxa/business/"
+                        "getuserphonenumber?access_token=%s",
+                        a->wechat_api_base, e_tok) >= (int) sizeof(url))
+        {
+            mall_err_set(err, 0, "access token too long");
+            goto done;
+        }
+        if (wx_http(a, url, json, &body, err) != MALL_OK) {
+            goto done;
+        }
+        cJSON_Delete(root);
+        root = cJSON_ParseWithLength(body.buf, body.len);
+        if (!cJSON_IsObject(root)) {
+            mall_err_set(err, 0, "getuserphonenumber: answer is not JSON");
+            goto done;
+        }
+        *errcode = wx_errcode(root);
+        if (*errcode != 40001 && *errcode != 42001) {
+            break;
+        }
+    }
+
+    if (*errcode != 0) {
+        rc = MALL_OK;
+        goto done;
+    }
+
+    info = cJSON_GetObjectItemCaseSensitive(root, "phone_info");
+    if (wx_str(info, "purePhoneNumber", phone, AUTH_PHONE_MAX) != MALL_OK
+        || !auth_phone_valid(phone))
+    {
+        mall_err_set(err, 0, "getuserphonenumber: no valid purePhoneNumber");
+        goto done;
+    }
+    rc = MALL_OK;
+
+done:
+    cJSON_Delete(root);
+    cJSON_free(json);
+    OPENSSL_cleanse(tok, sizeof(tok));
+    OPENSSL_cleanse(e_tok, sizeof(e_tok));
+    OPENSSL_cleanse(url, sizeof(url));
+    return rc;
+}

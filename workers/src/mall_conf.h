@@ -1,0 +1,91 @@
+/*
+ * mall-worker configuration: a redis.conf-style file, one "key value..."
+ * directive per line, '#' comments, double quotes for values with spaces.
+ * The whole file is parsed and validated into a fresh mall_conf_t before
+ * anything uses it, so a bad reload never disturbs the running config.
+ *
+ *   listen 127.0.0.1:9101          address the children accept on
+ *   workers 2                      number of child processes (1..64)
+ *   redis 127.0.0.1:6391           Redis host:port
+ *   redis_timeout_ms 1000          connect and command timeout
+ *   pidfile /path/mall-worker.pid  master pid (optional)
+ *   error_log /path/file|stderr    log target (default stderr)
+ *   log_level info                 error|warn|notice|info|debug
+ *   shutdown_timeout 10            seconds before a stopping child is killed
+ *   edge_key e1 /path/edge-e1.key  edge HMAC key, repeatable (rotation)
+ *   edge_clock_skew 60             seconds of allowed edge timestamp skew
+ *   cache_control "public, s-maxage=60, max-age=0"   catalog responses
+ *   max_body_size 1048576          larger request bodies get 413
+ *   low_stock_threshold 10         stock at or below this is "low"
+ *   backlog 511                    listen(2) backlog
+ *
+ * Identity directives (jwt_key, sign_secret, data_key, access_ttl, ...,
+ * wechat_*) are parsed into conf->auth by auth_conf.c; see auth_conf.h.
+ */
+#ifndef MALL_CONF_H
+#define MALL_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth_conf.h"
+#include "mall_common.h"
+
+#define MALL_CONF_PATH_MAX       512
+#define MALL_CONF_MAX_EDGE_KEYS  8
+#define MALL_EDGE_KID_MAX        32
+#define MALL_EDGE_KEY_MAX        256
+
+typedef struct {
+    char      kid[MALL_EDGE_KID_MAX];
+    uint8_t   key[MALL_EDGE_KEY_MAX];
+    size_t    key_len;
+} mall_edge_key_t;
+
+typedef struct {
+    char              listen_host[64];
+    int               listen_port;
+    int               backlog;
+    int               workers;
+    char              redis_host[256];
+    int               redis_port;
+    int               redis_timeout_ms;
+    char              pidfile[MALL_CONF_PATH_MAX];     /* "" = none */
+    char              error_log[MALL_CONF_PATH_MAX];   /* "" = stderr */
+    int               log_level;
+    int               shutdown_timeout;                /* seconds */
+    mall_edge_key_t   edge_keys[MALL_CONF_MAX_EDGE_KEYS];
+    size_t            n_edge_keys;
+    int               edge_clock_skew;                 /* seconds */
+    char              cache_control[256];
+    size_t            max_body_size;                   /* bytes */
+    int               low_stock_threshold;
+    auth_conf_t       auth;                            /* auth_conf.h */
+} mall_conf_t;
+
+/* Fills conf with the defaults (no listen, redis or edge keys). */
+void mall_conf_init(mall_conf_t *conf);
+
+/*
+ * Parses the text of a config file into conf (which must come from
+ * mall_conf_init) and validates it; key files named by edge_key are read
+ * here. On error returns MALL_ERR with "line N: ..." in err.
+ */
+int mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
+    mall_err_t *err);
+
+/* Reads path and runs mall_conf_init + mall_conf_parse. */
+int mall_conf_load(const char *path, mall_conf_t *conf, mall_err_t *err);
+
+/* Key for kid, or NULL. */
+const mall_edge_key_t *mall_conf_edge_key(const mall_conf_t *conf,
+    const char *kid, size_t kid_len);
+
+/* Overwrites secrets before the struct is dropped. */
+void mall_conf_wipe(mall_conf_t *conf);
+
+/* Parses "host:port" with a numeric IPv4 or a hostname; MALL_OK/MALL_ERR. */
+int mall_conf_parse_hostport(const char *s, char *host, size_t hostsz,
+    int *port, mall_err_t *err);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * The request context a handler receives. It carries everything a handler
+ * may use; handlers never see sockets or processes.
+ */
+#ifndef MALL_CTX_H
+#define MALL_CTX_H
+
+#include <stddef.h>
+
+#include "mall_conf.h"
+#include "mall_edge.h"
+#include "mall_query.h"
+#include "mall_redis.h"
+#include "mall_router.h"
+
+#define MALL_REQUEST_ID_MAX  129
+
+struct evhttp_request;
+
+typedef struct mall_ctx_s {
+    struct evhttp_request  *req;          /* for mall_reply_* only */
+    const mall_conf_t      *conf;
+    mall_redis_t           *redis;
+    const mall_route_t     *route;
+    const char             *method;       /* "GET", ... */
+    const char             *uri;          /* raw request target */
+    const char             *path;         /* raw path, no query */
+    mall_route_params_t     params;       /* {name} segments */
+    mall_query_t            query;        /* decoded query parameters */
+    const unsigned char    *body;         /* not NUL-terminated */
+    size_t                  body_len;
+    mall_identity_t         ident;        /* verified == 1 or all empty */
+    char                    request_id[MALL_REQUEST_ID_MAX];
+    int                     status;       /* set by the reply helpers */
+    int                     replied;
+} mall_ctx_t;
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * Registry of the feature route tables (see mall_routes.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mall_routes.h"
+
+static const mall_route_t  *route_tables[] = {
+    mall_health_routes,
+    mall_catalog_routes,
+};
+
+static mall_route_t  *routes_flat;
+static size_t         routes_n;
+
+
+const mall_route_t *
+mall_routes_all(size_t *n)
+{
+    const mall_route_t  *t;
+    size_t               i, total;
+
+    if (routes_flat != NULL) {
+        *n = routes_n;
+        return routes_flat;
+    }
+
+    total = 0;
+    for (i = 0; i < MALL_ARRAY_LEN(route_tables); i++) {
+        for (t = route_tables[i]; t->method != NULL; t++) {
+            total++;
+        }
+    }
+
+    routes_flat = calloc(total + 1, sizeof(mall_route_t));
+    if (routes_flat == NULL) {
+        return NULL;
+    }
+
+    routes_n = 0;
+    for (i = 0; i < MALL_ARRAY_LEN(route_tables); i++) {
+        for (t = route_tables[i]; t->method != NULL; t++) {
+            routes_flat[routes_n++] = *t;
+        }
+    }
+
+    *n = routes_n;
+    return routes_flat;
+}

@@ -1,0 +1,738 @@
+/*
+ * Demo catalog loader (see seed_catalog.h). Validation runs over the whole
+ * document before the first write, so a bad file changes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog_keys.h"
+#include "catalog_params.h"
+#include "mall_json.h"
+#include "mall_log.h"
+#include "mall_query.h"
+#include "seed_catalog.h"
+
+#define SEED_BATCH       512
+#define SEED_MAX_DEPTH   8
+#define SEED_ID_MAX      1000000000000LL
+#define SEED_MONEY_MAX   100000000000LL
+
+typedef struct {
+    int64_t        id;
+    int64_t        parent_id;
+    int64_t        sort;
+    int            level;
+    const char    *name;
+    const char    *name_en;
+} seed_cat_t;
+
+/* A pipeline that flushes every SEED_BATCH commands. */
+typedef struct {
+    mall_redis_t  *r;
+    size_t         pending;
+} seed_pipe_t;
+
+
+static int
+seed_flush(seed_pipe_t *p, mall_err_t *err)
+{
+    void        *rep;
+    redisReply  *rr;
+    int          rc;
+
+    rc = MALL_OK;
+    while (p->pending > 0) {
+        rep = NULL;
+        if (redisGetReply(p->r->c, &rep) != REDIS_OK || rep == NULL) {
+            mall_err_set(err, 503, "redis: %s", p->r->c->errstr);
+            mall_redis_close(p->r);
+            p->pending = 0;
+            return MALL_RETRY;
+        }
+        rr = rep;
+        if (rr->type == REDIS_REPLY_ERROR && rc == MALL_OK) {
+            rc = mall_err_set(err, 500, "redis: %s", rr->str);
+        }
+        freeReplyObject(rr);
+        p->pending--;
+    }
+    return rc;
+}
+
+
+/* Queues one command (arguments are copied by hiredis at once). */
+static int
+seed_cmd(seed_pipe_t *p, mall_err_t *err, int argc, const char **argv)
+{
+    if (redisAppendCommandArgv(p->r->c, argc, argv, NULL) != REDIS_OK) {
+        return mall_err_set(err, 500, "redis append failed");
+    }
+    if (++p->pending >= SEED_BATCH) {
+        return seed_flush(p, err);
+    }
+    return MALL_OK;
+}
+
+
+static const char *
+seed_str(const cJSON *obj, const char *name)
+{
+    const cJSON  *it;
+
+    it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(it) && it->valuestring[0] != '\0'
+           ? it->valuestring : NULL;
+}
+
+
+static int
+seed_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
+    int64_t *out)
+{
+    return mall_json_get_int(cJSON_GetObjectItemCaseSensitive(obj, name),
+                             min, max, out);
+}
+
+
+static seed_cat_t *
+seed_find_cat(seed_cat_t *cats, size_t n, int64_t id)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (cats[i].id == id) {
+            return &cats[i];
+        }
+    }
+    return NULL;
+}
+
+
+/* Reads and checks the categories: unique ids, known parents, no cycles. */
+static int
+seed_parse_categories(const cJSON *arr, seed_cat_t **out, size_t *n,
+    mall_err_t *err)
+{
+    const cJSON  *c;
+    seed_cat_t   *cats, *cur;
+    size_t        i, k;
+    int           depth;
+
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+        return mall_err_set(err, 0, "\"categories\" must be a non-empty "
+                            "array");
+    }
+    cats = calloc((size_t) cJSON_GetArraySize(arr), sizeof(*cats));
+    if (cats == NULL) {
+        return mall_err_set(err, 0, "out of memory");
+    }
+
+    i = 0;
+    cJSON_ArrayForEach(c, arr) {
+        if (seed_int(c, "id", 1, SEED_ID_MAX, &cats[i].id) != MALL_OK
+            || seed_int(c, "parent_id", 0, SEED_ID_MAX, &cats[i].parent_id)
+               != MALL_OK
+            || seed_int(c, "sort", 0, SEED_ID_MAX, &cats[i].sort) != MALL_OK
+            || (cats[i].name = seed_str(c, "name")) == NULL
+            || (cats[i].name_en = seed_str(c, "name_en")) == NULL)
+        {
+            free(cats);
+            return mall_err_set(err, 0, "category #%zu: needs id, "
+                                "parent_id, sort, name, name_en", i);
+        }
+        if (seed_find_cat(cats, i, cats[i].id) != NULL) {
+            free(cats);
+            return mall_err_set(err, 0, "category %lld is duplicate",
+                                (long long) cats[i].id);
+        }
+        i++;
+    }
+
+    for (k = 0; k < i; k++) {
+        depth = 1;
+        cur = &cats[k];
+        while (cur->parent_id != 0) {
+            cur = seed_find_cat(cats, i, cur->parent_id);
+            if (cur == NULL || ++depth > SEED_MAX_DEPTH) {
+                free(cats);
+                return mall_err_set(err, 0, "category %lld: unknown parent "
+                                    "or cycle", (long long) cats[k].id);
+            }
+        }
+        cats[k].level = depth;
+    }
+
+    *out = cats;
+    *n = i;
+    return MALL_OK;
+}
+
+
+/* Checks one product and its SKUs; MALL_OK or MALL_ERR. */
+static int
+seed_check_product(const cJSON *p, seed_cat_t *cats, size_t ncats,
+    mall_err_t *err)
+{
+    const cJSON  *skus, *s, *attrs;
+    int64_t       id, v;
+    int           n;
+
+    if (seed_int(p, "id", 1, SEED_ID_MAX / 1000, &id) != MALL_OK) {
+        return mall_err_set(err, 0, "product without a valid id");
+    }
+    if (seed_int(p, "category_id", 1, SEED_ID_MAX, &v) != MALL_OK
+        || seed_find_cat(cats, ncats, v) == NULL)
+    {
+        return mall_err_set(err, 0, "product %lld: unknown category",
+                            (long long) id);
+    }
+    if (seed_str(p, "name") == NULL || seed_str(p, "name_en") == NULL
+        || seed_str(p, "brand") == NULL
+        || strlen(seed_str(p, "brand")) > CATALOG_BRAND_MAX
+        || seed_int(p, "created_at", 0, 1LL << 40, &v) != MALL_OK
+        || seed_int(p, "sales", 0, SEED_ID_MAX, &v) != MALL_OK)
+    {
+        return mall_err_set(err, 0, "product %lld: needs name, name_en, "
+                            "brand (<= %d bytes), created_at, sales",
+                            (long long) id, CATALOG_BRAND_MAX);
+    }
+
+    skus = cJSON_GetObjectItemCaseSensitive(p, "skus");
+    n = cJSON_GetArraySize(skus);
+    if (!cJSON_IsArray(skus) || n < 1 || n > 64) {
+        return mall_err_set(err, 0, "product %lld: needs 1..64 skus",
+                            (long long) id);
+    }
+    cJSON_ArrayForEach(s, skus) {
+        attrs = cJSON_GetObjectItemCaseSensitive(s, "attrs");
+        if (seed_int(s, "sku_id", 1, SEED_ID_MAX, &v) != MALL_OK
+            || seed_int(s, "price_fen", 0, SEED_MONEY_MAX, &v) != MALL_OK
+            || seed_int(s, "stock", 0, SEED_ID_MAX, &v) != MALL_OK
+            || !cJSON_IsObject(attrs))
+        {
+            return mall_err_set(err, 0, "product %lld: a sku needs sku_id, "
+                                "price_fen, stock (integers), attrs",
+                                (long long) id);
+        }
+    }
+    return MALL_OK;
+}
+
+
+/* Deletes the previous catalog's products, SKUs and indexes. */
+static int
+seed_remove_old(seed_pipe_t *pp, seed_stats_t *st, mall_err_t *err)
+{
+    static const char  *idx[] = {
+        "DEL", CATALOG_KEY_CATS, CATALOG_KEY_BRANDS, CATALOG_KEY_BY_SALES,
+        CATALOG_KEY_BY_PRICE, CATALOG_KEY_BY_NEW, CATALOG_KEY_IN_STOCK
+    };
+    const char         *argv[4];
+    char                key[256], skey[48], *tok, *save, buf[2048];
+    redisReply         *cats, *brands, *prods, *rep;
+    size_t              i;
+    int                 rc;
+
+    cats = brands = prods = rep = NULL;
+
+    argv[0] = "ZRANGE"; argv[1] = CATALOG_KEY_CATS; argv[2] = "0";
+    argv[3] = "-1";
+    rc = mall_redis_command(pp->r, &cats, err, 4, argv, NULL);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+    argv[0] = "SMEMBERS"; argv[1] = CATALOG_KEY_BRANDS;
+    rc = mall_redis_command(pp->r, &brands, err, 2, argv, NULL);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+    argv[0] = "ZRANGE"; argv[1] = CATALOG_KEY_BY_NEW;
+    rc = mall_redis_command(pp->r, &prods, err, 4, argv, NULL);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+
+    for (i = 0; i < cats->elements; i++) {
+        snprintf(key, sizeof(key), "mall:cat:%s:products",
+                 cats->element[i]->str);
+        argv[0] = "DEL"; argv[1] = key;
+        if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+            goto done;
+        }
+        snprintf(key, sizeof(key), "mall:cat:%s", cats->element[i]->str);
+        if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+            goto done;
+        }
+    }
+    for (i = 0; i < brands->elements; i++) {
+        snprintf(key, sizeof(key), CATALOG_KEY_BRAND_PRODUCTS,
+                 brands->element[i]->str);
+        argv[0] = "DEL"; argv[1] = key;
+        if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+            goto done;
+        }
+    }
+
+    for (i = 0; i < prods->elements; i++) {
+        snprintf(key, sizeof(key), "mall:product:%s",
+                 prods->element[i]->str);
+        argv[0] = "HGET"; argv[1] = key; argv[2] = "skus";
+        rc = mall_redis_command(pp->r, &rep, err, 3, argv, NULL);
+        if (rc != MALL_OK) {
+            goto done;
+        }
+        if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof(buf)) {
+            memcpy(buf, rep->str, rep->len + 1);
+            for (tok = strtok_r(buf, ",", &save); tok != NULL;
+                 tok = strtok_r(NULL, ",", &save))
+            {
+                snprintf(skey, sizeof(skey), "mall:sku:%.30s", tok);
+                argv[0] = "DEL"; argv[1] = skey;
+                if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+                    goto done;
+                }
+            }
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+        argv[0] = "DEL"; argv[1] = key;
+        if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+            goto done;
+        }
+        st->removed++;
+    }
+
+    if ((rc = seed_cmd(pp, err, (int) MALL_ARRAY_LEN(idx), idx)) != MALL_OK)
+    {
+        goto done;
+    }
+    rc = seed_flush(pp, err);
+
+done:
+    if (rep != NULL) {
+        freeReplyObject(rep);
+    }
+    if (cats != NULL) {
+        freeReplyObject(cats);
+    }
+    if (brands != NULL) {
+        freeReplyObject(brands);
+    }
+    if (prods != NULL) {
+        freeReplyObject(prods);
+    }
+    return rc;
+}
+
+
+static int
+seed_write_category(seed_pipe_t *pp, const seed_cat_t *c, mall_err_t *err)
+{
+    const char  *argv[14];
+    char         key[48], id[24], parent[24], level[8], sort[24];
+
+    snprintf(key, sizeof(key), CATALOG_KEY_CAT_FMT, (long long) c->id);
+    snprintf(id, sizeof(id), "%lld", (long long) c->id);
+    snprintf(parent, sizeof(parent), "%lld", (long long) c->parent_id);
+    snprintf(level, sizeof(level), "%d", c->level);
+    snprintf(sort, sizeof(sort), "%lld", (long long) c->sort);
+
+    argv[0] = "HSET"; argv[1] = key;
+    argv[2] = "id"; argv[3] = id;
+    argv[4] = "parent_id"; argv[5] = parent;
+    argv[6] = "level"; argv[7] = level;
+    argv[8] = "name_zh"; argv[9] = c->name;
+    argv[10] = "name_en"; argv[11] = c->name_en;
+    argv[12] = "sort"; argv[13] = sort;
+    if (seed_cmd(pp, err, 14, argv) != MALL_OK) {
+        return MALL_ERR;
+    }
+
+    argv[0] = "ZADD"; argv[1] = CATALOG_KEY_CATS; argv[2] = sort;
+    argv[3] = id;
+    return seed_cmd(pp, err, 4, argv);
+}
+
+
+/*
+ * The static detail document stored in the product hash: everything but
+ * live SKU data (the detail handler adds skus, price_fen, in_stock).
+ */
+static char *
+seed_detail_json(const cJSON *p, seed_cat_t *cats, size_t ncats)
+{
+    static const char  *copy[] = {
+        "name", "name_en", "brand", "description", "images", "params",
+        "rating", "reviews"
+    };
+    cJSON              *doc, *path, *node, *item;
+    seed_cat_t         *chain[SEED_MAX_DEPTH], *c;
+    int64_t             v;
+    size_t              i;
+    int                 depth;
+    char               *out;
+
+    out = NULL;
+    doc = cJSON_CreateObject();
+    if (doc == NULL) {
+        return NULL;
+    }
+
+    seed_int(p, "id", 1, SEED_ID_MAX, &v);
+    if (mall_json_add_int(doc, "id", v) != MALL_OK) {
+        goto done;
+    }
+    for (i = 0; i < MALL_ARRAY_LEN(copy); i++) {
+        item = cJSON_GetObjectItemCaseSensitive(p, copy[i]);
+        item = item != NULL ? cJSON_Duplicate(item, 1)
+                            : cJSON_CreateArray();
+        if (item == NULL || !cJSON_AddItemToObject(doc, copy[i], item)) {
+            cJSON_Delete(item);
+            goto done;
+        }
+    }
+
+    seed_int(p, "category_id", 1, SEED_ID_MAX, &v);
+    if (mall_json_add_int(doc, "category_id", v) != MALL_OK) {
+        goto done;
+    }
+    depth = 0;
+    for (c = seed_find_cat(cats, ncats, v); c != NULL && depth < SEED_MAX_DEPTH;
+         c = c->parent_id ? seed_find_cat(cats, ncats, c->parent_id) : NULL)
+    {
+        chain[depth++] = c;
+    }
+    path = cJSON_AddArrayToObject(doc, "category_path");
+    if (path == NULL) {
+        goto done;
+    }
+    while (depth-- > 0) {
+        node = cJSON_CreateObject();
+        if (node == NULL || !cJSON_AddItemToArray(path, node)) {
+            cJSON_Delete(node);
+            goto done;
+        }
+        if (mall_json_add_int(node, "id", chain[depth]->id) != MALL_OK
+            || mall_json_add_str(node, "name", chain[depth]->name) != MALL_OK
+            || mall_json_add_str(node, "name_en", chain[depth]->name_en)
+               != MALL_OK)
+        {
+            goto done;
+        }
+    }
+
+    seed_int(p, "sales", 0, SEED_ID_MAX, &v);
+    if (mall_json_add_int(doc, "sales", v) != MALL_OK) {
+        goto done;
+    }
+    seed_int(p, "created_at", 0, 1LL << 40, &v);
+    if (mall_json_add_int(doc, "created_at", v) != MALL_OK) {
+        goto done;
+    }
+
+    out = cJSON_PrintUnformatted(doc);
+
+done:
+    cJSON_Delete(doc);
+    return out;
+}
+
+
+/* Writes one (validated) product, its SKUs and its index entries. */
+static int
+seed_write_product(seed_pipe_t *pp, const cJSON *p, seed_cat_t *cats,
+    size_t ncats, seed_stats_t *st, mall_err_t *err)
+{
+    const cJSON  *skus, *s, *img;
+    const char   *argv[26], *image, *brand;
+    char          key[48], skey[48], id[24], sid[24], price[24], stock[24];
+    char          minp[24], sales[24], created[24], cat[24], setkey[128];
+    char          brand_lc[CATALOG_BRAND_MAX + 1], sku_list[64 * 24];
+    char         *attrs, *json;
+    int64_t       pid, cid, v, min_price, stock_v;
+    seed_cat_t   *c;
+    int           in_stock, rc;
+    size_t        len;
+
+    json = NULL;
+    rc = MALL_ERR;
+
+    seed_int(p, "id", 1, SEED_ID_MAX, &pid);
+    seed_int(p, "category_id", 1, SEED_ID_MAX, &cid);
+    brand = seed_str(p, "brand");
+    snprintf(key, sizeof(key), CATALOG_KEY_PRODUCT_FMT, (long long) pid);
+    snprintf(id, sizeof(id), "%lld", (long long) pid);
+    snprintf(cat, sizeof(cat), "%lld", (long long) cid);
+
+    /* SKUs first: the product row needs the min price and stock */
+    skus = cJSON_GetObjectItemCaseSensitive(p, "skus");
+    min_price = -1;
+    in_stock = 0;
+    sku_list[0] = '\0';
+    len = 0;
+    cJSON_ArrayForEach(s, skus) {
+        int64_t  sku_id, pf;
+
+        seed_int(s, "sku_id", 1, SEED_ID_MAX, &sku_id);
+        seed_int(s, "price_fen", 0, SEED_MONEY_MAX, &pf);
+        seed_int(s, "stock", 0, SEED_ID_MAX, &stock_v);
+
+        attrs = cJSON_PrintUnformatted(
+                    cJSON_GetObjectItemCaseSensitive(s, "attrs"));
+        if (attrs == NULL) {
+            mall_err_set(err, 0, "out of memory");
+            goto done;
+        }
+        snprintf(skey, sizeof(skey), CATALOG_KEY_SKU_FMT, (long long) sku_id);
+        snprintf(sid, sizeof(sid), "%lld", (long long) sku_id);
+        snprintf(price, sizeof(price), "%lld", (long long) pf);
+        snprintf(stock, sizeof(stock), "%lld", (long long) stock_v);
+
+        argv[0] = "DEL"; argv[1] = skey;
+        rc = seed_cmd(pp, err, 2, argv);
+        if (rc == MALL_OK) {
+            argv[0] = "HSET"; argv[1] = skey;
+            argv[2] = "id"; argv[3] = sid;
+            argv[4] = "product_id"; argv[5] = id;
+            argv[6] = "price_fen"; argv[7] = price;
+            argv[8] = "stock"; argv[9] = stock;
+            argv[10] = "attrs"; argv[11] = attrs;
+            rc = seed_cmd(pp, err, 12, argv);
+        }
+        cJSON_free(attrs);
+        if (rc != MALL_OK) {
+            goto done;
+        }
+        rc = MALL_ERR;
+
+        len += (size_t) snprintf(sku_list + len, sizeof(sku_list) - len,
+                                 "%s%s", len > 0 ? "," : "", sid);
+        if (min_price < 0 || pf < min_price) {
+            min_price = pf;
+        }
+        if (stock_v > 0) {
+            in_stock = 1;
+        }
+        st->skus++;
+    }
+
+    json = seed_detail_json(p, cats, ncats);
+    if (json == NULL) {
+        mall_err_set(err, 0, "out of memory");
+        goto done;
+    }
+
+    image = "";
+    img = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "images"), 0);
+    if (seed_str(img, "thumbnail") != NULL) {
+        image = seed_str(img, "thumbnail");
+    }
+
+    snprintf(minp, sizeof(minp), "%lld", (long long) min_price);
+    seed_int(p, "sales", 0, SEED_ID_MAX, &v);
+    snprintf(sales, sizeof(sales), "%lld", (long long) v);
+    seed_int(p, "created_at", 0, 1LL << 40, &v);
+    snprintf(created, sizeof(created), "%lld", (long long) v);
+
+    argv[0] = "DEL"; argv[1] = key;
+    if (seed_cmd(pp, err, 2, argv) != MALL_OK) {
+        goto done;
+    }
+    argv[0] = "HSET"; argv[1] = key;
+    argv[2] = "id"; argv[3] = id;
+    argv[4] = "name_zh"; argv[5] = seed_str(p, "name");
+    argv[6] = "name_en"; argv[7] = seed_str(p, "name_en");
+    argv[8] = "brand"; argv[9] = brand;
+    argv[10] = "category_id"; argv[11] = cat;
+    argv[12] = "price_fen"; argv[13] = minp;
+    argv[14] = "image"; argv[15] = image;
+    argv[16] = "sales"; argv[17] = sales;
+    argv[18] = "created_at"; argv[19] = created;
+    argv[20] = "in_stock"; argv[21] = in_stock ? "1" : "0";
+    argv[22] = "skus"; argv[23] = sku_list;
+    argv[24] = "json"; argv[25] = json;
+    if (seed_cmd(pp, err, 26, argv) != MALL_OK) {
+        goto done;
+    }
+
+    argv[0] = "ZADD"; argv[3] = id;
+    argv[1] = CATALOG_KEY_BY_SALES; argv[2] = sales;
+    if (seed_cmd(pp, err, 4, argv) != MALL_OK) {
+        goto done;
+    }
+    argv[1] = CATALOG_KEY_BY_PRICE; argv[2] = minp;
+    if (seed_cmd(pp, err, 4, argv) != MALL_OK) {
+        goto done;
+    }
+    argv[1] = CATALOG_KEY_BY_NEW; argv[2] = created;
+    if (seed_cmd(pp, err, 4, argv) != MALL_OK) {
+        goto done;
+    }
+
+    argv[0] = "SADD"; argv[2] = id;
+    if (in_stock) {
+        argv[1] = CATALOG_KEY_IN_STOCK;
+        if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
+            goto done;
+        }
+    }
+
+    catalog_brand_key(brand, brand_lc, sizeof(brand_lc));
+    snprintf(setkey, sizeof(setkey), CATALOG_KEY_BRAND_PRODUCTS, brand_lc);
+    argv[1] = setkey;
+    if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
+        goto done;
+    }
+    argv[1] = CATALOG_KEY_BRANDS; argv[2] = brand_lc;
+    if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
+        goto done;
+    }
+
+    /* the product is listed under its category and every ancestor */
+    argv[2] = id;
+    for (c = seed_find_cat(cats, ncats, cid); c != NULL;
+         c = c->parent_id ? seed_find_cat(cats, ncats, c->parent_id) : NULL)
+    {
+        snprintf(setkey, sizeof(setkey), CATALOG_KEY_CAT_PRODUCTS,
+                 (long long) c->id);
+        argv[1] = setkey;
+        if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
+            goto done;
+        }
+    }
+
+    st->products++;
+    rc = MALL_OK;
+
+done:
+    cJSON_free(json);
+    return rc;
+}
+
+
+/* Raises mall:seq:{name} to at least v (single writer: GET then SET). */
+static int
+seed_bump_seq(mall_redis_t *r, const char *name, int64_t v, mall_err_t *err)
+{
+    const char  *argv[3];
+    char         key[48], val[24];
+    redisReply  *rep;
+    int64_t      cur;
+    int          rc;
+
+    snprintf(key, sizeof(key), CATALOG_KEY_SEQ_FMT, name);
+    argv[0] = "GET"; argv[1] = key;
+    rc = mall_redis_command(r, &rep, err, 2, argv, NULL);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    cur = 0;
+    if (rep->type == REDIS_REPLY_STRING) {
+        long long  n;
+
+        if (mall_parse_int(rep->str, 0, 1LL << 62, &n) == MALL_OK) {
+            cur = n;
+        }
+    }
+    freeReplyObject(rep);
+    if (cur >= v) {
+        return MALL_OK;
+    }
+
+    snprintf(val, sizeof(val), "%lld", (long long) v);
+    argv[0] = "SET"; argv[1] = key; argv[2] = val;
+    rc = mall_redis_command(r, &rep, err, 3, argv, NULL);
+    if (rc == MALL_OK) {
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+
+int
+seed_catalog_load(mall_redis_t *r, const cJSON *doc, seed_stats_t *st,
+    mall_err_t *err)
+{
+    const cJSON  *prods, *p, *s;
+    seed_cat_t   *cats;
+    seed_pipe_t   pp;
+    size_t        ncats, i;
+    int64_t       v, max_cat, max_prod, max_sku;
+    int           rc;
+
+    memset(st, 0, sizeof(*st));
+    cats = NULL;
+    ncats = 0;
+    max_cat = max_prod = max_sku = 0;
+    pp.r = r;
+    pp.pending = 0;
+
+    rc = seed_parse_categories(cJSON_GetObjectItemCaseSensitive(doc,
+                                   "categories"), &cats, &ncats, err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+
+    prods = cJSON_GetObjectItemCaseSensitive(doc, "products");
+    if (!cJSON_IsArray(prods)) {
+        rc = mall_err_set(err, 0, "\"products\" must be an array");
+        goto done;
+    }
+    cJSON_ArrayForEach(p, prods) {
+        rc = seed_check_product(p, cats, ncats, err);
+        if (rc != MALL_OK) {
+            goto done;
+        }
+        seed_int(p, "id", 1, SEED_ID_MAX, &v);
+        max_prod = v > max_prod ? v : max_prod;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(p, "skus")) {
+            seed_int(s, "sku_id", 1, SEED_ID_MAX, &v);
+            max_sku = v > max_sku ? v : max_sku;
+        }
+    }
+
+    rc = mall_redis_connect(r, err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+
+    rc = seed_remove_old(&pp, st, err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+
+    for (i = 0; i < ncats; i++) {
+        rc = seed_write_category(&pp, &cats[i], err);
+        if (rc != MALL_OK) {
+            goto done;
+        }
+        max_cat = cats[i].id > max_cat ? cats[i].id : max_cat;
+        st->categories++;
+    }
+    cJSON_ArrayForEach(p, prods) {
+        rc = seed_write_product(&pp, p, cats, ncats, st, err);
+        if (rc != MALL_OK) {
+            goto done;
+        }
+    }
+    rc = seed_flush(&pp, err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+
+    if ((rc = seed_bump_seq(r, "category", max_cat, err)) != MALL_OK
+        || (rc = seed_bump_seq(r, "product", max_prod, err)) != MALL_OK
+        || (rc = seed_bump_seq(r, "sku", max_sku, err)) != MALL_OK)
+    {
+        goto done;
+    }
+
+done:
+    if (rc != MALL_OK && pp.pending > 0 && r->c != NULL) {
+        mall_err_t  ignored;
+        seed_flush(&pp, &ignored);
+    }
+    free(cats);
+    return rc;
+}
