@@ -89,7 +89,7 @@ ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         return NGX_OK;
     }
 
-    if (r != r->main) {
+    if (r != r->main && !ctx->subrequest) {
         /* a subrequest would reuse the main request's ctx: never sign it */
         return NGX_DECLINED;
     }

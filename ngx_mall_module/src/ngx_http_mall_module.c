@@ -176,6 +176,146 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       offsetof(ngx_http_mall_loc_conf_t, sign.methods),
       &ngx_http_mall_sign_methods_mask },
 
+    { ngx_string("mall_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_limit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_mall_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit),
+      NULL },
+
+    { ngx_string("mall_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit.dry_run),
+      NULL },
+
+    { ngx_string("mall_limit_exempt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_limit_exempt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit),
+      NULL },
+
+    { ngx_string("mall_limit_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit.status),
+      &ngx_http_mall_limit_status_bounds },
+
+    { ngx_string("mall_limit_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit.log_level),
+      &ngx_http_mall_limit_log_levels },
+
+    { ngx_string("mall_cc_guard"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
+      ngx_http_mall_cc_guard,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit),
+      NULL },
+
+    { ngx_string("mall_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mall_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.key),
+      NULL },
+
+    { ngx_string("mall_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.valid),
+      NULL },
+
+    { ngx_string("mall_cache_stale_while_revalidate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.swr),
+      NULL },
+
+    { ngx_string("mall_cache_stale_if_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.sie),
+      NULL },
+
+    { ngx_string("mall_cache_lock_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.lock_timeout),
+      NULL },
+
+    { ngx_string("mall_cache_ignore_args"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_cache_args,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_default_args"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_cache_defaults,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_status_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.status_header),
+      NULL },
+
+    { ngx_string("mall_cache_purge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_cache_purge,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mall_cache_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -233,6 +373,10 @@ static ngx_http_variable_t  ngx_http_mall_vars[] = {
 
     { ngx_string("mall_edge_signature"), NULL,
       ngx_http_mall_edge_signature_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_limit_status"), NULL,
+      ngx_http_mall_limit_status_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -306,7 +450,7 @@ ngx_http_mall_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->redis.timeout, 3000);
     ngx_conf_init_uint_value(mmcf->redis.count, 512);
 
-    return NGX_CONF_OK;
+    return ngx_http_mall_limit_init_main_conf(cf, &mmcf->limit);
 }
 
 
@@ -330,6 +474,8 @@ ngx_http_mall_create_loc_conf(ngx_conf_t *cf)
 
     ngx_http_mall_auth_create_loc_conf(&mlcf->auth);
     ngx_http_mall_sign_create_loc_conf(&mlcf->sign);
+    ngx_http_mall_limit_create_loc_conf(&mlcf->limit);
+    ngx_http_mall_cache_create_loc_conf(&mlcf->cache);
 
     mlcf->request_id = NGX_CONF_UNSET;
 
@@ -351,6 +497,18 @@ ngx_http_mall_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_mall_sign_merge_loc_conf(cf, &prev->sign, &conf->sign,
                                           conf->auth.mode)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mall_limit_merge_loc_conf(cf, &prev->limit, &conf->limit)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mall_cache_merge_loc_conf(cf, &prev->cache, &conf->cache)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -577,6 +735,10 @@ ngx_http_mall_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_mall_header_filter;
 
+    if (ngx_http_mall_cache_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mall_auth_init(cf);
 }
 
@@ -695,8 +857,23 @@ ngx_http_mall_create_ctx(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
 {
+    ngx_http_mall_ctx_t       *ctx;
+    ngx_http_mall_loc_conf_t  *mlcf;
+
     if (r != r->main) {
         return NGX_DECLINED;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+
+    if (mlcf->limit.limits || mlcf->limit.cc) {
+        ctx = ngx_http_mall_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_mall_limit_handler(r, ctx,
+                                           NGX_HTTP_MALL_LIMIT_PREACCESS);
     }
 
     return NGX_DECLINED;
@@ -715,7 +892,8 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
 
     if (mlcf->auth.mode == NGX_HTTP_MALL_OFF
-        && mlcf->sign.mode == NGX_HTTP_MALL_OFF)
+        && mlcf->sign.mode == NGX_HTTP_MALL_OFF
+        && mlcf->limit.nphase[NGX_HTTP_MALL_LIMIT_ACCESS] == 0)
     {
         return NGX_DECLINED;
     }
@@ -739,16 +917,24 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    if (mlcf->limit.nphase[NGX_HTTP_MALL_LIMIT_ACCESS]) {
+        /* per-user limits: after the token check, before the signature */
+        rc = ngx_http_mall_limit_handler(r, ctx, NGX_HTTP_MALL_LIMIT_ACCESS);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     return ngx_http_mall_sign_handler(r, ctx);
 }
 
 
-/* PRECONTENT: the catalog cache will answer hits here. */
+/* PRECONTENT: the catalog cache answers hits here. */
 
 static ngx_int_t
 ngx_http_mall_precontent_handler(ngx_http_request_t *r)
 {
-    return NGX_DECLINED;
+    return ngx_http_mall_cache_handler(r);
 }
 
 
@@ -771,6 +957,10 @@ ngx_http_mall_header_filter(ngx_http_request_t *r)
 
     if (r != r->main) {
         return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_mall_limit_headers(r) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
@@ -876,6 +1066,7 @@ ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     ngx_chain_t              *cl;
     ngx_http_request_body_t  *rb;
 
+    static EVP_MD            *sha256;
     static EVP_MD_CTX        *md;
 
     if (ctx->body_hashed) {
@@ -901,22 +1092,25 @@ ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         }
     }
 
-    if (rb->bufs->next == NULL) {
-        b = rb->bufs->buf;
-        mall_sha256(b->pos, b->last - b->pos, digest);
-        goto done;
-    }
-
-    /* one digest context per process, reused: no allocation per request */
+    /*
+     * one digest context per process, reused: no allocation per request;
+     * SHA-256 fetched once (EVP_sha256() costs an implicit fetch per init)
+     */
 
     if (md == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
         md = EVP_MD_CTX_new();
-        if (md == NULL) {
+
+        if (sha256 == NULL || md == NULL) {
+            EVP_MD_free(sha256);
+            EVP_MD_CTX_free(md);
+            sha256 = NULL;
+            md = NULL;
             return NGX_ERROR;
         }
     }
 
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+    if (EVP_DigestInit_ex(md, sha256, NULL) != 1) {
         return NGX_ERROR;
     }
 

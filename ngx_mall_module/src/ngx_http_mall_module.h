@@ -25,6 +25,8 @@
 #include "ngx_http_mall_auth.h"
 #include "ngx_http_mall_sign.h"
 #include "ngx_http_mall_edge.h"
+#include "ngx_http_mall_limit.h"
+#include "ngx_http_mall_cache.h"
 
 
 #define NGX_HTTP_MALL_OFF       0
@@ -44,6 +46,8 @@ typedef struct {
     ngx_http_mall_sign_main_conf_t   sign;
     ngx_http_mall_edge_main_conf_t   edge;
     ngx_http_mall_redis_conf_t       redis;
+    ngx_http_mall_limit_main_conf_t  limit;
+    ngx_http_mall_cache_main_conf_t  cache;
     ngx_int_t                        request_id_index;
 } ngx_http_mall_main_conf_t;
 
@@ -51,6 +55,8 @@ typedef struct {
 typedef struct {
     ngx_http_mall_auth_loc_conf_t    auth;
     ngx_http_mall_sign_loc_conf_t    sign;
+    ngx_http_mall_limit_loc_conf_t   limit;
+    ngx_http_mall_cache_loc_conf_t   cache;
 
     ngx_flag_t                       request_id;
 
@@ -83,11 +89,15 @@ struct ngx_http_mall_ctx_s {
     u_char                         edge_sig[MALL_EDGE_SIG_LEN];
     ngx_str_t                      edge_kid;
 
+    ngx_http_mall_limit_ctx_t      limit;
+    ngx_http_mall_cache_ctx_t     *cache;
+
     unsigned                       body_hashed:1;
     unsigned                       body_reading:1;
     unsigned                       body_read:1;
     unsigned                       sign_done:1;
     unsigned                       edge_done:1;
+    unsigned                       subrequest:1;  /* own ctx of a sr */
 };
 
 

@@ -25,6 +25,9 @@ static void ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
     ngx_http_mall_shm_node_t *sn);
 static ngx_uint_t ngx_http_mall_shm_evict_tail(ngx_http_mall_shm_t *ctx,
     uint64_t now, ngx_uint_t expired_only);
+static ngx_http_mall_shm_node_t *ngx_http_mall_shm_alloc_node(
+    ngx_http_mall_shm_t *ctx, u_char *key, size_t klen, size_t vlen,
+    uint32_t hash, uint64_t now, ngx_uint_t flags);
 
 
 /*
@@ -240,6 +243,10 @@ ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
     ngx_slab_free_locked(ctx->shpool, sn);
 
     ctx->sh->entries--;
+
+    if (sn->pinned) {
+        ctx->sh->pinned--;
+    }
 }
 
 
@@ -368,9 +375,7 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
     u_char *value, size_t vlen, uint64_t expire, uint64_t now,
     ngx_uint_t flags)
 {
-    size_t                     n;
     uint32_t                   hash;
-    ngx_uint_t                 i;
     ngx_http_mall_shm_t       *ctx;
     ngx_http_mall_shm_node_t  *sn;
 
@@ -396,7 +401,9 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
             if (sn->value_len == vlen) {
                 ngx_memcpy(sn->data + sn->key_len, value, vlen);
                 sn->expire = expire;
+                ctx->sh->pinned -= sn->pinned;
                 sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
+                ctx->sh->pinned += sn->pinned;
                 ngx_queue_remove(&sn->queue);
                 ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
                 return NGX_OK;
@@ -408,6 +415,38 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
         ngx_http_mall_shm_free_node(ctx, sn);
     }
+
+    sn = ngx_http_mall_shm_alloc_node(ctx, key, klen, vlen, hash, now, flags);
+
+    if (sn == NULL) {
+        return NGX_ERROR;
+    }
+
+    sn->expire = expire;
+
+    if (vlen) {
+        ngx_memcpy(sn->data + klen, value, vlen);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Allocates and links a node for key (absent from the tree) with vlen
+ * uninitialised value bytes and no expiry; the zone must be locked. When
+ * the slab is full, expired and then least recently used entries are
+ * evicted (at most NGX_HTTP_MALL_SHM_EVICT_MAX) and the allocation retried.
+ * Returns NULL (logged at alert) when the entry cannot fit.
+ */
+
+static ngx_http_mall_shm_node_t *
+ngx_http_mall_shm_alloc_node(ngx_http_mall_shm_t *ctx, u_char *key,
+    size_t klen, size_t vlen, uint32_t hash, uint64_t now, ngx_uint_t flags)
+{
+    size_t                     n;
+    ngx_uint_t                 i, level;
+    ngx_http_mall_shm_node_t  *sn;
 
     /* opportunistic, bounded cleanup so expired entries do not pile up */
 
@@ -432,30 +471,64 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
     if (sn == NULL) {
         ctx->sh->failures++;
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+        level = (flags & NGX_HTTP_MALL_SHM_SOFT) ? NGX_LOG_INFO
+                                                 : NGX_LOG_ALERT;
+        ngx_log_error(level, ngx_cycle->log, 0,
                       "mall_shm: no room for an entry of %uz bytes "
                       "in zone \"%V\"", n, &ctx->name);
-        return NGX_ERROR;
+        return NULL;
     }
 
     sn->node.key = hash;
     sn->key_len = (u_short) klen;
     sn->value_len = (uint32_t) vlen;
-    sn->expire = expire;
+    sn->expire = 0;
     sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
 
     ngx_memcpy(sn->data, key, klen);
-
-    if (vlen) {
-        ngx_memcpy(sn->data + klen, value, vlen);
-    }
 
     ngx_rbtree_insert(&ctx->sh->rbtree, &sn->node);
     ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
 
     ctx->sh->entries++;
+    ctx->sh->pinned += sn->pinned;
 
-    return NGX_OK;
+    return sn;
+}
+
+
+/*
+ * Looks key up like get_locked but returns the node itself (value at
+ * ngx_http_mall_shm_value(sn), not aligned), for callers that copy a value
+ * of unknown size or update it in place; the zone must be locked and the
+ * pointer is valid only until it is unlocked. NULL when absent or expired.
+ */
+
+ngx_http_mall_shm_node_t *
+ngx_http_mall_shm_find_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    uint64_t now)
+{
+    ngx_http_mall_shm_t       *ctx;
+    ngx_http_mall_shm_node_t  *sn;
+
+    ctx = zone->data;
+
+    sn = ngx_http_mall_shm_lookup(ctx, key, klen, ngx_murmur_hash2(key, klen));
+
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    if (sn->expire && sn->expire <= now) {
+        ctx->sh->expired++;
+        ngx_http_mall_shm_free_node(ctx, sn);
+        return NULL;
+    }
+
+    ngx_queue_remove(&sn->queue);
+    ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+
+    return sn;
 }
 
 
@@ -479,6 +552,97 @@ ngx_http_mall_shm_delete_locked(ngx_shm_zone_t *zone, u_char *key,
     ngx_http_mall_shm_free_node(ctx, sn);
 
     return NGX_OK;
+}
+
+
+/*
+ * Finds key, or creates it with vlen zeroed bytes, hashing the key once;
+ * the zone must be locked. An expired entry, or one of another value size,
+ * is replaced. *created tells a new (zeroed) value from an existing one.
+ * The caller reads and updates the value in place (memcpy: it is not
+ * aligned) and sets sn->expire before unlocking. Returns NULL when the key
+ * is invalid or the entry cannot fit (logged).
+ */
+
+ngx_http_mall_shm_node_t *
+ngx_http_mall_shm_upsert_locked(ngx_shm_zone_t *zone, u_char *key,
+    size_t klen, size_t vlen, uint64_t now, ngx_uint_t flags,
+    ngx_uint_t *created)
+{
+    uint32_t                   hash;
+    ngx_http_mall_shm_t       *ctx;
+    ngx_http_mall_shm_node_t  *sn;
+
+    ctx = zone->data;
+
+    if (klen == 0 || klen > NGX_HTTP_MALL_SHM_KEY_MAX
+        || vlen > NGX_MAX_UINT32_VALUE)
+    {
+        return NULL;
+    }
+
+    hash = ngx_murmur_hash2(key, klen);
+
+    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+
+    if (sn) {
+        if ((sn->expire == 0 || sn->expire > now) && sn->value_len == vlen) {
+            ngx_queue_remove(&sn->queue);
+            ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+            *created = 0;
+            return sn;
+        }
+
+        if (sn->expire && sn->expire <= now) {
+            ctx->sh->expired++;
+        }
+
+        ngx_http_mall_shm_free_node(ctx, sn);
+    }
+
+    sn = ngx_http_mall_shm_alloc_node(ctx, key, klen, vlen, hash, now, flags);
+
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ngx_http_mall_shm_value(sn), vlen);
+    *created = 1;
+
+    return sn;
+}
+
+
+/*
+ * Calls handler for each live node, most recently used first, until it
+ * returns anything but NGX_OK; the zone must be locked. O(entries): for
+ * admin endpoints, never the request path.
+ */
+
+void
+ngx_http_mall_shm_walk_locked(ngx_shm_zone_t *zone, uint64_t now,
+    ngx_http_mall_shm_walk_pt handler, void *data)
+{
+    ngx_queue_t               *q;
+    ngx_http_mall_shm_t       *ctx;
+    ngx_http_mall_shm_node_t  *sn;
+
+    ctx = zone->data;
+
+    for (q = ngx_queue_head(&ctx->sh->lru);
+         q != ngx_queue_sentinel(&ctx->sh->lru);
+         q = ngx_queue_next(q))
+    {
+        sn = ngx_queue_data(q, ngx_http_mall_shm_node_t, queue);
+
+        if (sn->expire && sn->expire <= now) {
+            continue;
+        }
+
+        if (handler(sn, data) != NGX_OK) {
+            return;
+        }
+    }
 }
 
 

@@ -24,6 +24,7 @@
 /* ngx_http_mall_shm_set_locked() flags */
 #define NGX_HTTP_MALL_SHM_ADD_ONLY   0x01  /* keep a live entry: NGX_BUSY */
 #define NGX_HTTP_MALL_SHM_PINNED     0x02  /* never evicted, only expired */
+#define NGX_HTTP_MALL_SHM_SOFT       0x04  /* no room is normal: log info */
 
 
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
     ngx_atomic_t                   evictions; /* LRU evictions (not expiry) */
     ngx_atomic_t                   expired;   /* nodes dropped as expired */
     ngx_atomic_t                   failures;  /* inserts that found no room */
+    ngx_atomic_t                   pinned;    /* live pinned nodes */
 } ngx_http_mall_shm_sh_t;
 
 
@@ -56,6 +58,14 @@ typedef struct {
     ngx_slab_pool_t               *shpool;
     ngx_str_t                      name;
 } ngx_http_mall_shm_t;
+
+
+/* a node's value: vlen bytes after the key (not aligned; see upsert) */
+#define ngx_http_mall_shm_value(sn)  ((sn)->data + (sn)->key_len)
+
+
+typedef ngx_int_t (*ngx_http_mall_shm_walk_pt)(ngx_http_mall_shm_node_t *sn,
+    void *data);
 
 
 ngx_shm_zone_t *ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value,
@@ -71,6 +81,13 @@ ngx_int_t ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key,
     ngx_uint_t flags);
 ngx_int_t ngx_http_mall_shm_delete_locked(ngx_shm_zone_t *zone, u_char *key,
     size_t klen);
+ngx_http_mall_shm_node_t *ngx_http_mall_shm_find_locked(ngx_shm_zone_t *zone,
+    u_char *key, size_t klen, uint64_t now);
+ngx_http_mall_shm_node_t *ngx_http_mall_shm_upsert_locked(
+    ngx_shm_zone_t *zone, u_char *key, size_t klen, size_t vlen,
+    uint64_t now, ngx_uint_t flags, ngx_uint_t *created);
+void ngx_http_mall_shm_walk_locked(ngx_shm_zone_t *zone, uint64_t now,
+    ngx_http_mall_shm_walk_pt handler, void *data);
 
 ngx_int_t ngx_http_mall_shm_get(ngx_shm_zone_t *zone, u_char *key,
     size_t klen, uint64_t now, u_char *out, size_t *outlen);

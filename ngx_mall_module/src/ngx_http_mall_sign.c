@@ -18,6 +18,7 @@
 #include <mall_crypto.h>
 
 #include "ngx_http_mall_module.h"
+#include "ngx_http_mall_nonce.h"
 
 
 #define NGX_HTTP_MALL_SIGN_BAD  "BAD_SIGNATURE"
@@ -46,8 +47,8 @@ ngx_http_mall_sign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    mmcf->sign.zone = ngx_http_mall_shm_zone_add(cf, &value[1],
-                                                 &ngx_http_mall_module);
+    mmcf->sign.zone = ngx_http_mall_nonce_zone_add(cf, &value[1],
+                                                   &ngx_http_mall_module);
     if (mmcf->sign.zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -330,12 +331,21 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         rc = ngx_http_read_client_request_body(r,
                                             ngx_http_mall_sign_body_handler);
 
+        ctx->body_reading = 0;
+
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return rc;
         }
 
+        /* balances the reference the body read took */
         ngx_http_finalize_request(r, NGX_DONE);
-        return NGX_DONE;
+
+        if (!ctx->body_read) {
+            /* the rest arrives later: the body handler re-runs the phases */
+            return NGX_DONE;
+        }
+
+        /* read at once (the usual case): verify now, no second pass */
     }
 
     return ngx_http_mall_sign_verify(r, ctx, &ts, &nonce, &sig, when);
@@ -349,12 +359,16 @@ ngx_http_mall_sign_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_mall_get_ctx(r);
 
-    if (ctx) {
-        ctx->body_reading = 0;
-        ctx->body_read = 1;
-    }
-
     r->preserve_body = 1;
+
+    if (ctx) {
+        ctx->body_read = 1;
+
+        if (ctx->body_reading) {
+            /* called from within the read: the sign handler goes on */
+            return;
+        }
+    }
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
@@ -371,13 +385,10 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     ngx_str_t *ts, ngx_str_t *nonce, ngx_str_t *sig, time_t when)
 {
     u_char                     *p, *canonical, *cquery, *scratch;
-    u_char                      key[1 + 16 + NGX_HTTP_MALL_NONCE_MAX];
-    u_char                      digest[MALL_SHA256_LEN];
     char                        sign_key[MALL_SIGN_KEY_LEN];
     char                        expected[MALL_SIGN_SIG_LEN];
     long                        cqlen, clen;
     size_t                      len;
-    uint64_t                    now;
     ngx_int_t                   rc;
     ngx_str_t                   path;
     mall_sign_param_t          *params;
@@ -484,21 +495,16 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
                                   "signature mismatch");
     }
 
-    /* valid: only now may the nonce be burnt */
+    /*
+     * valid: only now may the nonce be burnt, per sign key, until its
+     * timestamp leaves the window
+     */
 
-    mall_sha256(sign_key, MALL_SIGN_KEY_LEN, digest);
+    rc = ngx_http_mall_nonce_add(mmcf->sign.zone, (u_char *) sign_key,
+                                 MALL_SIGN_KEY_LEN, nonce->data, nonce->len,
+                                 when + mlcf->sign.window + 1, ngx_time());
+
     ngx_explicit_memzero(sign_key, sizeof(sign_key));
-
-    key[0] = 'n';
-    ngx_memcpy(key + 1, digest, 16);
-    ngx_memcpy(key + 1 + 16, nonce->data, nonce->len);
-
-    now = ngx_http_mall_now_ms();
-
-    rc = ngx_http_mall_shm_add(mmcf->sign.zone, key, 1 + 16 + nonce->len,
-                               NULL, 0,
-                               ((uint64_t) when + mlcf->sign.window + 1)
-                               * 1000, now);
 
     if (rc == NGX_BUSY) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -512,7 +518,7 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     if (rc != NGX_OK) {
         /* cannot remember the nonce: refuse rather than allow a replay */
         return ngx_http_mall_deny(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "UNAVAILABLE", "replay cache full");
+                                  "UNAVAILABLE", "replay cache unavailable");
     }
 
     ctx->sign_done = 1;

@@ -151,6 +151,30 @@ def stack():
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
+_client_seq = iter(range(1, 1 << 16))
+
+
+def client_ip():
+    """A fresh client address (198.18.0.0/15, the benchmarking range) for
+    X-Forwarded-For: the stack trusts it from loopback, as from a CDN."""
+    n = next(_client_seq)
+    return "198.18.%d.%d" % (n // 250, n % 250 + 1)
+
+
+@pytest.fixture(autouse=True)
+def _own_client_ip(request):
+    """Each test that uses the stack acts as its own client IP, so the
+    shipped per-IP limits and CC guard (which also apply to loopback) see
+    each test separately, as they would see separate shoppers."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    s = request.getfixturevalue("stack")
+    s.http.headers["X-Forwarded-For"] = client_ip()
+    yield
+    s.http.headers.pop("X-Forwarded-For", None)
+
+
 def assert_json_error(resp, status, code):
     """The contract's error shape, with the request id of the response."""
     assert resp.status_code == status, (resp.status_code, resp.text[:300])

@@ -6,40 +6,15 @@ depend on the workers.
 """
 
 import hashlib
-import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
-import requests
 
-from mall_client import (claims, derive_sign_key, edge_headers, jwt_es256,
-                         jwt_hs256, nonce, read_secret, sign_headers)
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("MALL_BUILD_DIR", os.path.join(ROOT, "build"))
-MODULE = os.path.join(BUILD, "modules", "ngx_http_mall_module.so")
-
-ECHO = "\n".join(
-    "            add_header X-Got-%s $http_x_mall_%s always;" % (h, v)
-    for h, v in (("User", "user"), ("Role", "role"), ("Jti", "token_id"),
-                 ("Exp", "token_exp"), ("Ts", "edge_ts"), ("Kid", "edge_kid"),
-                 ("Sig", "edge_signature"), ("Ip", "client_ip")))
-
-FORWARD = "\n".join(
-    "            proxy_set_header %s %s;" % (h, v)
-    for h, v in (("X-Request-Id", "$request_id"),
-                 ("X-Mall-Client-Ip", "$remote_addr"),
-                 ("X-Mall-User", "$mall_user_id"),
-                 ("X-Mall-Role", "$mall_user_role"),
-                 ("X-Mall-Token-Id", "$mall_token_id"),
-                 ("X-Mall-Token-Exp", "$mall_token_exp"),
-                 ("X-Mall-Edge-Ts", "$mall_edge_ts"),
-                 ("X-Mall-Edge-Kid", "$mall_edge_kid"),
-                 ("X-Mall-Edge-Signature", "$mall_edge_signature")))
+from edge_harness import error_of, running_edge
+from mall_client import (claims, derive_sign_key, edge_headers, jwt_hs256,
+                         nonce, read_secret, sign_headers)
 
 CONF = """
 load_module %(module)s;
@@ -89,6 +64,13 @@ http {
         location /api/signed/ {
             mall_auth required;
             mall_sign required;
+            mall_sign_methods GET POST PUT PATCH DELETE;
+%(forward)s
+            proxy_pass http://127.0.0.1:%(echo)d;
+        }
+        location /api/writes/ {
+            mall_auth required;
+            mall_sign required;
 %(forward)s
             proxy_pass http://127.0.0.1:%(echo)d;
         }
@@ -123,113 +105,10 @@ http {
 """
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Edge:
-    def __init__(self, d):
-        self.dir = d
-        self.edge_port, self.echo_port, self.redis_port = (
-            free_port(), free_port(), free_port())
-        self.url = "http://127.0.0.1:%d" % self.edge_port
-        self.nginx = ["/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"]
-
-    def key(self, name):
-        return os.path.join(self.dir, name)
-
-    def start(self):
-        d = self.dir
-        run = lambda *a: subprocess.run(a, check=True, capture_output=True)
-        for kid in ("k1", "k9"):
-            run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-out", self.key("jwt-%s.pem" % kid))
-            run("openssl", "pkey", "-in", self.key("jwt-%s.pem" % kid),
-                "-pubout", "-out", self.key("jwt-%s.pub.pem" % kid))
-        for name in ("hs-h1.key", "sign-s1.key", "edge-e1.key"):
-            with open(self.key(name), "w") as f:
-                f.write(os.urandom(32).hex() + "\n")
-        with open(self.key("nginx.conf"), "w") as f:
-            f.write(CONF % {"module": MODULE, "dir": d, "redis": self.redis_port,
-                            "edge": self.edge_port, "echo": self.echo_port,
-                            "forward": FORWARD, "echo_headers": ECHO})
-        run("redis-server", "--port", str(self.redis_port), "--bind",
-            "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize",
-            "yes", "--pidfile", self.key("redis.pid"), "--dir", d)
-        run(*self.nginx)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                requests.get(self.url + "/nope", timeout=1)
-                if "mall_redis: connected" in self.log():
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("edge did not start:\n" + self.log())
-
-    def stop(self):
-        for name in ("nginx.pid", "redis.pid"):
-            try:
-                with open(self.key(name)) as f:
-                    os.kill(int(f.read().strip()), 15)
-            except (OSError, ValueError):
-                pass
-
-    def log(self):
-        try:
-            with open(self.key("error.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def redis(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.redis_port)]
-                              + [str(a) for a in args],
-                              capture_output=True, text=True).stdout
-
-    def token(self, **kw):
-        kid = kw.pop("kid", "k1")
-        c = claims(**kw)
-        return jwt_es256(self.key("jwt-%s.pem" % kid), kid, c), c
-
-    def get(self, path, token=None, **kw):
-        h = kw.pop("headers", {})
-        if token:
-            h["Authorization"] = "Bearer " + token
-        return requests.request(kw.pop("method", "GET"), self.url + path,
-                                headers=h, timeout=10, **kw)
-
-
 @pytest.fixture(scope="module")
 def edge():
-    if not os.path.exists(MODULE):
-        pytest.fail("module not built: " + MODULE)
-    d = tempfile.mkdtemp(prefix="mall-mod-")
-    e = Edge(d)
-    try:
-        e.start()
+    with running_edge(CONF) as e:
         yield e
-        bad = [l for l in e.log().splitlines()
-               if "[alert]" in l or "[crit]" in l or "[emerg]" in l]
-        assert not bad, bad
-    finally:
-        e.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def error_of(r, status, code):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["Content-Type"] == "application/json"
-    assert r.headers["Cache-Control"] == "no-store"
-    err = r.json()["error"]
-    assert err["code"] == code, err
-    assert err["request_id"] == r.headers["X-Request-Id"]
-    return err
 
 
 def test_json_errors_and_request_id(edge):
@@ -351,6 +230,15 @@ def test_invalid_signature_does_not_burn_nonce(edge):
     assert err["message"] == "signature mismatch"
     assert edge.get("/api/signed/x", tok, method="POST", data=b"{}",
                     headers=dict(h)).status_code == 200
+
+
+def test_sign_methods_default_to_writes(edge):
+    # /api/ has mall_sign required with the default methods: a GET passes
+    # on the token alone, a POST without a signature is refused.
+    tok, _ = edge.token()
+    assert edge.get("/api/writes/x", tok).status_code == 200
+    error_of(edge.get("/api/writes/x", tok, method="POST", data=b"{}"), 401,
+             "BAD_SIGNATURE")
 
 
 def test_signature_checks_name_the_failing_part(edge):

@@ -328,6 +328,10 @@ auth_name(char *dst, size_t dstsz, const char *src, const char *name,
 }
 
 
+static int auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
+    const char *v, mall_err_t *err);
+
+
 int
 auth_conf_directive(auth_conf_t *a, char **argv, int argc, mall_err_t *err)
 {
@@ -348,10 +352,9 @@ auth_conf_directive(auth_conf_t *a, char **argv, int argc, mall_err_t *err)
         { "wechat_timeout_ms", SEEN_WX_TIMEOUT },
         { "admin_bootstrap_password_file", SEEN_BOOTSTRAP },
     };
-    const char  *key, *v;
-    long long    n;
+    const char  *key;
     unsigned     bit;
-    size_t       i, len;
+    size_t       i;
 
     key = argv[0];
 
@@ -381,8 +384,21 @@ auth_conf_directive(auth_conf_t *a, char **argv, int argc, mall_err_t *err)
     if (a->seen & bit) {
         return mall_err_set(err, 0, "\"%s\" is duplicate", key);
     }
+    if (auth_conf_single(a, bit, key, argv[1], err) != MALL_OK) {
+        return MALL_ERR;
+    }
     a->seen |= bit;
-    v = argv[1];
+    return MALL_OK;
+}
+
+
+/* Applies a single-valued directive (bit) with value v. */
+static int
+auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
+    const char *v, mall_err_t *err)
+{
+    long long  n;
+    size_t     len;
 
     switch (bit) {
 

@@ -76,7 +76,8 @@ auth_phone_decrypt(const char *session_key_b64, const char *iv_b64,
     mall_err_t *err)
 {
     EVP_CIPHER_CTX  *c;
-    uint8_t          key[MALL_B64_DECODED_MAX(24)], iv[MALL_B64_DECODED_MAX(24)];
+    uint8_t          key[MALL_B64_DECODED_MAX(24)];
+    uint8_t          iv[MALL_B64_DECODED_MAX(24)];
     uint8_t          data[AUTH_WXDATA_MAX + 3];
     size_t           klen, ivlen, dlen;
     int              n1, n2, rc;

@@ -13,6 +13,7 @@
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_reply.h"
+#include "storefront.h"
 
 #define DETAIL_MAX_SKUS   64
 #define DETAIL_TAGS_MAX   2048
@@ -135,6 +136,34 @@ detail_add_skus(mall_ctx_t *ctx, cJSON *doc, const int64_t *sku_ids,
 }
 
 
+/*
+ * A logged-in shopper's view reaches the worker only on an edge cache
+ * miss; record it then (best effort: the reply is already queued). The
+ * mini-program's POST /api/v1/history covers the cache hits.
+ */
+static void
+detail_record_view(mall_ctx_t *ctx, int64_t id)
+{
+    mall_err_t  err;
+    char        uid[SF_UID_MAX];
+    size_t      len;
+
+    len = strlen(ctx->ident.user);
+    if (!ctx->ident.verified || len == 0 || len >= SF_UID_MAX
+        || strncmp(ctx->ident.user, "admin:", 6) == 0
+        || strspn(ctx->ident.user, "abcdefghijklmnopqrstuvwxyz"
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-") != len)
+    {
+        return;
+    }
+    memcpy(uid, ctx->ident.user, len + 1);
+    if (sf_history_record(ctx, uid, id, &err) == MALL_ERR) {
+        mall_log_req(MALL_LOG_WARN, "catalog", ctx->request_id,
+                     ctx->ident.user, "history: %s", err.msg);
+    }
+}
+
+
 /* Parses "1,2,3" into ids; returns the count (bad entries skipped). */
 static size_t
 detail_parse_skus(const redisReply *r, int64_t *ids, size_t max)
@@ -166,7 +195,7 @@ catalog_product_get(mall_ctx_t *ctx)
     static const char  *sku_fields[] = {
         "HMGET", NULL, "price_fen", "stock", "attrs"
     };
-    const char         *argv[5];
+    const char         *argv[6];
     const char         *sargv[DETAIL_MAX_SKUS][5];
     char                key[48], skeys[DETAIL_MAX_SKUS][48];
     char                tags[DETAIL_TAGS_MAX];
@@ -196,17 +225,22 @@ catalog_product_get(mall_ctx_t *ctx)
     argv[2] = "json";
     argv[3] = "skus";
     argv[4] = "sales";
+    argv[5] = "status";
 
-    rc = mall_redis_command(ctx->redis, &prod, &err, 5, argv, NULL);
+    rc = mall_redis_command(ctx->redis, &prod, &err, 6, argv, NULL);
     if (rc != MALL_OK) {
         goto done;
     }
     rc = MALL_ERR;
 
-    if (prod->type != REDIS_REPLY_ARRAY || prod->elements != 3) {
+    if (prod->type != REDIS_REPLY_ARRAY || prod->elements != 4) {
         goto done;
     }
-    if (prod->element[0]->type != REDIS_REPLY_STRING) {
+    /* a delisted product is gone for shoppers (cart lines say why) */
+    if (prod->element[0]->type != REDIS_REPLY_STRING
+        || (prod->element[3]->type == REDIS_REPLY_STRING
+            && strcmp(prod->element[3]->str, "delisted") == 0))
+    {
         rc = mall_reply_error(ctx, 404, "NOT_FOUND", "no such product");
         goto done;
     }
@@ -261,6 +295,7 @@ catalog_product_get(mall_ctx_t *ctx)
 
     catalog_cache_headers(ctx, tags);
     rc = mall_reply_json(ctx, 200, doc);
+    detail_record_view(ctx, id);
 
 done:
     if (rc == MALL_ERR && !ctx->replied) {

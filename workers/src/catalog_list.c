@@ -23,6 +23,7 @@
 typedef struct {
     int64_t  id;
     int64_t  score;
+    int64_t  tie;       /* relevance sort: sales, desc */
 } list_item_t;
 
 typedef struct {
@@ -50,6 +51,9 @@ list_item_cmp(const void *a, const void *b)
 
     if (x->score != y->score) {
         return ((x->score < y->score) ? -1 : 1) * (list_desc ? -1 : 1);
+    }
+    if (x->tie != y->tie) {
+        return x->tie > y->tie ? -1 : 1;
     }
     return (x->id > y->id) - (x->id < y->id);
 }
@@ -90,22 +94,28 @@ list_filter_has(const list_filter_t *f, int64_t id)
 }
 
 
-/* Adds one product (HMGET reply) to items; MALL_OK, or MALL_ERR on OOM. */
-static int
-list_add_item(cJSON *items, const redisReply *r)
+const char *const  catalog_summary_fields[CATALOG_SUMMARY_NFIELDS] = {
+    "id", "name_zh", "name_en", "brand", "price_fen", "image", "sales",
+    "in_stock", "status"
+};
+
+
+int
+catalog_summary_add(cJSON *items, const redisReply *r, int with_status)
 {
-    /* fields: id name_zh name_en brand price_fen image sales in_stock */
     cJSON    *it;
     int64_t   id, price, sales, in_stock;
     size_t    i;
+    int       delisted;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY
+        || r->elements != CATALOG_SUMMARY_NFIELDS
         || catalog_reply_int(r->element[0], &id) != MALL_OK)
     {
         return MALL_OK;   /* vanished since the index was read */
     }
-    for (i = 1; i < 6; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING && i != 5) {
+    for (i = 1; i < 4; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
             return MALL_OK;
         }
     }
@@ -118,6 +128,8 @@ list_add_item(cJSON *items, const redisReply *r)
     if (catalog_reply_int(r->element[7], &in_stock) != MALL_OK) {
         in_stock = 0;
     }
+    delisted = r->element[8]->type == REDIS_REPLY_STRING
+               && strcmp(r->element[8]->str, "delisted") == 0;
 
     it = cJSON_CreateObject();
     if (it == NULL) {
@@ -137,7 +149,14 @@ list_add_item(cJSON *items, const redisReply *r)
                              r->element[5]->type == REDIS_REPLY_STRING
                              ? r->element[5]->str : "") != MALL_OK
         || mall_json_add_int(it, "sales", sales) != MALL_OK
-        || cJSON_AddBoolToObject(it, "in_stock", in_stock != 0) == NULL)
+        || cJSON_AddBoolToObject(it, "in_stock", in_stock != 0 && !delisted)
+           == NULL)
+    {
+        return MALL_ERR;
+    }
+    if (with_status
+        && mall_json_add_str(it, "status", delisted ? "delisted" : "on_sale")
+           != MALL_OK)
     {
         return MALL_ERR;
     }
@@ -146,53 +165,148 @@ list_add_item(cJSON *items, const redisReply *r)
 
 
 int
+catalog_summaries(mall_ctx_t *ctx, const int64_t *ids, size_t n,
+    cJSON *items, int with_status, mall_err_t *err)
+{
+    mall_redis_cmd_t   *cmds;
+    redisReply        **reps;
+    const char        **argv;
+    char              (*keys)[48];
+    size_t              i, w;
+    int                 rc;
+
+    if (n == 0) {
+        return MALL_OK;
+    }
+    w = CATALOG_SUMMARY_NFIELDS + 2;
+    cmds = calloc(n, sizeof(*cmds));
+    reps = calloc(n, sizeof(*reps));
+    keys = calloc(n, sizeof(*keys));
+    argv = calloc(n * w, sizeof(*argv));
+    rc = MALL_ERR;
+    if (cmds == NULL || reps == NULL || keys == NULL || argv == NULL) {
+        mall_err_set(err, 500, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof(keys[i]), CATALOG_KEY_PRODUCT_FMT,
+                 (long long) ids[i]);
+        argv[i * w] = "HMGET";
+        argv[i * w + 1] = keys[i];
+        memcpy(&argv[i * w + 2], catalog_summary_fields,
+               sizeof(catalog_summary_fields));
+        cmds[i].argc = (int) w;
+        cmds[i].argv = &argv[i * w];
+        cmds[i].argvlen = NULL;
+    }
+    rc = mall_redis_pipeline(ctx->redis, n, cmds, reps, err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (catalog_summary_add(items, reps[i], with_status) != MALL_OK) {
+            rc = mall_err_set(err, 500, "out of memory");
+            break;
+        }
+    }
+
+done:
+    if (reps != NULL) {
+        mall_redis_free_replies(reps, n);
+    }
+    free(cmds);
+    free(reps);
+    free(keys);
+    free(argv);
+    return rc;
+}
+
+
+typedef struct {
+    int64_t  id;
+    int64_t  score;
+} list_match_t;
+
+
+static int
+list_match_cmp(const void *a, const void *b)
+{
+    const list_match_t  *x = a, *y = b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+
+int
 catalog_products_list(mall_ctx_t *ctx)
 {
-    static const char      *fields[] = {
-        "HMGET", NULL, "id", "name_zh", "name_en", "brand", "price_fen",
-        "image", "sales", "in_stock"
-    };
-    catalog_list_params_t   p;
-    mall_redis_cmd_t        cmds[LIST_MAX_CMDS], *pcmds;
-    redisReply             *reps[LIST_MAX_CMDS], **preps, *zr;
-    list_filter_t           filters[LIST_MAX_CMDS];
-    list_item_t            *items;
-    const char             *argv[LIST_MAX_CMDS][6], **pargv;
-    char                    cat_key[64], brand_key[CATALOG_BRAND_MAX + 32];
-    char                    brand_lc[CATALOG_BRAND_MAX + 1];
-    char                    min_s[24], max_s[24], (*pkeys)[48];
-    char                    tags[96];
-    cJSON                  *root, *arr;
-    mall_err_t              err;
-    size_t                  ncmds, i, k, n, first, count, nf;
-    int                     rc, price_sort, price_filter, price_cmd;
-
-    memset(reps, 0, sizeof(reps));
-    memset(filters, 0, sizeof(filters));
-    items = NULL;
-    preps = NULL;
-    pcmds = NULL;
-    pargv = NULL;
-    pkeys = NULL;
-    root = NULL;
-    ncmds = 0;
-    count = 0;
-    nf = 0;
-    err.msg[0] = '\0';
+    catalog_list_params_t  p;
+    mall_err_t             err;
 
     if (catalog_list_params_parse(&ctx->query, &p, &err) != MALL_OK) {
         return mall_reply_error(ctx, 400, "VALIDATION_FAILED", "%s",
                                 err.msg);
     }
+    return catalog_list_run(ctx, &p, NULL);
+}
+
+
+int
+catalog_list_run(mall_ctx_t *ctx, const catalog_list_params_t *pp,
+    const catalog_match_t *m)
+{
+    catalog_list_params_t   p = *pp;
+    mall_redis_cmd_t        cmds[LIST_MAX_CMDS];
+    redisReply             *reps[LIST_MAX_CMDS], *zr;
+    list_match_t           *matches, key, *hit;
+    int64_t                *page_ids;
+    list_filter_t           filters[LIST_MAX_CMDS];
+    list_item_t            *items;
+    const char             *argv[LIST_MAX_CMDS][6];
+    char                    cat_key[64], brand_key[CATALOG_BRAND_MAX + 32];
+    char                    brand_lc[CATALOG_BRAND_MAX + 1];
+    char                    min_s[24], max_s[24];
+    char                    tags[96];
+    cJSON                  *root, *arr;
+    mall_err_t              err;
+    size_t                  ncmds, i, k, n, first, count;
+    int                     rc, price_sort, price_filter, price_cmd;
+    int                     relevance;
+
+    memset(reps, 0, sizeof(reps));
+    memset(filters, 0, sizeof(filters));
+    items = NULL;
+    matches = NULL;
+    page_ids = NULL;
+    root = NULL;
+    ncmds = 0;
+    count = 0;
+    err.msg[0] = '\0';
+    relevance = m != NULL && m->relevance;
+
+    /* the matches of a search, by id for lookups */
+    if (m != NULL) {
+        matches = malloc((m->n + 1) * sizeof(*matches));
+        if (matches == NULL) {
+            rc = MALL_ERR;
+            goto done;
+        }
+        for (i = 0; i < m->n; i++) {
+            matches[i].id = m->ids[i];
+            matches[i].score = m->scores[i];
+        }
+        qsort(matches, m->n, sizeof(*matches), list_match_cmp);
+    }
 
     price_sort = p.sort == CATALOG_SORT_PRICE_ASC
                  || p.sort == CATALOG_SORT_PRICE_DESC;
     price_filter = p.min_price >= 0 || p.max_price >= 0;
-    list_desc = p.sort != CATALOG_SORT_PRICE_ASC;
+    list_desc = relevance || p.sort != CATALOG_SORT_PRICE_ASC;
 
     /* command 0: the sort index with scores */
     argv[0][0] = "ZRANGE";
-    argv[0][1] = price_sort ? CATALOG_KEY_BY_PRICE
+    argv[0][1] = relevance ? CATALOG_KEY_BY_SALES
+                 : price_sort ? CATALOG_KEY_BY_PRICE
                  : p.sort == CATALOG_SORT_NEW ? CATALOG_KEY_BY_NEW
                  : CATALOG_KEY_BY_SALES;
     argv[0][2] = "0";
@@ -280,6 +394,19 @@ catalog_products_list(mall_ctx_t *ctx)
         {
             continue;
         }
+        it.tie = 0;
+        if (matches != NULL) {
+            key.id = it.id;
+            hit = bsearch(&key, matches, m->n, sizeof(*matches),
+                          list_match_cmp);
+            if (hit == NULL) {
+                continue;
+            }
+            if (relevance) {
+                it.tie = it.score;
+                it.score = hit->score;
+            }
+        }
         for (k = 1; k < ncmds; k++) {
             if (!list_filter_has(&filters[k], it.id)) {
                 break;
@@ -299,43 +426,25 @@ catalog_products_list(mall_ctx_t *ctx)
         n = (size_t) p.size;
     }
 
-    if (n > 0) {
-        preps = calloc(n, sizeof(*preps));
-        pcmds = calloc(n, sizeof(*pcmds));
-        pkeys = calloc(n, sizeof(*pkeys));
-        pargv = calloc(n * MALL_ARRAY_LEN(fields), sizeof(*pargv));
-        if (preps == NULL || pcmds == NULL || pkeys == NULL
-            || pargv == NULL)
-        {
-            goto done;
-        }
-        for (i = 0; i < n; i++) {
-            snprintf(pkeys[i], sizeof(pkeys[i]), CATALOG_KEY_PRODUCT_FMT,
-                     (long long) items[first + i].id);
-            memcpy(&pargv[i * MALL_ARRAY_LEN(fields)], fields,
-                   sizeof(fields));
-            pargv[i * MALL_ARRAY_LEN(fields) + 1] = pkeys[i];
-            pcmds[i].argc = (int) MALL_ARRAY_LEN(fields);
-            pcmds[i].argv = &pargv[i * MALL_ARRAY_LEN(fields)];
-            pcmds[i].argvlen = NULL;
-        }
-        rc = mall_redis_pipeline(ctx->redis, n, pcmds, preps, &err);
-        if (rc != MALL_OK) {
-            goto done;
-        }
-        rc = MALL_ERR;
-        nf = n;
-    }
-
     root = cJSON_CreateObject();
     arr = root != NULL ? cJSON_AddArrayToObject(root, "items") : NULL;
-    if (arr == NULL) {
+    page_ids = malloc((n + 1) * sizeof(int64_t));
+    if (arr == NULL || page_ids == NULL) {
+        rc = MALL_ERR;
         goto done;
     }
-    for (i = 0; i < nf; i++) {
-        if (list_add_item(arr, preps[i]) != MALL_OK) {
-            goto done;
-        }
+    for (i = 0; i < n; i++) {
+        page_ids[i] = items[first + i].id;
+    }
+    rc = catalog_summaries(ctx, page_ids, n, arr, 0, &err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+    rc = MALL_ERR;
+    if (m != NULL && m->q != NULL
+        && mall_json_add_str(root, "q", m->q) != MALL_OK)
+    {
+        goto done;
     }
     if (mall_json_add_int(root, "page", p.page) != MALL_OK
         || mall_json_add_int(root, "size", p.size) != MALL_OK
@@ -345,10 +454,10 @@ catalog_products_list(mall_ctx_t *ctx)
     }
 
     if (p.category > 0) {
-        snprintf(tags, sizeof(tags), "list category:%lld",
-                 (long long) p.category);
+        snprintf(tags, sizeof(tags), "list%s category:%lld",
+                 m != NULL ? " search" : "", (long long) p.category);
     } else {
-        snprintf(tags, sizeof(tags), "list");
+        snprintf(tags, sizeof(tags), "list%s", m != NULL ? " search" : "");
     }
     catalog_cache_headers(ctx, tags);
     rc = mall_reply_json(ctx, 200, root);
@@ -361,16 +470,11 @@ done:
     }
     cJSON_Delete(root);
     mall_redis_free_replies(reps, ncmds);
-    if (preps != NULL) {
-        mall_redis_free_replies(preps, nf);
-    }
     for (i = 0; i < LIST_MAX_CMDS; i++) {
         free(filters[i].ids);
     }
     free(items);
-    free(preps);
-    free(pcmds);
-    free(pkeys);
-    free(pargv);
+    free(matches);
+    free(page_ids);
     return rc;
 }

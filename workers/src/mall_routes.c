@@ -9,6 +9,14 @@
 static const mall_route_t  *route_tables[] = {
     mall_health_routes,
     mall_catalog_routes,
+    mall_auth_routes,
+    mall_users_routes,
+    mall_admin_auth_routes,
+    mall_search_routes,
+    mall_cart_routes,
+    mall_address_routes,
+    mall_favorite_routes,
+    mall_merchant_routes,
 };
 
 static mall_route_t  *routes_flat;

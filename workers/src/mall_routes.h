@@ -10,6 +10,14 @@
 
 extern const mall_route_t  mall_health_routes[];
 extern const mall_route_t  mall_catalog_routes[];
+extern const mall_route_t  mall_auth_routes[];         /* auth_login.c */
+extern const mall_route_t  mall_users_routes[];        /* users_me.c */
+extern const mall_route_t  mall_admin_auth_routes[];   /* admin_auth.c */
+extern const mall_route_t  mall_search_routes[];       /* search.c */
+extern const mall_route_t  mall_cart_routes[];         /* cart.c */
+extern const mall_route_t  mall_address_routes[];      /* address.c */
+extern const mall_route_t  mall_favorite_routes[];     /* favorites.c */
+extern const mall_route_t  mall_merchant_routes[];     /* merchant.c */
 
 /*
  * Builds (once) and returns the flat table of all routes; *n is set to its

@@ -18,6 +18,7 @@
 #include "mall_conf.h"
 #include "mall_log.h"
 #include "mall_redis.h"
+#include "seed_admin.h"
 #include "seed_catalog.h"
 
 #define SEED_FILE_MAX  (64 * 1024 * 1024)
@@ -76,14 +77,14 @@ main(int argc, char **argv)
     };
     static mall_conf_t  conf;
     const char         *conf_path, *redis_addr, *data, *root;
-    char                host[256], def_data[1024];
+    char                host[256], def_data[1024], pwfile[512];
     char               *text;
     cJSON              *doc;
     mall_redis_t        r;
     mall_err_t          err;
     seed_stats_t        st;
     size_t              len;
-    int                 opt, port, timeout_ms, rc;
+    int                 opt, port, timeout_ms, rc, configured, created;
 
     conf_path = redis_addr = data = NULL;
     while ((opt = getopt_long(argc, argv, "c:d:r:h", longopts, NULL)) != -1)
@@ -103,6 +104,7 @@ main(int argc, char **argv)
     }
 
     timeout_ms = 5000;
+    pwfile[0] = '\0';
     if (conf_path != NULL) {
         if (mall_conf_load(conf_path, &conf, &err) != MALL_OK) {
             fprintf(stderr, "mall-seed: %s: %s\n", conf_path, err.msg);
@@ -110,6 +112,8 @@ main(int argc, char **argv)
         }
         snprintf(host, sizeof(host), "%s", conf.redis_host);
         port = conf.redis_port;
+        snprintf(pwfile, sizeof(pwfile), "%s",
+                 conf.auth.admin_bootstrap_password_file);
         mall_conf_wipe(&conf);
 
     } else if (mall_conf_parse_hostport(redis_addr, host, sizeof(host), &port,
@@ -141,12 +145,24 @@ main(int argc, char **argv)
     mall_log_level = MALL_LOG_WARN;
     mall_redis_init(&r, host, port, timeout_ms);
     rc = seed_catalog_load(&r, doc, &st, &err);
-    mall_redis_close(&r);
     cJSON_Delete(doc);
 
     if (rc != MALL_OK) {
+        mall_redis_close(&r);
         fprintf(stderr, "mall-seed: %s\n", err.msg);
         return rc == MALL_RETRY ? EX_UNAVAILABLE : EX_DATAERR;
+    }
+
+    /* dev only: the merchant admin of the demo stack (seed_admin.h) */
+    rc = seed_admin_bootstrap(&r, pwfile, &configured, &created, &err);
+    mall_redis_close(&r);
+    if (rc != MALL_OK) {
+        fprintf(stderr, "mall-seed: admin bootstrap: %s\n", err.msg);
+        return rc == MALL_RETRY ? EX_UNAVAILABLE : EX_DATAERR;
+    }
+    if (configured) {
+        printf("mall-seed: admin account \"%s\" %s (dev bootstrap)\n",
+               SEED_ADMIN_USER, created ? "created" : "already exists");
     }
 
     printf("mall-seed: loaded %zu categories, %zu products, %zu skus into "

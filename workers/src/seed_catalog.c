@@ -11,6 +11,7 @@
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_query.h"
+#include "search_index.h"
 #include "seed_catalog.h"
 
 #define SEED_BATCH       512
@@ -439,13 +440,53 @@ done:
 }
 
 
+/* Queues the search index entries of a product (search_index.h). */
+static int
+seed_index_product(seed_pipe_t *pp, const cJSON *p, int64_t pid,
+    seed_cat_t *cats, size_t ncats, mall_err_t *err)
+{
+    search_doc_t   d;
+    mall_batch_t   b;
+    seed_cat_t    *c;
+    int64_t        cid;
+    size_t         i;
+    int            rc;
+
+    memset(&d, 0, sizeof(d));
+    d.name_zh = seed_str(p, "name");
+    d.name_en = seed_str(p, "name_en");
+    d.brand = seed_str(p, "brand");
+    d.description = seed_str(p, "description");
+    seed_int(p, "category_id", 1, SEED_ID_MAX, &cid);
+    for (c = seed_find_cat(cats, ncats, cid);
+         c != NULL && d.ncategories + 2 <= SEARCH_MAX_CATS;
+         c = c->parent_id ? seed_find_cat(cats, ncats, c->parent_id) : NULL)
+    {
+        d.categories[d.ncategories++] = c->name;
+        d.categories[d.ncategories++] = c->name_en;
+    }
+
+    mall_batch_init(&b);
+    rc = search_index_add(&b, pid, &d);
+    if (rc != MALL_OK) {
+        mall_err_set(err, 0, "product %lld: cannot index (bad UTF-8?)",
+                     (long long) pid);
+    }
+    for (i = 0; i < b.n && rc == MALL_OK; i++) {
+        rc = seed_cmd(pp, err, b.cmds[i].argc, b.cmds[i].argv);
+    }
+    mall_batch_free(&b);
+    return rc;
+}
+
+
 /* Writes one (validated) product, its SKUs and its index entries. */
 static int
 seed_write_product(seed_pipe_t *pp, const cJSON *p, seed_cat_t *cats,
     size_t ncats, seed_stats_t *st, mall_err_t *err)
 {
     const cJSON  *skus, *s, *img;
-    const char   *argv[26], *image, *brand;
+    const char   *argv[28], *image, *brand;
     char          key[48], skey[48], id[24], sid[24], price[24], stock[24];
     char          minp[24], sales[24], created[24], cat[24], setkey[128];
     char          brand_lc[CATALOG_BRAND_MAX + 1], sku_list[64 * 24];
@@ -552,7 +593,8 @@ seed_write_product(seed_pipe_t *pp, const cJSON *p, seed_cat_t *cats,
     argv[20] = "in_stock"; argv[21] = in_stock ? "1" : "0";
     argv[22] = "skus"; argv[23] = sku_list;
     argv[24] = "json"; argv[25] = json;
-    if (seed_cmd(pp, err, 26, argv) != MALL_OK) {
+    argv[26] = "status"; argv[27] = "on_sale";
+    if (seed_cmd(pp, err, 28, argv) != MALL_OK) {
         goto done;
     }
 
@@ -600,6 +642,10 @@ seed_write_product(seed_pipe_t *pp, const cJSON *p, seed_cat_t *cats,
         if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
             goto done;
         }
+    }
+
+    if (seed_index_product(pp, p, pid, cats, ncats, err) != MALL_OK) {
+        goto done;
     }
 
     st->products++;
@@ -698,6 +744,10 @@ seed_catalog_load(mall_redis_t *r, const cJSON *doc, seed_stats_t *st,
     }
 
     rc = seed_remove_old(&pp, st, err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+    rc = search_index_clear(r, err);
     if (rc != MALL_OK) {
         goto done;
     }

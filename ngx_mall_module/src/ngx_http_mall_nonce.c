@@ -1,0 +1,325 @@
+
+/*
+ * Nonce replay cache: see ngx_http_mall_nonce.h.
+ *
+ * A nonce is identified by SHA-256(zone seed || sign key || nonce): the
+ * seed is random per zone, so nobody can aim nonces at one bucket to push
+ * another client's nonces out. The first 8 bytes pick two buckets in one
+ * page (two choices keep the table usable to ~90% full), the next 12 are
+ * stored.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+
+#include <mall_crypto.h>
+
+#include "ngx_http_mall_nonce.h"
+
+
+#define NGX_HTTP_MALL_NONCE_WARN_EVERY  60     /* seconds */
+
+
+static ngx_int_t ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_mall_nonce_digest(ngx_http_mall_nonce_sh_t *sh,
+    u_char *key, size_t klen, u_char *nonce, size_t nlen, u_char *digest);
+
+
+/* Parses "name:size" and registers the zone; NULL after a config error. */
+
+ngx_shm_zone_t *
+ngx_http_mall_nonce_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
+{
+    u_char                 *p;
+    ssize_t                 size;
+    ngx_str_t               name, s;
+    ngx_shm_zone_t         *shm_zone;
+    ngx_http_mall_nonce_t  *ctx;
+
+    p = (u_char *) ngx_strlchr(value->data, value->data + value->len, ':');
+
+    if (p == NULL || p == value->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected \"name:size\"",
+                           value);
+        return NULL;
+    }
+
+    name.data = value->data;
+    name.len = p - value->data;
+
+    s.data = p + 1;
+    s.len = value->data + value->len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", value);
+        return NULL;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", value);
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_nonce_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->name = name;
+    ctx->size = size;
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NULL;
+    }
+
+    shm_zone->init = ngx_http_mall_nonce_init_zone;
+    shm_zone->data = ctx;
+
+    return shm_zone;
+}
+
+
+/* The header in a slab page, then every other free page as the table. */
+
+static ngx_int_t
+ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_mall_nonce_t  *octx = data;
+
+    size_t                  len;
+    ngx_uint_t              pages;
+    ngx_http_mall_nonce_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* reload with the same size: keep the nonces of the old cycle */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_calloc(ctx->shpool, sizeof(ngx_http_mall_nonce_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    len = sizeof(" in mall nonce zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in mall nonce zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* the largest run that fits is tried first; smaller ones are normal */
+    ctx->shpool->log_nomem = 0;
+
+    if (mall_random(ctx->sh->seed, sizeof(ctx->sh->seed)) != 0) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The free pages are one run after the header's slab page. They come
+     * from a fresh shared mapping, hence zero (free slots): not touching
+     * them here keeps the zone out of the master's RSS.
+     */
+
+    for (pages = ctx->shpool->pfree; pages > 0; pages--) {
+        ctx->sh->buckets = ngx_slab_alloc(ctx->shpool, pages * ngx_pagesize);
+        if (ctx->sh->buckets) {
+            break;
+        }
+    }
+
+    if (ctx->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->sh->page_buckets = ngx_pagesize
+                            / sizeof(ngx_http_mall_nonce_bucket_t);
+    ctx->sh->nbuckets = pages * ctx->sh->page_buckets;
+
+    ngx_log_error(NGX_LOG_INFO, shm_zone->shm.log, 0,
+                  "mall_sign_zone \"%V\": room for %ui nonces",
+                  &shm_zone->shm.name,
+                  ctx->sh->nbuckets * NGX_HTTP_MALL_NONCE_SLOTS);
+
+    return NGX_OK;
+}
+
+
+/* SHA-256(seed || key || nonce) with a digest fetched once per process. */
+
+static ngx_int_t
+ngx_http_mall_nonce_digest(ngx_http_mall_nonce_sh_t *sh, u_char *key,
+    size_t klen, u_char *nonce, size_t nlen, u_char *digest)
+{
+    static EVP_MD      *sha256;
+    static EVP_MD_CTX  *md;
+
+    if (md == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md = EVP_MD_CTX_new();
+
+        if (sha256 == NULL || md == NULL) {
+            EVP_MD_free(sha256);
+            EVP_MD_CTX_free(md);
+            sha256 = NULL;
+            md = NULL;
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestInit_ex(md, sha256, NULL) != 1
+        || EVP_DigestUpdate(md, sh->seed, sizeof(sh->seed)) != 1
+        || EVP_DigestUpdate(md, key, klen) != 1
+        || EVP_DigestUpdate(md, nonce, nlen) != 1
+        || EVP_DigestFinal_ex(md, digest, NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Records the nonce of a sign key until expire (unix seconds). Returns
+ * NGX_OK (recorded), NGX_BUSY (a live entry: a replay) or NGX_ERROR.
+ * O(1): two buckets are read under the zone mutex.
+ */
+
+ngx_int_t
+ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    u_char *nonce, size_t nlen, time_t expire, time_t now)
+{
+    u_char                        digest[MALL_SHA256_LEN];
+    uint32_t                      h[2];
+    ngx_uint_t                    b, i, evicted, capacity, nfree[2], idx[2];
+    ngx_http_mall_nonce_t        *ctx;
+    ngx_http_mall_nonce_sh_t     *sh;
+    ngx_http_mall_nonce_slot_t   *s, *free, *victim, *slot[2];
+
+    ctx = zone->data;
+    sh = ctx->sh;
+
+    if (expire <= now) {
+        /* the timestamp left the window meanwhile: so would any replay */
+        return NGX_OK;
+    }
+
+    if (expire > (time_t) NGX_MAX_UINT32_VALUE) {
+        return NGX_ERROR;
+    }
+
+    /* hashed outside the lock; the seed never changes after init */
+
+    if (ngx_http_mall_nonce_digest(sh, key, klen, nonce, nlen, digest)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h, digest, sizeof(h));
+
+    victim = NULL;
+    evicted = 0;
+    nfree[0] = 0;
+    nfree[1] = 0;
+    slot[0] = NULL;
+    slot[1] = NULL;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    /* the second choice in the first one's page: one TLB miss, not two */
+
+    idx[0] = ((uint64_t) h[0] * sh->nbuckets) >> 32;
+    idx[1] = (idx[0] & ~(sh->page_buckets - 1))
+             | (h[1] & (sh->page_buckets - 1));
+
+    for (b = 0; b < 2; b++) {
+        s = sh->buckets[idx[b]].slot;
+
+        for (i = 0; i < NGX_HTTP_MALL_NONCE_SLOTS; i++) {
+
+            if ((time_t) s[i].expire <= now) {
+                if (nfree[b]++ == 0) {
+                    slot[b] = &s[i];
+                }
+
+                continue;
+            }
+
+            if (ngx_memcmp(s[i].fp, digest + 8, sizeof(s[i].fp)) == 0) {
+                sh->replays++;
+                ngx_shmtx_unlock(&ctx->shpool->mutex);
+                return NGX_BUSY;
+            }
+
+            if (victim == NULL || s[i].expire < victim->expire) {
+                victim = &s[i];
+            }
+        }
+    }
+
+    if (nfree[0] + nfree[1]) {
+        /* into the emptier bucket of the two: the load stays even */
+        free = (nfree[1] > nfree[0]) ? slot[1] : slot[0];
+
+    } else {
+        /* both buckets live: drop the nonce closest to its expiry */
+        free = victim;
+        evicted = ++sh->evictions;
+    }
+
+    ngx_memcpy(free->fp, digest + 8, sizeof(free->fp));
+    free->expire = (uint32_t) expire;
+    sh->inserts++;
+
+    if (evicted && sh->warned + NGX_HTTP_MALL_NONCE_WARN_EVERY <= now) {
+        sh->warned = now;
+        capacity = sh->nbuckets * NGX_HTTP_MALL_NONCE_SLOTS;
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "mall_sign_zone \"%V\" is too small: %ui live nonces "
+                      "evicted so far, it holds %ui; size it to at least "
+                      "peak signed requests/s * (2 * window + 1) * 16 "
+                      "bytes * 1.25", &ctx->name, evicted, capacity);
+        return NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
+}
