@@ -86,6 +86,19 @@ def test_stock_edit_and_low_stock_alert(stack):
     assert stack.redis("SISMEMBER", "mall:products:in_stock", pid).strip() == "1"
 
 
+def test_seeded_low_stock_is_listed(stack):
+    # The demo catalog ships SKUs at or below the threshold: the back office
+    # lists them from the start, not only after an edit.
+    listed = {a["sku_id"]: a for a in
+              Admin(stack).get("/admin/api/v1/alerts/low-stock").json()["items"]}
+    assert listed
+    assert all(a["stock"] <= a["low_stock_threshold"] for a in listed.values())
+    low = [s for item in stack.get("/api/v1/products?size=50").json()["items"]
+           for s in stack.get("/api/v1/products/%s" % item["id"]).json()["skus"]
+           if s["stock"] <= 10]
+    assert low and all(s["sku_id"] in listed for s in low)
+
+
 def test_delist_hides_everywhere_and_flags_cart(stack):
     admin = Admin(stack)
     p = new_product(admin, name="下架测试耳机", name_en="Delist test headphones",

@@ -8,6 +8,7 @@
 
 #include "catalog_keys.h"
 #include "catalog_params.h"
+#include "merchant.h"
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_query.h"
@@ -32,6 +33,7 @@ typedef struct {
 typedef struct {
     mall_redis_t  *r;
     size_t         pending;
+    int64_t        low_stock;   /* stock at or below: in mall:low_stock */
 } seed_pipe_t;
 
 
@@ -227,7 +229,8 @@ seed_remove_old(seed_pipe_t *pp, seed_stats_t *st, mall_err_t *err)
 {
     static const char  *idx[] = {
         "DEL", CATALOG_KEY_CATS, CATALOG_KEY_BRANDS, CATALOG_KEY_BY_SALES,
-        CATALOG_KEY_BY_PRICE, CATALOG_KEY_BY_NEW, CATALOG_KEY_IN_STOCK
+        CATALOG_KEY_BY_PRICE, CATALOG_KEY_BY_NEW, CATALOG_KEY_IN_STOCK,
+        MERCH_KEY_LOW_STOCK
     };
     const char         *argv[4];
     char                key[256], skey[48], *tok, *save, buf[2048];
@@ -542,6 +545,10 @@ seed_write_product(seed_pipe_t *pp, const cJSON *p, seed_cat_t *cats,
             rc = seed_cmd(pp, err, 12, argv);
         }
         cJSON_free(attrs);
+        if (rc == MALL_OK && stock_v <= pp->low_stock) {
+            argv[0] = "SADD"; argv[1] = MERCH_KEY_LOW_STOCK; argv[2] = sid;
+            rc = seed_cmd(pp, err, 3, argv);
+        }
         if (rc != MALL_OK) {
             goto done;
         }
@@ -697,8 +704,8 @@ seed_bump_seq(mall_redis_t *r, const char *name, int64_t v, mall_err_t *err)
 
 
 int
-seed_catalog_load(mall_redis_t *r, const cJSON *doc, seed_stats_t *st,
-    mall_err_t *err)
+seed_catalog_load(mall_redis_t *r, const cJSON *doc, int low_stock,
+    seed_stats_t *st, mall_err_t *err)
 {
     const cJSON  *prods, *p, *s;
     seed_cat_t   *cats;
@@ -713,6 +720,7 @@ seed_catalog_load(mall_redis_t *r, const cJSON *doc, seed_stats_t *st,
     max_cat = max_prod = max_sku = 0;
     pp.r = r;
     pp.pending = 0;
+    pp.low_stock = low_stock;
 
     rc = seed_parse_categories(cJSON_GetObjectItemCaseSensitive(doc,
                                    "categories"), &cats, &ncats, err);

@@ -19,8 +19,12 @@ typedef struct {
     size_t  removed;      /* products of the previous catalog deleted */
 } seed_stats_t;
 
-/* MALL_OK, or MALL_ERR / MALL_RETRY with the reason in err. Blocks. */
-int seed_catalog_load(mall_redis_t *r, const cJSON *doc, seed_stats_t *st,
-    mall_err_t *err);
+/*
+ * Replaces the catalog with doc. SKUs whose stock is at or below low_stock
+ * start in the low-stock set the back office lists. MALL_OK, or MALL_ERR /
+ * MALL_RETRY with the reason in err. Blocks.
+ */
+int seed_catalog_load(mall_redis_t *r, const cJSON *doc, int low_stock,
+    seed_stats_t *st, mall_err_t *err);
 
 #endif
