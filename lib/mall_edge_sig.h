@@ -6,7 +6,8 @@
  * canonical = "mall-edge-v1" \n METHOD \n URI \n REQUEST_ID \n CLIENT_IP \n
  *             USER \n ROLE \n TOKEN_ID \n TOKEN_EXP \n TIMESTAMP \n
  *             hex(SHA256(body))
- * X-Mall-Edge-Signature = base64url_nopad(HMAC-SHA256(edge_key[kid], canonical))
+ * X-Mall-Edge-Signature =
+ *     base64url_nopad(HMAC-SHA256(edge_key[kid], canonical))
  *
  * URI is the request target exactly as the worker receives it (path and
  * query). Empty fields stay as empty lines. Headers carrying the fields:

@@ -1,7 +1,8 @@
 /*
  * Client request signatures (MISSION.md, "Request signing, exactly"):
  *
- *   canonical = METHOD \n PATH \n QUERY \n TIMESTAMP \n NONCE \n hex(SHA256(body))
+ *   canonical = METHOD \n PATH \n QUERY \n TIMESTAMP \n NONCE \n
+ *               hex(SHA256(body))
  *   X-Mall-Signature = base64url_nopad(HMAC-SHA256(sign_key, canonical))
  *
  * QUERY: parameters percent-decoded ('+' is a space, a parameter without
