@@ -13,13 +13,6 @@
 #include "ngx_http_mall_module.h"
 
 
-/* value of a limit's store entry (copied with memcpy: not aligned in shm) */
-typedef struct {
-    int64_t                        tat;       /* GCRA ticks, see mall_gcra.h */
-    uint64_t                       count;     /* the rate's count: rescaling */
-} ngx_http_mall_limit_state_t;
-
-
 /* keys longer than this are replaced by their MD5 (bounded entries) */
 #define NGX_HTTP_MALL_LIMIT_KEY_MAX  256
 
@@ -270,11 +263,14 @@ ngx_http_mall_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "sync=", 5) == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "mall_limit: \"%V\" is not supported: "
-                               "limits are per edge node", &value[i]);
-            return NGX_CONF_ERROR;
+        if (ngx_strcmp(value[i].data, "sync=redis") == 0) {
+            limit->sync = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "sync=local") == 0) {
+            limit->sync = 0;
+            continue;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -314,6 +310,12 @@ ngx_http_mall_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     limit->zone = ngx_http_mall_limit_get_zone(cf, &zone);
     if (limit->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (limit->sync
+        && ngx_http_mall_limit_sync_register(cf, limit, &zone) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -478,7 +480,7 @@ ngx_http_mall_limit_init_main_conf(ngx_conf_t *cf,
         }
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_mall_limit_sync_init_main_conf(cf, lmcf);
 }
 
 
@@ -689,47 +691,69 @@ ngx_http_mall_limit_check(ngx_http_request_t *r,
     ngx_http_mall_limit_t *limit, ngx_str_t *key, uint64_t now,
     uint64_t *retry_ms)
 {
-    u_char                         buf[64 + 1 + NGX_HTTP_MALL_LIMIT_KEY_MAX];
-    size_t                         len;
-    ngx_uint_t                     created, dry;
-    mall_gcra_result_t             res;
-    ngx_http_mall_shm_node_t      *sn;
-    ngx_http_mall_limit_zone_t    *lz;
-    ngx_http_mall_limit_state_t    st;
-    ngx_http_mall_limit_result_t  *out;
+    u_char                             buf[64 + 1
+                                           + NGX_HTTP_MALL_LIMIT_KEY_MAX];
+    size_t                             len, vlen;
+    ngx_uint_t                         created, dry;
+    mall_gcra_result_t                 res;
+    ngx_http_mall_shm_node_t          *sn;
+    ngx_http_mall_main_conf_t         *mmcf;
+    ngx_http_mall_limit_zone_t        *lz;
+    ngx_http_mall_limit_state_t       *st;
+    ngx_http_mall_limit_result_t      *out;
+    ngx_http_mall_limit_sync_state_t   ss;
 
     lz = limit->zone;
     len = ngx_http_mall_limit_key(limit, key, buf);
+    vlen = ngx_http_mall_limit_state_size(limit);
+    st = &ss.base;
 
     ngx_http_mall_shm_lock(lz->shm_zone);
 
     (void) ngx_http_mall_limit_stats_locked(lz);
 
-    sn = ngx_http_mall_shm_upsert_locked(lz->shm_zone, buf, len,
-                                         sizeof(ngx_http_mall_limit_state_t),
-                                         now, 0, &created);
+    sn = ngx_http_mall_shm_upsert_locked(lz->shm_zone, buf, len, vlen, now,
+                                         0, &created);
     if (sn == NULL) {
         ngx_http_mall_shm_unlock(lz->shm_zone);
         return NGX_ERROR;
     }
 
-    ngx_memcpy(&st, ngx_http_mall_shm_value(sn), sizeof(st));
+    ngx_memcpy(&ss, ngx_http_mall_shm_value(sn), vlen);
 
-    if (!created && st.count != limit->gcra.count) {
+    if (!created && st->count != limit->gcra.count) {
         /* a reload changed the rate of this limit: same time, new ticks */
-        st.tat = mall_gcra_rescale(st.tat, st.count, limit->gcra.count);
+        st->tat = mall_gcra_rescale(st->tat, st->count, limit->gcra.count);
     }
 
-    mall_gcra_check(&limit->gcra, created ? 0 : st.tat, now, &res);
+    if (limit->sync) {
+        /* a TAT beyond a drained bucket is other nodes' admits: kept */
+        mall_rlsync_check(&limit->gcra, limit->window_ms,
+                          created ? 0 : st->tat, now, &res);
+
+    } else {
+        mall_gcra_check(&limit->gcra, created ? 0 : st->tat, now, &res);
+    }
 
     dry = !res.allowed && (limit->dry_run || lcf->dry_run);
 
     if (res.allowed || !dry) {
-        st.tat = res.tat;
-        st.count = limit->gcra.count;
-        ngx_memcpy(ngx_http_mall_shm_value(sn), &st, sizeof(st));
+        st->tat = res.tat;
+        st->count = limit->gcra.count;
         sn->expire = res.expire_ms;
     }
+
+    if (limit->sync) {
+        mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
+        ngx_http_mall_limit_sync_mark(&mmcf->limit.sync, limit, &ss, buf, len,
+                                      now, res.allowed);
+
+        /* remember the window read last, and pending admits, a while */
+        sn->expire = ngx_max(sn->expire, ss.win + 2 * limit->window_ms);
+        sn->expire = ngx_max(sn->expire, now + 2 * limit->window_ms);
+    }
+
+    ngx_memcpy(ngx_http_mall_shm_value(sn), &ss, vlen);
 
     if (res.allowed) {
         ngx_http_mall_limit_count(lz, passed);
@@ -788,31 +812,37 @@ static void
 ngx_http_mall_limit_refund(ngx_http_mall_limit_t *limit, u_char *key,
     size_t len, uint64_t now)
 {
-    u_char                        buf[64 + 1 + NGX_HTTP_MALL_LIMIT_KEY_MAX];
-    size_t                        n;
-    ngx_str_t                     value;
-    ngx_uint_t                    created;
-    ngx_http_mall_shm_node_t     *sn;
-    ngx_http_mall_limit_zone_t   *lz;
-    ngx_http_mall_limit_state_t   st;
+    u_char                             buf[64 + 1
+                                           + NGX_HTTP_MALL_LIMIT_KEY_MAX];
+    size_t                             n, vlen;
+    ngx_str_t                          value;
+    ngx_uint_t                         created;
+    ngx_http_mall_shm_node_t          *sn;
+    ngx_http_mall_limit_zone_t        *lz;
+    ngx_http_mall_limit_sync_state_t   ss;
 
     lz = limit->zone;
     value.data = key;
     value.len = len;
     n = ngx_http_mall_limit_key(limit, &value, buf);
+    vlen = ngx_http_mall_limit_state_size(limit);
 
     ngx_http_mall_shm_lock(lz->shm_zone);
 
-    sn = ngx_http_mall_shm_upsert_locked(lz->shm_zone, buf, n,
-                                         sizeof(ngx_http_mall_limit_state_t),
-                                         now, 0, &created);
+    sn = ngx_http_mall_shm_upsert_locked(lz->shm_zone, buf, n, vlen, now, 0,
+                                         &created);
 
     if (sn && !created) {
-        ngx_memcpy(&st, ngx_http_mall_shm_value(sn), sizeof(st));
+        ngx_memcpy(&ss, ngx_http_mall_shm_value(sn), vlen);
 
-        if (st.count == limit->gcra.count) {
-            st.tat -= limit->gcra.emission;
-            ngx_memcpy(ngx_http_mall_shm_value(sn), &st, sizeof(st));
+        if (ss.base.count == limit->gcra.count) {
+            ss.base.tat -= limit->gcra.emission;
+
+            if (limit->sync && ss.pending) {
+                ss.pending--;
+            }
+
+            ngx_memcpy(ngx_http_mall_shm_value(sn), &ss, vlen);
         }
     }
 
@@ -822,6 +852,16 @@ ngx_http_mall_limit_refund(ngx_http_mall_limit_t *limit, u_char *key,
     }
 
     ngx_http_mall_shm_unlock(lz->shm_zone);
+}
+
+
+/* Bytes of a limit's store entry value: sync=redis ones carry more. */
+
+size_t
+ngx_http_mall_limit_state_size(ngx_http_mall_limit_t *limit)
+{
+    return limit->sync ? sizeof(ngx_http_mall_limit_sync_state_t)
+                       : sizeof(ngx_http_mall_limit_state_t);
 }
 
 

@@ -18,6 +18,7 @@
 #include <ngx_http.h>
 
 #include <mall_gcra.h>
+#include <mall_rlsync.h>
 
 
 #define NGX_HTTP_MALL_LIMIT_PREACCESS  0
@@ -60,6 +61,24 @@ typedef struct {
 } ngx_http_mall_limit_zone_t;
 
 
+/* value of a limit's store entry (copied with memcpy: not aligned in shm) */
+typedef struct {
+    int64_t                        tat;       /* GCRA ticks, see mall_gcra.h */
+    uint64_t                       count;     /* the rate's count: rescaling */
+} ngx_http_mall_limit_state_t;
+
+
+/* value of a sync=redis limit's entry; times are unix ms */
+typedef struct {
+    ngx_http_mall_limit_state_t    base;
+    uint64_t                       pending;   /* own admits not yet sent */
+    uint64_t                       pend_win;  /* window of the first one */
+    uint64_t                       win;       /* window read last, 0: none */
+    uint64_t                       remote;    /* others' total in win */
+    uint64_t                       queued;    /* ring generation, 0: not */
+} ngx_http_mall_limit_sync_state_t;
+
+
 /* One mall_limit directive. */
 typedef struct {
     ngx_str_t                      name;       /* key prefix, header item */
@@ -69,7 +88,35 @@ typedef struct {
     ngx_str_t                      policy;     /* "name";q=..;w=.. */
     ngx_uint_t                     phase;
     ngx_flag_t                     dry_run;
+    ngx_flag_t                     sync;       /* sync=redis */
+    ngx_uint_t                     sync_index; /* in the sync registry */
+    uint64_t                       window_ms;  /* sync: mall_rlsync.h */
 } ngx_http_mall_limit_t;
+
+
+/*
+ * A sync=redis limit, once per name (the Redis keys use the name): what
+ * the syncer in worker 0 needs. See ngx_http_mall_limit_sync.c.
+ */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      zone_name;
+    ngx_shm_zone_t                *zone;      /* resolved at init_main_conf */
+    mall_gcra_t                    gcra;
+    uint64_t                       window_ms;
+} ngx_http_mall_limit_sync_limit_t;
+
+
+/* mall_limit_sync, and the registry of sync=redis limits */
+typedef struct {
+    ngx_msec_t                     interval;  /* 0: default */
+    ngx_uint_t                     batch;     /* keys per tick; 0: default */
+    ngx_str_t                      node;      /* field in the Redis hashes */
+    ngx_array_t                   *limits;    /* _sync_limit_t */
+    ngx_shm_zone_t                *ring;      /* keys waiting for a sync */
+    u_char                        *file;      /* first sync=redis, for */
+    ngx_uint_t                     line;      /* config errors */
+} ngx_http_mall_limit_sync_conf_t;
 
 
 typedef struct ngx_http_mall_cc_s  ngx_http_mall_cc_t;
@@ -77,6 +124,7 @@ typedef struct ngx_http_mall_cc_s  ngx_http_mall_cc_t;
 
 typedef struct {
     ngx_array_t                   *zones;      /* ngx_http_mall_limit_zone_t */
+    ngx_http_mall_limit_sync_conf_t  sync;
 } ngx_http_mall_limit_main_conf_t;
 
 
@@ -147,6 +195,20 @@ char *ngx_http_mall_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mall_cc_handler(ngx_http_request_t *r,
     ngx_http_mall_limit_loc_conf_t *lcf);
 void ngx_http_mall_cc_count_exempt(ngx_http_mall_cc_t *cc);
+
+char *ngx_http_mall_limit_sync(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mall_limit_sync_register(ngx_conf_t *cf,
+    ngx_http_mall_limit_t *limit, ngx_str_t *zone);
+char *ngx_http_mall_limit_sync_init_main_conf(ngx_conf_t *cf,
+    ngx_http_mall_limit_main_conf_t *lmcf);
+void ngx_http_mall_limit_sync_mark(ngx_http_mall_limit_sync_conf_t *scf,
+    ngx_http_mall_limit_t *limit, void *state, u_char *key, size_t len,
+    uint64_t now, ngx_uint_t admitted);
+size_t ngx_http_mall_limit_state_size(ngx_http_mall_limit_t *limit);
+ngx_int_t ngx_http_mall_limit_sync_init_process(ngx_cycle_t *cycle,
+    ngx_http_mall_limit_sync_conf_t *scf, ngx_http_mall_redis_conf_t *rcf);
+void ngx_http_mall_limit_sync_exit_process(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_mall_limit_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

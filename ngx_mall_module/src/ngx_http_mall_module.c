@@ -190,6 +190,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       offsetof(ngx_http_mall_loc_conf_t, limit),
       NULL },
 
+    { ngx_string("mall_limit_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_mall_limit_sync,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mall_limit_dry_run"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -769,7 +776,12 @@ ngx_http_mall_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_mall_redis_init_process(cycle, &mmcf->redis);
+    if (ngx_http_mall_redis_init_process(cycle, &mmcf->redis) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_mall_limit_sync_init_process(cycle, &mmcf->limit.sync,
+                                                 &mmcf->redis);
 }
 
 
@@ -777,6 +789,7 @@ static void
 ngx_http_mall_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_mall_redis_exit_process(cycle);
+    ngx_http_mall_limit_sync_exit_process(cycle);
 }
 
 

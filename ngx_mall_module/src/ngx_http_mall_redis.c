@@ -59,8 +59,6 @@ static ngx_uint_t ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st,
     redisReply *reply);
 static void ngx_http_mall_redis_save_id(ngx_http_mall_stream_t *s);
 
-static ngx_int_t ngx_http_mall_redis_attach(redisAsyncContext *ac,
-    ngx_log_t *log);
 static void ngx_http_mall_redis_add_read(void *privdata);
 static void ngx_http_mall_redis_del_read(void *privdata);
 static void ngx_http_mall_redis_add_write(void *privdata);
@@ -688,29 +686,36 @@ ngx_http_mall_redis_save_id(ngx_http_mall_stream_t *s)
 /* ------------------------------ adapter ---------------------------------- */
 
 
-static ngx_int_t
-ngx_http_mall_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
-{
-    ngx_connection_t  *c;
+/*
+ * Binds hiredis async context ac to nginx's event loop (also used by the
+ * limit syncer, ngx_http_mall_limit_sync.c, for its own context). Returns
+ * NGX_ERROR when no connection slot is free.
+ */
 
-    c = ngx_get_connection(ac->c.fd, log);
+ngx_int_t
+ngx_http_mall_redis_attach(void *ac, ngx_log_t *log)
+{
+    redisAsyncContext  *rac = ac;
+    ngx_connection_t   *c;
+
+    c = ngx_get_connection(rac->c.fd, log);
     if (c == NULL) {
         return NGX_ERROR;
     }
 
-    c->data = ac;
+    c->data = rac;
     c->log = log;
     c->read->log = log;
     c->write->log = log;
     c->read->handler = ngx_http_mall_redis_read_handler;
     c->write->handler = ngx_http_mall_redis_write_handler;
 
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_mall_redis_add_read;
-    ac->ev.delRead = ngx_http_mall_redis_del_read;
-    ac->ev.addWrite = ngx_http_mall_redis_add_write;
-    ac->ev.delWrite = ngx_http_mall_redis_del_write;
-    ac->ev.cleanup = ngx_http_mall_redis_cleanup;
+    rac->ev.data = c;
+    rac->ev.addRead = ngx_http_mall_redis_add_read;
+    rac->ev.delRead = ngx_http_mall_redis_del_read;
+    rac->ev.addWrite = ngx_http_mall_redis_add_write;
+    rac->ev.delWrite = ngx_http_mall_redis_del_write;
+    rac->ev.cleanup = ngx_http_mall_redis_cleanup;
 
     return NGX_OK;
 }

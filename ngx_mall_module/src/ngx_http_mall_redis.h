@@ -59,5 +59,8 @@ ngx_int_t ngx_http_mall_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_mall_redis_conf_t *rcf);
 void ngx_http_mall_redis_exit_process(ngx_cycle_t *cycle);
 
+/* binds a hiredis redisAsyncContext * to nginx's event loop */
+ngx_int_t ngx_http_mall_redis_attach(void *ac, ngx_log_t *log);
+
 
 #endif /* _NGX_HTTP_MALL_REDIS_H_INCLUDED_ */

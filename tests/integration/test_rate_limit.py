@@ -5,14 +5,17 @@ told apart by X-Forwarded-For, trusted from 127.0.0.1 (real_ip).
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 
 import pytest
 import requests
 
-from edge_harness import MODULE, error_of, running_edge
+from edge_harness import (MODULE, Edge, bad_log_lines, error_of,
+                          running_edge)
 
 LIMITED = """
             proxy_pass http://127.0.0.1:%(echo)d;"""
@@ -323,7 +326,9 @@ def test_state_survives_reload(edge):
      "invalid burst"),
     ("mall_limit zone=rl rate=5r/s;", "are required"),
     ("mall_limit zone=rl key=$remote_addr rate=5r/s sync=redis;",
-     "not supported"),
+     'sync=redis needs "mall_redis"'),
+    ("mall_limit zone=rl key=$remote_addr rate=5r/s sync=cluster;",
+     "invalid parameter"),
     ("mall_limit zone=nozone key=$remote_addr rate=5r/s;", "unknown zone"),
     ("mall_limit_status 302;", "value must be between 400 and 599"),
     ("mall_limit_exempt 10.0.0.0/33;", "invalid CIDR"),
@@ -342,3 +347,191 @@ def test_config_errors_name_file_and_line(edge, directive, message):
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert "bad.conf:" in r.stderr, r.stderr
+
+
+# ------------------------- cluster-wide limits (sync=redis) ---------------
+
+SYNC_CONF = """
+load_module %(module)s;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log info;
+worker_processes 2;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;
+
+    mall_redis 127.0.0.1:%(redis)d timeout=500ms;
+    mall_limit_sync interval=100ms batch=64 node=%(node)s;
+
+    mall_auth_zone t_auth:1m;
+    mall_auth_key k1 ES256 %(keys)s/jwt-k1.pub.pem;
+    mall_auth_issuer mall-edge;
+    mall_auth_audience mall-mini;
+
+    mall_limit_zone name=rl:1m;
+
+    server {
+        listen 127.0.0.1:%(edge)d;
+        location / { mall_json_error 404 NOT_FOUND "no such resource"; }
+        location /orders/ {
+            mall_auth required;
+            mall_limit zone=rl key=$mall_user_id rate=10r/m burst=9
+                       name=orders sync=redis;
+            proxy_pass http://127.0.0.1:%(echo)d;
+        }
+        location /local/ {
+            mall_auth required;
+            mall_limit zone=rl key=$mall_user_id rate=10r/m burst=9
+                       name=orders_local;
+            proxy_pass http://127.0.0.1:%(echo)d;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%(echo)d;
+        mall_request_id off;
+        location / { return 200 '{"ok":true}'; }
+    }
+}
+"""
+
+SYNC_WAIT = 0.35        # > 2 sync intervals + a round trip
+
+
+def start_second_node(a, d):
+    """Edge node B: its own nginx and shm, node A's Redis and keys."""
+    b = Edge(d, SYNC_CONF)
+    b.redis_port = a.redis_port
+    b.ports = {"node": "edge-b", "keys": a.dir}
+    b.render()
+    subprocess.run(b.nginx, check=True, capture_output=True)
+    wait_log(b, "mall_limit_sync: connected")
+    return b
+
+
+def wait_log(e, text, count=1, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if e.log().count(text) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no %r in:\n%s" % (text, e.log()))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    conf = SYNC_CONF.replace("%(node)s", "edge-a").replace("%(keys)s",
+                                                           "%(dir)s")
+    with running_edge(conf, prefix="mall-rls-a-") as a:
+        yield a
+
+
+@pytest.fixture(scope="module")
+def nodes(cluster):
+    a = cluster
+    d = tempfile.mkdtemp(prefix="mall-rls-b-")
+    try:
+        wait_log(a, "mall_limit_sync: connected")
+        b = start_second_node(a, d)
+        yield a, b
+        assert not bad_log_lines(b.log()), bad_log_lines(b.log())
+    finally:
+        try:
+            with open(os.path.join(d, "nginx.pid")) as f:
+                os.kill(int(f.read().strip()), 15)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def user_codes(e, path, token, n):
+    return [e.get(path, token).status_code for _ in range(n)]
+
+
+def test_sync_limit_holds_across_nodes(nodes):
+    a, b = nodes
+    tok, c = a.token(sub="sync-user-1")
+    assert user_codes(a, "/orders/x", tok, 10) == [200] * 10
+    time.sleep(SYNC_WAIT)
+    # B decides locally: its first request is admitted before it learns
+    # of A's ten (the documented bound), then it refuses within a sync
+    assert b.get("/orders/x", tok).status_code == 200
+    time.sleep(SYNC_WAIT)
+    r = b.get("/orders/x", tok)
+    error_of(r, 429, "RATE_LIMITED")
+    assert r.headers["RateLimit"].startswith('"orders";r=0;')
+    assert int(r.headers["Retry-After"]) >= 6
+    assert a.get("/orders/x", tok).status_code == 429
+    # Redis holds each node's share of the user's window
+    keys = a.redis("KEYS", "mall:rl:orders:sync-user-1:*").split()
+    assert len(keys) == 1, keys
+    fields = a.redis("HGETALL", keys[0]).split()
+    assert dict(zip(fields[::2], map(int, fields[1::2]))) == \
+        {"edge-a": 10, "edge-b": 1}
+    ttl = int(a.redis("PTTL", keys[0]))
+    assert 10000 < ttl <= 2 * 120000 + 10000, ttl
+
+
+def test_without_sync_each_node_has_its_own_budget(nodes):
+    a, b = nodes
+    tok, _ = a.token(sub="sync-user-2")
+    assert user_codes(a, "/local/x", tok, 11) == [200] * 10 + [429]
+    time.sleep(SYNC_WAIT)
+    assert user_codes(b, "/local/x", tok, 11) == [200] * 10 + [429]
+
+
+def test_sync_spread_over_both_nodes(nodes):
+    a, b = nodes
+    tok, _ = a.token(sub="sync-user-3")
+    got = []
+    for i in range(16):
+        got.append((a if i % 2 else b).get("/orders/x", tok).status_code)
+        time.sleep(0.15)
+    # 10 at most, plus what one node admits within one sync lag
+    assert 10 <= got.count(200) <= 11, got
+
+
+def test_sync_survives_reload(nodes):
+    a, b = nodes
+    a.reload(wait=0.5)
+    wait_log(a, "mall_limit_sync: connected", count=2)
+    tok, _ = a.token(sub="sync-user-4")
+    assert user_codes(a, "/orders/x", tok, 10) == [200] * 10
+    time.sleep(SYNC_WAIT)
+    b.get("/orders/x", tok)
+    time.sleep(SYNC_WAIT)
+    assert b.get("/orders/x", tok).status_code == 429
+
+
+def test_sync_redis_down_is_local_then_recovers(nodes):
+    a, b = nodes
+    with open(a.key("redis.pid")) as f:
+        os.kill(int(f.read().strip()), 15)
+    time.sleep(SYNC_WAIT)
+    tok, _ = a.token(sub="sync-user-5")
+    t0 = time.time()
+    # purely local limits on each node, and nothing waits on Redis
+    assert user_codes(a, "/orders/x", tok, 11) == [200] * 10 + [429]
+    assert user_codes(b, "/orders/x", tok, 11) == [200] * 10 + [429]
+    assert time.time() - t0 < 2
+    for e in (a, b):
+        wait_log(e, "mall_limit_sync: redis 127.0.0.1:%d unavailable"
+                 % a.redis_port)
+        assert e.log().count("mall_limit_sync: redis 127.0.0.1") == 1
+    subprocess.run(["redis-server", "--port", str(a.redis_port), "--bind",
+                    "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--daemonize", "yes", "--pidfile", a.key("redis.pid"),
+                    "--dir", a.dir], check=True, capture_output=True)
+    for e in (a, b):
+        wait_log(e, "mall_limit_sync: connected", count=2 if e is b else 3)
+    tok, _ = a.token(sub="sync-user-6")
+    assert user_codes(a, "/orders/x", tok, 10) == [200] * 10
+    time.sleep(SYNC_WAIT)
+    b.get("/orders/x", tok)
+    time.sleep(SYNC_WAIT)
+    assert b.get("/orders/x", tok).status_code == 429
