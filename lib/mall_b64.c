@@ -1,5 +1,5 @@
 /*
- * Strict base64 / base64url codecs and lowercase hex (see mall_b64.h).
+ * Strict base64 / base64url codecs and hex (see mall_b64.h).
  * Decoders reject anything a canonical encoder would not produce, so one
  * byte string has exactly one accepted encoding (no malleable tokens).
  */
@@ -186,4 +186,41 @@ mall_hex_encode(const uint8_t *in, size_t len, char *out)
         out[2 * i] = hex[in[i] >> 4];
         out[2 * i + 1] = hex[in[i] & 0x0f];
     }
+}
+
+
+int
+mall_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+
+int
+mall_hex_decode(const char *in, size_t len, uint8_t *out)
+{
+    size_t  i;
+    int     hi, lo;
+
+    if (len % 2 != 0) {
+        return -1;
+    }
+    for (i = 0; i < len / 2; i++) {
+        hi = mall_hex_digit(in[2 * i]);
+        lo = mall_hex_digit(in[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+        out[i] = (uint8_t) (hi << 4 | lo);
+    }
+    return 0;
 }

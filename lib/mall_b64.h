@@ -1,6 +1,6 @@
 /*
  * Base64 (RFC 4648 section 4, padded) and base64url (section 5, unpadded)
- * plus lowercase hex. Pure C, no allocation: callers pass output buffers.
+ * plus hex. Pure C, no allocation: callers pass output buffers.
  */
 #ifndef MALL_B64_H
 #define MALL_B64_H
@@ -28,5 +28,15 @@ int mall_b64url_decode(const char *in, size_t len, uint8_t *out,
 
 /* Writes 2 * len lowercase hex digits, no NUL. */
 void mall_hex_encode(const uint8_t *in, size_t len, char *out);
+
+/* Value 0..15 of one hex digit (either case), or -1 for any other char. */
+int mall_hex_digit(char c);
+
+/*
+ * Decodes len hex digits (either case) into len / 2 bytes of out. Returns
+ * 0, or -1 on an odd length or a non-hex digit (out may be partly written;
+ * callers holding secrets wipe it).
+ */
+int mall_hex_decode(const char *in, size_t len, uint8_t *out);
 
 #endif

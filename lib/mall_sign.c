@@ -14,22 +14,6 @@
 #define SIGN_JTI_MAX        256
 
 
-static int
-sign_hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-
 /*
  * Percent-decodes src[0..len) into dst ('+' is a space); returns the
  * decoded length or -1 on a truncated or non-hex %XX.
@@ -49,8 +33,8 @@ sign_decode(const char *src, size_t len, char *dst)
             if (len - i < 3) {
                 return -1;
             }
-            hi = sign_hexval(src[i + 1]);
-            lo = sign_hexval(src[i + 2]);
+            hi = mall_hex_digit(src[i + 1]);
+            lo = mall_hex_digit(src[i + 2]);
             if (hi < 0 || lo < 0) {
                 return -1;
             }

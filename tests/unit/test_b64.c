@@ -194,6 +194,29 @@ test_hex(void **state)
 }
 
 
+static void
+test_hex_decode(void **state)
+{
+    uint8_t  out[6];
+
+    (void) state;
+    assert_int_equal(mall_hex_digit('0'), 0);
+    assert_int_equal(mall_hex_digit('9'), 9);
+    assert_int_equal(mall_hex_digit('a'), 10);
+    assert_int_equal(mall_hex_digit('F'), 15);
+    assert_int_equal(mall_hex_digit('g'), -1);
+    assert_int_equal(mall_hex_digit('/'), -1);
+    assert_int_equal(mall_hex_digit('\0'), -1);
+
+    assert_int_equal(mall_hex_decode("00017f80ABff", 12, out), 0);
+    assert_memory_equal(out, "\x00\x01\x7f\x80\xab\xff", 6);
+    assert_int_equal(mall_hex_decode("", 0, out), 0);
+    assert_int_equal(mall_hex_decode("abc", 3, out), -1);     /* odd */
+    assert_int_equal(mall_hex_decode("0g", 2, out), -1);
+    assert_int_equal(mall_hex_decode("g0", 2, out), -1);
+}
+
+
 int
 main(void)
 {
@@ -206,6 +229,7 @@ main(void)
         cmocka_unit_test(test_reject_bad_padding),
         cmocka_unit_test(test_reject_trailing_bits),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_hex_decode),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,38 +16,21 @@
 
 #include "../../workers/src/mall_conf.h"
 #include "../../workers/src/mall_log.h"
+#include "test_tmpfile.h"
 
 static char  key1[64], key2[64], short_key[64];
-
-
-static int
-write_file(char *path, const char *content)
-{
-    int  fd;
-
-    fd = mkstemp(path);
-    if (fd == -1) {
-        return -1;
-    }
-    if (write(fd, content, strlen(content)) != (ssize_t) strlen(content)) {
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
 
 
 static int
 setup_keys(void **state)
 {
     (void) state;
-    strcpy(key1, "/tmp/mall-test-key1-XXXXXX");
-    strcpy(key2, "/tmp/mall-test-key2-XXXXXX");
-    strcpy(short_key, "/tmp/mall-test-key3-XXXXXX");
-    if (write_file(key1, "0123456789abcdef0123456789abcdef\n") != 0
-        || write_file(key2, "second-key-0123456789") != 0
-        || write_file(short_key, "short\n") != 0)
+    if (test_tmpfile(key1, "/tmp/mall-test-key1-XXXXXX",
+                     "0123456789abcdef0123456789abcdef\n") != 0
+        || test_tmpfile(key2, "/tmp/mall-test-key2-XXXXXX",
+                        "second-key-0123456789") != 0
+        || test_tmpfile(short_key, "/tmp/mall-test-key3-XXXXXX", "short\n")
+           != 0)
     {
         return -1;
     }

@@ -23,27 +23,12 @@
 #include "../../workers/src/auth_phone.h"
 #include "../../workers/src/auth_token.h"
 #include "mall_b64.h"
+#include "test_tmpfile.h"
 
 static char  pem_path[64], pub_path[64], secret_path[64], data_path[64];
 
 
-static int
-write_file(char *path, const char *content)
-{
-    int  fd;
-
-    strcpy(path, "/tmp/mall-id-XXXXXX");
-    fd = mkstemp(path);
-    if (fd == -1) {
-        return -1;
-    }
-    if (write(fd, content, strlen(content)) != (ssize_t) strlen(content)) {
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
+#define ID_TMPL  "/tmp/mall-id-XXXXXX"
 
 
 static int
@@ -54,8 +39,8 @@ group_setup(void **state)
 
     (void) state;
     k = EVP_EC_gen("P-256");
-    if (k == NULL || write_file(pem_path, "") != 0
-        || write_file(pub_path, "") != 0)
+    if (k == NULL || test_tmpfile(pem_path, ID_TMPL, "") != 0
+        || test_tmpfile(pub_path, ID_TMPL, "") != 0)
     {
         return -1;
     }
@@ -67,9 +52,11 @@ group_setup(void **state)
     fclose(f);
     EVP_PKEY_free(k);
 
-    return write_file(secret_path, "0123456789abcdef0123456789abcdef\n")
-           || write_file(data_path, "000102030405060708090a0b0c0d0e0f"
-                                    "101112131415161718191a1b1c1d1e1f\n");
+    return test_tmpfile(secret_path, ID_TMPL,
+                        "0123456789abcdef0123456789abcdef\n")
+           || test_tmpfile(data_path, ID_TMPL,
+                           "000102030405060708090a0b0c0d0e0f"
+                           "101112131415161718191a1b1c1d1e1f\n");
 }
 
 

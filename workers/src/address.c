@@ -117,12 +117,8 @@ addr_open(mall_ctx_t *ctx, const char *uid, int64_t id, const char *sealed,
     {
         return NULL;
     }
-    rec = cJSON_ParseWithLength((const char *) plain, n);
+    rec = mall_json_object(plain, n);
     memset(plain, 0, sizeof(plain));
-    if (rec != NULL && !cJSON_IsObject(rec)) {
-        cJSON_Delete(rec);
-        rec = NULL;
-    }
     return rec;
 }
 
@@ -247,18 +243,6 @@ addr_watch(mall_ctx_t *ctx, const addr_keys_t *k, mall_err_t *err)
 }
 
 
-static void
-addr_unwatch(mall_ctx_t *ctx)
-{
-    redisReply  *r;
-    mall_err_t   err;
-
-    if (mall_cmd(ctx->redis, &r, &err, 1, "UNWATCH") == MALL_OK) {
-        freeReplyObject(r);
-    }
-}
-
-
 /* GET of a string key holding an id; 0 when absent. */
 static int
 addr_get_id(mall_ctx_t *ctx, const char *key, int64_t *id, mall_err_t *err)
@@ -277,16 +261,22 @@ addr_get_id(mall_ctx_t *ctx, const char *key, int64_t *id, mall_err_t *err)
 }
 
 
+/*
+ * Ends a write whose WATCH loop stopped with rc (MALL_BATCH_ABORTED: every
+ * try lost a race). Replies 409 or hands the failure to sf_fail.
+ */
 static int
-addr_fail(mall_ctx_t *ctx, int rc, const char *what, mall_err_t *err)
+addr_end(mall_ctx_t *ctx, int rc, const char *what, mall_err_t *err)
 {
-    if (rc == MALL_RETRY) {
-        return MALL_RETRY;
+    mall_unwatch(ctx->redis);
+    if (ctx->replied) {
+        return MALL_OK;
     }
-    if (!ctx->replied) {
-        sf_log_fail(ctx, what, err);
+    if (rc == MALL_BATCH_ABORTED) {
+        return mall_reply_error(ctx, 409, "CONFLICT", "addresses changed "
+                                "concurrently; try again");
     }
-    return MALL_ERR;
+    return sf_fail(ctx, rc, what, err);
 }
 
 
@@ -349,7 +339,7 @@ addr_create(mall_ctx_t *ctx)
     rc = mall_cmd(ctx->redis, &r, &err, 2, "INCR", "mall:seq:address");
     if (rc != MALL_OK) {
         cJSON_Delete(rec);
-        return addr_fail(ctx, rc, "address id", &err);
+        return sf_fail(ctx, rc, "address id", &err);
     }
     id = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
@@ -358,7 +348,7 @@ addr_create(mall_ctx_t *ctx)
     rc = addr_seal(ctx, uid, id, rec, sealed, sizeof(sealed), &err);
     if (rc != MALL_OK) {
         cJSON_Delete(rec);
-        return addr_fail(ctx, rc, "address seal", &err);
+        return sf_fail(ctx, rc, "address seal", &err);
     }
 
     for (tries = 0; tries < ADDR_TRIES; tries++) {
@@ -372,7 +362,7 @@ addr_create(mall_ctx_t *ctx)
         count = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
         freeReplyObject(r);
         if (count >= ADDR_MAX) {
-            addr_unwatch(ctx);
+            mall_unwatch(ctx->redis);
             cJSON_Delete(rec);
             return mall_reply_error(ctx, 409, "CONFLICT", "at most %d "
                                     "addresses per user", ADDR_MAX);
@@ -400,12 +390,7 @@ addr_create(mall_ctx_t *ctx)
         }
     }
     cJSON_Delete(rec);
-    addr_unwatch(ctx);
-    if (rc == MALL_BATCH_ABORTED) {
-        return mall_reply_error(ctx, 409, "CONFLICT", "addresses changed "
-                                "concurrently; try again");
-    }
-    return addr_fail(ctx, rc, "address create", &err);
+    return addr_end(ctx, rc, "address create", &err);
 }
 
 
@@ -461,21 +446,14 @@ addr_list(mall_ctx_t *ctx)
         goto done;
     }
     for (i = 0; i < reps[0]->elements; i++) {
-        size_t  h;
+        const redisReply  *sealed;
 
         if (catalog_reply_int(reps[0]->element[i], &id) != MALL_OK) {
             continue;
         }
-        rec = NULL;
-        for (h = 0; h + 1 < reps[1]->elements; h += 2) {
-            if (strcmp(reps[1]->element[h]->str, reps[0]->element[i]->str)
-                == 0)
-            {
-                rec = addr_open(ctx, uid, id, reps[1]->element[h + 1]->str,
-                                reps[1]->element[h + 1]->len);
-                break;
-            }
-        }
+        sealed = mall_redis_hash_field(reps[1], reps[0]->element[i]->str);
+        rec = sealed != NULL && sealed->type == REDIS_REPLY_STRING
+              ? addr_open(ctx, uid, id, sealed->str, sealed->len) : NULL;
         if (rec == NULL) {
             continue;   /* unreadable (key retired?): not shown */
         }
@@ -549,12 +527,10 @@ addr_get(mall_ctx_t *ctx)
     int64_t       id, def;
     int           rc;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_target(ctx, "id", "no such address", &id, NULL) != MALL_OK)
+    {
         return MALL_OK;
-    }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such address");
     }
     reveal = mall_query_get(&ctx->query, "reveal");
     if (reveal != NULL && strcmp(reveal, "phone") != 0) {
@@ -565,8 +541,7 @@ addr_get(mall_ctx_t *ctx)
     err.msg[0] = '\0';
     rc = addr_load(ctx, uid, &k, id, &rec, &def, &err);
     if (rc != MALL_OK) {
-        return ctx->replied ? MALL_OK : addr_fail(ctx, rc, "address get",
-                                                  &err);
+        return sf_fail(ctx, rc, "address get", &err);
     }
     rc = addr_reply_one(ctx, 200, rec, id, id == def, reveal != NULL);
     cJSON_Delete(rec);
@@ -611,14 +586,9 @@ addr_patch(mall_ctx_t *ctx)
     int64_t       id, def, other, new_def;
     int           rc, tries, is_default;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
-        return MALL_OK;
-    }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such address");
-    }
-    if (sf_body(ctx, &body) != MALL_OK) {
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_target(ctx, "id", "no such address", &id, &body) != MALL_OK)
+    {
         return MALL_OK;
     }
     addr_keys(uid, &k);
@@ -632,18 +602,18 @@ addr_patch(mall_ctx_t *ctx)
         }
         rc = addr_load(ctx, uid, &k, id, &rec, &def, &err);
         if (rc != MALL_OK) {
-            addr_unwatch(ctx);
+            mall_unwatch(ctx->redis);
             break;
         }
         if (addr_validate(ctx, body, rec, 0, &is_default) != MALL_OK) {
-            addr_unwatch(ctx);
+            mall_unwatch(ctx->redis);
             cJSON_Delete(rec);
             cJSON_Delete(body);
             return MALL_OK;
         }
         rc = addr_seal(ctx, uid, id, rec, sealed, sizeof(sealed), &err);
         if (rc != MALL_OK) {
-            addr_unwatch(ctx);
+            mall_unwatch(ctx->redis);
             cJSON_Delete(rec);
             break;
         }
@@ -680,15 +650,7 @@ addr_patch(mall_ctx_t *ctx)
         }
     }
     cJSON_Delete(body);
-    addr_unwatch(ctx);
-    if (ctx->replied) {
-        return MALL_OK;
-    }
-    if (rc == MALL_BATCH_ABORTED) {
-        return mall_reply_error(ctx, 409, "CONFLICT", "addresses changed "
-                                "concurrently; try again");
-    }
-    return addr_fail(ctx, rc, "address patch", &err);
+    return addr_end(ctx, rc, "address patch", &err);
 }
 
 
@@ -697,19 +659,16 @@ addr_delete(mall_ctx_t *ctx)
 {
     char          uid[SF_UID_MAX], sid[24], so[24];
     addr_keys_t   k;
-    cJSON        *root;
     redisReply   *r;
     mall_batch_t  b;
     mall_err_t    err;
     int64_t       id, def, other;
     int           rc, tries, exists;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_target(ctx, "id", "no such address", &id, NULL) != MALL_OK)
+    {
         return MALL_OK;
-    }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such address");
     }
     addr_keys(uid, &k);
     snprintf(sid, sizeof(sid), "%lld", (long long) id);
@@ -727,7 +686,7 @@ addr_delete(mall_ctx_t *ctx)
         exists = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         freeReplyObject(r);
         if (!exists) {
-            addr_unwatch(ctx);
+            mall_unwatch(ctx->redis);
             return mall_reply_error(ctx, 404, "NOT_FOUND",
                                     "no such address");
         }
@@ -752,26 +711,11 @@ addr_delete(mall_ctx_t *ctx)
         rc = mall_batch_exec(&b, ctx->redis, 1, NULL, &err);
         mall_batch_free(&b);
         if (rc == MALL_OK) {
-            root = cJSON_CreateObject();
-            if (root == NULL
-                || mall_json_add_int(root, "address_id", id) != MALL_OK
-                || cJSON_AddBoolToObject(root, "deleted", 1) == NULL)
-            {
-                cJSON_Delete(root);
-                return MALL_ERR;
-            }
-            rc = sf_reply(ctx, 200, root);
-            cJSON_Delete(root);
-            return rc;
+            return sf_reply_ack(ctx, 200, "address_id", id, "deleted");
         }
         if (rc != MALL_BATCH_ABORTED) {
             break;
         }
     }
-    addr_unwatch(ctx);
-    if (rc == MALL_BATCH_ABORTED) {
-        return mall_reply_error(ctx, 409, "CONFLICT", "addresses changed "
-                                "concurrently; try again");
-    }
-    return addr_fail(ctx, rc, "address delete", &err);
+    return addr_end(ctx, rc, "address delete", &err);
 }

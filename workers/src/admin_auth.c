@@ -324,8 +324,7 @@ admin_login(mall_ctx_t *ctx)
         && mall_json_add_str(out, "role", role) == MALL_OK
         && mall_json_add_str(out, "sign_key", tok.sign_key) == MALL_OK)
     {
-        mall_reply_header(ctx, "Cache-Control", "no-store");
-        rc = mall_reply_json(ctx, 200, out);
+        rc = mall_reply_json_nostore(ctx, 200, out);
     }
     cJSON_Delete(out);
     OPENSSL_cleanse(&tok, sizeof(tok));
@@ -361,8 +360,7 @@ admin_audit_list(mall_ctx_t *ctx)
     if (root == NULL || !cJSON_AddItemToObject(root, "entries", entries)) {
         cJSON_Delete(entries);
     } else {
-        mall_reply_header(ctx, "Cache-Control", "no-store");
-        rc = mall_reply_json(ctx, 200, root);
+        rc = mall_reply_json_nostore(ctx, 200, root);
     }
     cJSON_Delete(root);
     return rc;
@@ -446,8 +444,7 @@ admin_user_set_frozen(mall_ctx_t *ctx, int freeze)
         && mall_json_add_str(out, "status", freeze ? "frozen" : "active")
            == MALL_OK)
     {
-        mall_reply_header(ctx, "Cache-Control", "no-store");
-        rc = mall_reply_json(ctx, 200, out);
+        rc = mall_reply_json_nostore(ctx, 200, out);
     }
     cJSON_Delete(out);
     return rc;

@@ -5,12 +5,8 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -19,6 +15,8 @@
 #include <openssl/pem.h>
 
 #include "auth_conf.h"
+#include "conf_value.h"
+#include "mall_query.h"
 
 enum {
     SEEN_SIGN_KID = 1 << 0, SEEN_ACCESS_TTL = 1 << 1,
@@ -53,61 +51,6 @@ auth_conf_wipe(auth_conf_t *a)
     OPENSSL_cleanse(a->data_keys, sizeof(a->data_keys));
     OPENSSL_cleanse(a->wechat_secret, sizeof(a->wechat_secret));
     a->n_jwt_keys = a->n_sign_secrets = a->n_data_keys = 0;
-}
-
-
-/*
- * Reads a whole small file into buf (bufsz bytes), strips one trailing
- * newline, and NUL-terminates when there is room. MALL_OK or MALL_ERR.
- */
-static int
-auth_read_file(const char *path, char *buf, size_t bufsz, size_t *len,
-    mall_err_t *err)
-{
-    ssize_t  n;
-    size_t   got;
-    int      fd;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        return mall_err_set(err, 0, "cannot open \"%s\": %s", path,
-                            strerror(errno));
-    }
-
-    got = 0;
-    for ( ;; ) {
-        if (got == bufsz) {
-            close(fd);
-            OPENSSL_cleanse(buf, bufsz);
-            return mall_err_set(err, 0, "\"%s\" is too large", path);
-        }
-        n = read(fd, buf + got, bufsz - got);
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        if (n == -1) {
-            close(fd);
-            return mall_err_set(err, 0, "cannot read \"%s\": %s", path,
-                                strerror(errno));
-        }
-        if (n == 0) {
-            break;
-        }
-        got += (size_t) n;
-    }
-    close(fd);
-
-    if (got > 0 && buf[got - 1] == '\n') {
-        got--;
-        if (got > 0 && buf[got - 1] == '\r') {
-            got--;
-        }
-    }
-    if (got < bufsz) {
-        buf[got] = '\0';
-    }
-    *len = got;
-    return MALL_OK;
 }
 
 
@@ -188,8 +131,8 @@ auth_jwt_key_line(auth_conf_t *a, char **argv, int argc, mall_err_t *err)
 
     p = &a->jwt_keys[a->n_jwt_keys];
     snprintf(p->kid, sizeof(p->kid), "%s", argv[1]);
-    if (auth_read_file(argv[2], p->pem, sizeof(p->pem), &p->pem_len, err)
-        != MALL_OK)
+    if (conf_value_file(argv[2], "", p->pem, sizeof(p->pem), &p->pem_len,
+                        err) != MALL_OK)
     {
         return MALL_ERR;
     }
@@ -229,7 +172,7 @@ auth_secret_line(auth_conf_t *a, char **argv, int argc, int data,
                             argv[0]);
     }
 
-    if (auth_read_file(argv[2], buf, sizeof(buf), &len, err) != MALL_OK) {
+    if (conf_value_file(argv[2], "", buf, sizeof(buf), &len, err) != MALL_OK) {
         return MALL_ERR;
     }
 
@@ -271,7 +214,7 @@ auth_text_file(const char *path, char *dst, size_t dstsz, const char *name,
     char    buf[512];
     size_t  len, i;
 
-    if (auth_read_file(path, buf, sizeof(buf), &len, err) != MALL_OK) {
+    if (conf_value_file(path, "", buf, sizeof(buf), &len, err) != MALL_OK) {
         return MALL_ERR;
     }
     if (len == 0 || len >= dstsz) {
@@ -289,41 +232,6 @@ auth_text_file(const char *path, char *dst, size_t dstsz, const char *name,
     memcpy(dst, buf, len);
     dst[len] = '\0';
     OPENSSL_cleanse(buf, sizeof(buf));
-    return MALL_OK;
-}
-
-
-static int
-auth_int(const char *s, long long min, long long max, long long *out)
-{
-    char       *end;
-    long long   v;
-
-    if (s[0] < '0' || s[0] > '9') {
-        return MALL_ERR;
-    }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max) {
-        return MALL_ERR;
-    }
-    *out = v;
-    return MALL_OK;
-}
-
-
-static int
-auth_name(char *dst, size_t dstsz, const char *src, const char *name,
-    mall_err_t *err)
-{
-    size_t  len;
-
-    len = strlen(src);
-    if (len == 0 || len >= dstsz) {
-        return mall_err_set(err, 0, "%s must be 1..%zu chars", name,
-                            dstsz - 1);
-    }
-    memcpy(dst, src, len + 1);
     return MALL_OK;
 }
 
@@ -410,36 +318,36 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
         return MALL_OK;
 
     case SEEN_ACCESS_TTL:
-        if (auth_int(v, 60, 86400, &n) != MALL_OK) {
+        if (mall_parse_int(v, 60, 86400, &n) != MALL_OK) {
             return mall_err_set(err, 0, "access_ttl must be 60..86400");
         }
         a->access_ttl = n;
         return MALL_OK;
 
     case SEEN_REFRESH_TTL:
-        if (auth_int(v, 300, 366LL * 86400, &n) != MALL_OK) {
+        if (mall_parse_int(v, 300, 366LL * 86400, &n) != MALL_OK) {
             return mall_err_set(err, 0, "refresh_ttl must be 300..31622400");
         }
         a->refresh_ttl = n;
         return MALL_OK;
 
     case SEEN_ADMIN_TTL:
-        if (auth_int(v, 60, 86400, &n) != MALL_OK) {
+        if (mall_parse_int(v, 60, 86400, &n) != MALL_OK) {
             return mall_err_set(err, 0, "admin_access_ttl must be 60..86400");
         }
         a->admin_access_ttl = n;
         return MALL_OK;
 
     case SEEN_ISSUER:
-        return auth_name(a->token_issuer, sizeof(a->token_issuer), v, key,
+        return conf_value_str(a->token_issuer, sizeof(a->token_issuer), v, key,
                          err);
 
     case SEEN_AUDIENCE:
-        return auth_name(a->token_audience, sizeof(a->token_audience), v,
+        return conf_value_str(a->token_audience, sizeof(a->token_audience), v,
                          key, err);
 
     case SEEN_ADMIN_AUD:
-        return auth_name(a->admin_audience, sizeof(a->admin_audience), v,
+        return conf_value_str(a->admin_audience, sizeof(a->admin_audience), v,
                          key, err);
 
     case SEEN_WX_BASE:
@@ -448,7 +356,7 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
             return mall_err_set(err, 0, "wechat_api_base must be an http(s) "
                                 "URL");
         }
-        if (auth_name(a->wechat_api_base, sizeof(a->wechat_api_base), v, key,
+        if (conf_value_str(a->wechat_api_base, sizeof(a->wechat_api_base), v, key,
                       err) != MALL_OK)
         {
             return MALL_ERR;
@@ -468,7 +376,7 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
                               key, err);
 
     case SEEN_WX_TIMEOUT:
-        if (auth_int(v, 100, 30000, &n) != MALL_OK) {
+        if (mall_parse_int(v, 100, 30000, &n) != MALL_OK) {
             return mall_err_set(err, 0, "wechat_timeout_ms must be "
                                 "100..30000");
         }
@@ -476,7 +384,7 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
         return MALL_OK;
 
     case SEEN_BOOTSTRAP:
-        return auth_name(a->admin_bootstrap_password_file,
+        return conf_value_str(a->admin_bootstrap_password_file,
                          sizeof(a->admin_bootstrap_password_file), v, key,
                          err);
     }

@@ -15,14 +15,8 @@
 int
 auth_body_object(mall_ctx_t *ctx, cJSON **root)
 {
-    *root = NULL;
-    if (ctx->body_len > 0) {
-        *root = cJSON_ParseWithLength((const char *) ctx->body,
-                                      ctx->body_len);
-    }
-    if (!cJSON_IsObject(*root)) {
-        cJSON_Delete(*root);
-        *root = NULL;
+    *root = mall_json_object(ctx->body, ctx->body_len);
+    if (*root == NULL) {
         mall_reply_error(ctx, 400, "VALIDATION_FAILED",
                          "body must be a JSON object");
         return MALL_ERR;

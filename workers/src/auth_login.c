@@ -88,8 +88,7 @@ auth_reply_pair(mall_ctx_t *ctx, const auth_pair_t *p, const auth_user_t *u,
         goto done;
     }
 
-    mall_reply_header(ctx, "Cache-Control", "no-store");
-    rc = mall_reply_json(ctx, 200, root);
+    rc = mall_reply_json_nostore(ctx, 200, root);
 
 done:
     cJSON_Delete(root);
@@ -275,8 +274,7 @@ auth_logout(mall_ctx_t *ctx)
     rc = MALL_ERR;
     root = cJSON_CreateObject();
     if (root != NULL && cJSON_AddTrueToObject(root, "revoked") != NULL) {
-        mall_reply_header(ctx, "Cache-Control", "no-store");
-        rc = mall_reply_json(ctx, 200, root);
+        rc = mall_reply_json_nostore(ctx, 200, root);
     }
     cJSON_Delete(root);
     return rc;

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "auth_store.h"
+#include "mall_batch.h"
 #include "mall_log.h"
 #include "mall_query.h"
 
@@ -609,39 +610,15 @@ auth_session_start(mall_redis_t *r, const auth_conf_t *a, const char *uid,
 }
 
 
-static void
-store_unwatch(mall_redis_t *r)
-{
-    const char  *argv[1] = { "UNWATCH" };
-    redisReply  *reply;
-    mall_err_t   err;
-
-    if (auth_redis(r, &reply, &err, 1, argv) == MALL_OK) {
-        freeReplyObject(reply);
-    }
-}
-
-
 /* Reads name from an HGETALL-style array reply into out ("" if absent) */
 static void
 store_field(const redisReply *arr, const char *name, char *out,
     size_t outsz)
 {
-    size_t  i;
+    const redisReply  *v = mall_redis_hash_field(arr, name);
 
-    out[0] = '\0';
-    if (arr->type != REDIS_REPLY_ARRAY) {
-        return;
-    }
-    for (i = 0; i + 1 < arr->elements; i += 2) {
-        if (arr->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(arr->element[i]->str, name) == 0)
-        {
-            if (store_copy_str(arr->element[i + 1], out, outsz) != MALL_OK) {
-                out[0] = '\0';
-            }
-            return;
-        }
+    if (v == NULL || store_copy_str(v, out, outsz) != MALL_OK) {
+        out[0] = '\0';
     }
 }
 
@@ -686,7 +663,7 @@ auth_session_refresh(mall_redis_t *r, const auth_conf_t *a,
     }
     if (rep[1]->type != REDIS_REPLY_ARRAY) {
         mall_redis_free_replies(rep, 2);
-        store_unwatch(r);
+        mall_unwatch(r);
         return mall_err_set(err, 0, "HGETALL refresh token failed");
     }
     store_field(rep[1], "uid", uid, sizeof(uid));
@@ -698,17 +675,17 @@ auth_session_refresh(mall_redis_t *r, const auth_conf_t *a,
     if (uid[0] == '\0' || fam[0] == '\0'
         || mall_parse_int(expbuf, 0, 1LL << 40, &exp) != MALL_OK)
     {
-        store_unwatch(r);
+        mall_unwatch(r);
         *res = AUTH_RT_INVALID;
         return MALL_OK;
     }
     if (exp <= now) {
-        store_unwatch(r);
+        mall_unwatch(r);
         *res = AUTH_RT_EXPIRED;
         return MALL_OK;
     }
     if (strcmp(state, "active") != 0) {
-        store_unwatch(r);
+        mall_unwatch(r);
         if (strcmp(state, "used") == 0) {
             /* a rotated token came back: whoever holds it, the family is
              * compromised */
@@ -737,18 +714,18 @@ auth_session_refresh(mall_redis_t *r, const auth_conf_t *a,
         || store_copy_str(rep[2], ustatus, sizeof(ustatus)) != MALL_OK)
     {
         mall_redis_free_replies(rep, 3);
-        store_unwatch(r);
+        mall_unwatch(r);
         return mall_err_set(err, 0, "reading family/user state failed");
     }
     mall_redis_free_replies(rep, 3);
 
     if (strcmp(fstate, "active") != 0) {
-        store_unwatch(r);
+        mall_unwatch(r);
         *res = AUTH_RT_REVOKED;
         return MALL_OK;
     }
     if (strcmp(ustatus, "frozen") == 0) {
-        store_unwatch(r);
+        mall_unwatch(r);
         *res = AUTH_RT_FROZEN;
         return MALL_OK;
     }
@@ -756,7 +733,7 @@ auth_session_refresh(mall_redis_t *r, const auth_conf_t *a,
     /* 3. rotate: old token used, new pair, all or nothing */
     tx = malloc(sizeof(*tx));
     if (tx == NULL) {
-        store_unwatch(r);
+        mall_unwatch(r);
         return mall_err_set(err, 0, "out of memory");
     }
     tx_init(tx);
@@ -765,7 +742,7 @@ auth_session_refresh(mall_redis_t *r, const auth_conf_t *a,
     rc = store_queue_pair(tx, a, uid, fam, now, out, err);
     if (rc != MALL_OK) {
         free(tx);
-        store_unwatch(r);
+        mall_unwatch(r);
         return rc;
     }
     rc = tx_exec(r, tx, 1, err);

@@ -223,19 +223,14 @@ cart_list(mall_ctx_t *ctx)
     }
     j = 0;
     for (i = 0; i < n; i++) {
-        size_t  h;
+        const redisReply  *q;
 
         if (catalog_reply_int(reps[0]->element[i], &skus[j]) != MALL_OK) {
             continue;
         }
-        for (h = 0; h + 1 < reps[1]->elements; h += 2) {
-            if (strcmp(reps[1]->element[h]->str, reps[0]->element[i]->str)
-                == 0
-                && catalog_reply_int(reps[1]->element[h + 1], &v) == MALL_OK)
-            {
-                qtys[j++] = v;
-                break;
-            }
+        q = mall_redis_hash_field(reps[1], reps[0]->element[i]->str);
+        if (q != NULL && catalog_reply_int(q, &v) == MALL_OK) {
+            qtys[j++] = v;
         }
     }
     n = j;
@@ -394,6 +389,51 @@ now_ms(void)
 }
 
 
+/*
+ * WATCHes the quantity hash and reads the quantity of ssku (0 when not in
+ * the cart). MALL_OK, MALL_ERR, MALL_RETRY.
+ */
+static int
+cart_watch_qty(mall_ctx_t *ctx, const cart_keys_t *k, const char *ssku,
+    int64_t *cur, mall_err_t *err)
+{
+    redisReply  *r;
+    int          rc;
+
+    rc = mall_cmd(ctx->redis, &r, err, 2, "WATCH", k->qty);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    freeReplyObject(r);
+    rc = mall_cmd(ctx->redis, &r, err, 3, "HGET", k->qty, ssku);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    *cur = 0;
+    catalog_reply_int(r, cur);
+    freeReplyObject(r);
+    return MALL_OK;
+}
+
+
+/*
+ * Ends a write whose WATCH loop stopped with rc (MALL_BATCH_ABORTED: every
+ * try lost a race): replies 409, or drops the WATCH and fails.
+ */
+static int
+cart_end(mall_ctx_t *ctx, int rc, const char *what, mall_err_t *err)
+{
+    if (rc == MALL_BATCH_ABORTED) {
+        return mall_reply_error(ctx, 409, "CONFLICT", "the cart changed "
+                                "concurrently; try again");
+    }
+    if (rc != MALL_RETRY) {
+        mall_unwatch(ctx->redis);
+    }
+    return sf_fail(ctx, rc, what, err);
+}
+
+
 static int
 cart_item_reply(mall_ctx_t *ctx, int status, int64_t sku, int64_t qty,
     int selected)
@@ -421,7 +461,7 @@ cart_add(mall_ctx_t *ctx)
     char          uid[SF_UID_MAX], ssku[24], sqty[24], sts[24];
     cart_keys_t   k;
     cJSON        *body;
-    redisReply   *r, *w;
+    redisReply   *r;
     mall_batch_t  b;
     mall_err_t    err;
     int64_t       sku, qty, cur, count;
@@ -458,35 +498,26 @@ cart_add(mall_ctx_t *ctx)
     snprintf(ssku, sizeof(ssku), "%lld", (long long) sku);
     err.msg[0] = '\0';
 
+    rc = MALL_BATCH_ABORTED;
     for (tries = 0; tries < CART_TRIES; tries++) {
-        rc = mall_cmd(ctx->redis, &w, &err, 2, "WATCH", k.qty);
+        rc = cart_watch_qty(ctx, &k, ssku, &cur, &err);
         if (rc != MALL_OK) {
-            goto fail;
+            break;
         }
-        freeReplyObject(w);
-        rc = mall_cmd(ctx->redis, &r, &err, 3, "HGET", k.qty, ssku);
-        if (rc != MALL_OK) {
-            goto fail;
-        }
-        cur = 0;
-        catalog_reply_int(r, &cur);
-        freeReplyObject(r);
         rc = mall_cmd(ctx->redis, &r, &err, 2, "HLEN", k.qty);
         if (rc != MALL_OK) {
-            goto fail;
+            break;
         }
         count = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
         freeReplyObject(r);
 
         if (cur == 0 && count >= CART_ITEMS_MAX) {
-            mall_cmd(ctx->redis, &w, &err, 1, "UNWATCH");
-            freeReplyObject(w);
+            mall_unwatch(ctx->redis);
             return mall_reply_error(ctx, 409, "CONFLICT", "the cart holds "
                                     "at most %d items", CART_ITEMS_MAX);
         }
         if (cur + qty > CART_QTY_MAX) {
-            mall_cmd(ctx->redis, &w, &err, 1, "UNWATCH");
-            freeReplyObject(w);
+            mall_unwatch(ctx->redis);
             return sf_reply_invalid(ctx, "quantity", "at most 99 of one sku");
         }
 
@@ -505,23 +536,10 @@ cart_add(mall_ctx_t *ctx)
                                    1);
         }
         if (rc != MALL_BATCH_ABORTED) {
-            goto fail;
+            break;
         }
     }
-    return mall_reply_error(ctx, 409, "CONFLICT", "the cart changed "
-                            "concurrently; try again");
-
-fail:
-    if (rc != MALL_RETRY && mall_cmd(ctx->redis, &w, &err, 1, "UNWATCH")
-                            == MALL_OK)
-    {
-        freeReplyObject(w);
-    }
-    if (rc == MALL_RETRY) {
-        return MALL_RETRY;
-    }
-    sf_log_fail(ctx, "cart add", &err);
-    return MALL_ERR;
+    return cart_end(ctx, rc, "cart add", &err);
 }
 
 
@@ -531,20 +549,16 @@ cart_patch(mall_ctx_t *ctx)
     char          uid[SF_UID_MAX], ssku[24], sqty[24];
     cart_keys_t   k;
     cJSON        *body, *sel;
-    redisReply   *r, *w;
+    redisReply   *r;
     mall_batch_t  b;
     mall_err_t    err;
     int64_t       sku, qty, cur;
     int           rc, tries, selected;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
-        return MALL_OK;
-    }
-    sku = sf_param_id(ctx, "sku_id");
-    if (sku == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such cart item");
-    }
-    if (sf_body(ctx, &body) != MALL_OK) {
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_target(ctx, "sku_id", "no such cart item", &sku, &body)
+           != MALL_OK)
+    {
         return MALL_OK;
     }
     qty = 0;
@@ -572,22 +586,14 @@ cart_patch(mall_ctx_t *ctx)
     snprintf(ssku, sizeof(ssku), "%lld", (long long) sku);
     err.msg[0] = '\0';
 
+    rc = MALL_BATCH_ABORTED;
     for (tries = 0; tries < CART_TRIES; tries++) {
-        rc = mall_cmd(ctx->redis, &w, &err, 2, "WATCH", k.qty);
+        rc = cart_watch_qty(ctx, &k, ssku, &cur, &err);
         if (rc != MALL_OK) {
-            goto fail;
+            break;
         }
-        freeReplyObject(w);
-        rc = mall_cmd(ctx->redis, &r, &err, 3, "HGET", k.qty, ssku);
-        if (rc != MALL_OK) {
-            goto fail;
-        }
-        cur = 0;
-        catalog_reply_int(r, &cur);
-        freeReplyObject(r);
         if (cur == 0) {
-            mall_cmd(ctx->redis, &w, &err, 1, "UNWATCH");
-            freeReplyObject(w);
+            mall_unwatch(ctx->redis);
             return mall_reply_error(ctx, 404, "NOT_FOUND",
                                     "no such cart item");
         }
@@ -609,7 +615,7 @@ cart_patch(mall_ctx_t *ctx)
                 rc = mall_cmd(ctx->redis, &r, &err, 3, "SISMEMBER", k.unsel,
                               ssku);
                 if (rc != MALL_OK) {
-                    goto fail;
+                    break;
                 }
                 selected = !(r->type == REDIS_REPLY_INTEGER
                              && r->integer == 1);
@@ -618,23 +624,10 @@ cart_patch(mall_ctx_t *ctx)
             return cart_item_reply(ctx, 200, sku, qty, selected);
         }
         if (rc != MALL_BATCH_ABORTED) {
-            goto fail;
+            break;
         }
     }
-    return mall_reply_error(ctx, 409, "CONFLICT", "the cart changed "
-                            "concurrently; try again");
-
-fail:
-    if (rc != MALL_RETRY && mall_cmd(ctx->redis, &w, &err, 1, "UNWATCH")
-                            == MALL_OK)
-    {
-        freeReplyObject(w);
-    }
-    if (rc == MALL_RETRY) {
-        return MALL_RETRY;
-    }
-    sf_log_fail(ctx, "cart patch", &err);
-    return MALL_ERR;
+    return cart_end(ctx, rc, "cart patch", &err);
 }
 
 
@@ -646,16 +639,14 @@ cart_delete(mall_ctx_t *ctx)
     redisReply   *exec;
     mall_batch_t  b;
     mall_err_t    err;
-    cJSON        *root;
     int64_t       sku;
     int           rc, gone;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_target(ctx, "sku_id", "no such cart item", &sku, NULL)
+           != MALL_OK)
+    {
         return MALL_OK;
-    }
-    sku = sf_param_id(ctx, "sku_id");
-    if (sku == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such cart item");
     }
     cart_keys(uid, &k);
     snprintf(ssku, sizeof(ssku), "%lld", (long long) sku);
@@ -668,11 +659,7 @@ cart_delete(mall_ctx_t *ctx)
     rc = mall_batch_exec(&b, ctx->redis, 1, &exec, &err);
     mall_batch_free(&b);
     if (rc != MALL_OK) {
-        if (rc == MALL_RETRY) {
-            return MALL_RETRY;
-        }
-        sf_log_fail(ctx, "cart delete", &err);
-        return MALL_ERR;
+        return sf_fail(ctx, rc, "cart delete", &err);
     }
     gone = exec->elements > 0 && exec->element[0]->type
            == REDIS_REPLY_INTEGER && exec->element[0]->integer == 1;
@@ -680,14 +667,5 @@ cart_delete(mall_ctx_t *ctx)
     if (!gone) {
         return mall_reply_error(ctx, 404, "NOT_FOUND", "no such cart item");
     }
-    root = cJSON_CreateObject();
-    if (root == NULL || mall_json_add_int(root, "sku_id", sku) != MALL_OK
-        || cJSON_AddBoolToObject(root, "deleted", 1) == NULL)
-    {
-        cJSON_Delete(root);
-        return MALL_ERR;
-    }
-    rc = sf_reply(ctx, 200, root);
-    cJSON_Delete(root);
-    return rc;
+    return sf_reply_ack(ctx, 200, "sku_id", sku, "deleted");
 }

@@ -91,26 +91,6 @@ body_product(mall_ctx_t *ctx)
 
 
 static int
-reply_ack(mall_ctx_t *ctx, int status, const char *name, int64_t id,
-    const char *flag)
-{
-    cJSON  *root;
-    int     rc;
-
-    root = cJSON_CreateObject();
-    if (root == NULL || mall_json_add_int(root, name, id) != MALL_OK
-        || cJSON_AddBoolToObject(root, flag, 1) == NULL)
-    {
-        cJSON_Delete(root);
-        return MALL_ERR;
-    }
-    rc = sf_reply(ctx, status, root);
-    cJSON_Delete(root);
-    return rc;
-}
-
-
-static int
 fav_add(mall_ctx_t *ctx)
 {
     char             uid[SF_UID_MAX], key[SF_UID_MAX + 16], sid[24], ts[24];
@@ -152,14 +132,10 @@ fav_add(mall_ctx_t *ctx)
     }
     added = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
-    return reply_ack(ctx, added ? 201 : 200, "product_id", id, "favorited");
+    return sf_reply_ack(ctx, added ? 201 : 200, "product_id", id, "favorited");
 
 fail:
-    if (rc == MALL_RETRY) {
-        return MALL_RETRY;
-    }
-    sf_log_fail(ctx, "favorite add", &err);
-    return MALL_ERR;
+    return sf_fail(ctx, rc, "favorite add", &err);
 }
 
 
@@ -172,30 +148,25 @@ fav_delete(mall_ctx_t *ctx)
     int64_t      id;
     int          rc, gone;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_target(ctx, "product_id", "not a favourite", &id, NULL)
+           != MALL_OK)
+    {
         return MALL_OK;
-    }
-    id = sf_param_id(ctx, "product_id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "not a favourite");
     }
     snprintf(key, sizeof(key), "mall:fav:%s", uid);
     snprintf(sid, sizeof(sid), "%lld", (long long) id);
     err.msg[0] = '\0';
     rc = mall_cmd(ctx->redis, &r, &err, 3, "ZREM", key, sid);
     if (rc != MALL_OK) {
-        if (rc == MALL_RETRY) {
-            return MALL_RETRY;
-        }
-        sf_log_fail(ctx, "favorite delete", &err);
-        return MALL_ERR;
+        return sf_fail(ctx, rc, "favorite delete", &err);
     }
     gone = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
     if (!gone) {
         return mall_reply_error(ctx, 404, "NOT_FOUND", "not a favourite");
     }
-    return reply_ack(ctx, 200, "product_id", id, "deleted");
+    return sf_reply_ack(ctx, 200, "product_id", id, "deleted");
 }
 
 
@@ -251,8 +222,13 @@ done:
 }
 
 
+/*
+ * GET of one page of the caller's product ids under key_fmt ("%s" = uid):
+ * count_cmd gives the total, range_cmd START STOP the page, newest first.
+ */
 static int
-fav_list(mall_ctx_t *ctx)
+list_page(mall_ctx_t *ctx, const char *key_fmt, const char *count_cmd,
+    const char *range_cmd, const char *what)
 {
     char         uid[SF_UID_MAX], key[SF_UID_MAX + 16], start[24], stop[24];
     redisReply  *r, *c;
@@ -265,25 +241,33 @@ fav_list(mall_ctx_t *ctx)
     {
         return MALL_OK;
     }
-    snprintf(key, sizeof(key), "mall:fav:%s", uid);
+    snprintf(key, sizeof(key), key_fmt, uid);
     snprintf(start, sizeof(start), "%lld", (page - 1) * size);
     snprintf(stop, sizeof(stop), "%lld", page * size - 1);
     err.msg[0] = '\0';
 
-    rc = mall_cmd(ctx->redis, &c, &err, 2, "ZCARD", key);
+    rc = mall_cmd(ctx->redis, &c, &err, 2, count_cmd, key);
     if (rc != MALL_OK) {
         return rc == MALL_RETRY ? MALL_RETRY : MALL_ERR;
     }
     total = c->type == REDIS_REPLY_INTEGER ? c->integer : 0;
     freeReplyObject(c);
-    /* newest first; equal times fall back to member order: stable */
-    rc = mall_cmd(ctx->redis, &r, &err, 4, "ZREVRANGE", key, start, stop);
+    rc = mall_cmd(ctx->redis, &r, &err, 4, range_cmd, key, start, stop);
     if (rc != MALL_OK) {
         return rc == MALL_RETRY ? MALL_RETRY : MALL_ERR;
     }
-    rc = reply_products(ctx, r, page, size, total, "favorite list");
+    rc = reply_products(ctx, r, page, size, total, what);
     freeReplyObject(r);
     return rc;
+}
+
+
+static int
+fav_list(mall_ctx_t *ctx)
+{
+    /* newest first; equal times fall back to member order: stable */
+    return list_page(ctx, "mall:fav:%s", "ZCARD", "ZREVRANGE",
+                     "favorite list");
 }
 
 
@@ -305,48 +289,17 @@ history_add(mall_ctx_t *ctx)
     err.msg[0] = '\0';
     rc = sf_history_record(ctx, uid, id, &err);
     if (rc != MALL_OK) {
-        if (rc == MALL_RETRY) {
-            return MALL_RETRY;
-        }
-        sf_log_fail(ctx, "history add", &err);
-        return MALL_ERR;
+        return sf_fail(ctx, rc, "history add", &err);
     }
-    return reply_ack(ctx, 200, "product_id", id, "recorded");
+    return sf_reply_ack(ctx, 200, "product_id", id, "recorded");
 }
 
 
 static int
 history_list(mall_ctx_t *ctx)
 {
-    char         uid[SF_UID_MAX], key[SF_UID_MAX + 16], start[24], stop[24];
-    redisReply  *r, *c;
-    mall_err_t   err;
-    long long    page, size, total;
-    int          rc;
-
-    if (sf_require_user(ctx, uid) != MALL_OK
-        || sf_page(ctx, 20, 100, &page, &size) != MALL_OK)
-    {
-        return MALL_OK;
-    }
-    snprintf(key, sizeof(key), "mall:history:%s", uid);
-    snprintf(start, sizeof(start), "%lld", (page - 1) * size);
-    snprintf(stop, sizeof(stop), "%lld", page * size - 1);
-    err.msg[0] = '\0';
-
-    rc = mall_cmd(ctx->redis, &c, &err, 2, "LLEN", key);
-    if (rc != MALL_OK) {
-        return rc == MALL_RETRY ? MALL_RETRY : MALL_ERR;
-    }
-    total = c->type == REDIS_REPLY_INTEGER ? c->integer : 0;
-    freeReplyObject(c);
-    rc = mall_cmd(ctx->redis, &r, &err, 4, "LRANGE", key, start, stop);
-    if (rc != MALL_OK) {
-        return rc == MALL_RETRY ? MALL_RETRY : MALL_ERR;
-    }
-    rc = reply_products(ctx, r, page, size, total, "history list");
-    freeReplyObject(r);
-    return rc;
+    return list_page(ctx, "mall:history:%s", "LLEN", "LRANGE",
+                     "history list");
 }
 
 

@@ -36,8 +36,7 @@ health_get(mall_ctx_t *ctx)
         goto done;
     }
 
-    mall_reply_header(ctx, "Cache-Control", "no-store");
-    rc = mall_reply_json(ctx, 200, root);
+    rc = mall_reply_json_nostore(ctx, 200, root);
 
 done:
     cJSON_Delete(root);

@@ -192,3 +192,15 @@ mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
     va_end(ap);
     return mall_redis_command(r, reply, err, argc, argv, NULL);
 }
+
+
+void
+mall_unwatch(mall_redis_t *r)
+{
+    redisReply  *reply;
+    mall_err_t   err;
+
+    if (mall_cmd(r, &reply, &err, 1, "UNWATCH") == MALL_OK) {
+        freeReplyObject(reply);
+    }
+}

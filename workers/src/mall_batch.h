@@ -45,4 +45,10 @@ int mall_batch_exec(mall_batch_t *b, mall_redis_t *r, int multi,
 int mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
     ...);
 
+/*
+ * Drops the connection's WATCHes after a transaction is given up. Best
+ * effort: if it fails, the next EXEC or the reconnect drops them anyway.
+ */
+void mall_unwatch(mall_redis_t *r);
+
 #endif

@@ -7,18 +7,18 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "conf_value.h"
 #include "mall_conf.h"
 #include "mall_log.h"
+#include "mall_query.h"
 
 #define CONF_MAX_ARGS     8
 #define CONF_LINE_MAX     4096
@@ -122,26 +122,6 @@ conf_split(char *line, char **argv)
 }
 
 
-/* Decimal integer in [min, max]; MALL_OK or MALL_ERR. */
-static int
-conf_int(const char *s, long long min, long long max, long long *out)
-{
-    char       *end;
-    long long   v;
-
-    if (s[0] == '\0' || s[0] == '+' || s[0] == ' ') {
-        return MALL_ERR;
-    }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max) {
-        return MALL_ERR;
-    }
-    *out = v;
-    return MALL_OK;
-}
-
-
 int
 mall_conf_parse_hostport(const char *s, char *host, size_t hostsz,
     int *port, mall_err_t *err)
@@ -158,7 +138,7 @@ mall_conf_parse_hostport(const char *s, char *host, size_t hostsz,
     if (hlen >= hostsz) {
         return mall_err_set(err, 0, "host in \"%s\" is too long", s);
     }
-    if (conf_int(colon + 1, 1, 65535, &v) != MALL_OK) {
+    if (mall_parse_int(colon + 1, 1, 65535, &v) != MALL_OK) {
         return mall_err_set(err, 0, "invalid port in \"%s\"", s);
     }
     memcpy(host, s, hlen);
@@ -175,59 +155,20 @@ mall_conf_parse_hostport(const char *s, char *host, size_t hostsz,
 static int
 conf_read_key(const char *path, mall_edge_key_t *k, mall_err_t *err)
 {
-    int      fd, rc;
-    ssize_t  n;
-    uint8_t  buf[MALL_EDGE_KEY_MAX + 2];
-    size_t   len;
+    char    buf[MALL_EDGE_KEY_MAX + 2];
+    size_t  len;
+    int     rc;
 
-    rc = MALL_ERR;
-    len = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        mall_err_set(err, 0, "cannot open key file \"%s\": %s", path,
-                     strerror(errno));
-        goto done;
+    rc = conf_value_file(path, "key file ", buf, sizeof(buf), &len, err);
+    if (rc == MALL_OK && (len < 16 || len > MALL_EDGE_KEY_MAX)) {
+        rc = mall_err_set(err, 0, "key file \"%s\" must hold 16..%d bytes",
+                          path, MALL_EDGE_KEY_MAX);
     }
-
-    while (len < sizeof(buf)) {
-        n = read(fd, buf + len, sizeof(buf) - len);
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        if (n == -1) {
-            mall_err_set(err, 0, "cannot read key file \"%s\": %s", path,
-                         strerror(errno));
-            goto done;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t) n;
+    if (rc == MALL_OK) {
+        memcpy(k->key, buf, len);
+        k->key_len = len;
     }
-
-    if (len > 0 && buf[len - 1] == '\n') {
-        len--;
-        if (len > 0 && buf[len - 1] == '\r') {
-            len--;
-        }
-    }
-
-    if (len < 16 || len > MALL_EDGE_KEY_MAX) {
-        mall_err_set(err, 0, "key file \"%s\" must hold 16..%d bytes", path,
-                     MALL_EDGE_KEY_MAX);
-        goto done;
-    }
-
-    memcpy(k->key, buf, len);
-    k->key_len = len;
-    rc = MALL_OK;
-
-done:
     OPENSSL_cleanse(buf, sizeof(buf));
-    if (fd != -1) {
-        close(fd);
-    }
     return rc;
 }
 
@@ -263,23 +204,6 @@ conf_edge_key(mall_conf_t *conf, char **argv, int argc, mall_err_t *err)
         return MALL_ERR;
     }
     conf->n_edge_keys++;
-    return MALL_OK;
-}
-
-
-/* Copies a string value, refusing truncation. */
-static int
-conf_str(char *dst, size_t dstsz, const char *src, const char *name,
-    mall_err_t *err)
-{
-    size_t  len;
-
-    len = strlen(src);
-    if (len == 0 || len >= dstsz) {
-        return mall_err_set(err, 0, "%s must be 1..%zu chars", name,
-                            dstsz - 1);
-    }
-    memcpy(dst, src, len + 1);
     return MALL_OK;
 }
 
@@ -357,25 +281,25 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
                                         &conf->redis_port, err);
 
     case SEEN_WORKERS:
-        if (conf_int(argv[1], 1, 64, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 1, 64, &v) != MALL_OK) {
             return mall_err_set(err, 0, "workers must be 1..64");
         }
         conf->workers = (int) v;
         return MALL_OK;
 
     case SEEN_REDIS_TIMEOUT:
-        if (conf_int(argv[1], 1, 60000, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 1, 60000, &v) != MALL_OK) {
             return mall_err_set(err, 0, "redis_timeout_ms must be 1..60000");
         }
         conf->redis_timeout_ms = (int) v;
         return MALL_OK;
 
     case SEEN_PIDFILE:
-        return conf_str(conf->pidfile, sizeof(conf->pidfile), argv[1],
+        return conf_value_str(conf->pidfile, sizeof(conf->pidfile), argv[1],
                         key, err);
 
     case SEEN_ERROR_LOG:
-        return conf_str(conf->error_log, sizeof(conf->error_log), argv[1],
+        return conf_value_str(conf->error_log, sizeof(conf->error_log), argv[1],
                         key, err);
 
     case SEEN_LOG_LEVEL:
@@ -388,32 +312,32 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return MALL_OK;
 
     case SEEN_SHUTDOWN:
-        if (conf_int(argv[1], 1, 3600, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 1, 3600, &v) != MALL_OK) {
             return mall_err_set(err, 0, "shutdown_timeout must be 1..3600");
         }
         conf->shutdown_timeout = (int) v;
         return MALL_OK;
 
     case SEEN_SKEW:
-        if (conf_int(argv[1], 1, 3600, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 1, 3600, &v) != MALL_OK) {
             return mall_err_set(err, 0, "edge_clock_skew must be 1..3600");
         }
         conf->edge_clock_skew = (int) v;
         return MALL_OK;
 
     case SEEN_CACHE:
-        return conf_str(conf->cache_control, sizeof(conf->cache_control),
+        return conf_value_str(conf->cache_control, sizeof(conf->cache_control),
                         argv[1], key, err);
 
     case SEEN_BODY:
-        if (conf_int(argv[1], 0, 64 * 1024 * 1024, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 0, 64 * 1024 * 1024, &v) != MALL_OK) {
             return mall_err_set(err, 0, "max_body_size must be 0..67108864");
         }
         conf->max_body_size = (size_t) v;
         return MALL_OK;
 
     case SEEN_LOW_STOCK:
-        if (conf_int(argv[1], 0, 1000000, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 0, 1000000, &v) != MALL_OK) {
             return mall_err_set(err, 0,
                                 "low_stock_threshold must be 0..1000000");
         }
@@ -421,7 +345,7 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return MALL_OK;
 
     case SEEN_BACKLOG:
-        if (conf_int(argv[1], 1, 65535, &v) != MALL_OK) {
+        if (mall_parse_int(argv[1], 1, 65535, &v) != MALL_OK) {
             return mall_err_set(err, 0, "backlog must be 1..65535");
         }
         conf->backlog = (int) v;

@@ -1,5 +1,5 @@
 /*
- * Exact-integer cJSON helpers (see mall_json.h).
+ * cJSON helpers (see mall_json.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +8,20 @@
 #include "mall_query.h"
 
 #define JSON_EXACT_MAX  9007199254740992.0   /* 2^53 */
+
+
+cJSON *
+mall_json_object(const void *text, size_t len)
+{
+    cJSON  *root;
+
+    root = len > 0 ? cJSON_ParseWithLength(text, len) : NULL;
+    if (root != NULL && !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    return root;
+}
 
 
 cJSON *

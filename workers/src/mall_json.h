@@ -1,15 +1,22 @@
 /*
- * cJSON helpers for exact integers. cJSON keeps numbers as doubles and
+ * cJSON helpers: exact integers and parsing an object. cJSON keeps numbers as doubles and
  * prints values beyond INT_MAX in exponent form, so integers (money in fen,
  * ids, counters) are emitted as raw decimal text instead.
  */
 #ifndef MALL_JSON_H
 #define MALL_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
 #include "mall_common.h"
+
+/*
+ * Parses text[0..len) as a JSON object (caller deletes); NULL when it is
+ * empty, not JSON, or JSON of another type.
+ */
+cJSON *mall_json_object(const void *text, size_t len);
 
 /* A raw-number item printing v exactly; NULL on allocation failure. */
 cJSON *mall_json_int(int64_t v);

@@ -5,23 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mall_b64.h"
 #include "mall_query.h"
-
-
-static int
-hex_val(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 
 int
@@ -39,8 +24,8 @@ mall_percent_decode(const char *s, size_t len, int plus_space, char *out,
             if (i + 2 >= len) {
                 return MALL_ERR;
             }
-            hi = hex_val(s[i + 1]);
-            lo = hex_val(s[i + 2]);
+            hi = mall_hex_digit(s[i + 1]);
+            lo = mall_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return MALL_ERR;
             }

@@ -196,6 +196,25 @@ mall_redis_free_replies(redisReply **replies, size_t n)
 }
 
 
+const redisReply *
+mall_redis_hash_field(const redisReply *arr, const char *name)
+{
+    size_t  i;
+
+    if (arr->type != REDIS_REPLY_ARRAY) {
+        return NULL;
+    }
+    for (i = 0; i + 1 < arr->elements; i += 2) {
+        if (arr->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(arr->element[i]->str, name) == 0)
+        {
+            return arr->element[i + 1];
+        }
+    }
+    return NULL;
+}
+
+
 int
 mall_redis_ping(mall_redis_t *r, mall_err_t *err)
 {

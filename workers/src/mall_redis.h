@@ -52,6 +52,13 @@ int mall_redis_command(mall_redis_t *r, redisReply **reply, mall_err_t *err,
 int mall_redis_pipeline(mall_redis_t *r, size_t n,
     const mall_redis_cmd_t *cmds, redisReply **replies, mall_err_t *err);
 
+/*
+ * The value of field name in an HGETALL array reply (name, value, ...),
+ * or NULL when absent or arr is not an array.
+ */
+const redisReply *mall_redis_hash_field(const redisReply *arr,
+    const char *name);
+
 /* Frees replies[0..n) (NULL entries skipped) and sets them to NULL. */
 void mall_redis_free_replies(redisReply **replies, size_t n);
 

@@ -101,6 +101,14 @@ mall_reply_json(mall_ctx_t *ctx, int status, const cJSON *root)
 
 
 int
+mall_reply_json_nostore(mall_ctx_t *ctx, int status, const cJSON *root)
+{
+    mall_reply_header(ctx, "Cache-Control", "no-store");
+    return mall_reply_json(ctx, status, root);
+}
+
+
+int
 mall_reply_error(mall_ctx_t *ctx, int status, const char *code,
     const char *fmt, ...)
 {

@@ -22,6 +22,12 @@ int mall_reply_raw(mall_ctx_t *ctx, int status, const char *body,
 int mall_reply_json(mall_ctx_t *ctx, int status, const cJSON *root);
 
 /*
+ * mall_reply_json with Cache-Control: no-store, for answers no cache may
+ * keep (tokens, account and back-office views, validation errors).
+ */
+int mall_reply_json_nostore(mall_ctx_t *ctx, int status, const cJSON *root);
+
+/*
  * Sends the contract error with Cache-Control: no-store. Returns MALL_OK
  * once the reply is queued, so handlers can "return mall_reply_error(..)".
  */

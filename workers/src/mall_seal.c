@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "mall_b64.h"
 #include "mall_crypto.h"
 #include "mall_seal.h"
 
@@ -182,40 +183,16 @@ done:
 }
 
 
-static int
-seal_hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-
 int
 mall_seal_key_from_hex(const char *hex, size_t len,
     uint8_t key[MALL_SEAL_KEY_LEN])
 {
-    size_t  i;
-    int     hi, lo;
-
     if (len != 2 * MALL_SEAL_KEY_LEN) {
         return MALL_ERR;
     }
-    for (i = 0; i < MALL_SEAL_KEY_LEN; i++) {
-        hi = seal_hexval(hex[2 * i]);
-        lo = seal_hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            OPENSSL_cleanse(key, MALL_SEAL_KEY_LEN);
-            return MALL_ERR;
-        }
-        key[i] = (uint8_t) (hi << 4 | lo);
+    if (mall_hex_decode(hex, len, key) != 0) {
+        OPENSSL_cleanse(key, MALL_SEAL_KEY_LEN);
+        return MALL_ERR;
     }
     return MALL_OK;
 }

@@ -755,22 +755,9 @@ mp_reply(mall_ctx_t *ctx, int status, mp_t *p)
     mall_json_add_int(o, "price_fen", min_price);
     cJSON_AddBoolToObject(o, "in_stock", in_stock);
     mall_json_add_str(o, "status", p->on_sale ? "on_sale" : "delisted");
-    mall_reply_header(ctx, "Cache-Control", "no-store");
-    rc = mall_reply_json(ctx, status, o);
+    rc = mall_reply_json_nostore(ctx, status, o);
     cJSON_Delete(o);
     return rc;
-}
-
-
-static void
-mp_unwatch(mall_ctx_t *ctx)
-{
-    redisReply  *r;
-    mall_err_t   err;
-
-    if (mall_cmd(ctx->redis, &r, &err, 1, "UNWATCH") == MALL_OK) {
-        freeReplyObject(r);
-    }
 }
 
 
@@ -799,7 +786,7 @@ mp_run(mall_ctx_t *ctx, int64_t id, int create, const char *action,
         }
         if (!create && !before.exists) {
             mp_free(&before);
-            mp_unwatch(ctx);
+            mall_unwatch(ctx->redis);
             return mall_reply_error(ctx, 404, "NOT_FOUND",
                                     "no such product");
         }
@@ -836,7 +823,7 @@ mp_run(mall_ctx_t *ctx, int64_t id, int create, const char *action,
             break;
         }
     }
-    mp_unwatch(ctx);
+    mall_unwatch(ctx->redis);
     if (rc == MALL_RETRY) {
         return MALL_RETRY;
     }
@@ -1119,14 +1106,9 @@ merch_product_patch(mall_ctx_t *ctx)
     int64_t      id;
     int          rc;
 
-    if (merch_role(ctx, 0, "product.update") != MALL_OK) {
-        return MALL_OK;
-    }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such product");
-    }
-    if (sf_body(ctx, &body) != MALL_OK) {
+    if (merch_role(ctx, 0, "product.update") != MALL_OK
+        || sf_target(ctx, "id", "no such product", &id, &body) != MALL_OK)
+    {
         return MALL_OK;
     }
     arg.body = body;
@@ -1160,12 +1142,10 @@ merch_product_delete(mall_ctx_t *ctx)
 {
     int64_t  id;
 
-    if (merch_role(ctx, 1, "product.delist") != MALL_OK) {
+    if (merch_role(ctx, 1, "product.delist") != MALL_OK
+        || sf_target(ctx, "id", "no such product", &id, NULL) != MALL_OK)
+    {
         return MALL_OK;
-    }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such product");
     }
     return mp_run(ctx, id, 0, "product.delist", edit_delist, NULL, 200);
 }
@@ -1190,15 +1170,13 @@ merch_product_get(mall_ctx_t *ctx)
     int64_t     id;
     int         rc;
 
-    if (merch_role(ctx, 0, "product.read") != MALL_OK) {
+    if (merch_role(ctx, 0, "product.read") != MALL_OK
+        || sf_target(ctx, "id", "no such product", &id, NULL) != MALL_OK)
+    {
         return MALL_OK;
     }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such product");
-    }
     rc = mp_load(ctx, id, &p, &err);
-    mp_unwatch(ctx);
+    mall_unwatch(ctx->redis);
     if (rc == MALL_OK && !p.exists) {
         rc = mall_reply_error(ctx, 404, "NOT_FOUND", "no such product");
     } else if (rc == MALL_OK) {
@@ -1241,14 +1219,9 @@ merch_sku_create(mall_ctx_t *ctx)
     int64_t      id;
     int          rc;
 
-    if (merch_role(ctx, 1, "sku.create") != MALL_OK) {
-        return MALL_OK;
-    }
-    id = sf_param_id(ctx, "id");
-    if (id == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such product");
-    }
-    if (sf_body(ctx, &body) != MALL_OK) {
+    if (merch_role(ctx, 1, "sku.create") != MALL_OK
+        || sf_target(ctx, "id", "no such product", &id, &body) != MALL_OK)
+    {
         return MALL_OK;
     }
     arg.body = body;
@@ -1305,14 +1278,10 @@ merch_sku_patch(mall_ctx_t *ctx)
     int64_t       pid;
     int           rc;
 
-    if (merch_role(ctx, 0, "sku.update") != MALL_OK) {
-        return MALL_OK;
-    }
-    sp.sku = sf_param_id(ctx, "sku_id");
-    if (sp.sku == 0) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such sku");
-    }
-    if (sf_body(ctx, &body) != MALL_OK) {
+    if (merch_role(ctx, 0, "sku.update") != MALL_OK
+        || sf_target(ctx, "sku_id", "no such sku", &sp.sku, &body)
+           != MALL_OK)
+    {
         return MALL_OK;
     }
     sp.price = sp.stock = -1;
@@ -1423,8 +1392,7 @@ merch_low_stock(mall_ctx_t *ctx)
     if (items == NULL) {
         goto done;
     }
-    mall_reply_header(ctx, "Cache-Control", "no-store");
-    rc = mall_reply_json(ctx, 200, root);
+    rc = mall_reply_json_nostore(ctx, 200, root);
 
 done:
     cJSON_Delete(root);
@@ -1488,8 +1456,7 @@ cat_reply(mall_ctx_t *ctx, int status, cJSON *o)
     if (o == NULL) {
         return MALL_ERR;
     }
-    mall_reply_header(ctx, "Cache-Control", "no-store");
-    rc = mall_reply_json(ctx, status, o);
+    rc = mall_reply_json_nostore(ctx, status, o);
     cJSON_Delete(o);
     return rc;
 }
@@ -1609,7 +1576,7 @@ cat_reindex(mall_ctx_t *ctx, int64_t id)
                 break;
             }
         }
-        mp_unwatch(ctx);
+        mall_unwatch(ctx->redis);
     }
     freeReplyObject(r);
     (void) edit_none;

@@ -103,6 +103,38 @@ hit_cmp(const void *a, const void *b)
 
 
 /*
+ * Fetches the postings of terms[0..n) (n <= SEARCH_QUERY_TERMS), each
+ * "ZRANGE key 0 -1 WITHSCORES", in one round trip into reps[0..n) (the
+ * caller frees them). See mall_redis_pipeline.
+ */
+static int
+search_postings(mall_ctx_t *ctx, const char *const *terms, size_t n,
+    redisReply **reps, mall_err_t *err)
+{
+    mall_redis_cmd_t  cmds[SEARCH_QUERY_TERMS];
+    const char       *argv[SEARCH_QUERY_TERMS][5];
+    char              keys[SEARCH_QUERY_TERMS][80];
+    size_t            i;
+
+    if (n == 0) {
+        return MALL_OK;
+    }
+    for (i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof(keys[i]), SEARCH_KEY_TERM, terms[i]);
+        argv[i][0] = "ZRANGE";
+        argv[i][1] = keys[i];
+        argv[i][2] = "0";
+        argv[i][3] = "-1";
+        argv[i][4] = "WITHSCORES";
+        cmds[i].argc = 5;
+        cmds[i].argv = argv[i];
+        cmds[i].argvlen = NULL;
+    }
+    return mall_redis_pipeline(ctx->redis, n, cmds, reps, err);
+}
+
+
+/*
  * Typo correction of term t (a Latin word without postings): finds the
  * dictionary words at edit distance 1 and adds their postings as term t.
  */
@@ -112,10 +144,9 @@ search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
 {
     static char         cands[SEARCH_FIX_MAX][SEARCH_TERM_MAX];
     static const char  *argv[SEARCH_FIX_MAX + 2];
-    char                stems[8][SEARCH_TERM_MAX], keys[8][80];
-    mall_redis_cmd_t    cmds[8];
+    char                stems[8][SEARCH_TERM_MAX];
+    const char         *terms[8];
     redisReply         *rep, *reps[8];
-    const char         *zargv[8][5];
     size_t              n, i, k, nfix;
     int                 rc, oom;
 
@@ -161,17 +192,9 @@ search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
     }
 
     for (i = 0; i < nfix; i++) {
-        snprintf(keys[i], sizeof(keys[i]), SEARCH_KEY_TERM, stems[i]);
-        zargv[i][0] = "ZRANGE";
-        zargv[i][1] = keys[i];
-        zargv[i][2] = "0";
-        zargv[i][3] = "-1";
-        zargv[i][4] = "WITHSCORES";
-        cmds[i].argc = 5;
-        cmds[i].argv = zargv[i];
-        cmds[i].argvlen = NULL;
+        terms[i] = stems[i];
     }
-    rc = mall_redis_pipeline(ctx->redis, nfix, cmds, reps, err);
+    rc = search_postings(ctx, terms, nfix, reps, err);
     if (rc != MALL_OK) {
         return rc;
     }
@@ -229,10 +252,8 @@ search_get(mall_ctx_t *ctx)
     catalog_list_params_t   p;
     catalog_match_t         m;
     search_hits_t           hits;
-    mall_redis_cmd_t        cmds[SEARCH_QUERY_TERMS];
     redisReply             *reps[SEARCH_QUERY_TERMS];
-    const char             *argv[SEARCH_QUERY_TERMS][5], *q, *sort;
-    char                    keys[SEARCH_QUERY_TERMS][80];
+    const char             *terms[SEARCH_QUERY_TERMS], *q, *sort;
     int64_t                *ids, *scores;
     mall_err_t              err;
     size_t                  ntok, nterms, i, k, qlen;
@@ -312,21 +333,11 @@ search_get(mall_ctx_t *ctx)
     }
 
     for (i = 0; i < nterms; i++) {
-        snprintf(keys[i], sizeof(keys[i]), SEARCH_KEY_TERM, toks[i].term);
-        argv[i][0] = "ZRANGE";
-        argv[i][1] = keys[i];
-        argv[i][2] = "0";
-        argv[i][3] = "-1";
-        argv[i][4] = "WITHSCORES";
-        cmds[i].argc = 5;
-        cmds[i].argv = argv[i];
-        cmds[i].argvlen = NULL;
+        terms[i] = toks[i].term;
     }
-    if (nterms > 0) {
-        rc = mall_redis_pipeline(ctx->redis, nterms, cmds, reps, &err);
-        if (rc != MALL_OK) {
-            goto done;
-        }
+    rc = search_postings(ctx, terms, nterms, reps, &err);
+    if (rc != MALL_OK) {
+        goto done;
     }
 
     oom = 0;

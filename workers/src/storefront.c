@@ -6,6 +6,7 @@
 
 #include "catalog.h"
 #include "mall_batch.h"
+#include "mall_json.h"
 #include "mall_log.h"
 #include "mall_reply.h"
 #include "storefront.h"
@@ -41,19 +42,12 @@ sf_require_user(mall_ctx_t *ctx, char uid[SF_UID_MAX])
 int
 sf_body(mall_ctx_t *ctx, cJSON **out)
 {
-    cJSON  *root;
-
-    *out = NULL;
-    root = ctx->body_len > 0
-           ? cJSON_ParseWithLength((const char *) ctx->body, ctx->body_len)
-           : NULL;
-    if (root == NULL || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
+    *out = mall_json_object(ctx->body, ctx->body_len);
+    if (*out == NULL) {
         mall_reply_error(ctx, 400, "VALIDATION_FAILED",
                          "the body must be a JSON object");
         return MALL_ERR;
     }
-    *out = root;
     return MALL_OK;
 }
 
@@ -84,8 +78,7 @@ sf_reply_invalid(mall_ctx_t *ctx, const char *field, const char *msg)
         return mall_reply_error(ctx, 422, "VALIDATION_FAILED", "%s: %s",
                                 field, msg);
     }
-    mall_reply_header(ctx, "Cache-Control", "no-store");
-    rc = mall_reply_json(ctx, 422, root);
+    rc = mall_reply_json_nostore(ctx, 422, root);
     cJSON_Delete(root);
     return rc;
 }
@@ -102,6 +95,39 @@ sf_param_id(mall_ctx_t *ctx, const char *name)
         return 0;
     }
     return id;
+}
+
+
+int
+sf_target(mall_ctx_t *ctx, const char *param, const char *missing,
+    int64_t *id, cJSON **body)
+{
+    *id = sf_param_id(ctx, param);
+    if (*id == 0) {
+        mall_reply_error(ctx, 404, "NOT_FOUND", "%s", missing);
+        return MALL_ERR;
+    }
+    return body != NULL ? sf_body(ctx, body) : MALL_OK;
+}
+
+
+int
+sf_reply_ack(mall_ctx_t *ctx, int status, const char *name, int64_t id,
+    const char *flag)
+{
+    cJSON  *root;
+    int     rc;
+
+    root = cJSON_CreateObject();
+    if (root == NULL || mall_json_add_int(root, name, id) != MALL_OK
+        || cJSON_AddBoolToObject(root, flag, 1) == NULL)
+    {
+        cJSON_Delete(root);
+        return MALL_ERR;
+    }
+    rc = sf_reply(ctx, status, root);
+    cJSON_Delete(root);
+    return rc;
 }
 
 
@@ -129,6 +155,19 @@ sf_log_fail(mall_ctx_t *ctx, const char *what, const mall_err_t *err)
     mall_log_req(MALL_LOG_ERROR, "storefront", ctx->request_id,
                  ctx->ident.user, "%s: %s", what,
                  err->msg[0] ? err->msg : "out of memory");
+}
+
+
+int
+sf_fail(mall_ctx_t *ctx, int rc, const char *what, const mall_err_t *err)
+{
+    if (rc == MALL_RETRY) {
+        return MALL_RETRY;
+    }
+    if (!ctx->replied) {
+        sf_log_fail(ctx, what, err);
+    }
+    return MALL_ERR;
 }
 
 

@@ -36,6 +36,19 @@ int sf_reply_invalid(mall_ctx_t *ctx, const char *field, const char *msg);
 int64_t sf_param_id(mall_ctx_t *ctx, const char *name);
 
 /*
+ * Reads what a handler acts on, once its caller is checked: the id path
+ * parameter param (else replies 404 NOT_FOUND with the message missing)
+ * and, when body is not NULL, the JSON object body (see sf_body; caller
+ * deletes). MALL_OK, or MALL_ERR once the reply is sent.
+ */
+int sf_target(mall_ctx_t *ctx, const char *param, const char *missing,
+    int64_t *id, cJSON **body);
+
+/* Replies {"<name>": id, "<flag>": true}, e.g. flag "deleted". */
+int sf_reply_ack(mall_ctx_t *ctx, int status, const char *name, int64_t id,
+    const char *flag);
+
+/*
  * Reads page (1..) and size (1..max, default def) from the query, or
  * replies 400. MALL_OK or MALL_ERR (replied).
  */
@@ -44,6 +57,13 @@ int sf_page(mall_ctx_t *ctx, long long def, long long max, long long *page,
 
 /* Logs a failed storefront call (for MALL_ERR without a reply). */
 void sf_log_fail(mall_ctx_t *ctx, const char *what, const mall_err_t *err);
+
+/*
+ * Ends a handler whose step failed with rc: MALL_RETRY passes through
+ * (Redis is down); anything else is logged as what, unless a reply has
+ * gone out, and becomes MALL_ERR.
+ */
+int sf_fail(mall_ctx_t *ctx, int rc, const char *what, const mall_err_t *err);
 
 /*
  * Records a view of product id in the caller's history (LREM + LPUSH +

@@ -347,8 +347,7 @@ users_me_phone(mall_ctx_t *ctx)
     rc = MALL_ERR;
     out = cJSON_CreateObject();
     if (out != NULL && mall_json_add_str(out, "phone", masked) == MALL_OK) {
-        mall_reply_header(ctx, "Cache-Control", "no-store");
-        rc = mall_reply_json(ctx, 200, out);
+        rc = mall_reply_json_nostore(ctx, 200, out);
     }
     cJSON_Delete(out);
     return rc;
