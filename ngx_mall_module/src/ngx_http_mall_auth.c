@@ -303,6 +303,7 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
             return NGX_DECLINED;
         }
 
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_MISSING);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                   "missing bearer token");
     }
@@ -314,6 +315,7 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         || ngx_strncasecmp(p, (u_char *) "Bearer ", sizeof("Bearer ") - 1)
            != 0)
     {
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_BAD_SCHEME);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                   "authorization scheme must be Bearer");
     }
@@ -332,11 +334,13 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     token.len = last - p;
 
     if (token.len == 0) {
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_MISSING);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                   "empty bearer token");
     }
 
     if (token.len > MALL_JWT_MAX_LEN) {
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_TOO_LONG);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                   "token too long");
     }
@@ -485,12 +489,15 @@ ngx_http_mall_auth_check(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
                       "mall_auth: revoked token \"%s\" of user \"%s\"",
                       c->jti, c->sub);
 
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_REVOKED);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                   "token revoked");
     }
 
     if (c != &ctx->claims) {
         ctx->claims = *c;
+        ngx_http_mall_metrics_auth(cached ? NGX_HTTP_MALL_M_AUTH_CACHE
+                                          : NGX_HTTP_MALL_M_AUTH_FULL);
     }
 
     ctx->auth_state = NGX_HTTP_MALL_AUTH_VERIFIED;
@@ -586,6 +593,8 @@ ngx_http_mall_auth_refuse(ngx_http_request_t *r, mall_jwt_rc_e rc)
         msg = "token verification failed";
         break;
     }
+
+    ngx_http_mall_metrics_auth_jwt(rc);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mall_auth: token refused: %s", msg);
@@ -697,6 +706,8 @@ ngx_http_mall_auth_revoke(void *data, ngx_str_t *id, ngx_str_t *fields,
 
         ngx_http_mall_shm_unlock(zone);
 
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_REVOCATION);
+
         ngx_log_error(NGX_LOG_INFO, log, 0,
                       "mall_auth: token \"%s\" revoked", ident);
         return;
@@ -733,6 +744,8 @@ ngx_http_mall_auth_revoke(void *data, ngx_str_t *id, ngx_str_t *fields,
 
         ngx_http_mall_shm_unlock(zone);
 
+        ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_REVOCATION);
+
         ngx_log_error(NGX_LOG_INFO, log, 0,
                       "mall_auth: tokens of user \"%s\" issued before %L "
                       "revoked", ident, until);
@@ -757,11 +770,7 @@ ngx_http_mall_user_variable(ngx_http_request_t *r,
     u_char               *p;
     ngx_http_mall_ctx_t  *ctx;
 
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->len = 0;
-    v->data = (u_char *) "";
+    ngx_http_mall_variable_empty(v);
 
     ctx = ngx_http_mall_get_ctx(r);
 

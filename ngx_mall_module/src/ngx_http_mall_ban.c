@@ -60,6 +60,8 @@ static ngx_int_t ngx_http_mall_status_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_status_delete(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_ban_collect(ngx_http_mall_shm_node_t *sn,
     void *data);
+static ngx_int_t ngx_http_mall_ban_count(ngx_http_mall_shm_node_t *sn,
+    void *data);
 static ngx_int_t ngx_http_mall_status_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 
@@ -368,6 +370,39 @@ ngx_http_mall_cc_count_exempt(ngx_http_mall_cc_t *cc)
     if (lz->stats) {
         (void) ngx_atomic_fetch_add(&lz->stats->exempt, 1);
     }
+}
+
+
+/* Live bans of a zone, for mall_metrics; the zone must be locked. */
+
+ngx_uint_t
+ngx_http_mall_cc_bans_locked(ngx_http_mall_limit_zone_t *lz, uint64_t now)
+{
+    ngx_uint_t  n;
+
+    n = 0;
+
+    ngx_http_mall_shm_walk_locked(lz->shm_zone, now, ngx_http_mall_ban_count,
+                                  &n);
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_http_mall_ban_count(ngx_http_mall_shm_node_t *sn, void *data)
+{
+    ngx_uint_t *n = data;
+
+    if (sn->key_len > sizeof(NGX_HTTP_MALL_BAN_PREFIX)
+        && ngx_memcmp(sn->data, NGX_HTTP_MALL_BAN_PREFIX,
+                      sizeof(NGX_HTTP_MALL_BAN_PREFIX)) == 0
+        && sn->value_len == sizeof(uint64_t))
+    {
+        (*n)++;
+    }
+
+    return NGX_OK;
 }
 
 

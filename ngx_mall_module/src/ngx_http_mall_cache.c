@@ -100,7 +100,6 @@ ngx_http_mall_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mall_main_conf_t *mmcf = conf;
 
-    u_char                      *p;
     ssize_t                      size;
     ngx_str_t                   *value, s;
     ngx_uint_t                   i;
@@ -136,9 +135,7 @@ ngx_http_mall_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            p = ngx_strlchr(s.data, s.data + s.len, ':');
-            czone->name.data = s.data;
-            czone->name.len = p - s.data;
+            czone->name = czone->zone->shm.name;
             continue;
         }
 
@@ -280,7 +277,7 @@ ngx_http_mall_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* mall_cache_status: counters of every zone, Prometheus text */
+/* mall_cache_status: an alias of mall_metrics (its cache_* families) */
 
 char *
 ngx_http_mall_cache_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -288,7 +285,7 @@ ngx_http_mall_cache_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_mall_cache_status_handler;
+    clcf->handler = ngx_http_mall_metrics_handler;
 
     return NGX_CONF_OK;
 }
@@ -1137,8 +1134,6 @@ static ngx_int_t
 ngx_http_mall_cache_header_filter(ngx_http_request_t *r)
 {
     ngx_int_t                   store;
-    ngx_uint_t                  i;
-    ngx_list_part_t            *part;
     ngx_table_elt_t            *h;
     ngx_http_mall_cache_ctx_t  *ctx;
 
@@ -1195,27 +1190,15 @@ ngx_http_mall_cache_header_filter(ngx_http_request_t *r)
 
     /* tags are for the edge; clients never see them */
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+    for ( ;; ) {
+        h = ngx_http_mall_find_header(&r->headers_out.headers,
+                                      "Surrogate-Key",
+                                      sizeof("Surrogate-Key") - 1);
+        if (h == NULL) {
+            break;
         }
 
-        if (h[i].hash && h[i].key.len == sizeof("Surrogate-Key") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Surrogate-Key",
-                               sizeof("Surrogate-Key") - 1) == 0)
-        {
-            h[i].hash = 0;
-        }
+        h->hash = 0;
     }
 
     if (ctx->status_header && ctx->state != NGX_HTTP_MALL_CACHE_NONE) {
@@ -1320,22 +1303,12 @@ ngx_http_mall_cache_kept(ngx_table_elt_t *h)
     }
 
     for (s = ngx_http_mall_cache_skip; s->len; s++) {
-        if (h->key.len == s->len
-            && ngx_strncasecmp(h->key.data, s->data, s->len) == 0)
-        {
+        if (ngx_http_mall_header_is(h, (char *) s->data, s->len)) {
             return 0;
         }
     }
 
     return 1;
-}
-
-
-static ngx_uint_t
-ngx_http_mall_cache_is(ngx_table_elt_t *h, char *name, size_t len)
-{
-    return h->hash && h->key.len == len
-           && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0;
 }
 
 
@@ -1484,11 +1457,11 @@ ngx_http_mall_cache_policy(ngx_http_request_t *r,
 
             if (pass == 0) {
 
-                if (ngx_http_mall_cache_is(&h[i], "Set-Cookie", 10)) {
+                if (ngx_http_mall_header_is(&h[i], "Set-Cookie", 10)) {
                     return NGX_DECLINED;
                 }
 
-                if (ngx_http_mall_cache_is(&h[i], "Content-Encoding", 16)
+                if (ngx_http_mall_header_is(&h[i], "Content-Encoding", 16)
                     && h[i].value.len
                     && ngx_strncasecmp(h[i].value.data,
                                        (u_char *) "identity", 8) != 0)
@@ -1496,7 +1469,7 @@ ngx_http_mall_cache_policy(ngx_http_request_t *r,
                     return NGX_DECLINED;
                 }
 
-                if (ngx_http_mall_cache_is(&h[i], "Vary", 4)
+                if (ngx_http_mall_header_is(&h[i], "Vary", 4)
                     && !(h[i].value.len == 15
                          && ngx_strncasecmp(h[i].value.data,
                                             (u_char *) "Accept-Encoding", 15)
@@ -1506,11 +1479,11 @@ ngx_http_mall_cache_policy(ngx_http_request_t *r,
                     return NGX_DECLINED;
                 }
 
-                if (ngx_http_mall_cache_is(&h[i], "Surrogate-Key", 13)) {
+                if (ngx_http_mall_header_is(&h[i], "Surrogate-Key", 13)) {
                     tags = h[i].value;
                 }
 
-                if (ngx_http_mall_cache_is(&h[i], "Cache-Control", 13)
+                if (ngx_http_mall_header_is(&h[i], "Cache-Control", 13)
                     && ngx_http_mall_cache_control(&h[i].value, &smaxage,
                                                    &maxage, &swr, &sie)
                        != NGX_OK)

@@ -187,7 +187,6 @@ ngx_uint_t ngx_http_mall_cache_purge_tag_locked(
 void ngx_http_mall_cache_purge_event(void *data, ngx_str_t *id,
     ngx_str_t *fields, ngx_uint_t nfields, ngx_log_t *log);
 ngx_int_t ngx_http_mall_cache_purge_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_mall_cache_status_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_MALL_CACHE_H_INCLUDED_ */

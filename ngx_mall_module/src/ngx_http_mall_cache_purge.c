@@ -1,7 +1,7 @@
 
 /*
  * Catalog cache: counters, the tag index and purges (mall:purge stream
- * events, POST /cache/purge), and the status handler.
+ * events, POST /cache/purge). Counters are shown by mall_metrics.
  *
  * A tag node ('t' + tag) lists the keys of the entries that carry the tag.
  * It is pinned (LRU churn cannot drop it while its entries live) and grows
@@ -761,93 +761,6 @@ ngx_http_mall_cache_json_list(ngx_pool_t *pool, const mall_json_member_t *m,
     }
 
     return NGX_OK;
-}
-
-
-/* ------------------------------ status ----------------------------------- */
-
-
-/* mall_cache_status: counters of every zone in Prometheus text format. */
-
-ngx_int_t
-ngx_http_mall_cache_status_handler(ngx_http_request_t *r)
-{
-    u_char                       *buf, *p;
-    size_t                        size, used, total;
-    ngx_int_t                     rc;
-    ngx_str_t                     type;
-    ngx_uint_t                    i;
-    ngx_slab_pool_t              *shpool;
-    ngx_http_mall_shm_t          *shm;
-    ngx_http_mall_cache_zone_t   *czone;
-    ngx_http_mall_cache_stats_t  *st;
-    ngx_http_mall_main_conf_t    *mmcf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
-
-    if (mmcf->cache.zones == NULL) {
-        ngx_str_set(&type, "text/plain");
-        return ngx_http_mall_cache_send_text(r, &type, (u_char *) "", 0);
-    }
-
-    size = 2048 * mmcf->cache.zones->nelts;
-
-    buf = ngx_pnalloc(r->pool, size);
-    if (buf == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = buf;
-    czone = mmcf->cache.zones->elts;
-
-    for (i = 0; i < mmcf->cache.zones->nelts; i++) {
-        st = ngx_http_mall_cache_stats(&czone[i]);
-        if (st == NULL) {
-            continue;
-        }
-
-        shm = czone[i].zone->data;
-        shpool = shm->shpool;
-
-        ngx_shmtx_lock(&shpool->mutex);
-        total = (shpool->end - shpool->start) / ngx_pagesize;
-        used = total - shpool->pfree;
-        ngx_shmtx_unlock(&shpool->mutex);
-
-#define NGX_HTTP_MALL_CACHE_METRIC(metric, val)                              \
-        p = ngx_slprintf(p, buf + size, "mall_cache_" metric "{zone=\"%V\"} " \
-                         "%uA\n", &czone[i].name, (ngx_atomic_uint_t) (val))
-
-        NGX_HTTP_MALL_CACHE_METRIC("hits_total", st->hits);
-        NGX_HTTP_MALL_CACHE_METRIC("misses_total", st->misses);
-        NGX_HTTP_MALL_CACHE_METRIC("stale_total", st->stale);
-        NGX_HTTP_MALL_CACHE_METRIC("updating_total", st->updating);
-        NGX_HTTP_MALL_CACHE_METRIC("bypass_total", st->bypass);
-        NGX_HTTP_MALL_CACHE_METRIC("stores_total", st->stores);
-        NGX_HTTP_MALL_CACHE_METRIC("refreshes_total", st->refreshes);
-        NGX_HTTP_MALL_CACHE_METRIC("purges_total", st->purges);
-        NGX_HTTP_MALL_CACHE_METRIC("purged_total", st->purged);
-        NGX_HTTP_MALL_CACHE_METRIC("evictions_total", shm->sh->evictions);
-        NGX_HTTP_MALL_CACHE_METRIC("expired_total", shm->sh->expired);
-        NGX_HTTP_MALL_CACHE_METRIC("nodes", shm->sh->entries);
-        NGX_HTTP_MALL_CACHE_METRIC("bytes_used", used * ngx_pagesize);
-        NGX_HTTP_MALL_CACHE_METRIC("bytes_size", total * ngx_pagesize);
-
-#undef NGX_HTTP_MALL_CACHE_METRIC
-    }
-
-    ngx_str_set(&type, "text/plain; version=0.0.4");
-
-    return ngx_http_mall_cache_send_text(r, &type, buf, p - buf);
 }
 
 

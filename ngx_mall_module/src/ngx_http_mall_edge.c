@@ -23,48 +23,13 @@ ngx_http_mall_edge_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mall_main_conf_t *mmcf = conf;
 
-    ngx_str_t               *value;
-    ngx_uint_t               i;
-    ngx_http_mall_secret_t  *s;
+    ngx_str_t  *value;
 
     value = cf->args->elts;
 
-    if (mmcf->edge.keys == NULL) {
-        mmcf->edge.keys = ngx_array_create(cf->pool, 2,
-                                           sizeof(ngx_http_mall_secret_t));
-        if (mmcf->edge.keys == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (value[1].len == 0 || value[1].len > MALL_JWT_ID_MAX - 1) {
-        return "has an invalid key id";
-    }
-
-    s = mmcf->edge.keys->elts;
-
-    for (i = 0; i < mmcf->edge.keys->nelts; i++) {
-        if (s[i].id.len == value[1].len
-            && ngx_strncmp(s[i].id.data, value[1].data, value[1].len) == 0)
-        {
-            return "has a duplicate key id";
-        }
-    }
-
-    s = ngx_array_push(mmcf->edge.keys);
-    if (s == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    s->id = value[1];
-
-    if (ngx_http_mall_load_secret(cf, &value[2], &s->key, 16, 256)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_mall_secret_add(cf, &mmcf->edge.keys, &value[1],
+                                    "has an invalid key id",
+                                    "has a duplicate key id");
 }
 
 
@@ -182,11 +147,7 @@ ngx_http_mall_edge_variable(ngx_http_request_t *r,
 {
     ngx_http_mall_ctx_t  *ctx;
 
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->len = 0;
-    v->data = (u_char *) "";
+    ngx_http_mall_variable_empty(v);
 
     ctx = ngx_http_mall_create_ctx(r);
     if (ctx == NULL) {

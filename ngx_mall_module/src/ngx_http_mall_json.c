@@ -210,6 +210,8 @@ ngx_http_mall_deny(ngx_http_request_t *r, ngx_uint_t status, char *code,
     m.data = (u_char *) message;
     m.len = ngx_strlen(message);
 
+    ngx_http_mall_metrics_denied(r, status);
+
     rc = ngx_http_mall_send_error(r, status, &c, &m,
                                   status == NGX_HTTP_TOO_MANY_REQUESTS);
 

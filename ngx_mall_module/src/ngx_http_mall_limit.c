@@ -907,6 +907,8 @@ ngx_http_mall_limit_reject(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t  code = ngx_string("RATE_LIMITED");
     ngx_str_t  message = ngx_string("too many requests");
 
+    ngx_http_mall_metrics_denied(r, status);
+
     rc = ngx_http_mall_send_error(r, status, &code, &message,
                                   (time_t) mall_gcra_retry_after_s(retry_ms));
 

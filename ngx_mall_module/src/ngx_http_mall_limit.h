@@ -195,6 +195,8 @@ char *ngx_http_mall_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mall_cc_handler(ngx_http_request_t *r,
     ngx_http_mall_limit_loc_conf_t *lcf);
 void ngx_http_mall_cc_count_exempt(ngx_http_mall_cc_t *cc);
+ngx_uint_t ngx_http_mall_cc_bans_locked(ngx_http_mall_limit_zone_t *lz,
+    uint64_t now);
 
 char *ngx_http_mall_limit_sync(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -209,6 +211,8 @@ size_t ngx_http_mall_limit_state_size(ngx_http_mall_limit_t *limit);
 ngx_int_t ngx_http_mall_limit_sync_init_process(ngx_cycle_t *cycle,
     ngx_http_mall_limit_sync_conf_t *scf, ngx_http_mall_redis_conf_t *rcf);
 void ngx_http_mall_limit_sync_exit_process(ngx_cycle_t *cycle);
+ngx_atomic_uint_t ngx_http_mall_limit_sync_dropped(
+    ngx_http_mall_limit_sync_conf_t *scf);
 
 ngx_int_t ngx_http_mall_limit_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

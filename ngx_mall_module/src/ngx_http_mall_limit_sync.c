@@ -454,6 +454,23 @@ ngx_http_mall_sync_ring_init(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* Keys the ring had no room for, since it was created (mall_metrics). */
+
+ngx_atomic_uint_t
+ngx_http_mall_limit_sync_dropped(ngx_http_mall_limit_sync_conf_t *scf)
+{
+    ngx_http_mall_sync_ring_ctx_t  *ctx;
+
+    if (scf->ring == NULL || scf->ring->data == NULL) {
+        return 0;
+    }
+
+    ctx = scf->ring->data;
+
+    return ctx->ring ? ctx->ring->dropped : 0;
+}
+
+
 /* ------------------------------ request path ----------------------------- */
 
 

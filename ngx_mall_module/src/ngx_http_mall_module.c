@@ -316,6 +316,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mall_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mall_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mall_cache_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_mall_cache_status,
@@ -700,6 +707,72 @@ ngx_http_mall_secret_cleanup(void *data)
 }
 
 
+/*
+ * "<id> <file>" of a secret directive (mall_sign_secret, mall_edge_key):
+ * appends the secret to *secrets, created on first use. Returns
+ * NGX_CONF_OK, the caller's message for an invalid or duplicate id, or
+ * NGX_CONF_ERROR.
+ */
+
+char *
+ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,
+    ngx_str_t *value, char *invalid, char *duplicate)
+{
+    ngx_http_mall_secret_t  *s;
+
+    if (*secrets == NULL) {
+        *secrets = ngx_array_create(cf->pool, 2,
+                                    sizeof(ngx_http_mall_secret_t));
+        if (*secrets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[0].len == 0 || value[0].len >= MALL_JWT_ID_MAX) {
+        return invalid;
+    }
+
+    if (ngx_http_mall_secret_find(*secrets, value[0].data, value[0].len)) {
+        return duplicate;
+    }
+
+    s = ngx_array_push(*secrets);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s->id = value[0];
+
+    if (ngx_http_mall_load_secret(cf, &value[1], &s->key, 16, 256)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* The secret of that id in an array of ngx_http_mall_secret_t, or NULL. */
+
+ngx_http_mall_secret_t *
+ngx_http_mall_secret_find(ngx_array_t *secrets, u_char *id, size_t len)
+{
+    ngx_uint_t               i;
+    ngx_http_mall_secret_t  *s;
+
+    s = secrets->elts;
+
+    for (i = 0; i < secrets->nelts; i++) {
+        if (s[i].id.len == len && ngx_strncmp(s[i].id.data, id, len) == 0) {
+            return &s[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 static ngx_int_t
 ngx_http_mall_init(ngx_conf_t *cf)
 {
@@ -743,6 +816,10 @@ ngx_http_mall_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_mall_header_filter;
 
     if (ngx_http_mall_cache_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_mall_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -963,8 +1040,6 @@ static ngx_int_t
 ngx_http_mall_header_filter(ngx_http_request_t *r)
 {
     ngx_str_t                  id;
-    ngx_uint_t                 i;
-    ngx_list_part_t           *part;
     ngx_table_elt_t           *h;
     ngx_http_mall_loc_conf_t  *mlcf;
 
@@ -982,28 +1057,10 @@ ngx_http_mall_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash != 0
-            && h[i].key.len == sizeof("X-Request-Id") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
-                               sizeof("X-Request-Id") - 1) == 0)
-        {
-            return ngx_http_next_header_filter(r);
-        }
+    if (ngx_http_mall_find_header(&r->headers_out.headers, "X-Request-Id",
+                                  sizeof("X-Request-Id") - 1))
+    {
+        return ngx_http_next_header_filter(r);
     }
 
     ngx_http_mall_request_id(r, &id);
@@ -1051,6 +1108,66 @@ ngx_http_mall_request_id(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
+/* A live header (hash != 0: not hidden by a filter) with that name. */
+
+ngx_uint_t
+ngx_http_mall_header_is(ngx_table_elt_t *h, char *name, size_t len)
+{
+    return h->hash && h->key.len == len
+           && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0;
+}
+
+
+/*
+ * The last live header of that name (case-insensitive) in a header list
+ * (headers_in or headers_out), or NULL.
+ */
+
+ngx_table_elt_t *
+ngx_http_mall_find_header(ngx_list_t *headers, char *name, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    found = NULL;
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_mall_header_is(&h[i], name, len)) {
+            found = &h[i];
+        }
+    }
+
+    return found;
+}
+
+
+/* A per-request variable's value, empty until a getter fills it in. */
+
+void
+ngx_http_mall_variable_empty(ngx_http_variable_value_t *v)
+{
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->len = 0;
+    v->data = (u_char *) "";
+}
+
+
 /* Wall clock in unix milliseconds (the shm store's expiry unit). */
 
 uint64_t
@@ -1061,6 +1178,40 @@ ngx_http_mall_now_ms(void)
     tp = ngx_timeofday();
 
     return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+/*
+ * The process's SHA-256 context, initialised for a new digest, or NULL.
+ * One context, reused: no allocation per request; SHA-256 fetched once
+ * (EVP_sha256() costs an implicit fetch per init). A caller finishes its
+ * digest before it returns to the event loop.
+ */
+
+EVP_MD_CTX *
+ngx_http_mall_sha256_start(void)
+{
+    static EVP_MD      *sha256;
+    static EVP_MD_CTX  *md;
+
+    if (md == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md = EVP_MD_CTX_new();
+
+        if (sha256 == NULL || md == NULL) {
+            EVP_MD_free(sha256);
+            EVP_MD_CTX_free(md);
+            sha256 = NULL;
+            md = NULL;
+            return NULL;
+        }
+    }
+
+    if (EVP_DigestInit_ex(md, sha256, NULL) != 1) {
+        return NULL;
+    }
+
+    return md;
 }
 
 
@@ -1077,10 +1228,8 @@ ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     u_char                    digest[MALL_SHA256_LEN];
     ngx_buf_t                *b;
     ngx_chain_t              *cl;
+    EVP_MD_CTX               *md;
     ngx_http_request_body_t  *rb;
-
-    static EVP_MD            *sha256;
-    static EVP_MD_CTX        *md;
 
     if (ctx->body_hashed) {
         return NGX_OK;
@@ -1105,25 +1254,8 @@ ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         }
     }
 
-    /*
-     * one digest context per process, reused: no allocation per request;
-     * SHA-256 fetched once (EVP_sha256() costs an implicit fetch per init)
-     */
-
+    md = ngx_http_mall_sha256_start();
     if (md == NULL) {
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        md = EVP_MD_CTX_new();
-
-        if (sha256 == NULL || md == NULL) {
-            EVP_MD_free(sha256);
-            EVP_MD_CTX_free(md);
-            sha256 = NULL;
-            md = NULL;
-            return NGX_ERROR;
-        }
-    }
-
-    if (EVP_DigestInit_ex(md, sha256, NULL) != 1) {
         return NGX_ERROR;
     }
 

@@ -16,6 +16,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/evp.h>
+
 #include <mall_jwt.h>
 #include <mall_crypto.h>
 
@@ -27,6 +29,7 @@
 #include "ngx_http_mall_edge.h"
 #include "ngx_http_mall_limit.h"
 #include "ngx_http_mall_cache.h"
+#include "ngx_http_mall_metrics.h"
 
 
 #define NGX_HTTP_MALL_OFF       0
@@ -98,16 +101,27 @@ struct ngx_http_mall_ctx_s {
     unsigned                       sign_done:1;
     unsigned                       edge_done:1;
     unsigned                       subrequest:1;  /* own ctx of a sr */
+    unsigned                       denied:1;      /* counted refused */
 };
 
 
 ngx_http_mall_ctx_t *ngx_http_mall_get_ctx(ngx_http_request_t *r);
 ngx_http_mall_ctx_t *ngx_http_mall_create_ctx(ngx_http_request_t *r);
+EVP_MD_CTX *ngx_http_mall_sha256_start(void);
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
 ngx_int_t ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *key, size_t min, size_t max);
+char *ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,
+    ngx_str_t *value, char *invalid, char *duplicate);
+ngx_http_mall_secret_t *ngx_http_mall_secret_find(ngx_array_t *secrets,
+    u_char *id, size_t len);
 void ngx_http_mall_request_id(ngx_http_request_t *r, ngx_str_t *id);
+void ngx_http_mall_variable_empty(ngx_http_variable_value_t *v);
+ngx_uint_t ngx_http_mall_header_is(ngx_table_elt_t *h, char *name,
+    size_t len);
+ngx_table_elt_t *ngx_http_mall_find_header(ngx_list_t *headers, char *name,
+    size_t len);
 uint64_t ngx_http_mall_now_ms(void);
 
 

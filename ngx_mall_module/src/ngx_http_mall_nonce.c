@@ -18,6 +18,7 @@
 
 #include <mall_crypto.h>
 
+#include "ngx_http_mall_module.h"
 #include "ngx_http_mall_nonce.h"
 
 
@@ -35,62 +36,23 @@ static ngx_int_t ngx_http_mall_nonce_digest(ngx_http_mall_nonce_sh_t *sh,
 ngx_shm_zone_t *
 ngx_http_mall_nonce_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
 {
-    u_char                 *p;
-    ssize_t                 size;
-    ngx_str_t               name, s;
     ngx_shm_zone_t         *shm_zone;
     ngx_http_mall_nonce_t  *ctx;
-
-    p = (u_char *) ngx_strlchr(value->data, value->data + value->len, ':');
-
-    if (p == NULL || p == value->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected \"name:size\"",
-                           value);
-        return NULL;
-    }
-
-    name.data = value->data;
-    name.len = p - value->data;
-
-    s.data = p + 1;
-    s.len = value->data + value->len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", value);
-        return NULL;
-    }
-
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", value);
-        return NULL;
-    }
 
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_nonce_t));
     if (ctx == NULL) {
         return NULL;
     }
 
-    ctx->name = name;
-    ctx->size = size;
-
-    shm_zone = ngx_shared_memory_add(cf, &name, size, tag);
+    shm_zone = ngx_http_mall_shm_zone_declare(cf, value, tag,
+                                              ngx_http_mall_nonce_init_zone,
+                                              ctx);
     if (shm_zone == NULL) {
         return NULL;
     }
 
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate zone \"%V\"", &name);
-        return NULL;
-    }
-
-    shm_zone->init = ngx_http_mall_nonce_init_zone;
-    shm_zone->data = ctx;
+    ctx->name = shm_zone->shm.name;
+    ctx->size = shm_zone->shm.size;
 
     return shm_zone;
 }
@@ -101,47 +63,25 @@ ngx_http_mall_nonce_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
 static ngx_int_t
 ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_mall_nonce_t  *octx = data;
-
-    size_t                  len;
-    ngx_uint_t              pages;
+    ngx_uint_t              pages, fresh;
     ngx_http_mall_nonce_t  *ctx;
 
     ctx = shm_zone->data;
 
-    if (octx) {
-        /* reload with the same size: keep the nonces of the old cycle */
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        return NGX_OK;
-    }
+    /* on reload with the same size: the nonces of the old cycle are kept */
 
-    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_calloc(ctx->shpool, sizeof(ngx_http_mall_nonce_sh_t));
-    if (ctx->sh == NULL) {
+    ctx->shpool = ngx_http_mall_shm_zone_pool(shm_zone, data,
+                                              sizeof(ngx_http_mall_nonce_sh_t),
+                                              "mall nonce zone", &fresh);
+    if (ctx->shpool == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->shpool->data = ctx->sh;
+    ctx->sh = ctx->shpool->data;
 
-    len = sizeof(" in mall nonce zone \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
+    if (!fresh) {
+        return NGX_OK;
     }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " in mall nonce zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    /* the largest run that fits is tried first; smaller ones are normal */
-    ctx->shpool->log_nomem = 0;
 
     if (mall_random(ctx->sh->seed, sizeof(ctx->sh->seed)) != 0) {
         return NGX_ERROR;
@@ -177,29 +117,17 @@ ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* SHA-256(seed || key || nonce) with a digest fetched once per process. */
+/* SHA-256(seed || key || nonce) in the process's digest context. */
 
 static ngx_int_t
 ngx_http_mall_nonce_digest(ngx_http_mall_nonce_sh_t *sh, u_char *key,
     size_t klen, u_char *nonce, size_t nlen, u_char *digest)
 {
-    static EVP_MD      *sha256;
-    static EVP_MD_CTX  *md;
+    EVP_MD_CTX  *md;
 
-    if (md == NULL) {
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        md = EVP_MD_CTX_new();
+    md = ngx_http_mall_sha256_start();
 
-        if (sha256 == NULL || md == NULL) {
-            EVP_MD_free(sha256);
-            EVP_MD_CTX_free(md);
-            sha256 = NULL;
-            md = NULL;
-            return NGX_ERROR;
-        }
-    }
-
-    if (EVP_DigestInit_ex(md, sha256, NULL) != 1
+    if (md == NULL
         || EVP_DigestUpdate(md, sh->seed, sizeof(sh->seed)) != 1
         || EVP_DigestUpdate(md, key, klen) != 1
         || EVP_DigestUpdate(md, nonce, nlen) != 1

@@ -409,6 +409,8 @@ ngx_http_mall_redis_retry(ngx_http_mall_redis_t *st, const char *why)
         return;
     }
 
+    ngx_http_mall_metrics_redis(0);
+
     if (!st->down_logged) {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "mall_redis: %s:%i unavailable (%s), retrying; "
@@ -459,6 +461,8 @@ ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac, int status)
 
     st->connected = 1;
     st->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MIN;
+
+    ngx_http_mall_metrics_redis(1);
 
     level = st->down_logged ? NGX_LOG_NOTICE : NGX_LOG_INFO;
 
@@ -657,6 +661,7 @@ ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st, redisReply *reply)
         }
 
         s[k].handler(s[k].data, &id, fields, nf, st->log);
+        ngx_http_mall_metrics_stream(&s[k].key);
 
         ngx_memcpy(s[k].last_id, id.data, id.len);
         s[k].last_id_len = id.len;

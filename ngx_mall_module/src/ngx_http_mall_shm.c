@@ -31,19 +31,20 @@ static ngx_http_mall_shm_node_t *ngx_http_mall_shm_alloc_node(
 
 
 /*
- * Parses "name:size" and registers the zone (limit_req_zone's zone=).
- * Returns the zone, or NULL after logging a config error. A zone declared
- * twice under the same name is refused.
+ * Parses "name:size" and registers the zone (limit_req_zone's zone=) with
+ * its init handler and shm_zone->data. Returns the zone, or NULL after
+ * logging a config error. A zone declared twice under the same name is
+ * refused. Every mall zone is declared through here.
  */
 
 ngx_shm_zone_t *
-ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
+ngx_http_mall_shm_zone_declare(ngx_conf_t *cf, ngx_str_t *value, void *tag,
+    ngx_shm_zone_init_pt init, void *data)
 {
-    u_char               *p;
-    ssize_t               size;
-    ngx_str_t             name, s;
-    ngx_shm_zone_t       *shm_zone;
-    ngx_http_mall_shm_t  *ctx;
+    u_char          *p;
+    ssize_t          size;
+    ngx_str_t        name, s;
+    ngx_shm_zone_t  *shm_zone;
 
     p = (u_char *) ngx_strlchr(value->data, value->data + value->len, ':');
 
@@ -74,13 +75,6 @@ ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
         return NULL;
     }
 
-    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_shm_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ctx->name = name;
-
     shm_zone = ngx_shared_memory_add(cf, &name, size, tag);
     if (shm_zone == NULL) {
         return NULL;
@@ -92,8 +86,82 @@ ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
         return NULL;
     }
 
-    shm_zone->init = ngx_http_mall_shm_init_zone;
-    shm_zone->data = ctx;
+    shm_zone->init = init;
+    shm_zone->data = data;
+
+    return shm_zone;
+}
+
+
+/*
+ * The common start of a zone's init handler. The header (shpool->data) of
+ * a zone kept across a reload (data: the old cycle's ctx; nginx reuses a
+ * zone only when its size is unchanged) or of one that already exists is
+ * reused as it is: *fresh = 0. Otherwise a zeroed header of size bytes is
+ * slab-allocated and the slab's log context is set ("in <what> \"name\""):
+ * *fresh = 1, and the caller initialises the header. Returns the slab
+ * pool, or NULL on no memory.
+ */
+
+ngx_slab_pool_t *
+ngx_http_mall_shm_zone_pool(ngx_shm_zone_t *shm_zone, void *data,
+    size_t size, char *what, ngx_uint_t *fresh)
+{
+    size_t            len;
+    ngx_slab_pool_t  *shpool;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (data || shm_zone->shm.exists) {
+        *fresh = 0;
+        return shpool;
+    }
+
+    *fresh = 1;
+
+    shpool->data = ngx_slab_calloc(shpool, size);
+    if (shpool->data == NULL) {
+        return NULL;
+    }
+
+    len = sizeof(" in  \"\"") + ngx_strlen(what) + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in %s \"%V\"%Z", what,
+                &shm_zone->shm.name);
+
+    /* a full slab is normal in mall zones: callers evict and log */
+    shpool->log_nomem = 0;
+
+    return shpool;
+}
+
+
+/* Declares a zone of the generic store: see ngx_http_mall_shm_zone_declare */
+
+ngx_shm_zone_t *
+ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
+{
+    ngx_shm_zone_t       *shm_zone;
+    ngx_http_mall_shm_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_mall_shm_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    shm_zone = ngx_http_mall_shm_zone_declare(cf, value, tag,
+                                              ngx_http_mall_shm_init_zone,
+                                              ctx);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    ctx->name = shm_zone->shm.name;
 
     return shm_zone;
 }
@@ -102,51 +170,28 @@ ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag)
 static ngx_int_t
 ngx_http_mall_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_mall_shm_t  *octx = data;
-
-    size_t                len;
+    ngx_uint_t            fresh;
     ngx_http_mall_shm_t  *ctx;
 
     ctx = shm_zone->data;
 
-    if (octx) {
-        /* reload with the same size: keep the state of the old cycle */
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        return NGX_OK;
-    }
+    /* on reload with the same size: the state of the old cycle is kept */
 
-    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_mall_shm_sh_t));
-    if (ctx->sh == NULL) {
+    ctx->shpool = ngx_http_mall_shm_zone_pool(shm_zone, data,
+                                              sizeof(ngx_http_mall_shm_sh_t),
+                                              "mall zone", &fresh);
+    if (ctx->shpool == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->shpool->data = ctx->sh;
+    ctx->sh = ctx->shpool->data;
 
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_mall_shm_rbtree_insert_value);
+    if (fresh) {
+        ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                        ngx_http_mall_shm_rbtree_insert_value);
 
-    ngx_queue_init(&ctx->sh->lru);
-
-    len = sizeof(" in mall zone \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
+        ngx_queue_init(&ctx->sh->lru);
     }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " in mall zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    /* a full slab is normal here: we evict and log ourselves */
-    ctx->shpool->log_nomem = 0;
 
     return NGX_OK;
 }

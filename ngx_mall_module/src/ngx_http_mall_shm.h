@@ -68,6 +68,10 @@ typedef ngx_int_t (*ngx_http_mall_shm_walk_pt)(ngx_http_mall_shm_node_t *sn,
     void *data);
 
 
+ngx_shm_zone_t *ngx_http_mall_shm_zone_declare(ngx_conf_t *cf,
+    ngx_str_t *value, void *tag, ngx_shm_zone_init_pt init, void *data);
+ngx_slab_pool_t *ngx_http_mall_shm_zone_pool(ngx_shm_zone_t *shm_zone,
+    void *data, size_t size, char *what, ngx_uint_t *fresh);
 ngx_shm_zone_t *ngx_http_mall_shm_zone_add(ngx_conf_t *cf, ngx_str_t *value,
     void *tag);
 

@@ -28,8 +28,6 @@ static void ngx_http_mall_sign_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_sign_verify(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx, ngx_str_t *ts, ngx_str_t *nonce,
     ngx_str_t *sig, time_t when);
-static ngx_http_mall_secret_t *ngx_http_mall_sign_find_secret(
-    ngx_http_mall_main_conf_t *mmcf, const char *skid);
 
 
 /* mall_sign_zone <name>:<size> */
@@ -64,48 +62,13 @@ ngx_http_mall_sign_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mall_main_conf_t *mmcf = conf;
 
-    ngx_str_t               *value;
-    ngx_uint_t               i;
-    ngx_http_mall_secret_t  *s;
+    ngx_str_t  *value;
 
     value = cf->args->elts;
 
-    if (mmcf->sign.secrets == NULL) {
-        mmcf->sign.secrets = ngx_array_create(cf->pool, 2,
-                                              sizeof(ngx_http_mall_secret_t));
-        if (mmcf->sign.secrets == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (value[1].len == 0 || value[1].len >= MALL_JWT_ID_MAX) {
-        return "has an invalid secret id";
-    }
-
-    s = mmcf->sign.secrets->elts;
-
-    for (i = 0; i < mmcf->sign.secrets->nelts; i++) {
-        if (s[i].id.len == value[1].len
-            && ngx_strncmp(s[i].id.data, value[1].data, value[1].len) == 0)
-        {
-            return "has a duplicate secret id";
-        }
-    }
-
-    s = ngx_array_push(mmcf->sign.secrets);
-    if (s == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    s->id = value[1];
-
-    if (ngx_http_mall_load_secret(cf, &value[2], &s->key, 16, 256)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_mall_secret_add(cf, &mmcf->sign.secrets, &value[1],
+                                    "has an invalid secret id",
+                                    "has a duplicate secret id");
 }
 
 
@@ -163,27 +126,6 @@ ngx_http_mall_sign_merge_loc_conf(ngx_conf_t *cf,
 }
 
 
-static ngx_http_mall_secret_t *
-ngx_http_mall_sign_find_secret(ngx_http_mall_main_conf_t *mmcf,
-    const char *skid)
-{
-    size_t                   len;
-    ngx_uint_t               i;
-    ngx_http_mall_secret_t  *s;
-
-    len = ngx_strlen(skid);
-    s = mmcf->sign.secrets->elts;
-
-    for (i = 0; i < mmcf->sign.secrets->nelts; i++) {
-        if (s[i].id.len == len && ngx_strncmp(s[i].id.data, skid, len) == 0) {
-            return &s[i];
-        }
-    }
-
-    return NULL;
-}
-
-
 /*
  * ACCESS phase, after auth. Cheap header checks first; then the body is
  * read without blocking (the mirror module's way: the phases re-run from
@@ -201,7 +143,6 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     ngx_int_t                  rc;
     ngx_str_t                  ts, nonce, sig;
     ngx_uint_t                 i;
-    ngx_list_part_t           *part;
     ngx_table_elt_t           *h;
     ngx_http_mall_loc_conf_t  *mlcf;
 
@@ -217,41 +158,22 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     ngx_str_null(&nonce);
     ngx_str_null(&sig);
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_mall_find_header(&r->headers_in.headers, "X-Mall-Timestamp",
+                                  sizeof("X-Mall-Timestamp") - 1);
+    if (h) {
+        ts = h->value;
+    }
 
-    for (i = 0; /* void */ ; i++) {
+    h = ngx_http_mall_find_header(&r->headers_in.headers, "X-Mall-Nonce",
+                                  sizeof("X-Mall-Nonce") - 1);
+    if (h) {
+        nonce = h->value;
+    }
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-Mall-Timestamp") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Mall-Timestamp",
-                               sizeof("X-Mall-Timestamp") - 1) == 0)
-        {
-            ts = h[i].value;
-
-        } else if (h[i].key.len == sizeof("X-Mall-Nonce") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "X-Mall-Nonce",
-                                      sizeof("X-Mall-Nonce") - 1) == 0)
-        {
-            nonce = h[i].value;
-
-        } else if (h[i].key.len == sizeof("X-Mall-Signature") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "X-Mall-Signature",
-                                      sizeof("X-Mall-Signature") - 1) == 0)
-        {
-            sig = h[i].value;
-        }
+    h = ngx_http_mall_find_header(&r->headers_in.headers, "X-Mall-Signature",
+                                  sizeof("X-Mall-Signature") - 1);
+    if (h) {
+        sig = h->value;
     }
 
     if (ts.data == NULL && nonce.data == NULL && sig.data == NULL
@@ -262,24 +184,28 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     }
 
     if (sig.data == NULL) {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_MISSING);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "missing X-Mall-Signature header");
     }
 
     if (ts.data == NULL) {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_MISSING);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "missing X-Mall-Timestamp header");
     }
 
     if (nonce.data == NULL) {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_MISSING);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "missing X-Mall-Nonce header");
     }
 
     if (ctx->auth_state != NGX_HTTP_MALL_AUTH_VERIFIED) {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_NO_TOKEN);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "signed request needs a bearer token");
@@ -289,6 +215,7 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
                                          : NGX_ERROR;
 
     if (when == NGX_ERROR) {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_BAD_TIMESTAMP);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "malformed timestamp");
@@ -297,6 +224,7 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     if (when < ngx_time() - mlcf->sign.window
         || when > ngx_time() + mlcf->sign.window)
     {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_EXPIRED);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "timestamp outside window");
@@ -305,6 +233,7 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     if (nonce.len < NGX_HTTP_MALL_NONCE_MIN
         || nonce.len > NGX_HTTP_MALL_NONCE_MAX)
     {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_BAD_NONCE);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "nonce must be 16 to 64 characters");
@@ -316,6 +245,7 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
               || (c >= '0' && c <= '9') || c == '-' || c == '_'))
         {
+            ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_BAD_NONCE);
             return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                       NGX_HTTP_MALL_SIGN_BAD,
                                       "nonce has invalid characters");
@@ -400,18 +330,22 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
 
     if (ngx_http_mall_body_sha256(r, ctx) != NGX_OK) {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_TOO_LARGE);
         return ngx_http_mall_deny(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                   "PAYLOAD_TOO_LARGE",
                                   "request body too large to verify");
     }
 
-    secret = ngx_http_mall_sign_find_secret(mmcf, ctx->claims.skid);
+    secret = ngx_http_mall_secret_find(mmcf->sign.secrets,
+                                       (u_char *) ctx->claims.skid,
+                                       ngx_strlen(ctx->claims.skid));
 
     if (secret == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mall_sign: unknown sign secret \"%s\"",
                       ctx->claims.skid);
 
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNKNOWN_KEY);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "unknown sign key id");
@@ -444,6 +378,7 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
                                           MALL_SIGN_MAX_PARAMS,
                                           (char *) scratch, (char *) cquery);
         if (cqlen < 0) {
+            ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_BAD_QUERY);
             return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                       NGX_HTTP_MALL_SIGN_BAD,
                                       "malformed query string");
@@ -490,6 +425,7 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
                       "mall_sign: signature mismatch for token \"%s\"",
                       ctx->claims.jti);
 
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_BAD_SIGNATURE);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "signature mismatch");
@@ -511,17 +447,20 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
                       "mall_sign: replayed nonce for token \"%s\"",
                       ctx->claims.jti);
 
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_REPLAY);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "REPLAYED",
                                   "nonce already used");
     }
 
     if (rc != NGX_OK) {
         /* cannot remember the nonce: refuse rather than allow a replay */
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNAVAILABLE);
         return ngx_http_mall_deny(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "UNAVAILABLE", "replay cache unavailable");
     }
 
     ctx->sign_done = 1;
+    ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_ACCEPTED);
 
     return NGX_DECLINED;
 }

@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("MALL_BUILD_DIR", os.path.join(ROOT, "build"))
-MODULE = os.path.join(BUILD, "modules", "ngx_http_mall_module.so")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+
+from edge_harness import MODULE, TEMP_PATHS, free_port  # noqa: E402
 
 CONF = """load_module %(module)s;
 worker_processes 1;
@@ -35,11 +36,7 @@ error_log %(dir)s/error.log warn;
 events { worker_connections 64; }
 http {
     access_log off;
-    client_body_temp_path %(dir)s/body;
-    proxy_temp_path %(dir)s/proxy;
-    fastcgi_temp_path %(dir)s/fcgi;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
+%(temp_paths)s
     keepalive_requests 1000000;
     mall_limit_zone name=acc:1m;
     server {
@@ -55,14 +52,6 @@ http {
     }
 }
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def read_response(sock, buf):
@@ -98,6 +87,7 @@ def main():
     port = free_port()
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(CONF % {"module": MODULE, "dir": d, "port": port,
+                        "temp_paths": TEMP_PATHS % {"dir": d},
                         "rate": a.rate, "burst": a.burst})
     nginx = ["/usr/sbin/nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")]
     subprocess.run(nginx, check=True)

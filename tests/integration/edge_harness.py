@@ -5,8 +5,10 @@ test_rate_limit.py (and later module tests) build on it with their own
 nginx.conf templates.
 
 A template is a %-format string; it gets module, dir, redis, edge, echo,
-forward (proxy_set_header lines of the edge identity), echo_headers (the
-echo server's add_header lines) and any extra port names passed to Edge.
+main (the load_module, pid, error_log and worker_processes lines), temp_paths
+(the http-level *_temp_path lines, inside dir), forward (proxy_set_header
+lines of the edge identity), echo_headers (the echo server's add_header
+lines) and any extra port names passed to Edge.
 """
 
 import contextlib
@@ -25,6 +27,17 @@ from mall_client import claims, jwt_es256
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("MALL_BUILD_DIR", os.path.join(ROOT, "build"))
 MODULE = os.path.join(BUILD, "modules", "ngx_http_mall_module.so")
+
+MAIN = """load_module %(module)s;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log info;
+worker_processes 2;"""
+
+TEMP_PATHS = """    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;"""
 
 ECHO = "\n".join(
     "            add_header X-Got-%s $http_x_mall_%s always;" % (h, v)
@@ -69,7 +82,9 @@ class Edge:
     def render(self):
         params = {"module": MODULE, "dir": self.dir, "redis": self.redis_port,
                   "edge": self.edge_port, "echo": self.echo_port,
-                  "forward": FORWARD, "echo_headers": ECHO}
+                  "forward": FORWARD, "echo_headers": ECHO,
+                  "main": MAIN % {"module": MODULE, "dir": self.dir},
+                  "temp_paths": TEMP_PATHS % {"dir": self.dir}}
         params.update(self.ports)
         with open(self.key("nginx.conf"), "w") as f:
             f.write(self.conf % params)

@@ -22,18 +22,11 @@ from edge_harness import error_of, running_edge
 from mall_client import edge_headers, read_secret
 
 CONF = """
-load_module %(module)s;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log info;
-worker_processes 2;
+%(main)s
 events { worker_connections 1024; }
 http {
     access_log off;
-    client_body_temp_path %(dir)s/body;
-    proxy_temp_path %(dir)s/proxy;
-    fastcgi_temp_path %(dir)s/fcgi;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
+%(temp_paths)s
 
     mall_redis 127.0.0.1:%(redis)d interval=100ms;
     mall_auth_zone t_auth:2m;
@@ -194,6 +187,8 @@ def status_metrics(env):
     text = requests.get(env.admin + "/cache/status", timeout=5).text
     out = {}
     for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
         name, value = line.rsplit(" ", 1)
         out[name] = int(value)
     return out

@@ -17,18 +17,11 @@ from mall_client import (claims, derive_sign_key, edge_headers, jwt_hs256,
                          nonce, read_secret, sign_headers)
 
 CONF = """
-load_module %(module)s;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log info;
-worker_processes 2;
+%(main)s
 events { worker_connections 256; }
 http {
     access_log off;
-    client_body_temp_path %(dir)s/body;
-    proxy_temp_path %(dir)s/proxy;
-    fastcgi_temp_path %(dir)s/fcgi;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
+%(temp_paths)s
     client_max_body_size 64k;
     client_body_buffer_size 64k;
     set_real_ip_from 127.0.0.1;

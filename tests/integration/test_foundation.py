@@ -151,6 +151,17 @@ def test_crashed_worker_is_restarted(stack):
         assert stack.get("/api/v1/products").status_code == 200
 
 
+def test_admin_metrics_endpoint(stack):
+    r = requests.get(stack.admin + "/metrics", timeout=5)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    for name in ("mall_requests_total", "mall_auth_verified_total",
+                 "mall_limit_requests_total", "mall_cache_hits_total",
+                 "mall_shm_size_bytes", "mall_redis_connected"):
+        assert "\n# TYPE %s " % name in "\n" + r.text, name
+    assert 'mall_cache_hits_total{zone="catalog"}' in r.text
+
+
 def test_mallctl_status(stack):
     r = stack.mallctl("status", check=False)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -21,19 +21,12 @@ LIMITED = """
             proxy_pass http://127.0.0.1:%(echo)d;"""
 
 CONF = """
-load_module %(module)s;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log info;
-worker_processes 2;
+%(main)s
 events { worker_connections 256; }
 http {
     log_format lim '$remote_addr $uri $status $mall_limit_status';
     access_log %(dir)s/access.log lim;
-    client_body_temp_path %(dir)s/body;
-    proxy_temp_path %(dir)s/proxy;
-    fastcgi_temp_path %(dir)s/fcgi;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
+%(temp_paths)s
     set_real_ip_from 127.0.0.1;
     real_ip_header X-Forwarded-For;
 
@@ -352,18 +345,11 @@ def test_config_errors_name_file_and_line(edge, directive, message):
 # ------------------------- cluster-wide limits (sync=redis) ---------------
 
 SYNC_CONF = """
-load_module %(module)s;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log info;
-worker_processes 2;
+%(main)s
 events { worker_connections 256; }
 http {
     access_log off;
-    client_body_temp_path %(dir)s/body;
-    proxy_temp_path %(dir)s/proxy;
-    fastcgi_temp_path %(dir)s/fcgi;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
+%(temp_paths)s
 
     mall_redis 127.0.0.1:%(redis)d timeout=500ms;
     mall_limit_sync interval=100ms batch=64 node=%(node)s;
