@@ -85,34 +85,10 @@ build_workers() {
     make -s -C "$ROOT/workers" BUILD="$BUILD" >/dev/null
 }
 
-gen_secret() {   # gen_secret FILE: 32 random bytes as 64 hex chars
-    [ -s "$1" ] || { openssl rand -hex 32 >"$1"; chmod 600 "$1"; }
-}
-
 gen_keys() {
-    local k=$BUILD/keys
-    mkdir -p "$k"
-    chmod 700 "$k"
-    if [ ! -s "$k/jwt-k1.pem" ]; then
-        log "generating dev keys in build/keys (dev only, never commit)"
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-            -out "$k/jwt-k1.pem" 2>/dev/null
-        openssl pkey -in "$k/jwt-k1.pem" -pubout -out "$k/jwt-k1.pub.pem"
-        chmod 600 "$k/jwt-k1.pem"
-    fi
-    gen_secret "$k/sign-s1.key"
-    gen_secret "$k/edge-e1.key"
-    gen_secret "$k/data-d1.key"
-    # WeChat Pay merchant/platform keys for the simulator and the workers
-    # (dev/test only: the simulator plays WeChat's side).
-    sh "$ROOT/tests/wechat_sim/gen_keys.sh" "$k/wechat"
-    if [ ! -s "$k/tls.crt" ]; then
-        openssl req -x509 -newkey rsa:2048 -nodes -days 825 \
-            -subj "/CN=localhost" \
-            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-            -keyout "$k/tls.key" -out "$k/tls.crt" 2>/dev/null
-        chmod 600 "$k/tls.key"
-    fi
+    [ -s "$BUILD/keys/jwt-k1.pem" ] \
+        || log "generating dev keys in build/keys (dev only, never commit)"
+    sh "$ROOT/lua-free-scripts/mall-keys.sh" "$BUILD/keys"
 }
 
 # GeoIP country database from npm (CC0). Only the npm registry is reachable.
