@@ -9,8 +9,8 @@
  * per sync, appends the key to a ring of keys to sync in a small shm zone
  * of its own. No Redis call.
  *
- * Syncer (nginx worker 0, its own hiredis async context on nginx's event
- * loop, like the stream follower of ngx_http_mall_redis.c): every interval
+ * Syncer (nginx worker 0, its own Redis client of ngx_http_mall_redis.c on
+ * nginx's event loop, like the stream follower): every interval
  * it takes up to batch keys from the ring and pipelines, per key,
  *     HINCRBY mall:rl:<limit>:<key>:<window> <node> <pending>
  *     PEXPIRE mall:rl:<limit>:<key>:<window> <2 windows + 10 s>
@@ -37,7 +37,6 @@
 
 #define NGX_HTTP_MALL_SYNC_INTERVAL     200       /* ms */
 #define NGX_HTTP_MALL_SYNC_BATCH        1024
-#define NGX_HTTP_MALL_SYNC_BACKOFF_MIN  250       /* ms */
 #define NGX_HTTP_MALL_SYNC_BACKOFF_MAX  2000      /* ms */
 
 /* a ring record: limit index, key length, key (name NUL value) */
@@ -78,24 +77,12 @@ typedef struct {
 
 
 typedef struct {
-    redisAsyncContext                 *ac;
+    ngx_http_mall_redis_client_t       client;    /* client.data: this */
     ngx_http_mall_limit_sync_conf_t   *conf;
-    ngx_http_mall_redis_conf_t        *rcf;
-    ngx_log_t                         *log;
-    ngx_event_t                        timer;     /* next tick, reconnect */
-    ngx_event_t                        deadline;  /* connect or replies */
-    ngx_msec_t                         backoff;
-    ngx_uint_t                         outstanding;  /* replies due */
-    ngx_uint_t                         more;      /* ring had more keys */
 
     ngx_http_mall_sync_item_t         *items;     /* conf->batch */
     ngx_uint_t                         nitems;
     u_char                            *keys;      /* batch records */
-
-    unsigned                           active:1;
-    unsigned                           connected:1;
-    unsigned                           down_logged:1;
-    unsigned                           exiting:1;
 } ngx_http_mall_sync_t;
 
 
@@ -105,16 +92,7 @@ static void ngx_http_mall_sync_ring_push(ngx_shm_zone_t *zone,
     ngx_http_mall_limit_sync_state_t *ss, ngx_uint_t index, u_char *key,
     size_t len);
 
-static void ngx_http_mall_sync_timer_handler(ngx_event_t *ev);
-static void ngx_http_mall_sync_deadline_handler(ngx_event_t *ev);
-static void ngx_http_mall_sync_connect(ngx_http_mall_sync_t *st);
-static void ngx_http_mall_sync_retry(ngx_http_mall_sync_t *st,
-    const char *why);
-static void ngx_http_mall_sync_connect_cb(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_mall_sync_disconnect_cb(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_mall_sync_tick(ngx_http_mall_sync_t *st);
+static void ngx_http_mall_sync_tick(ngx_http_mall_redis_client_t *cl);
 static ngx_uint_t ngx_http_mall_sync_take(ngx_http_mall_sync_t *st);
 static ngx_int_t ngx_http_mall_sync_prepare(ngx_http_mall_sync_t *st,
     ngx_http_mall_sync_item_t *it, uint64_t now);
@@ -135,8 +113,6 @@ static ngx_int_t ngx_http_mall_sync_others(ngx_http_mall_sync_t *st,
 static void ngx_http_mall_sync_apply(ngx_http_mall_sync_t *st,
     ngx_http_mall_sync_item_t *it, uint64_t remote);
 static void ngx_http_mall_sync_restore(ngx_http_mall_sync_item_t *it);
-static void ngx_http_mall_sync_done(ngx_http_mall_sync_t *st,
-    redisAsyncContext *ac);
 
 
 static ngx_http_mall_sync_t  ngx_http_mall_sync_state;
@@ -553,7 +529,9 @@ ngx_int_t
 ngx_http_mall_limit_sync_init_process(ngx_cycle_t *cycle,
     ngx_http_mall_limit_sync_conf_t *scf, ngx_http_mall_redis_conf_t *rcf)
 {
-    ngx_http_mall_sync_t  *st;
+    u_char                        *p;
+    ngx_http_mall_sync_t          *st;
+    ngx_http_mall_redis_client_t  *cl;
 
     if (scf->ring == NULL || rcf->port == 0) {
         return NGX_OK;
@@ -561,34 +539,27 @@ ngx_http_mall_limit_sync_init_process(ngx_cycle_t *cycle,
 
     st = &ngx_http_mall_sync_state;
 
-    ngx_memzero(st, sizeof(ngx_http_mall_sync_t));
-
+    st->conf = scf;
     st->items = ngx_palloc(cycle->pool,
                            scf->batch * sizeof(ngx_http_mall_sync_item_t));
     st->keys = ngx_palloc(cycle->pool,
                           scf->batch * NGX_HTTP_MALL_SYNC_REC_MAX);
+    p = ngx_pnalloc(cycle->pool, sizeof(" as node \"\"") - 1 + scf->node.len);
 
-    if (st->items == NULL || st->keys == NULL) {
+    if (st->items == NULL || st->keys == NULL || p == NULL) {
         return NGX_ERROR;
     }
 
-    st->conf = scf;
-    st->rcf = rcf;
-    st->log = cycle->log;
-    st->backoff = NGX_HTTP_MALL_SYNC_BACKOFF_MIN;
-    st->active = 1;
+    cl = &st->client;
 
-    st->timer.handler = ngx_http_mall_sync_timer_handler;
-    st->timer.data = st;
-    st->timer.log = cycle->log;
-    st->timer.cancelable = 1;
+    ngx_http_mall_redis_client_init(cl, cycle, rcf, "mall_limit_sync",
+                                    ngx_http_mall_sync_tick, st);
 
-    st->deadline.handler = ngx_http_mall_sync_deadline_handler;
-    st->deadline.data = st;
-    st->deadline.log = cycle->log;
-    st->deadline.cancelable = 1;
-
-    ngx_add_timer(&st->timer, 1);
+    cl->peer = "redis ";
+    cl->outage = "sync=redis limits are per node until it is back";
+    cl->backoff_max = NGX_HTTP_MALL_SYNC_BACKOFF_MAX;
+    cl->detail.data = p;
+    cl->detail.len = ngx_sprintf(p, " as node \"%V\"", &scf->node) - p;
 
     return NGX_OK;
 }
@@ -597,208 +568,8 @@ ngx_http_mall_limit_sync_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_mall_limit_sync_exit_process(ngx_cycle_t *cycle)
 {
-    redisAsyncContext     *ac;
-    ngx_http_mall_sync_t  *st;
-
-    st = &ngx_http_mall_sync_state;
-
-    if (!st->active) {
-        return;
-    }
-
-    st->exiting = 1;
-
-    if (st->timer.timer_set) {
-        ngx_del_timer(&st->timer);
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    ac = st->ac;
-    st->ac = NULL;
-
-    if (ac) {
-        /* replies still due run with NULL: unsent pending goes back */
-        redisAsyncFree(ac);
-    }
-}
-
-
-/* ------------------------------ connection ------------------------------- */
-
-
-static void
-ngx_http_mall_sync_timer_handler(ngx_event_t *ev)
-{
-    ngx_http_mall_sync_t *st = ev->data;
-
-    if (st->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
-    }
-
-    if (st->ac == NULL) {
-        ngx_http_mall_sync_connect(st);
-        return;
-    }
-
-    if (st->connected && st->outstanding == 0) {
-        ngx_http_mall_sync_tick(st);
-    }
-}
-
-
-static void
-ngx_http_mall_sync_deadline_handler(ngx_event_t *ev)
-{
-    ngx_http_mall_sync_t *st = ev->data;
-
-    redisAsyncContext  *ac;
-
-    ac = st->ac;
-
-    if (ac == NULL) {
-        return;
-    }
-
-    st->ac = NULL;
-    st->connected = 0;
-
-    /* runs the callbacks still due with a NULL reply */
-    redisAsyncFree(ac);
-
-    st->outstanding = 0;
-
-    ngx_http_mall_sync_retry(st, "timed out");
-}
-
-
-static void
-ngx_http_mall_sync_connect(ngx_http_mall_sync_t *st)
-{
-    redisAsyncContext  *ac;
-
-    ac = redisAsyncConnect((char *) st->rcf->host.data, (int) st->rcf->port);
-
-    if (ac == NULL) {
-        ngx_http_mall_sync_retry(st, "out of memory");
-        return;
-    }
-
-    if (ac->err) {
-        ngx_http_mall_sync_retry(st, ac->errstr);
-        redisAsyncFree(ac);
-        return;
-    }
-
-    ac->data = st;
-
-    if (ngx_http_mall_redis_attach(ac, st->log) != NGX_OK) {
-        redisAsyncFree(ac);
-        ngx_http_mall_sync_retry(st, "no free connection");
-        return;
-    }
-
-    st->ac = ac;
-
-    redisAsyncSetConnectCallback(ac, ngx_http_mall_sync_connect_cb);
-    redisAsyncSetDisconnectCallback(ac, ngx_http_mall_sync_disconnect_cb);
-
-    ngx_add_timer(&st->deadline, st->rcf->timeout);
-}
-
-
-/* Next attempt with backoff; the outage is logged once, at error. */
-
-static void
-ngx_http_mall_sync_retry(ngx_http_mall_sync_t *st, const char *why)
-{
-    if (st->exiting) {
-        return;
-    }
-
-    if (!st->down_logged) {
-        ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                      "mall_limit_sync: redis %s:%i unavailable (%s), "
-                      "retrying; sync=redis limits are per node until it "
-                      "is back", st->rcf->host.data, st->rcf->port, why);
-        st->down_logged = 1;
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    if (st->timer.timer_set) {
-        ngx_del_timer(&st->timer);
-    }
-
-    ngx_add_timer(&st->timer, st->backoff);
-
-    st->backoff *= 2;
-
-    if (st->backoff > NGX_HTTP_MALL_SYNC_BACKOFF_MAX) {
-        st->backoff = NGX_HTTP_MALL_SYNC_BACKOFF_MAX;
-    }
-}
-
-
-static void
-ngx_http_mall_sync_connect_cb(const redisAsyncContext *ac, int status)
-{
-    ngx_http_mall_sync_t *st = ac->data;
-
-    ngx_uint_t  level;
-
-    if (st->ac != ac) {
-        return;
-    }
-
-    if (status != REDIS_OK) {
-        st->ac = NULL;
-        ngx_http_mall_sync_retry(st, ac->errstr);
-        return;
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    st->connected = 1;
-    st->backoff = NGX_HTTP_MALL_SYNC_BACKOFF_MIN;
-
-    level = st->down_logged ? NGX_LOG_NOTICE : NGX_LOG_INFO;
-
-    ngx_log_error(level, st->log, 0,
-                  "mall_limit_sync: connected to %s:%i as node \"%V\"",
-                  st->rcf->host.data, st->rcf->port, &st->conf->node);
-
-    st->down_logged = 0;
-
-    if (st->timer.timer_set) {
-        ngx_del_timer(&st->timer);
-    }
-
-    ngx_add_timer(&st->timer, 1);
-}
-
-
-static void
-ngx_http_mall_sync_disconnect_cb(const redisAsyncContext *ac, int status)
-{
-    ngx_http_mall_sync_t *st = ac->data;
-
-    if (st->ac != ac) {
-        return;
-    }
-
-    st->ac = NULL;
-    st->connected = 0;
-    st->outstanding = 0;
-
-    ngx_http_mall_sync_retry(st, status == REDIS_OK ? "connection closed"
-                                                    : ac->errstr);
+    /* replies still due run with NULL: unsent pending goes back */
+    ngx_http_mall_redis_client_exit(&ngx_http_mall_sync_state.client);
 }
 
 
@@ -808,13 +579,17 @@ ngx_http_mall_sync_disconnect_cb(const redisAsyncContext *ac, int status)
 /* One tick: take a batch of keys from the ring and pipeline their commands. */
 
 static void
-ngx_http_mall_sync_tick(ngx_http_mall_sync_t *st)
+ngx_http_mall_sync_tick(ngx_http_mall_redis_client_t *cl)
 {
     uint64_t                    now;
     ngx_uint_t                  i;
+    ngx_http_mall_sync_t       *st;
     ngx_http_mall_sync_item_t  *it;
 
-    st->more = ngx_http_mall_sync_take(st);
+    st = cl->data;
+
+    /* the next tick comes at once while the ring has more keys */
+    cl->next = ngx_http_mall_sync_take(st) ? 1 : st->conf->interval;
     now = ngx_http_mall_now_ms();
 
     for (i = 0; i < st->nitems; i++) {
@@ -830,13 +605,6 @@ ngx_http_mall_sync_tick(ngx_http_mall_sync_t *st)
             break;
         }
     }
-
-    if (st->outstanding) {
-        ngx_add_timer(&st->deadline, st->rcf->timeout);
-        return;
-    }
-
-    ngx_add_timer(&st->timer, st->more ? 1 : st->conf->interval);
 }
 
 
@@ -997,14 +765,13 @@ ngx_http_mall_sync_send(ngx_http_mall_sync_t *st,
         argv[3] = (const char *) num;
         argvlen[3] = ngx_sprintf(num, "%uL", it->pending) - num;
 
-        if (redisAsyncCommandArgv(st->ac, ngx_http_mall_sync_incr_cb, it, 4,
-                                  argv, argvlen)
-            != REDIS_OK)
+        if (ngx_http_mall_redis_client_command(&st->client,
+                                               ngx_http_mall_sync_incr_cb, it,
+                                               4, argv, argvlen)
+            != NGX_OK)
         {
             return NGX_ERROR;
         }
-
-        st->outstanding++;
 
         argv[0] = "PEXPIRE";
         argvlen[0] = 7;
@@ -1012,15 +779,14 @@ ngx_http_mall_sync_send(ngx_http_mall_sync_t *st,
         argvlen[2] = ngx_sprintf(ttl, "%uL", 2 * it->limit->window_ms + 10000)
                      - ttl;
 
-        if (redisAsyncCommandArgv(st->ac, ngx_http_mall_sync_expire_cb, it, 3,
-                                  argv, argvlen)
-            != REDIS_OK)
+        if (ngx_http_mall_redis_client_command(&st->client,
+                                               ngx_http_mall_sync_expire_cb,
+                                               it, 3, argv, argvlen)
+            != NGX_OK)
         {
             /* the HINCRBY's callback gives the pending back */
             return NGX_OK;
         }
-
-        st->outstanding++;
     }
 
     argv[0] = "HGETALL";
@@ -1031,26 +797,24 @@ ngx_http_mall_sync_send(ngx_http_mall_sync_t *st,
                                                  - it->limit->window_ms,
                                              rkey);
 
-        if (redisAsyncCommandArgv(st->ac, ngx_http_mall_sync_prev_cb, it, 2,
-                                  argv, argvlen)
-            != REDIS_OK)
+        if (ngx_http_mall_redis_client_command(&st->client,
+                                               ngx_http_mall_sync_prev_cb, it,
+                                               2, argv, argvlen)
+            != NGX_OK)
         {
             return it->pending ? NGX_OK : NGX_ERROR;
         }
-
-        st->outstanding++;
     }
 
     argvlen[1] = ngx_http_mall_sync_rkey(it, it->win, rkey);
 
-    if (redisAsyncCommandArgv(st->ac, ngx_http_mall_sync_cur_cb, it, 2,
-                              argv, argvlen)
-        != REDIS_OK)
+    if (ngx_http_mall_redis_client_command(&st->client,
+                                           ngx_http_mall_sync_cur_cb, it, 2,
+                                           argv, argvlen)
+        != NGX_OK)
     {
         return it->pending ? NGX_OK : NGX_ERROR;
     }
-
-    st->outstanding++;
 
     return NGX_OK;
 }
@@ -1083,29 +847,29 @@ ngx_http_mall_sync_incr_cb(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                 *reply = r;
     ngx_http_mall_sync_item_t  *it = privdata;
 
-    ngx_http_mall_sync_t  *st;
+    ngx_http_mall_redis_client_t  *cl;
 
-    st = ac->data;
+    cl = ac->data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         /* not counted in Redis: count it at the next sync instead */
         ngx_http_mall_sync_restore(it);
 
         if (reply && reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, st->log, 0,
+            ngx_log_error(NGX_LOG_ERR, cl->log, 0,
                           "mall_limit_sync: HINCRBY failed: %*s",
                           (size_t) reply->len, reply->str);
         }
     }
 
-    ngx_http_mall_sync_done(st, ac);
+    (void) ngx_http_mall_redis_client_reply(cl, ac);
 }
 
 
 static void
 ngx_http_mall_sync_expire_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
-    ngx_http_mall_sync_done(ac->data, ac);
+    (void) ngx_http_mall_redis_client_reply(ac->data, ac);
 }
 
 
@@ -1115,17 +879,17 @@ ngx_http_mall_sync_prev_cb(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                 *reply = r;
     ngx_http_mall_sync_item_t  *it = privdata;
 
-    ngx_http_mall_sync_t  *st;
+    ngx_http_mall_redis_client_t  *cl;
 
-    st = ac->data;
+    cl = ac->data;
 
     if (reply == NULL
-        || ngx_http_mall_sync_others(st, reply, &it->prev) != NGX_OK)
+        || ngx_http_mall_sync_others(cl->data, reply, &it->prev) != NGX_OK)
     {
         it->have_prev = 0;
     }
 
-    ngx_http_mall_sync_done(st, ac);
+    (void) ngx_http_mall_redis_client_reply(cl, ac);
 }
 
 
@@ -1135,18 +899,18 @@ ngx_http_mall_sync_cur_cb(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                 *reply = r;
     ngx_http_mall_sync_item_t  *it = privdata;
 
-    uint64_t               remote;
-    ngx_http_mall_sync_t  *st;
+    uint64_t                       remote;
+    ngx_http_mall_redis_client_t  *cl;
 
-    st = ac->data;
+    cl = ac->data;
 
-    if (reply && st->ac == ac
-        && ngx_http_mall_sync_others(st, reply, &remote) == NGX_OK)
+    if (reply && cl->ac == ac
+        && ngx_http_mall_sync_others(cl->data, reply, &remote) == NGX_OK)
     {
-        ngx_http_mall_sync_apply(st, it, remote);
+        ngx_http_mall_sync_apply(cl->data, it, remote);
     }
 
-    ngx_http_mall_sync_done(st, ac);
+    (void) ngx_http_mall_redis_client_reply(cl, ac);
 }
 
 
@@ -1162,7 +926,7 @@ ngx_http_mall_sync_others(ngx_http_mall_sync_t *st, redisReply *reply,
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         if (reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, st->log, 0,
+            ngx_log_error(NGX_LOG_ERR, st->client.log, 0,
                           "mall_limit_sync: HGETALL failed: %*s",
                           (size_t) reply->len, reply->str);
         }
@@ -1238,7 +1002,7 @@ ngx_http_mall_sync_apply(ngx_http_mall_sync_t *st,
         ss.base.tat = mall_rlsync_charge(&sl->gcra, sl->window_ms,
                                          ss.base.tat, now, d);
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, st->log, 0,
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, st->client.log, 0,
                        "mall_limit_sync: \"%V\" charged %uL remote admits, "
                        "others' total %uL", &sl->name, d, remote);
     }
@@ -1297,25 +1061,3 @@ ngx_http_mall_sync_restore(ngx_http_mall_sync_item_t *it)
     it->pending = 0;
 }
 
-
-/* One reply less; the last one of a batch schedules the next tick. */
-
-static void
-ngx_http_mall_sync_done(ngx_http_mall_sync_t *st, redisAsyncContext *ac)
-{
-    if (st->ac != ac || st->outstanding == 0) {
-        return;
-    }
-
-    if (--st->outstanding) {
-        return;
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    if (!st->exiting && !st->timer.timer_set) {
-        ngx_add_timer(&st->timer, st->more ? 1 : st->conf->interval);
-    }
-}

@@ -1,13 +1,13 @@
 
 /*
- * Redis stream followers: see ngx_http_mall_redis.h.
+ * The Redis client and the stream follower: see ngx_http_mall_redis.h.
  *
  * The hiredis async context is bound to nginx's event loop by an adapter
  * (the shape of hiredis's adapters/libevent.h): its socket is wrapped in an
  * ngx_connection_t and hiredis switches read/write interest through
  * addRead/delRead/addWrite/delWrite, level-triggered. hiredis 0.14 has no
- * async timeouts, so nginx timers bound the connect and every reply. All
- * state is per process: only worker 0 runs this.
+ * async timeouts, so nginx timers bound the connect and every batch of
+ * replies. All state is per process: only worker 0 runs this.
  */
 
 
@@ -27,38 +27,23 @@
 #define NGX_HTTP_MALL_REDIS_BACKOFF_MAX  10000    /* ms */
 
 
-typedef struct {
-    redisAsyncContext             *ac;
-    ngx_http_mall_redis_conf_t    *conf;
-    ngx_log_t                     *log;
-    ngx_event_t                    timer;     /* next poll or reconnect */
-    ngx_event_t                    deadline;  /* connect or reply timeout */
-    ngx_msec_t                     backoff;   /* ms */
-
-    unsigned                       active:1;
-    unsigned                       connected:1;
-    unsigned                       in_flight:1;
-    unsigned                       down_logged:1;
-    unsigned                       exiting:1;
-} ngx_http_mall_redis_t;
-
+static void ngx_http_mall_redis_xread(ngx_http_mall_redis_client_t *cl);
+static void ngx_http_mall_redis_reply_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static ngx_uint_t ngx_http_mall_redis_stream(ngx_http_mall_redis_client_t *cl,
+    redisReply *reply);
+static void ngx_http_mall_redis_save_id(ngx_http_mall_stream_t *s);
 
 static void ngx_http_mall_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_mall_redis_deadline_handler(ngx_event_t *ev);
-static void ngx_http_mall_redis_connect(ngx_http_mall_redis_t *st);
-static void ngx_http_mall_redis_retry(ngx_http_mall_redis_t *st,
-    const char *why);
+static void ngx_http_mall_redis_connect(ngx_http_mall_redis_client_t *cl);
 static void ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac,
     int status);
 static void ngx_http_mall_redis_disconnect_cb(const redisAsyncContext *ac,
     int status);
-static void ngx_http_mall_redis_xread(ngx_http_mall_redis_t *st);
-static void ngx_http_mall_redis_reply_cb(redisAsyncContext *ac, void *r,
-    void *privdata);
-static ngx_uint_t ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st,
-    redisReply *reply);
-static void ngx_http_mall_redis_save_id(ngx_http_mall_stream_t *s);
 
+static ngx_int_t ngx_http_mall_redis_attach(redisAsyncContext *ac,
+    ngx_log_t *log);
 static void ngx_http_mall_redis_add_read(void *privdata);
 static void ngx_http_mall_redis_del_read(void *privdata);
 static void ngx_http_mall_redis_add_write(void *privdata);
@@ -68,7 +53,7 @@ static void ngx_http_mall_redis_read_handler(ngx_event_t *ev);
 static void ngx_http_mall_redis_write_handler(ngx_event_t *ev);
 
 
-static ngx_http_mall_redis_t  ngx_http_mall_redis_state;
+static ngx_http_mall_redis_client_t  ngx_http_mall_redis_follower;
 
 
 /* ------------------------------ configuration ---------------------------- */
@@ -224,24 +209,15 @@ ngx_int_t
 ngx_http_mall_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_mall_redis_conf_t *rcf)
 {
-    u_char                   key[NGX_HTTP_MALL_SHM_KEY_MAX];
-    size_t                   len;
-    ngx_uint_t               i;
-    ngx_http_mall_stream_t  *s;
-    ngx_http_mall_redis_t   *st;
+    u_char                         key[NGX_HTTP_MALL_SHM_KEY_MAX];
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_http_mall_stream_t        *s;
+    ngx_http_mall_redis_client_t  *cl;
 
     if (rcf->port == 0 || rcf->streams == NULL || rcf->streams->nelts == 0) {
         return NGX_OK;
     }
-
-    st = &ngx_http_mall_redis_state;
-
-    ngx_memzero(st, sizeof(ngx_http_mall_redis_t));
-
-    st->conf = rcf;
-    st->log = cycle->log;
-    st->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MIN;
-    st->active = 1;
 
     /* resume where the previous worker 0 stopped (survives a reload) */
 
@@ -265,17 +241,13 @@ ngx_http_mall_redis_init_process(ngx_cycle_t *cycle,
         }
     }
 
-    st->timer.handler = ngx_http_mall_redis_timer_handler;
-    st->timer.data = st;
-    st->timer.log = cycle->log;
-    st->timer.cancelable = 1;
+    cl = &ngx_http_mall_redis_follower;
 
-    st->deadline.handler = ngx_http_mall_redis_deadline_handler;
-    st->deadline.data = st;
-    st->deadline.log = cycle->log;
-    st->deadline.cancelable = 1;
+    ngx_http_mall_redis_client_init(cl, cycle, rcf, "mall_redis",
+                                    ngx_http_mall_redis_xread, NULL);
 
-    ngx_add_timer(&st->timer, 1);
+    cl->outage = "revocations already loaded stay in force";
+    cl->metrics = 1;
 
     return NGX_OK;
 }
@@ -284,220 +256,17 @@ ngx_http_mall_redis_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_mall_redis_exit_process(ngx_cycle_t *cycle)
 {
-    redisAsyncContext      *ac;
-    ngx_http_mall_redis_t  *st;
-
-    st = &ngx_http_mall_redis_state;
-
-    if (!st->active) {
-        return;
-    }
-
-    st->exiting = 1;
-
-    if (st->timer.timer_set) {
-        ngx_del_timer(&st->timer);
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    ac = st->ac;
-    st->ac = NULL;
-
-    if (ac) {
-        redisAsyncFree(ac);
-    }
+    ngx_http_mall_redis_client_exit(&ngx_http_mall_redis_follower);
 }
 
 
-/* ------------------------------ state machine ---------------------------- */
+/* ------------------------------ follower --------------------------------- */
 
 
-static void
-ngx_http_mall_redis_timer_handler(ngx_event_t *ev)
-{
-    ngx_http_mall_redis_t *st = ev->data;
-
-    if (st->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
-    }
-
-    if (st->ac == NULL) {
-        ngx_http_mall_redis_connect(st);
-        return;
-    }
-
-    if (st->connected && !st->in_flight) {
-        ngx_http_mall_redis_xread(st);
-    }
-}
-
-
-/* No connect or reply in time: drop the context and start again. */
+/* The tick: one XREAD for all followed streams. */
 
 static void
-ngx_http_mall_redis_deadline_handler(ngx_event_t *ev)
-{
-    ngx_http_mall_redis_t *st = ev->data;
-
-    redisAsyncContext  *ac;
-
-    ac = st->ac;
-
-    if (ac == NULL) {
-        return;
-    }
-
-    st->ac = NULL;
-    st->connected = 0;
-    st->in_flight = 0;
-
-    /* runs pending callbacks with a NULL reply, then the cleanup */
-    redisAsyncFree(ac);
-
-    ngx_http_mall_redis_retry(st, "timed out");
-}
-
-
-static void
-ngx_http_mall_redis_connect(ngx_http_mall_redis_t *st)
-{
-    redisAsyncContext  *ac;
-
-    ac = redisAsyncConnect((char *) st->conf->host.data, (int) st->conf->port);
-
-    if (ac == NULL) {
-        ngx_http_mall_redis_retry(st, "out of memory");
-        return;
-    }
-
-    if (ac->err) {
-        ngx_http_mall_redis_retry(st, ac->errstr);
-        redisAsyncFree(ac);
-        return;
-    }
-
-    ac->data = st;
-
-    if (ngx_http_mall_redis_attach(ac, st->log) != NGX_OK) {
-        redisAsyncFree(ac);
-        ngx_http_mall_redis_retry(st, "no free connection");
-        return;
-    }
-
-    st->ac = ac;
-
-    /* after the adapter: setting the callback arms the write event */
-    redisAsyncSetConnectCallback(ac, ngx_http_mall_redis_connect_cb);
-    redisAsyncSetDisconnectCallback(ac, ngx_http_mall_redis_disconnect_cb);
-
-    ngx_add_timer(&st->deadline, st->conf->timeout);
-}
-
-
-/*
- * Schedules the next connection attempt with exponential backoff. The
- * outage is logged once, at error; later attempts only at debug level.
- */
-
-static void
-ngx_http_mall_redis_retry(ngx_http_mall_redis_t *st, const char *why)
-{
-    if (st->exiting) {
-        return;
-    }
-
-    ngx_http_mall_metrics_redis(0);
-
-    if (!st->down_logged) {
-        ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                      "mall_redis: %s:%i unavailable (%s), retrying; "
-                      "revocations already loaded stay in force",
-                      st->conf->host.data, st->conf->port, why);
-        st->down_logged = 1;
-
-    } else {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, st->log, 0,
-                       "mall_redis: still unavailable (%s)", why);
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    ngx_add_timer(&st->timer, st->backoff);
-
-    st->backoff *= 2;
-
-    if (st->backoff > NGX_HTTP_MALL_REDIS_BACKOFF_MAX) {
-        st->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MAX;
-    }
-}
-
-
-static void
-ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac, int status)
-{
-    ngx_http_mall_redis_t *st = ac->data;
-
-    ngx_uint_t  level;
-
-    if (st->ac != ac) {
-        return;
-    }
-
-    if (status != REDIS_OK) {
-        /* hiredis frees the context after this callback */
-        st->ac = NULL;
-        ngx_http_mall_redis_retry(st, ac->errstr);
-        return;
-    }
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    st->connected = 1;
-    st->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MIN;
-
-    ngx_http_mall_metrics_redis(1);
-
-    level = st->down_logged ? NGX_LOG_NOTICE : NGX_LOG_INFO;
-
-    ngx_log_error(level, st->log, 0, "mall_redis: connected to %s:%i",
-                  st->conf->host.data, st->conf->port);
-
-    st->down_logged = 0;
-
-    ngx_add_timer(&st->timer, 1);
-}
-
-
-static void
-ngx_http_mall_redis_disconnect_cb(const redisAsyncContext *ac, int status)
-{
-    ngx_http_mall_redis_t *st = ac->data;
-
-    if (st->ac != ac) {
-        /* freed by us (deadline, exit): already handled */
-        return;
-    }
-
-    st->ac = NULL;
-    st->connected = 0;
-    st->in_flight = 0;
-
-    ngx_http_mall_redis_retry(st, status == REDIS_OK ? "connection closed"
-                                                     : ac->errstr);
-}
-
-
-/* One XREAD for all followed streams; at most one command in flight. */
-
-static void
-ngx_http_mall_redis_xread(ngx_http_mall_redis_t *st)
+ngx_http_mall_redis_xread(ngx_http_mall_redis_client_t *cl)
 {
     int                      argc;
     u_char                   count[NGX_INT_T_LEN];
@@ -506,15 +275,15 @@ ngx_http_mall_redis_xread(ngx_http_mall_redis_t *st)
     const char              *argv[4 + 2 * NGX_HTTP_MALL_REDIS_MAX_STREAMS];
     ngx_http_mall_stream_t  *s;
 
-    s = st->conf->streams->elts;
-    n = st->conf->streams->nelts;
+    s = cl->conf->streams->elts;
+    n = cl->conf->streams->nelts;
 
     argv[0] = "XREAD";
     argvlen[0] = 5;
     argv[1] = "COUNT";
     argvlen[1] = 5;
     argv[2] = (const char *) count;
-    argvlen[2] = ngx_sprintf(count, "%ui", st->conf->count) - count;
+    argvlen[2] = ngx_sprintf(count, "%ui", cl->conf->count) - count;
     argv[3] = "STREAMS";
     argvlen[3] = 7;
 
@@ -527,16 +296,11 @@ ngx_http_mall_redis_xread(ngx_http_mall_redis_t *st)
 
     argc = (int) (4 + 2 * n);
 
-    if (redisAsyncCommandArgv(st->ac, ngx_http_mall_redis_reply_cb, NULL,
-                              argc, argv, argvlen)
-        != REDIS_OK)
-    {
-        /* the context is being torn down; its callbacks reconnect */
-        return;
-    }
+    cl->next = cl->conf->interval;
 
-    st->in_flight = 1;
-    ngx_add_timer(&st->deadline, st->conf->timeout);
+    /* refused only while the context is torn down; its callbacks reconnect */
+    (void) ngx_http_mall_redis_client_command(cl, ngx_http_mall_redis_reply_cb,
+                                              NULL, argc, argv, argvlen);
 }
 
 
@@ -545,45 +309,36 @@ ngx_http_mall_redis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
     redisReply *reply = r;
 
-    ngx_uint_t              i, full;
-    ngx_http_mall_redis_t  *st;
+    ngx_uint_t                     i, full;
+    ngx_http_mall_redis_client_t  *cl;
 
-    st = ac->data;
+    cl = ac->data;
 
-    if (st->ac != ac) {
+    if (cl->ac != ac) {
         return;
     }
 
-    st->in_flight = 0;
-
-    if (st->deadline.timer_set) {
-        ngx_del_timer(&st->deadline);
-    }
-
-    if (reply == NULL) {
-        /* the connection is going away: the disconnect callback retries */
-        return;
-    }
+    /* NULL: the connection is going away, the disconnect callback retries */
 
     full = 0;
 
-    if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, cl->log, 0,
                       "mall_redis: XREAD failed: %*s",
                       (size_t) reply->len, reply->str);
 
-    } else if (reply->type == REDIS_REPLY_ARRAY) {
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY) {
 
         for (i = 0; i < reply->elements; i++) {
-            full |= ngx_http_mall_redis_stream(st, reply->element[i]);
+            full |= ngx_http_mall_redis_stream(cl, reply->element[i]);
         }
     }
 
     /* a full batch means more may be waiting: read again right away */
 
-    if (!st->exiting) {
-        ngx_add_timer(&st->timer, full ? 1 : st->conf->interval);
-    }
+    cl->next = full ? 1 : cl->conf->interval;
+
+    (void) ngx_http_mall_redis_client_reply(cl, ac);
 }
 
 
@@ -593,7 +348,8 @@ ngx_http_mall_redis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
  */
 
 static ngx_uint_t
-ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st, redisReply *reply)
+ngx_http_mall_redis_stream(ngx_http_mall_redis_client_t *cl,
+    redisReply *reply)
 {
     ngx_str_t                id, fields[2 * NGX_HTTP_MALL_STREAM_FIELDS];
     ngx_uint_t               i, j, k, nf;
@@ -607,9 +363,9 @@ ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st, redisReply *reply)
         return 0;
     }
 
-    s = st->conf->streams->elts;
+    s = cl->conf->streams->elts;
 
-    for (k = 0; k < st->conf->streams->nelts; k++) {
+    for (k = 0; k < cl->conf->streams->nelts; k++) {
         if (s[k].key.len == (size_t) reply->element[0]->len
             && ngx_memcmp(s[k].key.data, reply->element[0]->str,
                           s[k].key.len) == 0)
@@ -618,7 +374,7 @@ ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st, redisReply *reply)
         }
     }
 
-    if (k == st->conf->streams->nelts) {
+    if (k == cl->conf->streams->nelts) {
         return 0;
     }
 
@@ -660,7 +416,7 @@ ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st, redisReply *reply)
             }
         }
 
-        s[k].handler(s[k].data, &id, fields, nf, st->log);
+        s[k].handler(s[k].data, &id, fields, nf, cl->log);
         ngx_http_mall_metrics_stream(&s[k].key);
 
         ngx_memcpy(s[k].last_id, id.data, id.len);
@@ -671,7 +427,7 @@ ngx_http_mall_redis_stream(ngx_http_mall_redis_t *st, redisReply *reply)
         ngx_http_mall_redis_save_id(&s[k]);
     }
 
-    return entries->elements >= st->conf->count;
+    return entries->elements >= cl->conf->count;
 }
 
 
@@ -688,20 +444,347 @@ ngx_http_mall_redis_save_id(ngx_http_mall_stream_t *s)
 }
 
 
+
+
+/* ------------------------------ client ----------------------------------- */
+
+
+/*
+ * Starts client cl in this process: the first tick connects. Before the
+ * event loop runs, the owner may change the log wording (peer, outage,
+ * detail), backoff_max and metrics.
+ */
+
+void
+ngx_http_mall_redis_client_init(ngx_http_mall_redis_client_t *cl,
+    ngx_cycle_t *cycle, ngx_http_mall_redis_conf_t *conf, const char *name,
+    ngx_http_mall_redis_tick_pt tick, void *data)
+{
+    ngx_memzero(cl, sizeof(ngx_http_mall_redis_client_t));
+
+    cl->conf = conf;
+    cl->log = cycle->log;
+    cl->tick = tick;
+    cl->data = data;
+    cl->name = name;
+    cl->peer = "";
+    cl->outage = "";
+    cl->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MIN;
+    cl->backoff_max = NGX_HTTP_MALL_REDIS_BACKOFF_MAX;
+    cl->active = 1;
+
+    cl->timer.handler = ngx_http_mall_redis_timer_handler;
+    cl->timer.data = cl;
+    cl->timer.log = cycle->log;
+    cl->timer.cancelable = 1;
+
+    cl->deadline.handler = ngx_http_mall_redis_deadline_handler;
+    cl->deadline.data = cl;
+    cl->deadline.log = cycle->log;
+    cl->deadline.cancelable = 1;
+
+    ngx_add_timer(&cl->timer, 1);
+}
+
+
+/*
+ * Queues one command of the tick's batch; handler runs with its reply, or
+ * with NULL when the context goes away first, and must then call
+ * _client_reply(). NGX_ERROR if hiredis refused it (the context is being
+ * torn down).
+ */
+
+ngx_int_t
+ngx_http_mall_redis_client_command(ngx_http_mall_redis_client_t *cl,
+    ngx_http_mall_redis_reply_pt handler, void *privdata, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    if (redisAsyncCommandArgv(cl->ac, handler, privdata, argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cl->pending++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * One reply of the batch is in. NGX_DECLINED if it belongs to a context
+ * already dropped, NGX_AGAIN while more are due, NGX_OK for the last one:
+ * the deadline is cleared and the next tick comes after cl->next ms.
+ */
+
+ngx_int_t
+ngx_http_mall_redis_client_reply(ngx_http_mall_redis_client_t *cl,
+    redisAsyncContext *ac)
+{
+    if (cl->ac != ac || cl->pending == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (--cl->pending) {
+        return NGX_AGAIN;
+    }
+
+    if (cl->deadline.timer_set) {
+        ngx_del_timer(&cl->deadline);
+    }
+
+    if (!cl->exiting && !cl->timer.timer_set) {
+        ngx_add_timer(&cl->timer, cl->next);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Drops the context, if any (replies still due run with NULL), and
+ * schedules the next connection attempt with exponential backoff. The
+ * outage is logged once, at error; later attempts only at debug level.
+ */
+
+void
+ngx_http_mall_redis_client_fail(ngx_http_mall_redis_client_t *cl,
+    const char *why)
+{
+    redisAsyncContext  *ac;
+
+    ac = cl->ac;
+
+    cl->ac = NULL;
+    cl->connected = 0;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    cl->pending = 0;
+
+    if (cl->exiting) {
+        return;
+    }
+
+    if (cl->metrics) {
+        ngx_http_mall_metrics_redis(0);
+    }
+
+    if (!cl->down_logged) {
+        ngx_log_error(NGX_LOG_ERR, cl->log, 0,
+                      "%s: %s%s:%i unavailable (%s), retrying; %s",
+                      cl->name, cl->peer, cl->conf->host.data,
+                      cl->conf->port, why, cl->outage);
+        cl->down_logged = 1;
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cl->log, 0,
+                       "%s: still unavailable (%s)", cl->name, why);
+    }
+
+    if (cl->deadline.timer_set) {
+        ngx_del_timer(&cl->deadline);
+    }
+
+    if (cl->timer.timer_set) {
+        ngx_del_timer(&cl->timer);
+    }
+
+    ngx_add_timer(&cl->timer, cl->backoff);
+
+    cl->backoff *= 2;
+
+    if (cl->backoff > cl->backoff_max) {
+        cl->backoff = cl->backoff_max;
+    }
+}
+
+
+/* Worker exit or reload: no more ticks; replies still due run with NULL. */
+
+void
+ngx_http_mall_redis_client_exit(ngx_http_mall_redis_client_t *cl)
+{
+    redisAsyncContext  *ac;
+
+    if (!cl->active) {
+        return;
+    }
+
+    cl->exiting = 1;
+
+    if (cl->timer.timer_set) {
+        ngx_del_timer(&cl->timer);
+    }
+
+    if (cl->deadline.timer_set) {
+        ngx_del_timer(&cl->deadline);
+    }
+
+    ac = cl->ac;
+    cl->ac = NULL;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+}
+
+
+static void
+ngx_http_mall_redis_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_mall_redis_client_t *cl = ev->data;
+
+    if (cl->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (cl->ac == NULL) {
+        ngx_http_mall_redis_connect(cl);
+        return;
+    }
+
+    if (!cl->connected || cl->pending) {
+        return;
+    }
+
+    cl->tick(cl);
+
+    if (cl->pending) {
+        ngx_add_timer(&cl->deadline, cl->conf->timeout);
+
+    } else if (!cl->timer.timer_set) {
+        ngx_add_timer(&cl->timer, cl->next);
+    }
+}
+
+
+/* No connect or replies in time: drop the context and start again. */
+
+static void
+ngx_http_mall_redis_deadline_handler(ngx_event_t *ev)
+{
+    ngx_http_mall_redis_client_t *cl = ev->data;
+
+    if (cl->ac) {
+        ngx_http_mall_redis_client_fail(cl, "timed out");
+    }
+}
+
+
+static void
+ngx_http_mall_redis_connect(ngx_http_mall_redis_client_t *cl)
+{
+    redisAsyncContext  *ac;
+
+    ac = redisAsyncConnect((char *) cl->conf->host.data, (int) cl->conf->port);
+
+    if (ac == NULL) {
+        ngx_http_mall_redis_client_fail(cl, "out of memory");
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_mall_redis_client_fail(cl, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+
+    ac->data = cl;
+
+    if (ngx_http_mall_redis_attach(ac, cl->log) != NGX_OK) {
+        redisAsyncFree(ac);
+        ngx_http_mall_redis_client_fail(cl, "no free connection");
+        return;
+    }
+
+    cl->ac = ac;
+
+    /* after the adapter: setting the callback arms the write event */
+    redisAsyncSetConnectCallback(ac, ngx_http_mall_redis_connect_cb);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_mall_redis_disconnect_cb);
+
+    ngx_add_timer(&cl->deadline, cl->conf->timeout);
+}
+
+
+static void
+ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac, int status)
+{
+    ngx_http_mall_redis_client_t *cl = ac->data;
+
+    ngx_uint_t  level;
+
+    if (cl->ac != ac) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        cl->ac = NULL;
+        ngx_http_mall_redis_client_fail(cl, ac->errstr);
+        return;
+    }
+
+    if (cl->deadline.timer_set) {
+        ngx_del_timer(&cl->deadline);
+    }
+
+    cl->connected = 1;
+    cl->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MIN;
+
+    if (cl->metrics) {
+        ngx_http_mall_metrics_redis(1);
+    }
+
+    level = cl->down_logged ? NGX_LOG_NOTICE : NGX_LOG_INFO;
+
+    ngx_log_error(level, cl->log, 0, "%s: connected to %s:%i%V",
+                  cl->name, cl->conf->host.data, cl->conf->port,
+                  &cl->detail);
+
+    cl->down_logged = 0;
+
+    if (cl->timer.timer_set) {
+        ngx_del_timer(&cl->timer);
+    }
+
+    ngx_add_timer(&cl->timer, 1);
+}
+
+
+static void
+ngx_http_mall_redis_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    ngx_http_mall_redis_client_t *cl = ac->data;
+
+    if (cl->ac != ac) {
+        /* freed by us (deadline, exit): already handled */
+        return;
+    }
+
+    /* hiredis frees the context after this callback */
+    cl->ac = NULL;
+
+    ngx_http_mall_redis_client_fail(cl, status == REDIS_OK
+                                        ? "connection closed" : ac->errstr);
+}
+
+
 /* ------------------------------ adapter ---------------------------------- */
 
 
 /*
- * Binds hiredis async context ac to nginx's event loop (also used by the
- * limit syncer, ngx_http_mall_limit_sync.c, for its own context). Returns
- * NGX_ERROR when no connection slot is free.
+ * Binds hiredis async context rac to nginx's event loop. Returns NGX_ERROR
+ * when no connection slot is free.
  */
 
-ngx_int_t
-ngx_http_mall_redis_attach(void *ac, ngx_log_t *log)
+static ngx_int_t
+ngx_http_mall_redis_attach(redisAsyncContext *rac, ngx_log_t *log)
 {
-    redisAsyncContext  *rac = ac;
-    ngx_connection_t   *c;
+    ngx_connection_t  *c;
 
     c = ngx_get_connection(rac->c.fd, log);
     if (c == NULL) {

@@ -1,12 +1,18 @@
 
 /*
- * Redis stream followers on nginx's event loop. In one nginx worker
- * (ngx_worker == 0) a hiredis async context, driven by an ngx_connection_t
- * around its socket, polls the followed streams with a non-blocking
- * "XREAD COUNT n STREAMS key... id..." every interval (one command in
- * flight) and hands each entry to the follower's handler. The last id read
- * is kept in a shm zone so a reload resumes where the old worker stopped.
- * Reconnects with backoff; logs an outage once.
+ * Redis on nginx's event loop, in one nginx worker (ngx_worker == 0).
+ *
+ * The client: a hiredis async context driven by an ngx_connection_t around
+ * its socket, with the connect and reply deadlines on nginx timers (hiredis
+ * 0.14 has no async timeouts), reconnect with backoff, an outage logged
+ * once and a notice when it ends. Its owner sends one batch of commands per
+ * tick; the next tick comes once every reply of the batch is in.
+ *
+ * The stream follower, one such client: polls the followed streams with a
+ * non-blocking "XREAD COUNT n STREAMS key... id..." every interval and
+ * hands each entry to the follower's handler. The last id read is kept in
+ * a shm zone so a reload resumes where the old worker stopped. The rate
+ * limit syncer (ngx_http_mall_limit_sync.c) is the other client.
  */
 
 
@@ -48,6 +54,46 @@ typedef struct {
 } ngx_http_mall_redis_conf_t;
 
 
+struct redisAsyncContext;
+
+typedef struct ngx_http_mall_redis_client_s  ngx_http_mall_redis_client_t;
+
+/* connected and idle: send the tick's batch with _client_command() */
+typedef void (*ngx_http_mall_redis_tick_pt)(ngx_http_mall_redis_client_t *cl);
+
+/* hiredis's redisCallbackFn; ac->data is the client */
+typedef void (*ngx_http_mall_redis_reply_pt)(struct redisAsyncContext *ac,
+    void *reply, void *privdata);
+
+
+struct ngx_http_mall_redis_client_s {
+    struct redisAsyncContext      *ac;        /* NULL: not connected */
+    ngx_http_mall_redis_conf_t    *conf;      /* host, port, timeout */
+    ngx_log_t                     *log;
+    ngx_http_mall_redis_tick_pt    tick;
+    void                          *data;      /* the owner */
+
+    /* set by the owner after _client_init(): how the log speaks of it */
+    const char                    *name;      /* "mall_redis" */
+    const char                    *peer;      /* before host:port, or "" */
+    const char                    *outage;    /* what an outage means */
+    ngx_str_t                      detail;    /* after "connected to ..." */
+    ngx_msec_t                     backoff_max;
+
+    ngx_event_t                    timer;     /* next tick or reconnect */
+    ngx_event_t                    deadline;  /* connect or replies */
+    ngx_msec_t                     backoff;
+    ngx_msec_t                     next;      /* idle time after a batch */
+    ngx_uint_t                     pending;   /* replies due */
+
+    unsigned                       active:1;
+    unsigned                       connected:1;
+    unsigned                       down_logged:1;
+    unsigned                       exiting:1;
+    unsigned                       metrics:1; /* feeds mall_metrics */
+};
+
+
 char *ngx_http_mall_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 ngx_int_t ngx_http_mall_redis_follow(ngx_conf_t *cf,
@@ -59,8 +105,17 @@ ngx_int_t ngx_http_mall_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_mall_redis_conf_t *rcf);
 void ngx_http_mall_redis_exit_process(ngx_cycle_t *cycle);
 
-/* binds a hiredis redisAsyncContext * to nginx's event loop */
-ngx_int_t ngx_http_mall_redis_attach(void *ac, ngx_log_t *log);
+void ngx_http_mall_redis_client_init(ngx_http_mall_redis_client_t *cl,
+    ngx_cycle_t *cycle, ngx_http_mall_redis_conf_t *conf, const char *name,
+    ngx_http_mall_redis_tick_pt tick, void *data);
+ngx_int_t ngx_http_mall_redis_client_command(ngx_http_mall_redis_client_t *cl,
+    ngx_http_mall_redis_reply_pt handler, void *privdata, int argc,
+    const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_mall_redis_client_reply(ngx_http_mall_redis_client_t *cl,
+    struct redisAsyncContext *ac);
+void ngx_http_mall_redis_client_fail(ngx_http_mall_redis_client_t *cl,
+    const char *why);
+void ngx_http_mall_redis_client_exit(ngx_http_mall_redis_client_t *cl);
 
 
 #endif /* _NGX_HTTP_MALL_REDIS_H_INCLUDED_ */

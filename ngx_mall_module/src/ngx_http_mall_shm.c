@@ -21,6 +21,9 @@ static void ngx_http_mall_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_mall_shm_node_t *ngx_http_mall_shm_lookup(
     ngx_http_mall_shm_t *ctx, u_char *key, size_t klen, uint32_t hash);
+static ngx_http_mall_shm_node_t *ngx_http_mall_shm_lookup_live(
+    ngx_http_mall_shm_t *ctx, u_char *key, size_t klen, uint32_t hash,
+    uint64_t now);
 static void ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
     ngx_http_mall_shm_node_t *sn);
 static ngx_uint_t ngx_http_mall_shm_evict_tail(ngx_http_mall_shm_t *ctx,
@@ -279,6 +282,26 @@ ngx_http_mall_shm_lookup(ngx_http_mall_shm_t *ctx, u_char *key, size_t klen,
 }
 
 
+/* lookup() for a live entry: an expired one is freed (and counted). */
+
+static ngx_http_mall_shm_node_t *
+ngx_http_mall_shm_lookup_live(ngx_http_mall_shm_t *ctx, u_char *key,
+    size_t klen, uint32_t hash, uint64_t now)
+{
+    ngx_http_mall_shm_node_t  *sn;
+
+    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+
+    if (sn && sn->expire && sn->expire <= now) {
+        ctx->sh->expired++;
+        ngx_http_mall_shm_free_node(ctx, sn);
+        return NULL;
+    }
+
+    return sn;
+}
+
+
 static void
 ngx_http_mall_shm_free_node(ngx_http_mall_shm_t *ctx,
     ngx_http_mall_shm_node_t *sn)
@@ -374,15 +397,9 @@ ngx_http_mall_shm_get_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
     ctx = zone->data;
     hash = ngx_murmur_hash2(key, klen);
 
-    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+    sn = ngx_http_mall_shm_lookup_live(ctx, key, klen, hash, now);
 
     if (sn == NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (sn->expire && sn->expire <= now) {
-        ctx->sh->expired++;
-        ngx_http_mall_shm_free_node(ctx, sn);
         return NGX_DECLINED;
     }
 
@@ -434,28 +451,22 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
     hash = ngx_murmur_hash2(key, klen);
 
-    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+    sn = ngx_http_mall_shm_lookup_live(ctx, key, klen, hash, now);
 
     if (sn) {
-        if (sn->expire == 0 || sn->expire > now) {
+        if (flags & NGX_HTTP_MALL_SHM_ADD_ONLY) {
+            return NGX_BUSY;
+        }
 
-            if (flags & NGX_HTTP_MALL_SHM_ADD_ONLY) {
-                return NGX_BUSY;
-            }
-
-            if (sn->value_len == vlen) {
-                ngx_memcpy(sn->data + sn->key_len, value, vlen);
-                sn->expire = expire;
-                ctx->sh->pinned -= sn->pinned;
-                sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
-                ctx->sh->pinned += sn->pinned;
-                ngx_queue_remove(&sn->queue);
-                ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
-                return NGX_OK;
-            }
-
-        } else {
-            ctx->sh->expired++;
+        if (sn->value_len == vlen) {
+            ngx_memcpy(sn->data + sn->key_len, value, vlen);
+            sn->expire = expire;
+            ctx->sh->pinned -= sn->pinned;
+            sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
+            ctx->sh->pinned += sn->pinned;
+            ngx_queue_remove(&sn->queue);
+            ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
+            return NGX_OK;
         }
 
         ngx_http_mall_shm_free_node(ctx, sn);
@@ -558,15 +569,10 @@ ngx_http_mall_shm_find_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
     ctx = zone->data;
 
-    sn = ngx_http_mall_shm_lookup(ctx, key, klen, ngx_murmur_hash2(key, klen));
+    sn = ngx_http_mall_shm_lookup_live(ctx, key, klen,
+                                       ngx_murmur_hash2(key, klen), now);
 
     if (sn == NULL) {
-        return NULL;
-    }
-
-    if (sn->expire && sn->expire <= now) {
-        ctx->sh->expired++;
-        ngx_http_mall_shm_free_node(ctx, sn);
         return NULL;
     }
 
@@ -628,18 +634,14 @@ ngx_http_mall_shm_upsert_locked(ngx_shm_zone_t *zone, u_char *key,
 
     hash = ngx_murmur_hash2(key, klen);
 
-    sn = ngx_http_mall_shm_lookup(ctx, key, klen, hash);
+    sn = ngx_http_mall_shm_lookup_live(ctx, key, klen, hash, now);
 
     if (sn) {
-        if ((sn->expire == 0 || sn->expire > now) && sn->value_len == vlen) {
+        if (sn->value_len == vlen) {
             ngx_queue_remove(&sn->queue);
             ngx_queue_insert_head(&ctx->sh->lru, &sn->queue);
             *created = 0;
             return sn;
-        }
-
-        if (sn->expire && sn->expire <= now) {
-            ctx->sh->expired++;
         }
 
         ngx_http_mall_shm_free_node(ctx, sn);

@@ -92,6 +92,14 @@ http {
         location / { proxy_pass http://127.0.0.1:%(echo)d; }
     }
 
+    # The same guard with a long ban: the churn test must not depend on
+    # how fast this machine sends 1500 requests.
+    server {
+        listen 127.0.0.1:%(guarded_long)d;
+        mall_cc_guard zone=cc rate=10r/m burst=5 ban=10m;
+        location / { proxy_pass http://127.0.0.1:%(echo)d; }
+    }
+
     server {
         listen 127.0.0.1:%(admin)d;
         location = /status { mall_status; }
@@ -110,7 +118,7 @@ http {
 @pytest.fixture(scope="module")
 def edge():
     with running_edge(CONF, prefix="mall-rl-",
-                      extra_ports=("guarded", "admin")) as e:
+                      extra_ports=("guarded", "guarded_long", "admin")) as e:
         e.http = requests.Session()
         yield e
 
@@ -251,7 +259,7 @@ def test_cc_guard_bans_and_ban_expires(edge):
 
 
 def test_ban_survives_lru_churn_and_can_be_lifted(edge):
-    port = edge.ports["guarded"]
+    port = edge.ports["guarded_long"]
     ip = "8.0.0.1"
     codes(edge, "/x", ip, 10, port=port)
     assert hit(edge, "/x", ip, port=port).status_code == 429
