@@ -37,6 +37,11 @@ def read_jsonl(path):
     return out
 
 
+def result_kind(result):
+    """A baseline not selected in this run: only mall-load reports bytes."""
+    return "http" if "bytes_in" in result else "redis"
+
+
 def valid(result, kind):
     """None when the run counts, else why it does not."""
     if "error" in result:
@@ -70,6 +75,7 @@ def summarise(results):
 def build_rows(meta, samples):
     rows = []
     skipped = meta.get("skipped", {})
+    kinds = {c["name"]: c["kind"] for c in meta["cases"]}
     for case in meta["cases"]:
         name, base = case["name"], case["baseline"]
         row = {"case": name, "baseline": base or None,
@@ -90,7 +96,10 @@ def build_rows(meta, samples):
             a = {i: s["result"] for i, s in enumerate(mine)}
             b = {}
 
-        bad = [valid(r, case["kind"]) for r in list(a.values()) + list(b.values())]
+        # each side by its own kind: an HTTP case may pair with a Redis one
+        bad = ([valid(r, case["kind"]) for r in a.values()]
+               + [valid(r, kinds.get(base) or result_kind(r))
+                  for r in b.values()])
         bad = [x for x in bad if x]
         if not a:
             row["verdict"] = "not measured"

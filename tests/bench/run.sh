@@ -591,19 +591,10 @@ log "building mall-load"
 make -s -C "$HERE" BUILD="$BUILD" >/dev/null
 
 # Keys of our own (never the dev keys): ES256 token key, sign and edge secrets.
+# Bench-only keys (never the dev keys), made by the project's one generator;
+# it also makes the WeChat files the worker configuration names.
 gen_keys() {
-    mkdir -p "$KEYS"
-    chmod 700 "$KEYS"
-    if [ ! -s "$KEYS/jwt-k1.pem" ]; then
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-            -out "$KEYS/jwt-k1.pem" 2>/dev/null
-        openssl pkey -in "$KEYS/jwt-k1.pem" -pubout -out "$KEYS/jwt-k1.pub.pem"
-        chmod 600 "$KEYS/jwt-k1.pem"
-    fi
-    local f
-    for f in sign-s1 edge-e1 data-d1; do
-        [ -s "$KEYS/$f.key" ] || { openssl rand -hex 32 >"$KEYS/$f.key"; chmod 600 "$KEYS/$f.key"; }
-    done
+    sh "$ROOT/lua-free-scripts/mall-keys.sh" "$KEYS" >/dev/null
 }
 gen_keys
 { read -r TOKEN; read -r SIGN_KEY; } < <("$PY" "$HERE/mint-token.py" "$KEYS")
