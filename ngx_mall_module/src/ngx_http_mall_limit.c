@@ -25,6 +25,9 @@ static void ngx_http_mall_limit_refund(ngx_http_mall_limit_t *limit,
     u_char *key, size_t len, uint64_t now);
 static size_t ngx_http_mall_limit_key(ngx_http_mall_limit_t *limit,
     ngx_str_t *value, u_char *buf);
+static ngx_int_t ngx_http_mall_limit_key_value(ngx_http_request_t *r,
+    ngx_http_mall_limit_t *limit, ngx_str_t *key);
+static u_char *ngx_http_mall_limit_uint(u_char *p, uint64_t n);
 
 
 static ngx_str_t  ngx_http_mall_limit_status_names[] = {
@@ -329,6 +332,30 @@ ngx_http_mall_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* a key that is one plain variable is read directly per request */
+
+    limit->key_index = NGX_ERROR;
+
+    if (key.len > 1 && key.data[0] == '$'
+        && !(key.data[1] >= '0' && key.data[1] <= '9'))   /* not $1 */
+    {
+        for (i = 1; i < key.len; i++) {
+            if (!(ngx_http_mall_isalnum(key.data[i]) || key.data[i] == '_')) {
+                break;
+            }
+        }
+
+        if (i == key.len) {
+            s.data = key.data + 1;
+            s.len = key.len - 1;
+
+            limit->key_index = ngx_http_get_variable_index(cf, &s);
+            if (limit->key_index == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
     /* auth variables are known only after ACCESS has checked the token */
 
     if (phase == -1) {
@@ -358,6 +385,16 @@ ngx_http_mall_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     limit->policy.len = ngx_sprintf(limit->policy.data, "\"%V\";q=%uL;w=%uL",
                                     &limit->name, count, period / 1000)
                         - limit->policy.data;
+
+    /* the constant head of its RateLimit member */
+
+    limit->item.len = limit->name.len + sizeof("\"\";r=") - 1;
+    limit->item.data = ngx_pnalloc(cf->pool, limit->item.len);
+    if (limit->item.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(limit->item.data, "\"%V\";r=", &limit->name);
 
     return NGX_CONF_OK;
 }
@@ -634,7 +671,7 @@ ngx_http_mall_limit_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
             continue;
         }
 
-        if (ngx_http_complex_value(r, &limit[i].key, &key) != NGX_OK) {
+        if (ngx_http_mall_limit_key_value(r, &limit[i], &key) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -667,7 +704,7 @@ ngx_http_mall_limit_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
         limit = lctx->results[j].limit;
 
         if (!lctx->results[j].charged
-            || ngx_http_complex_value(r, &limit->key, &key) != NGX_OK)
+            || ngx_http_mall_limit_key_value(r, limit, &key) != NGX_OK)
         {
             continue;
         }
@@ -866,6 +903,40 @@ ngx_http_mall_limit_state_size(ngx_http_mall_limit_t *limit)
 
 
 /*
+ * The value of a limit's key for r: a key that is one variable is read by
+ * its index (no complex-value length pass); "" when the variable is not
+ * found, as the complex value would give.
+ */
+
+static ngx_int_t
+ngx_http_mall_limit_key_value(ngx_http_request_t *r,
+    ngx_http_mall_limit_t *limit, ngx_str_t *key)
+{
+    ngx_http_variable_value_t  *vv;
+
+    if (limit->key_index == NGX_ERROR) {
+        return ngx_http_complex_value(r, &limit->key, key);
+    }
+
+    vv = ngx_http_get_flushed_variable(r, limit->key_index);
+    if (vv == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (vv->not_found) {
+        key->len = 0;
+        key->data = NULL;
+        return NGX_OK;
+    }
+
+    key->len = vv->len;
+    key->data = vv->data;
+
+    return NGX_OK;
+}
+
+
+/*
  * The store key of a limit: "name" NUL value, the value replaced by its
  * MD5 when longer than NGX_HTTP_MALL_LIMIT_KEY_MAX (bounded entries; a
  * collision only makes two clients share a bucket). Returns the length.
@@ -955,7 +1026,7 @@ ngx_http_mall_limit_headers(ngx_http_request_t *r)
 
     for (i = 0; i < lctx->nresults; i++) {
         plen += res[i].limit->policy.len + 2;
-        rlen += res[i].limit->name.len + sizeof("\"\";r=;t=, ") - 1
+        rlen += res[i].limit->item.len + sizeof(";t=, ") - 1
                 + 2 * NGX_INT64_LEN;
     }
 
@@ -1003,13 +1074,42 @@ ngx_http_mall_limit_headers(ngx_http_request_t *r)
             *q++ = ' ';
         }
 
-        q = ngx_sprintf(q, "\"%V\";r=%uL;t=%uL", &res[i].limit->name,
-                        res[i].remaining, res[i].reset_s);
+        q = ngx_cpymem(q, res[i].limit->item.data, res[i].limit->item.len);
+        q = ngx_http_mall_limit_uint(q, res[i].remaining);
+        *q++ = ';';
+        *q++ = 't';
+        *q++ = '=';
+        q = ngx_http_mall_limit_uint(q, res[i].reset_s);
     }
 
     h->value.len = q - h->value.data;
 
     return NGX_OK;
+}
+
+
+/* Writes n in decimal (ngx_sprintf's format parsing costs more). */
+
+static u_char *
+ngx_http_mall_limit_uint(u_char *p, uint64_t n)
+{
+    u_char    *end;
+    uint64_t   m;
+
+    end = p + 1;
+
+    for (m = n; m >= 10; m /= 10) {
+        end++;
+    }
+
+    p = end;
+
+    do {
+        *--p = (u_char) (n % 10 + '0');
+        n /= 10;
+    } while (n);
+
+    return end;
 }
 
 

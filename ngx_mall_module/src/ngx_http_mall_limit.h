@@ -84,8 +84,10 @@ typedef struct {
     ngx_str_t                      name;       /* key prefix, header item */
     ngx_http_mall_limit_zone_t    *zone;
     ngx_http_complex_value_t       key;
+    ngx_int_t                      key_index;  /* key is one $var; or -1 */
     mall_gcra_t                    gcra;
     ngx_str_t                      policy;     /* "name";q=..;w=.. */
+    ngx_str_t                      item;       /* "name";r= (RateLimit) */
     ngx_uint_t                     phase;
     ngx_flag_t                     dry_run;
     ngx_flag_t                     sync;       /* sync=redis */
