@@ -23,8 +23,32 @@
 
 #define NGX_HTTP_MALL_AUTH_KEY_LEN  (1 + MALL_JWT_ID_MAX)
 
+/* room for the token remembered on a connection; longer ones are not */
+#define NGX_HTTP_MALL_AUTH_CONN_TOKEN  512
+
+
+/*
+ * The last token accepted on a connection and its verified claims. A
+ * keepalive client sends the same token again and again: comparing it with
+ * the remembered bytes is cheaper than its SHA-256 and the zone lookup.
+ * Only the token -> claims mapping is remembered; time, key set, issuer and
+ * audience of the location and the deny set are still checked per request.
+ */
+typedef struct {
+    size_t                         len;      /* 0: nothing remembered */
+    mall_jwt_claims_t              claims;
+    u_char                         token[NGX_HTTP_MALL_AUTH_CONN_TOKEN];
+} ngx_http_mall_auth_conn_t;
+
 
 static void ngx_http_mall_auth_keys_cleanup(void *data);
+static ngx_http_mall_auth_conn_t *ngx_http_mall_auth_conn(
+    ngx_connection_t *c, ngx_uint_t create);
+static void ngx_http_mall_auth_conn_cleanup(void *data);
+static ngx_uint_t ngx_http_mall_auth_same(const u_char *a, const u_char *b,
+    size_t len);
+static void ngx_http_mall_auth_remember(ngx_http_request_t *r,
+    ngx_str_t *token, mall_jwt_claims_t *c);
 static ngx_uint_t ngx_http_mall_auth_revoked_locked(ngx_shm_zone_t *zone,
     mall_jwt_claims_t *c, uint64_t now);
 static ngx_int_t ngx_http_mall_auth_check(ngx_http_request_t *r,
@@ -256,7 +280,8 @@ ngx_http_mall_auth_id_key(u_char *key, u_char type, const char *id)
 {
     size_t  len;
 
-    len = ngx_strnlen((u_char *) id, MALL_JWT_ID_MAX - 1);
+    /* libc's strnlen: ngx_strnlen goes byte by byte, twice per request */
+    len = strnlen(id, MALL_JWT_ID_MAX - 1);
 
     key[0] = type;
     ngx_memcpy(key + 1, id, len);
@@ -282,6 +307,7 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     mall_jwt_claims_t           claims;
     ngx_table_elt_t            *h;
     ngx_http_mall_loc_conf_t   *mlcf;
+    ngx_http_mall_auth_conn_t  *conn;
     ngx_http_mall_main_conf_t  *mmcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
@@ -345,6 +371,15 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
                                   "token too long");
     }
 
+    conn = ngx_http_mall_auth_conn(r->connection, 0);
+
+    if (conn
+        && conn->len == token.len
+        && ngx_http_mall_auth_same(conn->token, token.data, token.len))
+    {
+        return ngx_http_mall_auth_check(r, ctx, &conn->claims, 1);
+    }
+
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
 
     hash[0] = 't';
@@ -357,16 +392,115 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
                                &len);
 
     if (rc == NGX_OK && len == sizeof(mall_jwt_claims_t)) {
-        return ngx_http_mall_auth_check(r, ctx, &claims, 1);
+        rc = ngx_http_mall_auth_check(r, ctx, &claims, 1);
+
+    } else {
+        rc = ngx_http_mall_auth_verify(r, &token, hash, &claims);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        rc = ngx_http_mall_auth_check(r, ctx, &claims, 0);
     }
 
-    rc = ngx_http_mall_auth_verify(r, &token, hash, &claims);
-
-    if (rc != NGX_OK) {
-        return rc;
+    if (rc == NGX_DECLINED) {
+        ngx_http_mall_auth_remember(r, &token, &claims);
     }
 
-    return ngx_http_mall_auth_check(r, ctx, &claims, 0);
+    return rc;
+}
+
+
+/* The connection's remembered token, created on demand, or NULL. */
+
+static ngx_http_mall_auth_conn_t *
+ngx_http_mall_auth_conn(ngx_connection_t *c, ngx_uint_t create)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_mall_auth_conn_t  *conn;
+
+    /* a connection pool has a handful of cleanups at most */
+
+    for (cln = c->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mall_auth_conn_cleanup) {
+            return cln->data;
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(c->pool, sizeof(ngx_http_mall_auth_conn_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    conn = cln->data;
+    conn->len = 0;
+
+    cln->handler = ngx_http_mall_auth_conn_cleanup;
+
+    return conn;
+}
+
+
+static void
+ngx_http_mall_auth_conn_cleanup(void *data)
+{
+    ngx_explicit_memzero(data, sizeof(ngx_http_mall_auth_conn_t));
+}
+
+
+/*
+ * Constant time like CRYPTO_memcmp (no early exit, no data-dependent
+ * branch), but a word at a time: CRYPTO_memcmp goes byte by byte and costs
+ * about as much as the SHA-256 this comparison saves.
+ */
+
+static ngx_uint_t
+ngx_http_mall_auth_same(const u_char *a, const u_char *b, size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, diff;
+
+    diff = 0;
+
+    for (i = 0; i + sizeof(uint64_t) <= len; i += sizeof(uint64_t)) {
+        ngx_memcpy(&x, a + i, sizeof(uint64_t));
+        ngx_memcpy(&y, b + i, sizeof(uint64_t));
+        diff |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        diff |= (uint64_t) (a[i] ^ b[i]);
+    }
+
+    return diff == 0;
+}
+
+
+/* Remembers an accepted token and its verified claims on the connection. */
+
+static void
+ngx_http_mall_auth_remember(ngx_http_request_t *r, ngx_str_t *token,
+    mall_jwt_claims_t *c)
+{
+    ngx_http_mall_auth_conn_t  *conn;
+
+    if (token->len > NGX_HTTP_MALL_AUTH_CONN_TOKEN) {
+        return;
+    }
+
+    conn = ngx_http_mall_auth_conn(r->connection, 1);
+    if (conn == NULL) {
+        return;
+    }
+
+    ngx_memcpy(conn->token, token->data, token->len);
+    conn->len = token->len;
+    conn->claims = *c;
 }
 
 

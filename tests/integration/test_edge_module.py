@@ -6,6 +6,7 @@ depend on the workers.
 """
 
 import hashlib
+import http.client
 import socket
 import subprocess
 import time
@@ -191,6 +192,38 @@ def test_revocation_by_jti_and_by_user(edge):
         error_of(edge.get("/api/x", old), 401, "UNAUTHORIZED")
     newer, _ = edge.token(sub="rv2", iat=int(time.time()) + 1)
     assert edge.get("/api/x", newer).status_code == 200
+
+
+def test_token_remembered_on_connection_is_still_checked(edge):
+    """A keepalive connection remembers its last token: the location's
+    audience, a changed token and revocation still apply on it."""
+    tok, c = edge.token(sub="ka1")
+    other, _ = edge.token(sub="ka2")
+    conn = http.client.HTTPConnection("127.0.0.1", edge.edge_port, timeout=5)
+
+    def get(path, t):
+        conn.request("GET", path, headers={"Authorization": "Bearer " + t})
+        r = conn.getresponse()
+        return r.status, r.getheader("X-Got-User"), r.read()
+
+    try:
+        assert get("/api/x", tok)[:2] == (200, "ka1")
+        assert get("/api/x", tok)[:2] == (200, "ka1")      # remembered
+        assert get("/admin/x", tok)[0] == 401               # its audience
+        assert get("/api/x", other)[:2] == (200, "ka2")     # another token
+        assert get("/api/x", tok[:-2] + "AA")[0] == 401     # not the same
+        assert get("/api/x", tok)[:2] == (200, "ka1")
+        edge.redis("XADD", "mall:revoked", "*", "type", "jti", "jti",
+                   c["jti"], "exp", c["exp"])
+        edge.redis("XADD", "mall:revoked", "*", "type", "user", "sub", "ka2",
+                   "until", int(time.time()) + 1)
+        time.sleep(0.6)
+        status, _, body = get("/api/x", tok)
+        assert status == 401 and b"token revoked" in body
+        status, _, body = get("/api/x", other)
+        assert status == 401 and b"token revoked" in body
+    finally:
+        conn.close()
 
 
 def signed(edge, method, target, body=b"", tok=None, c=None, **kw):
