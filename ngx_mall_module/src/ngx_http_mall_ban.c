@@ -78,7 +78,7 @@ ngx_http_mall_cc_guard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                                      + cmd->offset);
 
     uint64_t             count, period;
-    ngx_int_t            burst, max;
+    ngx_int_t            rc, burst, max;
     ngx_str_t           *value, zone, s;
     ngx_uint_t           i;
     ngx_msec_t           ban;
@@ -105,30 +105,13 @@ ngx_http_mall_cc_guard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
-            if (mall_gcra_parse_rate((char *) value[i].data + 5,
-                                     value[i].len - 5, &count, &period)
-                != 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "mall_cc_guard: invalid rate \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        rc = ngx_http_mall_limit_parse_rate(cf, &value[i], "mall_cc_guard",
+                                            "", &count, &period, &burst);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
-        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
-            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
-
-            if (burst == NGX_ERROR || burst > MALL_GCRA_MAX_BURST) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "mall_cc_guard: invalid burst \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 

@@ -49,6 +49,8 @@ static void ngx_http_mall_cache_parse(u_char *p,
     ngx_http_mall_cache_resp_t *resp, ngx_uint_t full, ngx_uint_t gzip);
 static ngx_int_t ngx_http_mall_cache_send(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp);
+static ngx_int_t ngx_http_mall_cache_state_header(ngx_http_request_t *r,
+    ngx_uint_t state);
 static ngx_int_t ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp);
 static ngx_int_t ngx_http_mall_cache_refresh(ngx_http_request_t *r,
@@ -957,15 +959,9 @@ ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
     }
 
     if (ctx->status_header) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_mall_cache_state_header(r, ctx->state) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "X-Mall-Cache");
-        h->value = ngx_http_mall_cache_states[ctx->state];
-        h->lowcase_key = NULL;
     }
 
     return NGX_OK;
@@ -1127,6 +1123,27 @@ ngx_http_mall_cache_get_ctx(ngx_http_request_t *r)
 }
 
 
+/* "X-Mall-Cache: <state>", for mall_cache_status_header. */
+
+static ngx_int_t
+ngx_http_mall_cache_state_header(ngx_http_request_t *r, ngx_uint_t state)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Mall-Cache");
+    h->value = ngx_http_mall_cache_states[state];
+    h->lowcase_key = NULL;
+
+    return NGX_OK;
+}
+
+
 /* ------------------------------ filters ---------------------------------- */
 
 
@@ -1144,15 +1161,12 @@ ngx_http_mall_cache_header_filter(ngx_http_request_t *r)
         if (ctx && ctx->key.len == 0 && ctx->status_header
             && ctx->state == NGX_HTTP_MALL_CACHE_BYPASS)
         {
-            h = ngx_list_push(&r->headers_out.headers);
-            if (h == NULL) {
+            if (ngx_http_mall_cache_state_header(r,
+                                                 NGX_HTTP_MALL_CACHE_BYPASS)
+                != NGX_OK)
+            {
                 return NGX_ERROR;
             }
-
-            h->hash = 1;
-            ngx_str_set(&h->key, "X-Mall-Cache");
-            ngx_str_set(&h->value, "BYPASS");
-            h->lowcase_key = NULL;
         }
 
         return ngx_http_next_header_filter(r);
@@ -1202,15 +1216,9 @@ ngx_http_mall_cache_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx->status_header && ctx->state != NGX_HTTP_MALL_CACHE_NONE) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_mall_cache_state_header(r, ctx->state) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "X-Mall-Cache");
-        h->value = ngx_http_mall_cache_states[ctx->state];
-        h->lowcase_key = NULL;
     }
 
     return ngx_http_next_header_filter(r);

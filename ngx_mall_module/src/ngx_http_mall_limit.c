@@ -161,6 +161,48 @@ ngx_http_mall_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * One "rate=" or "burst=" parameter of mall_limit or mall_cc_guard, with
+ * the directive's own error messages (rate_hint follows the bad rate).
+ * Returns NGX_OK (parsed), NGX_DECLINED (another parameter) or NGX_ERROR
+ * (invalid, logged).
+ */
+
+ngx_int_t
+ngx_http_mall_limit_parse_rate(ngx_conf_t *cf, ngx_str_t *value,
+    char *directive, char *rate_hint, uint64_t *count, uint64_t *period,
+    ngx_int_t *burst)
+{
+    if (ngx_strncmp(value->data, "rate=", 5) == 0) {
+        if (mall_gcra_parse_rate((char *) value->data + 5, value->len - 5,
+                                 count, period)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s: invalid rate \"%V\"%s",
+                               directive, value, rate_hint);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "burst=", 6) == 0) {
+        *burst = ngx_atoi(value->data + 6, value->len - 6);
+
+        if (*burst == NGX_ERROR || *burst > MALL_GCRA_MAX_BURST) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s: invalid burst \"%V\"", directive, value);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
  * mall_limit zone=NAME key=VALUE rate=Nr/s|m|h burst=N [name=NAME]
  *            [phase=preaccess|access] [dry_run]
  */
@@ -173,7 +215,7 @@ ngx_http_mall_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                            *p;
     uint64_t                           count, period;
-    ngx_int_t                          burst, phase;
+    ngx_int_t                          rc, burst, phase;
     ngx_str_t                         *value, s, zone, key;
     ngx_uint_t                         i;
     ngx_http_mall_limit_t             *limit;
@@ -217,31 +259,15 @@ ngx_http_mall_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
-            if (mall_gcra_parse_rate((char *) value[i].data + 5,
-                                     value[i].len - 5, &count, &period)
-                != 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "mall_limit: invalid rate \"%V\", "
-                                   "expected e.g. 20r/s, 300r/m, 1000r/h",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        rc = ngx_http_mall_limit_parse_rate(cf, &value[i], "mall_limit",
+                                            ", expected e.g. 20r/s, 300r/m, "
+                                            "1000r/h",
+                                            &count, &period, &burst);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
-        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
-            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
-
-            if (burst == NGX_ERROR || burst > MALL_GCRA_MAX_BURST) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "mall_limit: invalid burst \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 

@@ -183,6 +183,9 @@ char *ngx_http_mall_limit_init_main_conf(ngx_conf_t *cf,
 
 ngx_http_mall_limit_zone_t *ngx_http_mall_limit_get_zone(ngx_conf_t *cf,
     ngx_str_t *name);
+ngx_int_t ngx_http_mall_limit_parse_rate(ngx_conf_t *cf, ngx_str_t *value,
+    char *directive, char *rate_hint, uint64_t *count, uint64_t *period,
+    ngx_int_t *burst);
 ngx_http_mall_limit_stats_t *ngx_http_mall_limit_stats_locked(
     ngx_http_mall_limit_zone_t *lz);
 

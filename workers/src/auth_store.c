@@ -208,6 +208,29 @@ store_copy_str(const redisReply *rep, char *out, size_t outsz)
 }
 
 
+/*
+ * GET key into out ("" for nil). Returns the Redis error, else MALL_OK
+ * with *valid 0 when the value is not a string that fits.
+ */
+static int
+store_get_str(mall_redis_t *r, const char *key, char *out, size_t outsz,
+    int *valid, mall_err_t *err)
+{
+    const char  *argv[2];
+    redisReply  *reply;
+    int          rc;
+
+    argv[0] = "GET"; argv[1] = key;
+    rc = auth_redis(r, &reply, err, 2, argv);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    *valid = store_copy_str(reply, out, outsz) == MALL_OK;
+    freeReplyObject(reply);
+    return MALL_OK;
+}
+
+
 /* ---- revocation events ------------------------------------------------ */
 
 static int
@@ -269,7 +292,7 @@ auth_user_login(mall_redis_t *r, const char *openid, const char *unionid,
     auth_tx_t   *tx;
     char         okey[300], ukey[300], hkey[64], id[AUTH_UID_MAX];
     char         created[24];
-    int          rc, won, fresh;
+    int          rc, won, fresh, valid;
 
     tx = NULL;
     fresh = 0;
@@ -277,14 +300,11 @@ auth_user_login(mall_redis_t *r, const char *openid, const char *unionid,
     snprintf(ukey, sizeof(ukey), "mall:user:unionid:%s", unionid);
 
     /* known openid, or (another app of the same account) known unionid */
-    argv[0] = "GET"; argv[1] = okey;
-    rc = auth_redis(r, &reply, err, 2, argv);
+    rc = store_get_str(r, okey, uid, AUTH_UID_MAX, &valid, err);
     if (rc != MALL_OK) {
         return rc;
     }
-    rc = store_copy_str(reply, uid, AUTH_UID_MAX);
-    freeReplyObject(reply);
-    if (rc != MALL_OK) {
+    if (!valid) {
         return mall_err_set(err, 0, "bad openid mapping");
     }
     if (uid[0] != '\0') {
@@ -292,14 +312,11 @@ auth_user_login(mall_redis_t *r, const char *openid, const char *unionid,
     }
 
     if (unionid[0] != '\0') {
-        argv[1] = ukey;
-        rc = auth_redis(r, &reply, err, 2, argv);
+        rc = store_get_str(r, ukey, id, sizeof(id), &valid, err);
         if (rc != MALL_OK) {
             return rc;
         }
-        rc = store_copy_str(reply, id, sizeof(id));
-        freeReplyObject(reply);
-        if (rc != MALL_OK) {
+        if (!valid) {
             return mall_err_set(err, 0, "bad unionid mapping");
         }
     } else {
@@ -350,14 +367,11 @@ auth_user_login(mall_redis_t *r, const char *openid, const char *unionid,
     if (!won) {
         /* someone else published this openid first: use theirs and drop
          * the record we created for nothing */
-        argv[0] = "GET"; argv[1] = okey;
-        rc = auth_redis(r, &reply, err, 2, argv);
+        rc = store_get_str(r, okey, uid, AUTH_UID_MAX, &valid, err);
         if (rc != MALL_OK) {
             return rc;
         }
-        rc = store_copy_str(reply, uid, AUTH_UID_MAX);
-        freeReplyObject(reply);
-        if (rc != MALL_OK || uid[0] == '\0') {
+        if (!valid || uid[0] == '\0') {
             return mall_err_set(err, 0, "openid mapping vanished");
         }
         if (fresh && strcmp(uid, id) != 0) {
@@ -834,20 +848,15 @@ int
 auth_family_revoke_by_jti(mall_redis_t *r, const auth_conf_t *a,
     const char *jti, int64_t now, mall_err_t *err)
 {
-    const char  *argv[2];
-    redisReply  *reply;
-    char         key[96], fam[AUTH_FAMILY_LEN + 8];
-    int          rc;
+    char  key[96], fam[AUTH_FAMILY_LEN + 8];
+    int   rc, valid;
 
     snprintf(key, sizeof(key), "mall:jti:%s", jti);
-    argv[0] = "GET"; argv[1] = key;
-    rc = auth_redis(r, &reply, err, 2, argv);
+    rc = store_get_str(r, key, fam, sizeof(fam), &valid, err);
     if (rc != MALL_OK) {
         return rc;
     }
-    rc = store_copy_str(reply, fam, sizeof(fam));
-    freeReplyObject(reply);
-    if (rc != MALL_OK || fam[0] == '\0') {
+    if (!valid || fam[0] == '\0') {
         return MALL_OK;                /* admin or foreign token: none */
     }
     return auth_family_revoke(r, a, fam, now, err);

@@ -654,6 +654,24 @@ mp_commit(mall_ctx_t *ctx, const mp_t *before, mp_t *after,
 }
 
 
+/* A SKU's id, price and stock, appended to skus; NULL when out of memory. */
+static cJSON *
+mp_sku_json(cJSON *skus, const mp_sku_t *k)
+{
+    cJSON  *s;
+
+    s = cJSON_CreateObject();
+    if (s == NULL || !cJSON_AddItemToArray(skus, s)) {
+        cJSON_Delete(s);
+        return NULL;
+    }
+    mall_json_add_int(s, "sku_id", k->id);
+    mall_json_add_int(s, "price_fen", k->price);
+    mall_json_add_int(s, "stock", k->stock);
+    return s;
+}
+
+
 /* Compact summary for the audit log; caller frees with cJSON_free. */
 static char *
 mp_summary(const mp_t *p)
@@ -679,14 +697,10 @@ mp_summary(const mp_t *p)
     mall_json_add_str(o, "status", p->on_sale ? "on_sale" : "delisted");
     skus = cJSON_AddArrayToObject(o, "skus");
     for (i = 0; skus != NULL && i < p->nskus; i++) {
-        s = cJSON_CreateObject();
-        if (s == NULL || !cJSON_AddItemToArray(skus, s)) {
-            cJSON_Delete(s);
+        s = mp_sku_json(skus, &p->skus[i]);
+        if (s == NULL) {
             break;
         }
-        mall_json_add_int(s, "sku_id", p->skus[i].id);
-        mall_json_add_int(s, "price_fen", p->skus[i].price);
-        mall_json_add_int(s, "stock", p->skus[i].stock);
     }
     out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -738,14 +752,10 @@ mp_reply(mall_ctx_t *ctx, int status, mp_t *p)
     mp_derived(p, &min_price, &in_stock);
     skus = cJSON_AddArrayToObject(o, "skus");
     for (i = 0; skus != NULL && i < p->nskus; i++) {
-        s = cJSON_CreateObject();
-        if (s == NULL || !cJSON_AddItemToArray(skus, s)) {
-            cJSON_Delete(s);
+        s = mp_sku_json(skus, &p->skus[i]);
+        if (s == NULL) {
             break;
         }
-        mall_json_add_int(s, "sku_id", p->skus[i].id);
-        mall_json_add_int(s, "price_fen", p->skus[i].price);
-        mall_json_add_int(s, "stock", p->skus[i].stock);
         mall_json_add_int(s, "low_stock_threshold",
                           mp_threshold(ctx, &p->skus[i]));
         cJSON_AddItemToObject(s, "attrs", p->skus[i].attrs != NULL
