@@ -318,7 +318,7 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 
     if (ctx->auth_state == NGX_HTTP_MALL_AUTH_VERIFIED) {
         /* phases re-run (body read, redirect): this location's rules */
-        return ngx_http_mall_auth_check(r, ctx, &ctx->claims, 1);
+        return ngx_http_mall_auth_check(r, ctx, ctx->claims, 1);
     }
 
     h = r->headers_in.authorization;
@@ -628,8 +628,15 @@ ngx_http_mall_auth_check(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
                                   "token revoked");
     }
 
-    if (c != &ctx->claims) {
-        ctx->claims = *c;
+    if (c != ctx->claims) {
+        if (ctx->claims == NULL) {
+            ctx->claims = ngx_palloc(r->pool, sizeof(mall_jwt_claims_t));
+            if (ctx->claims == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        *ctx->claims = *c;
         ngx_http_mall_metrics_auth(cached ? NGX_HTTP_MALL_M_AUTH_CACHE
                                           : NGX_HTTP_MALL_M_AUTH_FULL);
     }
@@ -915,15 +922,15 @@ ngx_http_mall_user_variable(ngx_http_request_t *r,
     switch (data) {
 
     case 0:
-        v->data = (u_char *) ctx->claims.sub;
+        v->data = (u_char *) ctx->claims->sub;
         break;
 
     case 1:
-        v->data = (u_char *) ctx->claims.role;
+        v->data = (u_char *) ctx->claims->role;
         break;
 
     case 2:
-        v->data = (u_char *) ctx->claims.jti;
+        v->data = (u_char *) ctx->claims->jti;
         break;
 
     default:
@@ -932,7 +939,7 @@ ngx_http_mall_user_variable(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        v->len = ngx_sprintf(p, "%L", (int64_t) ctx->claims.exp) - p;
+        v->len = ngx_sprintf(p, "%L", (int64_t) ctx->claims->exp) - p;
         v->data = p;
         return NGX_OK;
     }

@@ -101,14 +101,14 @@ ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     f.token_exp = "";
 
     if (ctx->auth_state == NGX_HTTP_MALL_AUTH_VERIFIED) {
-        f.user = ctx->claims.sub;
-        f.user_len = ngx_strlen(ctx->claims.sub);
-        f.role = ctx->claims.role;
-        f.role_len = ngx_strlen(ctx->claims.role);
-        f.token_id = ctx->claims.jti;
-        f.token_id_len = ngx_strlen(ctx->claims.jti);
+        f.user = ctx->claims->sub;
+        f.user_len = ngx_strlen(ctx->claims->sub);
+        f.role = ctx->claims->role;
+        f.role_len = ngx_strlen(ctx->claims->role);
+        f.token_id = ctx->claims->jti;
+        f.token_id_len = ngx_strlen(ctx->claims->jti);
 
-        p = ngx_sprintf(exp, "%L", (int64_t) ctx->claims.exp);
+        p = ngx_sprintf(exp, "%L", (int64_t) ctx->claims->exp);
         f.token_exp = (const char *) exp;
         f.token_exp_len = p - exp;
     }

@@ -81,7 +81,9 @@ typedef struct {
  * request even when error_page or try_files re-runs the phases.
  */
 struct ngx_http_mall_ctx_s {
-    mall_jwt_claims_t              claims;        /* when VERIFIED */
+    mall_jwt_claims_t             *claims;        /* r->pool, when VERIFIED:
+                                                     most requests never
+                                                     carry a token */
     ngx_uint_t                     auth_state;
 
     u_char                         body_sha256[MALL_SHA256_HEX_LEN];

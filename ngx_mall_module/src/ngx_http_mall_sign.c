@@ -337,13 +337,13 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     }
 
     secret = ngx_http_mall_secret_find(mmcf->sign.secrets,
-                                       (u_char *) ctx->claims.skid,
-                                       ngx_strlen(ctx->claims.skid));
+                                       (u_char *) ctx->claims->skid,
+                                       ngx_strlen(ctx->claims->skid));
 
     if (secret == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mall_sign: unknown sign secret \"%s\"",
-                      ctx->claims.skid);
+                      ctx->claims->skid);
 
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNKNOWN_KEY);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
@@ -404,8 +404,8 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
 
     if (clen < 0
         || mall_sign_derive_key(secret->key.data, secret->key.len,
-                                ctx->claims.jti,
-                                ngx_strlen(ctx->claims.jti), sign_key)
+                                ctx->claims->jti,
+                                ngx_strlen(ctx->claims->jti), sign_key)
            != 0
         || mall_sign_compute(sign_key, MALL_SIGN_KEY_LEN,
                              (const char *) canonical, (size_t) clen,
@@ -423,7 +423,7 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mall_sign: signature mismatch for token \"%s\"",
-                      ctx->claims.jti);
+                      ctx->claims->jti);
 
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_BAD_SIGNATURE);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
@@ -445,7 +445,7 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     if (rc == NGX_BUSY) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mall_sign: replayed nonce for token \"%s\"",
-                      ctx->claims.jti);
+                      ctx->claims->jti);
 
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_REPLAY);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "REPLAYED",
