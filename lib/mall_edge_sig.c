@@ -36,7 +36,7 @@ edge_append(char *buf, size_t *pos, const char *s, size_t len, int newline)
 
 /* Writes the raw 32-byte MAC of the canonical string; 0 or -1. */
 static int
-edge_mac(const uint8_t *key, size_t keylen, const mall_edge_fields_t *f,
+edge_mac(const mall_hmac_key_t *key, const mall_edge_fields_t *f,
     uint8_t mac[MALL_SHA256_LEN])
 {
     char    buf[EDGE_CANON_MAX];
@@ -60,7 +60,22 @@ edge_mac(const uint8_t *key, size_t keylen, const mall_edge_fields_t *f,
         return -1;
     }
 
-    return mall_hmac_sha256(key, keylen, buf, pos, mac);
+    mall_hmac_sha256_keyed(key, buf, pos, mac);
+    return 0;
+}
+
+
+int
+mall_edge_sign_keyed(const mall_hmac_key_t *key, const mall_edge_fields_t *f,
+    char out[MALL_EDGE_SIG_LEN])
+{
+    uint8_t  mac[MALL_SHA256_LEN];
+
+    if (edge_mac(key, f, mac) != 0) {
+        return -1;
+    }
+    mall_b64url_encode(mac, sizeof(mac), out);
+    return 0;
 }
 
 
@@ -68,13 +83,13 @@ int
 mall_edge_sign(const uint8_t *key, size_t keylen,
     const mall_edge_fields_t *f, char out[MALL_EDGE_SIG_LEN])
 {
-    uint8_t  mac[MALL_SHA256_LEN];
+    int              rc;
+    mall_hmac_key_t  k;
 
-    if (edge_mac(key, keylen, f, mac) != 0) {
-        return -1;
-    }
-    mall_b64url_encode(mac, sizeof(mac), out);
-    return 0;
+    mall_hmac_key_init(&k, key, keylen);
+    rc = mall_edge_sign_keyed(&k, f, out);
+    mall_hmac_key_wipe(&k);
+    return rc;
 }
 
 

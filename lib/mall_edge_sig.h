@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mall_crypto.h"
+
 #define MALL_EDGE_SIG_LEN  43
 
 typedef struct {
@@ -37,6 +39,10 @@ typedef struct {
 
 /* Writes the 43-char signature (no NUL); 0, or -1 if the fields exceed 8 KB. */
 int mall_edge_sign(const uint8_t *key, size_t keylen,
+    const mall_edge_fields_t *f, char out[MALL_EDGE_SIG_LEN]);
+
+/* The same with a key prepared once (mall_crypto.h), for the edge. */
+int mall_edge_sign_keyed(const mall_hmac_key_t *key,
     const mall_edge_fields_t *f, char out[MALL_EDGE_SIG_LEN]);
 
 /* Constant-time check of a received signature; 1 valid, 0 not. */

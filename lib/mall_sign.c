@@ -255,25 +255,34 @@ mall_sign_canonical(const char *method, size_t method_len,
 }
 
 
-int
-mall_sign_compute(const char *key, size_t keylen, const char *canonical,
+void
+mall_sign_compute_keyed(const mall_hmac_key_t *key, const char *canonical,
     size_t len, char out[MALL_SIGN_SIG_LEN])
 {
     uint8_t  mac[MALL_SHA256_LEN];
 
-    if (mall_hmac_sha256(key, keylen, canonical, len, mac) != 0) {
-        return -1;
-    }
+    mall_hmac_sha256_keyed(key, canonical, len, mac);
     mall_b64url_encode(mac, sizeof(mac), out);
+}
+
+
+int
+mall_sign_compute(const char *key, size_t keylen, const char *canonical,
+    size_t len, char out[MALL_SIGN_SIG_LEN])
+{
+    mall_hmac_key_t  k;
+
+    mall_hmac_key_init(&k, key, keylen);
+    mall_sign_compute_keyed(&k, canonical, len, out);
+    mall_hmac_key_wipe(&k);
     return 0;
 }
 
 
 int
-mall_sign_derive_key(const uint8_t *secret, size_t secret_len,
-    const char *jti, size_t jti_len, char out[MALL_SIGN_KEY_LEN])
+mall_sign_derive_key_keyed(const mall_hmac_key_t *secret, const char *jti,
+    size_t jti_len, char out[MALL_SIGN_KEY_LEN])
 {
-    int      rc;
     char     msg[sizeof(SIGN_DERIVE_PREFIX) - 1 + SIGN_JTI_MAX];
     uint8_t  mac[MALL_SHA256_LEN];
     size_t   plen;
@@ -288,9 +297,21 @@ mall_sign_derive_key(const uint8_t *secret, size_t secret_len,
         memcpy(msg + plen, jti, jti_len);
     }
 
-    rc = mall_hmac_sha256(secret, secret_len, msg, plen + jti_len, mac);
-    if (rc == 0) {
-        mall_b64url_encode(mac, sizeof(mac), out);
-    }
+    mall_hmac_sha256_keyed(secret, msg, plen + jti_len, mac);
+    mall_b64url_encode(mac, sizeof(mac), out);
+    return 0;
+}
+
+
+int
+mall_sign_derive_key(const uint8_t *secret, size_t secret_len,
+    const char *jti, size_t jti_len, char out[MALL_SIGN_KEY_LEN])
+{
+    int              rc;
+    mall_hmac_key_t  k;
+
+    mall_hmac_key_init(&k, secret, secret_len);
+    rc = mall_sign_derive_key_keyed(&k, jti, jti_len, out);
+    mall_hmac_key_wipe(&k);
     return rc;
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mall_crypto.h"
+
 #define MALL_SIGN_MAX_PARAMS   64   /* more query parameters are refused */
 #define MALL_SIGN_KEY_LEN      43   /* base64url of 32 bytes */
 #define MALL_SIGN_SIG_LEN      43
@@ -58,6 +60,12 @@ int mall_sign_compute(const char *key, size_t keylen, const char *canonical,
 
 /* Per-session sign key from the derivation secret and the token's jti. */
 int mall_sign_derive_key(const uint8_t *secret, size_t secret_len,
+    const char *jti, size_t jti_len, char out[MALL_SIGN_KEY_LEN]);
+
+/* The same two with a prepared HMAC key (mall_crypto.h): for hot paths. */
+void mall_sign_compute_keyed(const mall_hmac_key_t *key,
+    const char *canonical, size_t len, char out[MALL_SIGN_SIG_LEN]);
+int mall_sign_derive_key_keyed(const mall_hmac_key_t *secret,
     const char *jti, size_t jti_len, char out[MALL_SIGN_KEY_LEN]);
 
 #endif

@@ -417,32 +417,8 @@ ngx_http_mall_auth_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 static ngx_http_mall_auth_conn_t *
 ngx_http_mall_auth_conn(ngx_connection_t *c, ngx_uint_t create)
 {
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_mall_auth_conn_t  *conn;
-
-    /* a connection pool has a handful of cleanups at most */
-
-    for (cln = c->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_mall_auth_conn_cleanup) {
-            return cln->data;
-        }
-    }
-
-    if (!create) {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(c->pool, sizeof(ngx_http_mall_auth_conn_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    conn = cln->data;
-    conn->len = 0;
-
-    cln->handler = ngx_http_mall_auth_conn_cleanup;
-
-    return conn;
+    return ngx_http_mall_conn_data(c, ngx_http_mall_auth_conn_cleanup,
+                                   sizeof(ngx_http_mall_auth_conn_t), create);
 }
 
 

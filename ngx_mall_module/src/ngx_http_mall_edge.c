@@ -120,8 +120,7 @@ ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     f.ts_len = ctx->edge_ts_len;
     f.body_sha256_hex = (const char *) ctx->body_sha256;
 
-    if (mall_edge_sign(key[0].key.data, key[0].key.len, &f,
-                       (char *) ctx->edge_sig)
+    if (mall_edge_sign_keyed(key[0].hmac, &f, (char *) ctx->edge_sig)
         != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -10,8 +10,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/evp.h>
-
 #include <mall_b64.h>
 
 #include "ngx_http_mall_module.h"
@@ -707,6 +705,13 @@ ngx_http_mall_secret_cleanup(void *data)
 }
 
 
+static void
+ngx_http_mall_hmac_cleanup(void *data)
+{
+    mall_hmac_key_wipe(data);
+}
+
+
 /*
  * "<id> <file>" of a secret directive (mall_sign_secret, mall_edge_key):
  * appends the secret to *secrets, created on first use. Returns
@@ -718,6 +723,7 @@ char *
 ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,
     ngx_str_t *value, char *invalid, char *duplicate)
 {
+    ngx_pool_cleanup_t      *cln;
     ngx_http_mall_secret_t  *s;
 
     if (*secrets == NULL) {
@@ -748,6 +754,17 @@ ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,
     {
         return NGX_CONF_ERROR;
     }
+
+    /* its own allocation: the array's elements move when it grows */
+
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(mall_hmac_key_t));
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s->hmac = cln->data;
+    mall_hmac_key_init(s->hmac, s->key.data, s->key.len);
+    cln->handler = ngx_http_mall_hmac_cleanup;
 
     return NGX_CONF_OK;
 }
@@ -1155,6 +1172,58 @@ ngx_http_mall_find_header(ngx_list_t *headers, char *name, size_t len)
 }
 
 
+/*
+ * Several request headers in one pass over headers_in, by the lowercase
+ * names nginx keeps for each of them (so a compare is a memcmp); the last
+ * live one of each name wins, as in ngx_http_mall_find_header(). Names in
+ * want[] are lowercase; values not found are left NULL.
+ */
+
+void
+ngx_http_mall_find_headers_in(ngx_http_request_t *r,
+    ngx_http_mall_header_want_t *want, ngx_uint_t n)
+{
+    ngx_uint_t        i, k;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    for (k = 0; k < n; k++) {
+        ngx_str_null(&want[k].value);
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        for (k = 0; k < n; k++) {
+            if (h[i].key.len == want[k].name.len
+                && ngx_memcmp(h[i].lowcase_key, want[k].name.data,
+                              want[k].name.len)
+                   == 0)
+            {
+                want[k].value = h[i].value;
+                break;
+            }
+        }
+    }
+}
+
+
 /* A per-request variable's value, empty until a getter fills it in. */
 
 void
@@ -1182,36 +1251,39 @@ ngx_http_mall_now_ms(void)
 
 
 /*
- * The process's SHA-256 context, initialised for a new digest, or NULL.
- * One context, reused: no allocation per request; SHA-256 fetched once
- * (EVP_sha256() costs an implicit fetch per init). A caller finishes its
- * digest before it returns to the event loop.
+ * Per-connection state of a feature (e.g. the last token seen on a
+ * keep-alive connection): the data of the connection-pool cleanup whose
+ * handler is owner, created zero-filled on demand, or NULL. The owner
+ * handler wipes it when the connection closes.
  */
 
-EVP_MD_CTX *
-ngx_http_mall_sha256_start(void)
+void *
+ngx_http_mall_conn_data(ngx_connection_t *c, ngx_pool_cleanup_pt owner,
+    size_t size, ngx_uint_t create)
 {
-    static EVP_MD      *sha256;
-    static EVP_MD_CTX  *md;
+    ngx_pool_cleanup_t  *cln;
 
-    if (md == NULL) {
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        md = EVP_MD_CTX_new();
+    /* a connection pool has a handful of cleanups at most */
 
-        if (sha256 == NULL || md == NULL) {
-            EVP_MD_free(sha256);
-            EVP_MD_CTX_free(md);
-            sha256 = NULL;
-            md = NULL;
-            return NULL;
+    for (cln = c->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == owner) {
+            return cln->data;
         }
     }
 
-    if (EVP_DigestInit_ex(md, sha256, NULL) != 1) {
+    if (!create) {
         return NULL;
     }
 
-    return md;
+    cln = ngx_pool_cleanup_add(c->pool, size);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(cln->data, size);
+    cln->handler = owner;
+
+    return cln->data;
 }
 
 
@@ -1228,7 +1300,7 @@ ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     u_char                    digest[MALL_SHA256_LEN];
     ngx_buf_t                *b;
     ngx_chain_t              *cl;
-    EVP_MD_CTX               *md;
+    mall_sha256_ctx_t         md;
     ngx_http_request_body_t  *rb;
 
     if (ctx->body_hashed) {
@@ -1254,24 +1326,14 @@ ngx_http_mall_body_sha256(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         }
     }
 
-    md = ngx_http_mall_sha256_start();
-    if (md == NULL) {
-        return NGX_ERROR;
-    }
+    mall_sha256_init(&md);
 
     for (cl = rb->bufs; cl; cl = cl->next) {
         b = cl->buf;
-
-        if (b->last > b->pos
-            && EVP_DigestUpdate(md, b->pos, b->last - b->pos) != 1)
-        {
-            return NGX_ERROR;
-        }
+        mall_sha256_update(&md, b->pos, b->last - b->pos);
     }
 
-    if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
-        return NGX_ERROR;
-    }
+    mall_sha256_final(&md, digest);
 
 done:
 

@@ -16,8 +16,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/evp.h>
-
 #include <mall_jwt.h>
 #include <mall_crypto.h>
 
@@ -37,10 +35,21 @@
 #define NGX_HTTP_MALL_REQUIRED  2
 
 
-/* A named secret loaded from a file; zeroed by a cf->pool cleanup. */
+/* A request header asked for by name (lowercase) and what was found. */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      value;    /* data NULL: absent */
+} ngx_http_mall_header_want_t;
+
+
+/*
+ * A named secret loaded from a file, and its HMAC key prepared once (both
+ * zeroed by cf->pool cleanups).
+ */
 typedef struct {
     ngx_str_t                      id;
     ngx_str_t                      key;
+    mall_hmac_key_t               *hmac;
 } ngx_http_mall_secret_t;
 
 
@@ -109,7 +118,8 @@ struct ngx_http_mall_ctx_s {
 
 ngx_http_mall_ctx_t *ngx_http_mall_get_ctx(ngx_http_request_t *r);
 ngx_http_mall_ctx_t *ngx_http_mall_create_ctx(ngx_http_request_t *r);
-EVP_MD_CTX *ngx_http_mall_sha256_start(void);
+void *ngx_http_mall_conn_data(ngx_connection_t *c, ngx_pool_cleanup_pt owner,
+    size_t size, ngx_uint_t create);
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
 ngx_int_t ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path,
@@ -124,6 +134,8 @@ ngx_uint_t ngx_http_mall_header_is(ngx_table_elt_t *h, char *name,
     size_t len);
 ngx_table_elt_t *ngx_http_mall_find_header(ngx_list_t *headers, char *name,
     size_t len);
+void ngx_http_mall_find_headers_in(ngx_http_request_t *r,
+    ngx_http_mall_header_want_t *want, ngx_uint_t n);
 uint64_t ngx_http_mall_now_ms(void);
 
 

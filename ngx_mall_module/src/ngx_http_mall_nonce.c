@@ -14,8 +14,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/evp.h>
-
 #include <mall_crypto.h>
 
 #include "ngx_http_mall_module.h"
@@ -27,8 +25,6 @@
 
 static ngx_int_t ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_int_t ngx_http_mall_nonce_digest(ngx_http_mall_nonce_sh_t *sh,
-    u_char *key, size_t klen, u_char *nonce, size_t nlen, u_char *digest);
 
 
 /* Parses "name:size" and registers the zone; NULL after a config error. */
@@ -106,7 +102,18 @@ ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->sh->page_buckets = ngx_pagesize
                             / sizeof(ngx_http_mall_nonce_bucket_t);
-    ctx->sh->nbuckets = pages * ctx->sh->page_buckets;
+
+    /* whole slices of whole pages; the few pages left over stay unused */
+
+    ctx->sh->nslices = pages / NGX_HTTP_MALL_NONCE_SLICE_PAGES;
+
+    if (ctx->sh->nslices == 0) {
+        ctx->sh->nslices = 1;
+    }
+
+    ctx->sh->slice_buckets = (pages / ctx->sh->nslices)
+                             * ctx->sh->page_buckets;
+    ctx->sh->nbuckets = ctx->sh->nslices * ctx->sh->slice_buckets;
 
     ngx_log_error(NGX_LOG_INFO, shm_zone->shm.log, 0,
                   "mall_sign_zone \"%V\": room for %ui nonces",
@@ -117,48 +124,64 @@ ngx_http_mall_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* SHA-256(seed || key || nonce) in the process's digest context. */
+/*
+ * Fingerprint SHA-256(seed || key || nonce) and its two buckets in the
+ * slice of the timestamp's second; the second choice lies in the first
+ * one's page. The seed and the geometry never change after init, so no
+ * lock is needed.
+ */
 
-static ngx_int_t
-ngx_http_mall_nonce_digest(ngx_http_mall_nonce_sh_t *sh, u_char *key,
-    size_t klen, u_char *nonce, size_t nlen, u_char *digest)
+void
+ngx_http_mall_nonce_prepare(ngx_shm_zone_t *zone, u_char *key, size_t klen,
+    u_char *nonce, size_t nlen, time_t when, ngx_http_mall_nonce_ticket_t *t)
 {
-    EVP_MD_CTX  *md;
+    uint32_t                   h[2];
+    ngx_uint_t                 base;
+    mall_sha256_ctx_t          md;
+    ngx_http_mall_nonce_t     *ctx;
+    ngx_http_mall_nonce_sh_t  *sh;
 
-    md = ngx_http_mall_sha256_start();
+    ctx = zone->data;
+    sh = ctx->sh;
 
-    if (md == NULL
-        || EVP_DigestUpdate(md, sh->seed, sizeof(sh->seed)) != 1
-        || EVP_DigestUpdate(md, key, klen) != 1
-        || EVP_DigestUpdate(md, nonce, nlen) != 1
-        || EVP_DigestFinal_ex(md, digest, NULL) != 1)
-    {
-        return NGX_ERROR;
-    }
+    mall_sha256_init(&md);
+    mall_sha256_update(&md, sh->seed, sizeof(sh->seed));
+    mall_sha256_update(&md, key, klen);
+    mall_sha256_update(&md, nonce, nlen);
+    mall_sha256_final(&md, t->digest);
 
-    return NGX_OK;
+    ngx_memcpy(h, t->digest, sizeof(h));
+
+    base = ((uint64_t) when % sh->nslices) * sh->slice_buckets;
+
+    t->idx[0] = base + (((uint64_t) h[0] * sh->slice_buckets) >> 32);
+    t->idx[1] = (t->idx[0] & ~(sh->page_buckets - 1))
+                | (h[1] & (sh->page_buckets - 1));
+
+    __builtin_prefetch(&sh->buckets[t->idx[0]], 1);
+    __builtin_prefetch(&sh->buckets[t->idx[1]], 1);
 }
 
 
 /*
- * Records the nonce of a sign key until expire (unix seconds). Returns
- * NGX_OK (recorded), NGX_BUSY (a live entry: a replay) or NGX_ERROR.
- * O(1): two buckets are read under the zone mutex.
+ * Records a prepared nonce until expire (unix seconds). Returns NGX_OK
+ * (recorded), NGX_BUSY (a live entry: a replay) or NGX_ERROR. O(1): two
+ * buckets are read under the zone mutex.
  */
 
 ngx_int_t
-ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
-    u_char *nonce, size_t nlen, time_t expire, time_t now)
+ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, ngx_http_mall_nonce_ticket_t *t,
+    time_t expire, time_t now)
 {
-    u_char                        digest[MALL_SHA256_LEN];
-    uint32_t                      h[2];
-    ngx_uint_t                    b, i, evicted, capacity, nfree[2], idx[2];
+    u_char                       *fp;
+    ngx_uint_t                    b, i, evicted, capacity, nfree[2];
     ngx_http_mall_nonce_t        *ctx;
     ngx_http_mall_nonce_sh_t     *sh;
     ngx_http_mall_nonce_slot_t   *s, *free, *victim, *slot[2];
 
     ctx = zone->data;
     sh = ctx->sh;
+    fp = t->digest + 8;
 
     if (expire <= now) {
         /* the timestamp left the window meanwhile: so would any replay */
@@ -169,16 +192,6 @@ ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
         return NGX_ERROR;
     }
 
-    /* hashed outside the lock; the seed never changes after init */
-
-    if (ngx_http_mall_nonce_digest(sh, key, klen, nonce, nlen, digest)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(h, digest, sizeof(h));
-
     victim = NULL;
     evicted = 0;
     nfree[0] = 0;
@@ -188,14 +201,8 @@ ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    /* the second choice in the first one's page: one TLB miss, not two */
-
-    idx[0] = ((uint64_t) h[0] * sh->nbuckets) >> 32;
-    idx[1] = (idx[0] & ~(sh->page_buckets - 1))
-             | (h[1] & (sh->page_buckets - 1));
-
     for (b = 0; b < 2; b++) {
-        s = sh->buckets[idx[b]].slot;
+        s = sh->buckets[t->idx[b]].slot;
 
         for (i = 0; i < NGX_HTTP_MALL_NONCE_SLOTS; i++) {
 
@@ -207,7 +214,7 @@ ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
                 continue;
             }
 
-            if (ngx_memcmp(s[i].fp, digest + 8, sizeof(s[i].fp)) == 0) {
+            if (ngx_memcmp(s[i].fp, fp, sizeof(s[i].fp)) == 0) {
                 sh->replays++;
                 ngx_shmtx_unlock(&ctx->shpool->mutex);
                 return NGX_BUSY;
@@ -229,7 +236,7 @@ ngx_http_mall_nonce_add(ngx_shm_zone_t *zone, u_char *key, size_t klen,
         evicted = ++sh->evictions;
     }
 
-    ngx_memcpy(free->fp, digest + 8, sizeof(free->fp));
+    ngx_memcpy(free->fp, fp, sizeof(free->fp));
     free->expire = (uint32_t) expire;
     sh->inserts++;
 

@@ -20,14 +20,17 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("MALL_BUILD_DIR", os.path.join(ROOT, "build"))
 MALLCTL = os.path.join(ROOT, "lua-free-scripts", "mallctl")
 
-TEST_PORTS = {
+# MALL_TEST_PORT_OFFSET shifts them all, so two checkouts (or two engineers
+# on one machine) can run the suite side by side.
+_PORT_OFFSET = int(os.environ.get("MALL_TEST_PORT_OFFSET", "0"))
+TEST_PORTS = {name: port + _PORT_OFFSET for name, port in {
     "MALL_EDGE_PORT": 18080,
     "MALL_EDGE_TLS_PORT": 18443,
     "MALL_ADMIN_PORT": 18081,
     "MALL_WORKER_PORT": 19101,
     "MALL_REDIS_PORT": 16391,
     "MALL_SIM_PORT": 19900,
-}
+}.items()}
 
 
 class Stack:

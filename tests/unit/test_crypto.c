@@ -159,6 +159,59 @@ test_ct_equal(void **state)
 }
 
 
+/* The prepared key gives the one-shot MAC, and stays reusable. */
+static void
+test_hmac_prepared_key(void **state)
+{
+    static const char  *msgs[] = { "", "x", "Hi There",
+        "a message that is longer than one SHA-256 block of sixty-four "
+        "bytes, so the inner digest needs two compressions at least" };
+    size_t              i, klen;
+    uint8_t             key[131], a[MALL_SHA256_LEN], b[MALL_SHA256_LEN];
+    mall_hmac_key_t     k;
+
+    (void) state;
+    for (klen = 0; klen < sizeof(key); klen += 13) {
+        memset(key, (int) (0x11 + klen), sizeof(key));
+        mall_hmac_key_init(&k, key, klen);
+
+        for (i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+            mall_hmac_sha256_keyed(&k, msgs[i], strlen(msgs[i]), a);
+            assert_int_equal(mall_hmac_sha256(key, klen, msgs[i],
+                                              strlen(msgs[i]), b), 0);
+            assert_memory_equal(a, b, sizeof(a));
+        }
+
+        mall_hmac_key_wipe(&k);
+    }
+}
+
+
+/* Incremental SHA-256 in uneven pieces equals the one-shot digest. */
+static void
+test_sha256_incremental(void **state)
+{
+    size_t              i, cut;
+    uint8_t             buf[1000], a[MALL_SHA256_LEN], b[MALL_SHA256_LEN];
+    mall_sha256_ctx_t   ctx;
+
+    (void) state;
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = (uint8_t) (i * 7 + 3);
+    }
+    mall_sha256(buf, sizeof(buf), a);
+
+    for (cut = 0; cut <= sizeof(buf); cut += 61) {
+        mall_sha256_init(&ctx);
+        mall_sha256_update(&ctx, buf, cut);
+        mall_sha256_update(&ctx, "", 0);
+        mall_sha256_update(&ctx, buf + cut, sizeof(buf) - cut);
+        mall_sha256_final(&ctx, b);
+        assert_memory_equal(a, b, sizeof(a));
+    }
+}
+
+
 static void
 test_random(void **state)
 {
@@ -179,6 +232,8 @@ main(void)
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_hmac_block_size_key),
+        cmocka_unit_test(test_hmac_prepared_key),
+        cmocka_unit_test(test_sha256_incremental),
         cmocka_unit_test(test_ct_equal),
         cmocka_unit_test(test_random),
     };
