@@ -49,6 +49,7 @@ mall_conf_init(mall_conf_t *conf)
     conf->max_body_size = 1024 * 1024;
     conf->low_stock_threshold = 10;
     auth_conf_init(&conf->auth);
+    order_conf_init(&conf->order);
 }
 
 
@@ -226,6 +227,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
 
     rc = auth_conf_directive(&conf->auth, argv, argc, err);
     if (rc != AUTH_CONF_NOT_MINE) {
+        return rc;
+    }
+
+    rc = order_conf_directive(&conf->order, argv, argc, err);
+    if (rc != ORDER_CONF_NOT_MINE) {
         return rc;
     }
 

@@ -21,6 +21,7 @@
  *
  * Identity directives (jwt_key, sign_secret, data_key, access_ttl, ...,
  * wechat_*) are parsed into conf->auth by auth_conf.c; see auth_conf.h.
+ * Order directives (order_*) go into conf->order; see order_conf.h.
  */
 #ifndef MALL_CONF_H
 #define MALL_CONF_H
@@ -30,6 +31,7 @@
 
 #include "auth_conf.h"
 #include "mall_common.h"
+#include "order_conf.h"
 
 #define MALL_CONF_PATH_MAX       512
 #define MALL_CONF_MAX_EDGE_KEYS  8
@@ -61,6 +63,7 @@ typedef struct {
     size_t            max_body_size;                   /* bytes */
     int               low_stock_threshold;
     auth_conf_t       auth;                            /* auth_conf.h */
+    order_conf_t      order;                           /* order_conf.h */
 } mall_conf_t;
 
 /* Fills conf with the defaults (no listen, redis or edge keys). */

@@ -17,6 +17,9 @@ static const mall_route_t  *route_tables[] = {
     mall_address_routes,
     mall_favorite_routes,
     mall_merchant_routes,
+    mall_order_create_routes,
+    mall_order_query_routes,
+    mall_order_cancel_routes,
 };
 
 static mall_route_t  *routes_flat;

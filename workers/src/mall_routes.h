@@ -18,6 +18,9 @@ extern const mall_route_t  mall_cart_routes[];         /* cart.c */
 extern const mall_route_t  mall_address_routes[];      /* address.c */
 extern const mall_route_t  mall_favorite_routes[];     /* favorites.c */
 extern const mall_route_t  mall_merchant_routes[];     /* merchant.c */
+extern const mall_route_t  mall_order_create_routes[]; /* order_create.c */
+extern const mall_route_t  mall_order_query_routes[];  /* order_query.c */
+extern const mall_route_t  mall_order_cancel_routes[]; /* order_cancel.c */
 
 /*
  * Builds (once) and returns the flat table of all routes; *n is set to its

@@ -29,6 +29,7 @@
 #include "mall_reply.h"
 #include "mall_routes.h"
 #include "mall_server.h"
+#include "order_expiry.h"
 
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
@@ -45,6 +46,7 @@ typedef struct {
     int                           stopping;
     struct event                 *sig_events[3];
     struct event                 *stop_timer;
+    order_expiry_t               *order_timer;   /* order_expiry.h */
 } mall_server_t;
 
 
@@ -401,6 +403,9 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
                  err.msg);
     }
 
+    /* unpaid-order expiry and reservation repair, in every child */
+    srv.order_timer = order_expiry_start(srv.base, conf, &srv.redis);
+
     mall_log(MALL_LOG_INFO, "server", "accepting on %s:%d (%zu routes)",
              conf->listen_host, conf->listen_port, srv.nroutes);
 
@@ -413,6 +418,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
     rc = 0;
 
 done:
+    order_expiry_stop(srv.order_timer);
     mall_redis_close(&srv.redis);
     for (i = 0; i < MALL_ARRAY_LEN(sigs); i++) {
         if (srv.sig_events[i] != NULL) {

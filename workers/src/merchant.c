@@ -580,6 +580,37 @@ mp_low_stock(mall_ctx_t *ctx, mall_batch_t *b, const mp_t *before,
 
 
 /*
+ * The purge event of an edit: the product, the categories it was and is
+ * in, its SKUs, lists and search (the edge drops what it cached of them).
+ */
+static void
+mp_purge(mall_batch_t *b, const mp_t *before, const mp_t *after)
+{
+    char    tags[1024];
+    size_t  i;
+
+    tags[0] = '\0';
+    tag_add(tags, sizeof(tags), "product:%lld", (long long) after->id);
+    for (i = 0; before != NULL && before->exists && i < before->nchain; i++)
+    {
+        tag_add(tags, sizeof(tags), "category:%lld",
+                (long long) before->chain[i].id);
+    }
+    for (i = 0; i < after->nchain; i++) {
+        tag_add(tags, sizeof(tags), "category:%lld",
+                (long long) after->chain[i].id);
+    }
+    for (i = 0; i < after->nskus; i++) {
+        tag_add(tags, sizeof(tags), "sku:%lld", (long long) after->skus[i].id);
+    }
+    tag_add(tags, sizeof(tags), "list", 0);
+    tag_add(tags, sizeof(tags), "search", 0);
+    mall_batch_addl(b, 8, "XADD", MERCH_KEY_PURGE, "MAXLEN", "~", "10000",
+                    "*", "tags", tags);
+}
+
+
+/*
  * The MULTI/EXEC of an edit (see the file comment). MALL_OK,
  * MALL_BATCH_ABORTED, MALL_ERR, MALL_RETRY.
  */
@@ -588,19 +619,12 @@ mp_commit(mall_ctx_t *ctx, const mp_t *before, mp_t *after,
     mall_err_t *err)
 {
     mall_batch_t  b;
-    char          tags[1024];
     size_t        i;
     int           rc;
 
     mall_batch_init(&b);
-    tags[0] = '\0';
-    tag_add(tags, sizeof(tags), "product:%lld", (long long) after->id);
     if (before != NULL && before->exists) {
         mp_index(&b, before, 0);
-        for (i = 0; i < before->nchain; i++) {
-            tag_add(tags, sizeof(tags), "category:%lld",
-                    (long long) before->chain[i].id);
-        }
     } else {
         /* a new product: nothing indexed yet */
         search_index_remove(&b, after->id, NULL);
@@ -635,21 +659,85 @@ mp_commit(mall_ctx_t *ctx, const mp_t *before, mp_t *after,
         }
     }
     mp_low_stock(ctx, &b, before, after);
-
-    for (i = 0; i < after->nchain; i++) {
-        tag_add(tags, sizeof(tags), "category:%lld",
-                (long long) after->chain[i].id);
-    }
-    for (i = 0; i < after->nskus; i++) {
-        tag_add(tags, sizeof(tags), "sku:%lld", (long long) after->skus[i].id);
-    }
-    tag_add(tags, sizeof(tags), "list", 0);
-    tag_add(tags, sizeof(tags), "search", 0);
-    mall_batch_addl(&b, 8, "XADD", MERCH_KEY_PURGE, "MAXLEN", "~", "10000",
-                    "*", "tags", tags);
+    mp_purge(&b, before, after);
 
     rc = mall_batch_exec(&b, ctx->redis, 1, NULL, err);
     mall_batch_free(&b);
+    return rc;
+}
+
+
+/*
+ * The stock-derived state of a product whose SKU stock moved outside a
+ * merchant edit (orders, cancels): the in_stock field and set, low-stock
+ * set and alerts (before holds the stock the alerts last saw), purge.
+ * MALL_OK, MALL_BATCH_ABORTED, MALL_ERR, MALL_RETRY.
+ */
+static int
+mp_stock_commit(mall_ctx_t *ctx, const mp_t *before, const mp_t *after,
+    mall_err_t *err)
+{
+    mall_batch_t  b;
+    char          key[48], id[24];
+    int64_t       min_price;
+    int           in_stock, rc;
+
+    mp_derived(after, &min_price, &in_stock);
+    snprintf(key, sizeof(key), CATALOG_KEY_PRODUCT_FMT, (long long) after->id);
+    snprintf(id, sizeof(id), "%lld", (long long) after->id);
+    mall_batch_init(&b);
+    mall_batch_addl(&b, 4, "HSET", key, "in_stock", in_stock ? "1" : "0");
+    if (after->on_sale && in_stock) {
+        mall_batch_addl(&b, 3, "SADD", CATALOG_KEY_IN_STOCK, id);
+    } else {
+        mall_batch_addl(&b, 3, "SREM", CATALOG_KEY_IN_STOCK, id);
+    }
+    mp_low_stock(ctx, &b, before, after);
+    mp_purge(&b, before, after);
+    rc = mall_batch_exec(&b, ctx->redis, 1, NULL, err);
+    mall_batch_free(&b);
+    return rc;
+}
+
+
+int
+merchant_stock_sync(mall_ctx_t *ctx, int64_t product_id, int64_t sku_id,
+    int64_t old_stock, mall_err_t *err)
+{
+    mp_t    before, after;
+    size_t  i;
+    int     rc, tries;
+
+    rc = MALL_BATCH_ABORTED;
+    for (tries = 0; tries < MP_TRIES; tries++) {
+        rc = mp_load(ctx, product_id, &after, err);
+        if (rc != MALL_OK || !after.exists) {
+            mp_free(&after);
+            if (rc == MALL_OK) {
+                mall_unwatch(ctx->redis);       /* the product is gone */
+            }
+            break;
+        }
+        if (mp_copy(&after, &before) != MALL_OK) {
+            mp_free(&after);
+            rc = mall_err_set(err, 500, "out of memory");
+            break;
+        }
+        for (i = 0; i < before.nskus; i++) {
+            if (before.skus[i].id == sku_id) {
+                before.skus[i].stock = old_stock;
+            }
+        }
+        rc = mp_stock_commit(ctx, &before, &after, err);
+        mp_free(&before);
+        mp_free(&after);
+        if (rc != MALL_BATCH_ABORTED) {
+            break;
+        }
+    }
+    if (rc != MALL_OK && rc != MALL_RETRY) {
+        mall_unwatch(ctx->redis);
+    }
     return rc;
 }
 

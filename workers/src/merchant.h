@@ -26,4 +26,22 @@
 #define MERCH_KEY_LOW_STOCK   "mall:low_stock"
 #define MERCH_KEY_ALERTS      "mall:alerts:low_stock"
 
+#include <stdint.h>
+
+#include "mall_ctx.h"
+
+/*
+ * Brings what is derived from SKU stock in line after sku_id's stock
+ * moved from old_stock outside a merchant edit (an order reserved it, a
+ * cancel gave it back): the product's in_stock field and
+ * mall:products:in_stock, mall:low_stock and a low-stock alert when the
+ * SKU just became low, and the product's purge event. One MULTI/EXEC
+ * under WATCH of the product and its SKUs, retried like an edit; it
+ * re-reads the current stock, so a late call still converges. MALL_OK
+ * (also when the product is gone), MALL_BATCH_ABORTED (still contended
+ * after the retries), MALL_ERR, MALL_RETRY. Blocks on Redis.
+ */
+int merchant_stock_sync(mall_ctx_t *ctx, int64_t product_id, int64_t sku_id,
+    int64_t old_stock, mall_err_t *err);
+
 #endif

@@ -1,0 +1,39 @@
+/*
+ * The order timer of a worker child (libevent, every second, bounded
+ * batches), run in every child; Redis decides who does what:
+ *   - unpaid orders past pay_deadline (mall:orders:expiry) are claimed
+ *     one by one with MULTI { ZREM expiry; ZADD expiry:claimed } (only the
+ *     child whose ZREM removed the id proceeds) and cancelled through the
+ *     state table (event "expire", actor "system"), stock given back in
+ *     the same MULTI; a claim older than 30 s (its child died) is taken
+ *     over the same way;
+ *   - reservations left unconfirmed for ORDER_RESOLVE_MS
+ *     (mall:orders:reserving: a child died between the stock MULTI and
+ *     the confirmation) are settled by order_resolve();
+ *   - SKUs whose derived stock state could not be updated at once
+ *     (mall:orders:stock_resync) are synced again.
+ */
+#ifndef ORDER_EXPIRY_H
+#define ORDER_EXPIRY_H
+
+#include "mall_conf.h"
+#include "mall_redis.h"
+
+struct event_base;
+
+typedef struct order_expiry_s  order_expiry_t;
+
+/* Starts the timer on base; NULL when it cannot (logged). */
+order_expiry_t *order_expiry_start(struct event_base *base,
+    const mall_conf_t *conf, mall_redis_t *redis);
+
+/* Stops and frees it (NULL is fine). */
+void order_expiry_stop(order_expiry_t *x);
+
+/*
+ * One pass of the timer (also what the tests drive): MALL_OK, or
+ * MALL_RETRY while Redis is down.
+ */
+int order_expiry_run(order_expiry_t *x);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * Redis data model of orders (prefix "mall:"); docs/orders.md explains
+ * the atomicity argument.
+ *
+ *   mall:order:{oid}              hash  id, user_id, status, items (JSON
+ *                                       array: sku_id, product_id, name,
+ *                                       image, attrs, price_fen, quantity,
+ *                                       subtotal_fen), items_fen,
+ *                                       shipping_fen, discount_fen,
+ *                                       total_fen, coupon (JSON), remark,
+ *                                       address_id, address (sealed
+ *                                       snapshot, aad mall:order:{oid}:
+ *                                       address), created_at (s),
+ *                                       created_ms, pay_deadline (s),
+ *                                       updated_at, idem_digest;
+ *                                       later: logistics (JSON),
+ *                                       refund_from, paid_at, ...
+ *   mall:order:{oid}:events       list  JSON {at, actor, actor_id, event,
+ *                                       from, to}, oldest first
+ *   mall:user:{uid}:orders        zset  oid -> created_ms (every order)
+ *   mall:user:{uid}:orders:{st}   zset  oid -> created_ms, per status
+ *   mall:user:{uid}:bought        hash  sku id -> units in non-cancelled
+ *                                       orders (purchase limit)
+ *   mall:idem:order:{uid}:{key}   string "{oid} {digest}", 24 h
+ *   mall:orders:expiry            zset  oid -> pay_deadline (s)
+ *   mall:orders:expiry:claimed    zset  oid -> claim time (ms): expiry in
+ *                                       progress (re-run when stale)
+ *   mall:orders:reserving         zset  oid -> created_ms: reservation
+ *                                       not yet confirmed
+ *   mall:orders:stock_resync      set   "{product}:{sku}" whose derived
+ *                                       stock state could not be updated
+ *                                       at once (contention); retried
+ */
+#ifndef ORDER_KEYS_H
+#define ORDER_KEYS_H
+
+#define ORDER_KEY_ORDER         "mall:order:%s"
+#define ORDER_KEY_EVENTS        "mall:order:%s:events"
+#define ORDER_KEY_ADDRESS_AAD   "mall:order:%s:address"
+#define ORDER_KEY_USER_ALL      "mall:user:%s:orders"
+#define ORDER_KEY_USER_STATUS   "mall:user:%s:orders:%s"
+#define ORDER_KEY_BOUGHT        "mall:user:%s:bought"
+#define ORDER_KEY_IDEM          "mall:idem:order:%s:%s"
+#define ORDER_KEY_EXPIRY        "mall:orders:expiry"
+#define ORDER_KEY_CLAIMED       "mall:orders:expiry:claimed"
+#define ORDER_KEY_RESERVING     "mall:orders:reserving"
+#define ORDER_KEY_RESYNC        "mall:orders:stock_resync"
+
+#define ORDER_IDEM_TTL          "86400"    /* seconds: keys kept 24 h */
+#define ORDER_ID_LEN            24         /* YYYYMMDD + 16 random */
+#define ORDER_ID_MAX            (ORDER_ID_LEN + 1)
+#define ORDER_KEY_MAX           160
+
+#endif

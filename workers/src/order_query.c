@@ -1,0 +1,231 @@
+/*
+ * The buyer's orders: GET /api/v1/orders?status=&page=&size= (newest
+ * first; a status filter reads that status's index) and
+ * GET /api/v1/orders/{id} (owner only: anyone else gets 404). Both are
+ * private and never cached (Cache-Control: private, no-store). This is
+ * also the order-status query a client uses after a network failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mall_json.h"
+#include "mall_reply.h"
+#include "order_store.h"
+
+#define ORDER_PAGE_DEFAULT  10
+#define ORDER_PAGE_MAX      50
+
+static int order_list(mall_ctx_t *ctx);
+static int order_get(mall_ctx_t *ctx);
+
+const mall_route_t  mall_order_query_routes[] = {
+    { "GET", "/api/v1/orders", order_list, 0 },
+    { "GET", "/api/v1/orders/{id}", order_get, 0 },
+    { NULL, NULL, NULL, 0 }
+};
+
+
+static int
+order_list(mall_ctx_t *ctx)
+{
+    char               uid[SF_UID_MAX], key[ORDER_KEY_MAX], start[24], stop[24];
+    char             (*okeys)[ORDER_KEY_MAX];
+    const char        *sname, *argv[2][4], **hargv;
+    mall_redis_cmd_t   cmds[2], *hcmds;
+    redisReply        *reps[2], **hreps;
+    order_status_e     st;
+    long long          page, size;
+    mall_err_t         err;
+    cJSON             *root, *items, *o;
+    size_t             i, n;
+    int                rc;
+
+    if (sf_require_user(ctx, uid) != MALL_OK
+        || sf_page(ctx, ORDER_PAGE_DEFAULT, ORDER_PAGE_MAX, &page, &size)
+           != MALL_OK)
+    {
+        return MALL_OK;
+    }
+    sname = mall_query_get(&ctx->query, "status");
+    st = ORDER_ST_NONE;
+    if (sname != NULL && sname[0] != '\0') {
+        st = order_status_parse(sname, 1);
+        if (st == ORDER_ST_NONE) {
+            return mall_reply_error(ctx, 400, "VALIDATION_FAILED",
+                                    "status must be one of unpaid, paid, "
+                                    "shipped, received, completed, "
+                                    "cancelled, refund_requested, "
+                                    "refunded");
+        }
+        order_key(key, sizeof(key), ORDER_KEY_USER_STATUS, uid,
+                  order_status_name(st));
+    } else {
+        order_key(key, sizeof(key), ORDER_KEY_USER_ALL, uid, NULL);
+    }
+    snprintf(start, sizeof(start), "%lld", (page - 1) * size);
+    snprintf(stop, sizeof(stop), "%lld", page * size - 1);
+
+    memset(reps, 0, sizeof(reps));
+    hreps = NULL;
+    hcmds = NULL;
+    hargv = NULL;
+    okeys = NULL;
+    root = NULL;
+    n = 0;
+    err.msg[0] = '\0';
+
+    argv[0][0] = "ZREVRANGE"; argv[0][1] = key; argv[0][2] = start;
+    argv[0][3] = stop;
+    argv[1][0] = "ZCARD"; argv[1][1] = key;
+    cmds[0].argc = 4; cmds[0].argv = argv[0]; cmds[0].argvlen = NULL;
+    cmds[1].argc = 2; cmds[1].argv = argv[1]; cmds[1].argvlen = NULL;
+    rc = mall_redis_pipeline(ctx->redis, 2, cmds, reps, &err);
+    if (rc != MALL_OK) {
+        goto done;
+    }
+    rc = MALL_ERR;
+    if (reps[0]->type != REDIS_REPLY_ARRAY
+        || reps[1]->type != REDIS_REPLY_INTEGER)
+    {
+        mall_err_set(&err, 500, "unexpected order index reply");
+        goto done;
+    }
+    n = reps[0]->elements;
+    hreps = calloc(n + 1, sizeof(*hreps));
+    hcmds = calloc(n + 1, sizeof(*hcmds));
+    hargv = calloc(2 * n + 1, sizeof(*hargv));
+    okeys = calloc(n + 1, sizeof(*okeys));
+    if (hreps == NULL || hcmds == NULL || hargv == NULL || okeys == NULL) {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        const char  *oid = reps[0]->element[i]->str;
+
+        order_key(okeys[i], sizeof(okeys[i]), ORDER_KEY_ORDER,
+                  order_id_valid(oid) ? oid : "-", NULL);
+        hargv[2 * i] = "HGETALL";
+        hargv[2 * i + 1] = okeys[i];
+        hcmds[i].argc = 2;
+        hcmds[i].argv = &hargv[2 * i];
+    }
+    if (n > 0) {
+        rc = mall_redis_pipeline(ctx->redis, n, hcmds, hreps, &err);
+        if (rc != MALL_OK) {
+            goto done;
+        }
+        rc = MALL_ERR;
+    }
+
+    root = cJSON_CreateObject();
+    items = root != NULL ? cJSON_AddArrayToObject(root, "items") : NULL;
+    if (items == NULL) {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        const redisReply  *s = mall_redis_hash_field(hreps[i], "status");
+
+        /* a reservation not yet confirmed is not an order yet */
+        if (s == NULL || s->type != REDIS_REPLY_STRING
+            || strcmp(s->str, "reserving") == 0)
+        {
+            continue;
+        }
+        o = order_view(ctx, hreps[i], NULL, 0);
+        if (o == NULL || !cJSON_AddItemToArray(items, o)) {
+            cJSON_Delete(o);
+            goto done;
+        }
+    }
+    if (mall_json_add_int(root, "page", page) != MALL_OK
+        || mall_json_add_int(root, "size", size) != MALL_OK
+        || mall_json_add_int(root, "total", reps[1]->integer) != MALL_OK)
+    {
+        goto done;
+    }
+    rc = sf_reply(ctx, 200, root);
+
+done:
+    if (rc == MALL_ERR && !ctx->replied) {
+        sf_log_fail(ctx, "order list", &err);
+    }
+    cJSON_Delete(root);
+    mall_redis_free_replies(reps, 2);
+    if (hreps != NULL) {
+        mall_redis_free_replies(hreps, n);
+    }
+    free(hreps);
+    free(hcmds);
+    free(hargv);
+    free(okeys);
+    return rc;
+}
+
+
+static int
+order_get(mall_ctx_t *ctx)
+{
+    char               uid[SF_UID_MAX], key[ORDER_KEY_MAX], ekey[ORDER_KEY_MAX];
+    const char        *oid, *argv[2][4];
+    const redisReply  *owner, *st;
+    mall_redis_cmd_t   cmds[2];
+    redisReply        *reps[2];
+    order_status_e     cur;
+    mall_err_t         err;
+    cJSON             *o;
+    int                rc;
+
+    if (sf_require_user(ctx, uid) != MALL_OK) {
+        return MALL_OK;
+    }
+    oid = mall_route_param(&ctx->params, "id");
+    if (!order_id_valid(oid)) {
+        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
+    }
+    order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
+    order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, oid, NULL);
+    argv[0][0] = "HGETALL"; argv[0][1] = key;
+    argv[1][0] = "LRANGE"; argv[1][1] = ekey; argv[1][2] = "0";
+    argv[1][3] = "-1";
+    cmds[0].argc = 2; cmds[0].argv = argv[0]; cmds[0].argvlen = NULL;
+    cmds[1].argc = 4; cmds[1].argv = argv[1]; cmds[1].argvlen = NULL;
+    err.msg[0] = '\0';
+
+    rc = mall_redis_pipeline(ctx->redis, 2, cmds, reps, &err);
+    if (rc != MALL_OK) {
+        return sf_fail(ctx, rc, "order get", &err);
+    }
+    owner = mall_redis_hash_field(reps[0], "user_id");
+    st = mall_redis_hash_field(reps[0], "status");
+    if (owner == NULL || owner->type != REDIS_REPLY_STRING
+        || strcmp(owner->str, uid) != 0 || st == NULL
+        || st->type != REDIS_REPLY_STRING)
+    {
+        mall_redis_free_replies(reps, 2);
+        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
+    }
+    if (strcmp(st->str, "reserving") == 0) {
+        /* being created, or its creator died: settle it now (WATCH makes
+         * this safe against the creator's own confirmation) */
+        mall_redis_free_replies(reps, 2);
+        rc = order_resolve(ctx, oid, &cur, &err);
+        if (rc != MALL_OK) {
+            return sf_fail(ctx, rc, "order get", &err);
+        }
+        if (cur == ORDER_ST_NONE) {
+            return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
+        }
+        rc = mall_redis_pipeline(ctx->redis, 2, cmds, reps, &err);
+        if (rc != MALL_OK) {
+            return sf_fail(ctx, rc, "order get", &err);
+        }
+    }
+    o = order_view(ctx, reps[0], reps[1], 1);
+    mall_redis_free_replies(reps, 2);
+    if (o == NULL) {
+        return MALL_ERR;
+    }
+    rc = sf_reply(ctx, 200, o);
+    cJSON_Delete(o);
+    return rc;
+}
