@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "catalog.h"
 #include "catalog_keys.h"
@@ -379,16 +378,6 @@ cart_check_sku(mall_ctx_t *ctx, int64_t sku)
 }
 
 
-static int64_t
-now_ms(void)
-{
-    struct timeval  tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-
 /*
  * WATCHes the quantity hash and reads the quantity of ssku (0 when not in
  * the cart). MALL_OK, MALL_ERR, MALL_RETRY.
@@ -522,7 +511,7 @@ cart_add(mall_ctx_t *ctx)
         }
 
         snprintf(sqty, sizeof(sqty), "%lld", (long long) (cur + qty));
-        snprintf(sts, sizeof(sts), "%lld", (long long) now_ms());
+        snprintf(sts, sizeof(sts), "%lld", (long long) mall_wall_ms());
         mall_batch_init(&b);
         mall_batch_addl(&b, 4, "HSET", k.qty, ssku, sqty);
         mall_batch_addl(&b, 5, "ZADD", k.added, "NX", sts, ssku);

@@ -103,21 +103,30 @@ int
 mall_batch_exec(mall_batch_t *b, mall_redis_t *r, int multi,
     redisReply **exec, mall_err_t *err)
 {
+    return mall_batch_exec_then(b, r, multi, NULL, exec, err);
+}
+
+
+int
+mall_batch_exec_then(mall_batch_t *b, mall_redis_t *r, int multi,
+    const mall_batch_t *after, redisReply **exec, mall_err_t *err)
+{
     static const char   *multi_argv[] = { "MULTI" }, *exec_argv[] = {
         "EXEC"
     };
     mall_redis_cmd_t    *cmds;
     redisReply         **reps;
-    size_t               n, i;
+    size_t               n, na, i, ex;
     int                  rc;
 
     if (exec != NULL) {
         *exec = NULL;
     }
-    if (b->oom) {
+    if (b->oom || (after != NULL && after->oom)) {
         return mall_err_set(err, 500, "out of memory");
     }
-    n = b->n + (multi ? 2 : 0);
+    na = after != NULL ? after->n : 0;
+    n = b->n + (multi ? 2 : 0) + na;
     if (n == 0) {
         return MALL_OK;
     }
@@ -128,14 +137,18 @@ mall_batch_exec(mall_batch_t *b, mall_redis_t *r, int multi,
         free(reps);
         return mall_err_set(err, 500, "out of memory");
     }
+    ex = b->n + 1;                      /* EXEC's index, with multi */
     if (multi) {
         cmds[0].argc = 1;
         cmds[0].argv = multi_argv;
         memcpy(cmds + 1, b->cmds, b->n * sizeof(*cmds));
-        cmds[n - 1].argc = 1;
-        cmds[n - 1].argv = exec_argv;
+        cmds[ex].argc = 1;
+        cmds[ex].argv = exec_argv;
     } else {
         memcpy(cmds, b->cmds, b->n * sizeof(*cmds));
+    }
+    if (na > 0) {
+        memcpy(cmds + n - na, after->cmds, na * sizeof(*cmds));
     }
 
     rc = mall_redis_pipeline(r, n, cmds, reps, err);
@@ -148,21 +161,21 @@ mall_batch_exec(mall_batch_t *b, mall_redis_t *r, int multi,
             goto done;
         }
     }
-    if (multi && reps[n - 1]->type != REDIS_REPLY_ARRAY) {
+    if (multi && reps[ex]->type != REDIS_REPLY_ARRAY) {
         rc = MALL_BATCH_ABORTED;
         goto done;
     }
     if (multi) {
-        for (i = 0; i < reps[n - 1]->elements; i++) {
-            if (reps[n - 1]->element[i]->type == REDIS_REPLY_ERROR) {
+        for (i = 0; i < reps[ex]->elements; i++) {
+            if (reps[ex]->element[i]->type == REDIS_REPLY_ERROR) {
                 rc = mall_err_set(err, 500, "redis: %s",
-                                  reps[n - 1]->element[i]->str);
+                                  reps[ex]->element[i]->str);
                 goto done;
             }
         }
         if (exec != NULL) {
-            *exec = reps[n - 1];
-            reps[n - 1] = NULL;
+            *exec = reps[ex];
+            reps[ex] = NULL;
         }
     }
 

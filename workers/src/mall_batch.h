@@ -41,6 +41,14 @@ int mall_batch_addl(mall_batch_t *b, int argc, ...);
 int mall_batch_exec(mall_batch_t *b, mall_redis_t *r, int multi,
     redisReply **exec, mall_err_t *err);
 
+/*
+ * The same, then the commands of after (outside the MULTI) in the same
+ * round trip: e.g. a WATCH for the next step. Their replies are checked
+ * for errors and dropped; after a MALL_BATCH_ABORTED they have run too.
+ */
+int mall_batch_exec_then(mall_batch_t *b, mall_redis_t *r, int multi,
+    const mall_batch_t *after, redisReply **exec, mall_err_t *err);
+
 /* Runs one command of NUL-terminated strings; see mall_redis_command. */
 int mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
     ...);

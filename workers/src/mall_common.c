@@ -1,8 +1,13 @@
 /*
- * mall_err_t helper (see mall_common.h).
+ * mall_err_t helper and clocks (see mall_common.h).
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L     /* clock_gettime under -std=c11 */
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "mall_common.h"
 
@@ -22,4 +27,24 @@ mall_err_set(mall_err_t *err, int code, const char *fmt, ...)
     va_end(ap);
 
     return MALL_ERR;
+}
+
+
+int64_t
+mall_wall_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int64_t
+mall_mono_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

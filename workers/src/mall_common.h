@@ -29,4 +29,11 @@ int mall_err_set(mall_err_t *err, int code, const char *fmt, ...)
 
 #define MALL_ARRAY_LEN(a)  (sizeof(a) / sizeof((a)[0]))
 
+/* Unix time in milliseconds (timestamps that are stored or compared with
+ * other hosts' clocks). */
+int64_t mall_wall_ms(void);
+
+/* Monotonic milliseconds (durations, timeouts, backoff). */
+int64_t mall_mono_ms(void);
+
 #endif

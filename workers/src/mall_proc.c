@@ -57,16 +57,6 @@ static int            listen_fd = -1;
 static mall_conf_t   *cur_conf;
 
 
-static int64_t
-proc_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 static void
 proc_signal_handler(int sig)
 {
@@ -188,7 +178,7 @@ proc_spawn(int slot, const sigset_t *child_mask)
     }
     if (ch == NULL) {
         mall_log(MALL_LOG_ERROR, "master", "child table full");
-        slots[slot].respawn_at_ms = proc_now_ms() + PROC_BACKOFF_MAX_MS;
+        slots[slot].respawn_at_ms = mall_mono_ms() + PROC_BACKOFF_MAX_MS;
         return;
     }
 
@@ -197,7 +187,7 @@ proc_spawn(int slot, const sigset_t *child_mask)
 
     if (pid == -1) {
         mall_log(MALL_LOG_ERROR, "master", "fork: %s", strerror(errno));
-        slots[slot].respawn_at_ms = proc_now_ms() + PROC_BACKOFF_MIN_MS;
+        slots[slot].respawn_at_ms = mall_mono_ms() + PROC_BACKOFF_MIN_MS;
         return;
     }
 
@@ -227,7 +217,7 @@ proc_spawn(int slot, const sigset_t *child_mask)
     ch->generation = generation;
     ch->stopping = 0;
     ch->kill_at_ms = 0;
-    ch->started_ms = proc_now_ms();
+    ch->started_ms = mall_mono_ms();
     slots[slot].respawn_at_ms = 0;
 
     mall_log(MALL_LOG_INFO, "master", "started worker %d (slot %d, "
@@ -309,7 +299,7 @@ proc_reap(int shutting_down)
             continue;
         }
 
-        lived = proc_now_ms() - ch->started_ms;
+        lived = mall_mono_ms() - ch->started_ms;
         sl->failures = lived >= PROC_STABLE_MS ? 0 : sl->failures + 1;
         delay = PROC_BACKOFF_MIN_MS;
         for (i = 1; i < sl->failures && delay < PROC_BACKOFF_MAX_MS; i++) {
@@ -318,7 +308,7 @@ proc_reap(int shutting_down)
         if (delay > PROC_BACKOFF_MAX_MS) {
             delay = PROC_BACKOFF_MAX_MS;
         }
-        sl->respawn_at_ms = proc_now_ms() + delay;
+        sl->respawn_at_ms = mall_mono_ms() + delay;
         mall_log(MALL_LOG_NOTICE, "master", "restarting slot %d in %d ms",
                  ch->slot, delay);
     }
@@ -396,7 +386,7 @@ proc_reload(const char *conf_path, const sigset_t *child_mask)
 
     /* old children drain with the old deadline */
     proc_stop_children(SIGQUIT, 1,
-                       proc_now_ms() + (int64_t) old.shutdown_timeout * 1000);
+                       mall_mono_ms() + (int64_t) old.shutdown_timeout * 1000);
     mall_conf_wipe(&old);
 
     mall_log(MALL_LOG_NOTICE, "master", "reloaded: generation %u, %d "
@@ -499,7 +489,7 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
     }
 
     for ( ;; ) {
-        now = proc_now_ms();
+        now = mall_mono_ms();
         wait = proc_next_wakeup(now);
         ts.tv_sec = wait / 1000;
         ts.tv_nsec = (wait % 1000) * 1000000;
@@ -519,7 +509,7 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
                      "deadline %ds", sig_term ? "SIGTERM/SIGINT" : "SIGQUIT",
                      proc_count_children(), cur_conf->shutdown_timeout);
             proc_stop_children(sig_quit ? SIGQUIT : SIGTERM, 0,
-                               proc_now_ms()
+                               mall_mono_ms()
                                + (int64_t) cur_conf->shutdown_timeout * 1000);
         }
 
@@ -530,7 +520,7 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
             }
         }
 
-        now = proc_now_ms();
+        now = mall_mono_ms();
         proc_enforce_deadlines(now);
 
         if (shutting_down) {

@@ -4,23 +4,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "mall_log.h"
 #include "mall_redis.h"
 
 #define REDIS_BACKOFF_MIN_MS  50
 #define REDIS_BACKOFF_MAX_MS  2000
-
-
-static int64_t
-redis_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 void
@@ -64,7 +53,7 @@ mall_redis_connect(mall_redis_t *r, mall_err_t *err)
         return MALL_OK;
     }
 
-    now = redis_now_ms();
+    now = mall_mono_ms();
     if (now < r->next_attempt_ms) {
         mall_err_set(err, 503, "redis down, retry in %d ms",
                      (int) (r->next_attempt_ms - now));

@@ -25,12 +25,8 @@ order_cancel(mall_ctx_t *ctx)
     mall_err_t       err;
     int              rc;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
+    if (order_route_oid(ctx, uid, &oid) != MALL_OK) {
         return MALL_OK;
-    }
-    oid = mall_route_param(&ctx->params, "id");
-    if (!order_id_valid(oid)) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
     }
     err.msg[0] = '\0';
     rc = order_transition(ctx, oid, uid, ORDER_EV_CANCEL, ORDER_ACTOR_USER,

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include <event2/http.h>
@@ -68,30 +67,6 @@ typedef struct {
     order_head_t      head;
     char              sealed[CREATE_SEALED_MAX];
 } create_t;
-
-
-static int64_t
-now_ms(void)
-{
-    struct timeval  tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-
-static int64_t
-reply_int(const redisReply *r, int64_t def)
-{
-    long long  v;
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING
-        || mall_parse_int(r->str, -(1LL << 62), 1LL << 62, &v) != MALL_OK)
-    {
-        return def;
-    }
-    return v;
-}
 
 
 /* 1 when the first n replies of an EXEC are integers. */
@@ -427,64 +402,13 @@ static int
 exec_then_watch(mall_ctx_t *ctx, mall_batch_t *b, const char *watch_key,
     redisReply **exec, mall_err_t *err)
 {
-    static const char   *multi_argv[] = { "MULTI" };
-    static const char   *exec_argv[] = { "EXEC" };
-    const char          *watch_argv[2];
-    mall_redis_cmd_t    *cmds;
-    redisReply         **reps;
-    size_t               n, i;
-    int                  rc;
+    int           rc;
+    mall_batch_t  watch;
 
-    *exec = NULL;
-    if (b->oom) {
-        return mall_err_set(err, 500, "out of memory");
-    }
-    n = b->n + 3;
-    cmds = calloc(n, sizeof(*cmds));
-    reps = calloc(n, sizeof(*reps));
-    if (cmds == NULL || reps == NULL) {
-        free(cmds);
-        free(reps);
-        return mall_err_set(err, 500, "out of memory");
-    }
-    watch_argv[0] = "WATCH";
-    watch_argv[1] = watch_key;
-    cmds[0].argc = 1;
-    cmds[0].argv = multi_argv;
-    memcpy(cmds + 1, b->cmds, b->n * sizeof(*cmds));
-    cmds[n - 2].argc = 1;
-    cmds[n - 2].argv = exec_argv;
-    cmds[n - 1].argc = 2;
-    cmds[n - 1].argv = watch_argv;
-
-    rc = mall_redis_pipeline(ctx->redis, n, cmds, reps, err);
-    if (rc != MALL_OK) {
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        if (reps[i]->type == REDIS_REPLY_ERROR) {
-            rc = mall_err_set(err, 500, "redis: %s", reps[i]->str);
-            goto done;
-        }
-    }
-    if (reps[n - 2]->type != REDIS_REPLY_ARRAY) {
-        rc = MALL_BATCH_ABORTED;
-        goto done;
-    }
-    for (i = 0; i < reps[n - 2]->elements; i++) {
-        if (reps[n - 2]->element[i]->type == REDIS_REPLY_ERROR) {
-            rc = mall_err_set(err, 500, "redis: %s",
-                              reps[n - 2]->element[i]->str);
-            goto done;
-        }
-    }
-    *exec = reps[n - 2];
-    reps[n - 2] = NULL;
-
-done:
-    mall_redis_free_replies(reps, n);
-    free(reps);
-    free(cmds);
+    mall_batch_init(&watch);
+    mall_batch_addl(&watch, 2, "WATCH", watch_key);
+    rc = mall_batch_exec_then(b, ctx->redis, 1, &watch, exec, err);
+    mall_batch_free(&watch);
     return rc;
 }
 
@@ -706,9 +630,9 @@ create_check(mall_ctx_t *ctx, create_t *c, redisReply **reps, size_t nreps,
             return MALL_ERR;
         }
         /* the catalog's price, never the client's */
-        c->req.lines[i].price_fen = reply_int(s->element[1], -1);
-        c->sku[i].stock = reply_int(s->element[2], 0);
-        c->sku[i].threshold = reply_int(s->element[3], -1);
+        c->req.lines[i].price_fen = order_reply_int(s->element[1], -1);
+        c->sku[i].stock = order_reply_int(s->element[2], 0);
+        c->sku[i].threshold = order_reply_int(s->element[3], -1);
         c->sku[i].attrs = s->element[4]->type == REDIS_REPLY_STRING
                           ? s->element[4]->str : NULL;
     }
@@ -737,7 +661,7 @@ create_check(mall_ctx_t *ctx, create_t *c, redisReply **reps, size_t nreps,
         for (i = 0; i < c->req.nlines; i++) {
             have = bought->type == REDIS_REPLY_ARRAY
                    && i < bought->elements
-                   ? reply_int(bought->element[i], 0) : 0;
+                   ? order_reply_int(bought->element[i], 0) : 0;
             if (have + c->req.lines[i].quantity > limit) {
                 snprintf(msg, sizeof(msg), "at most %d of sku %lld per "
                          "customer (you have %lld in open orders)", limit,
@@ -808,7 +732,7 @@ create_attempt(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
         goto done;
     }
 
-    cms = now_ms();
+    cms = mall_wall_ms();
     mall_batch_init(&b);
     rc = create_batch(ctx, c, oid, cms, &b);
     if (rc != MALL_OK) {

@@ -26,16 +26,6 @@ struct order_expiry_s {
 };
 
 
-static int64_t
-now_ms(void)
-{
-    struct timeval  tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-
 /* ZRANGEBYSCORE key -inf max LIMIT 0 n into *r (caller frees). */
 static int
 due(order_expiry_t *x, const char *key, int64_t max, int n, redisReply **r,
@@ -64,7 +54,7 @@ claim(order_expiry_t *x, const char *src, const redisReply *ids, int *won,
     size_t         i;
     int            rc;
 
-    snprintf(now, sizeof(now), "%lld", (long long) now_ms());
+    snprintf(now, sizeof(now), "%lld", (long long) mall_wall_ms());
     for (i = 0; i < ids->elements; i++) {
         won[i] = 0;
         mall_batch_init(&b);
@@ -162,7 +152,7 @@ run_reserving(order_expiry_t *x, mall_err_t *err)
     size_t          i;
     int             rc;
 
-    rc = due(x, ORDER_KEY_RESERVING, now_ms() - ORDER_RESOLVE_MS,
+    rc = due(x, ORDER_KEY_RESERVING, mall_wall_ms() - ORDER_RESOLVE_MS,
              EXPIRY_BATCH, &ids, err);
     if (rc != MALL_OK) {
         return rc;
@@ -229,7 +219,7 @@ order_expiry_run(order_expiry_t *x)
     rc = run_expiry(x, ORDER_KEY_EXPIRY, (int64_t) time(NULL), &err);
     if (rc == MALL_OK) {
         /* claims whose child died before finishing */
-        rc = run_expiry(x, ORDER_KEY_CLAIMED, now_ms() - EXPIRY_CLAIM_MS,
+        rc = run_expiry(x, ORDER_KEY_CLAIMED, mall_wall_ms() - EXPIRY_CLAIM_MS,
                         &err);
     }
     if (rc == MALL_OK) {

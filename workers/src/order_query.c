@@ -165,33 +165,21 @@ done:
 static int
 order_get(mall_ctx_t *ctx)
 {
-    char               uid[SF_UID_MAX], key[ORDER_KEY_MAX], ekey[ORDER_KEY_MAX];
-    const char        *oid, *argv[2][4];
+    char               uid[SF_UID_MAX];
+    const char        *oid;
     const redisReply  *owner, *st;
-    mall_redis_cmd_t   cmds[2];
     redisReply        *reps[2];
     order_status_e     cur;
     mall_err_t         err;
     cJSON             *o;
     int                rc;
 
-    if (sf_require_user(ctx, uid) != MALL_OK) {
+    if (order_route_oid(ctx, uid, &oid) != MALL_OK) {
         return MALL_OK;
     }
-    oid = mall_route_param(&ctx->params, "id");
-    if (!order_id_valid(oid)) {
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
-    }
-    order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
-    order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, oid, NULL);
-    argv[0][0] = "HGETALL"; argv[0][1] = key;
-    argv[1][0] = "LRANGE"; argv[1][1] = ekey; argv[1][2] = "0";
-    argv[1][3] = "-1";
-    cmds[0].argc = 2; cmds[0].argv = argv[0]; cmds[0].argvlen = NULL;
-    cmds[1].argc = 4; cmds[1].argv = argv[1]; cmds[1].argvlen = NULL;
     err.msg[0] = '\0';
 
-    rc = mall_redis_pipeline(ctx->redis, 2, cmds, reps, &err);
+    rc = order_load_full(ctx, oid, reps, &err);
     if (rc != MALL_OK) {
         return sf_fail(ctx, rc, "order get", &err);
     }
@@ -215,7 +203,7 @@ order_get(mall_ctx_t *ctx)
         if (cur == ORDER_ST_NONE) {
             return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
         }
-        rc = mall_redis_pipeline(ctx->redis, 2, cmds, reps, &err);
+        rc = order_load_full(ctx, oid, reps, &err);
         if (rc != MALL_OK) {
             return sf_fail(ctx, rc, "order get", &err);
         }

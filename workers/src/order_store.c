@@ -82,8 +82,8 @@ order_key(char *buf, size_t sz, const char *fmt, const char *a,
 }
 
 
-static int64_t
-reply_int(const redisReply *r, int64_t def)
+int64_t
+order_reply_int(const redisReply *r, int64_t def)
 {
     long long  v;
 
@@ -171,7 +171,7 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     }
     snprintf(h->uid, sizeof(h->uid), "%s", r->element[0]->str);
     h->status = order_status_parse(r->element[1]->str, 0);
-    h->created_ms = reply_int(r->element[3], 0);
+    h->created_ms = order_reply_int(r->element[3], 0);
     h->refund_from = r->element[4]->type == REDIS_REPLY_STRING
                      ? order_status_parse(r->element[4]->str, 0)
                      : ORDER_ST_NONE;
@@ -217,7 +217,7 @@ order_load_thresholds(mall_ctx_t *ctx, order_head_t *h, mall_err_t *err)
         return rc;
     }
     for (i = 0; i < h->nitems; i++) {
-        h->items[i].threshold = reply_int(reps[i], -1);
+        h->items[i].threshold = order_reply_int(reps[i], -1);
     }
     mall_redis_free_replies(reps, h->nitems);
     return MALL_OK;
@@ -515,7 +515,7 @@ order_resolve(mall_ctx_t *ctx, const char *oid, order_status_e *cur,
     }
     short_stock = 0;
     for (i = 0; i < h.nitems; i++) {
-        if (reply_int(reps[i], 0) < 0) {
+        if (order_reply_int(reps[i], 0) < 0) {
             short_stock = 1;
         }
     }
@@ -658,7 +658,7 @@ order_view(mall_ctx_t *ctx, const redisReply *hash, const redisReply *events,
     }
     for (i = 0; i < MALL_ARRAY_LEN(ints); i++) {
         f = mall_redis_hash_field(hash, ints[i]);
-        if (mall_json_add_int(o, ints[i], reply_int(f, 0)) != MALL_OK) {
+        if (mall_json_add_int(o, ints[i], order_reply_int(f, 0)) != MALL_OK) {
             goto fail;
         }
     }
@@ -676,7 +676,7 @@ order_view(mall_ctx_t *ctx, const redisReply *hash, const redisReply *events,
     }
     if (address) {
         f = mall_redis_hash_field(hash, "address_id");
-        if (mall_json_add_int(o, "address_id", reply_int(f, 0)) != MALL_OK) {
+        if (mall_json_add_int(o, "address_id", order_reply_int(f, 0)) != MALL_OK) {
             goto fail;
         }
         addr = order_address_view(ctx, id->str,
@@ -739,15 +739,12 @@ order_reply_conflict(mall_ctx_t *ctx, order_status_e cur, const char *msg)
 
 
 int
-order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
+order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
     mall_err_t *err)
 {
     char               key[ORDER_KEY_MAX], ekey[ORDER_KEY_MAX];
     const char        *argv[2][4];
     mall_redis_cmd_t   cmds[2];
-    redisReply        *reps[2];
-    cJSON             *o;
-    int                rc;
 
     order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
     order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, oid, NULL);
@@ -756,7 +753,34 @@ order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
     argv[1][3] = "-1";
     cmds[0].argc = 2; cmds[0].argv = argv[0]; cmds[0].argvlen = NULL;
     cmds[1].argc = 4; cmds[1].argv = argv[1]; cmds[1].argvlen = NULL;
-    rc = mall_redis_pipeline(ctx->redis, 2, cmds, reps, err);
+    return mall_redis_pipeline(ctx->redis, 2, cmds, reps, err);
+}
+
+
+int
+order_route_oid(mall_ctx_t *ctx, char uid[SF_UID_MAX], const char **oid)
+{
+    if (sf_require_user(ctx, uid) != MALL_OK) {
+        return MALL_ERR;
+    }
+    *oid = mall_route_param(&ctx->params, "id");
+    if (!order_id_valid(*oid)) {
+        mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
+        return MALL_ERR;
+    }
+    return MALL_OK;
+}
+
+
+int
+order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
+    mall_err_t *err)
+{
+    redisReply        *reps[2];
+    cJSON             *o;
+    int                rc;
+
+    rc = order_load_full(ctx, oid, reps, err);
     if (rc != MALL_OK) {
         return rc;
     }

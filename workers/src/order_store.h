@@ -124,6 +124,20 @@ int order_resolve(mall_ctx_t *ctx, const char *oid, order_status_e *cur,
 cJSON *order_view(mall_ctx_t *ctx, const redisReply *hash,
     const redisReply *events, int address);
 
+/* HGETALL of order oid and LRANGE of its events into reps (caller frees). */
+int order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
+    mall_err_t *err);
+
+/*
+ * The caller's user id and the route's {id} when it is a valid order id:
+ * MALL_OK to go on; MALL_ERR when the request has been answered (401/404)
+ * and the handler returns MALL_OK.
+ */
+int order_route_oid(mall_ctx_t *ctx, char uid[SF_UID_MAX], const char **oid);
+
+/* A Redis string reply as an integer, def when absent or not a number. */
+int64_t order_reply_int(const redisReply *r, int64_t def);
+
 /*
  * Reads order oid (hash and events) and replies with its full view and
  * status. MALL_OK once replied, MALL_ERR, MALL_RETRY.
