@@ -484,6 +484,7 @@ ngx_http_mall_limit_create_loc_conf(ngx_http_mall_limit_loc_conf_t *conf)
      */
 
     conf->dry_run = NGX_CONF_UNSET;
+    conf->headers = NGX_CONF_UNSET;
     conf->status = NGX_CONF_UNSET;
     conf->log_level = NGX_CONF_UNSET_UINT;
 }
@@ -510,6 +511,7 @@ ngx_http_mall_limit_merge_loc_conf(ngx_conf_t *cf,
     }
 
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    ngx_conf_merge_value(conf->headers, prev->headers, 1);
     ngx_conf_merge_value(conf->status, prev->status,
                          NGX_HTTP_TOO_MANY_REQUESTS);
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_ERR);
@@ -830,6 +832,9 @@ ngx_http_mall_limit_check(ngx_http_request_t *r,
 
     ngx_http_mall_shm_unlock(lz->shm_zone);
 
+    /* decided where the limit applied, not where an error page answers */
+    lctx->quiet = !lcf->headers;
+
     out = &lctx->results[lctx->nresults++];
     out->limit = limit;
     out->remaining = res.remaining;
@@ -1024,7 +1029,8 @@ ngx_http_mall_limit_reject(ngx_http_request_t *r, ngx_uint_t status,
  * request: one list member per limit, e.g.
  *     RateLimit-Policy: "ip";q=20;w=1
  *     RateLimit: "ip";r=39;t=1
- * From the header filter, on every response (429 included).
+ * From the header filter, on every response (429 included), unless the
+ * location that applied the limits says mall_limit_headers off.
  */
 
 ngx_int_t
@@ -1040,7 +1046,7 @@ ngx_http_mall_limit_headers(ngx_http_request_t *r)
 
     ctx = ngx_http_mall_get_ctx(r);
 
-    if (ctx == NULL || ctx->limit.nresults == 0) {
+    if (ctx == NULL || ctx->limit.nresults == 0 || ctx->limit.quiet) {
         return NGX_OK;
     }
 

@@ -135,6 +135,7 @@ typedef struct {
     ngx_array_t                   *exempt;     /* ngx_cidr_t */
     ngx_http_mall_cc_t            *cc;         /* mall_cc_guard */
     ngx_flag_t                     dry_run;
+    ngx_flag_t                     headers;    /* RateLimit fields */
     ngx_int_t                      status;     /* 400..599 */
     ngx_uint_t                     log_level;
     ngx_uint_t                     nphase[2];  /* limits per phase */
@@ -158,6 +159,7 @@ typedef struct {
     ngx_uint_t                     status;     /* NGX_HTTP_MALL_LIMIT_* */
     unsigned                       preaccess_done:1;
     unsigned                       access_done:1;
+    unsigned                       quiet:1;    /* mall_limit_headers off */
 } ngx_http_mall_limit_ctx_t;
 
 

@@ -202,6 +202,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       offsetof(ngx_http_mall_loc_conf_t, limit.dry_run),
       NULL },
 
+    { ngx_string("mall_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, limit.headers),
+      NULL },
+
     { ngx_string("mall_limit_exempt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_mall_limit_exempt,

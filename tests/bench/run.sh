@@ -182,6 +182,20 @@ case_mall_limit() {
     get_req
 }
 
+# The same limit without the RateLimit response fields, which limit_req does
+# not send: the like-for-like cost of limiting (mall_limit_headers off).
+case_mall_limit_quiet() {
+    C_DESC="mall_limit per IP, mall_limit_headers off, where limit_req_content limits"
+    C_BASE=limit_req_content
+    C_TARGET=1.00
+    C_NEEDS="module"
+    C_SNIPS="mall_limit"
+    C_SERVER=$(late_return "mall_limit_headers off;
+            mall_limit zone=bench_ml key=\$binary_remote_addr
+            rate=1000000r/s burst=100000 name=ip;")
+    get_req
+}
+
 # ---- module: catalog cache -----------------------------------------------
 
 # A mall_cache hit: the origin (the same body, no Cache-Control, so
@@ -415,7 +429,7 @@ PLANNED=(
 )
 
 DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
-         bare_post_1k mall_limit cache_hit cache_hit_static pipeline_get
+         bare_post_1k mall_limit mall_limit_quiet cache_hit cache_hit_static pipeline_get
          auth_off auth_get unsigned_post_1k auth_post_1k signed_post_1k
          auth_post_proxy signed_post_proxy
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products

@@ -59,6 +59,11 @@ http {
                        name=dev;
             proxy_pass http://127.0.0.1:%(echo)d;
         }
+        location /quiet/ {
+            mall_limit_headers off;
+            mall_limit zone=rl key=$binary_remote_addr rate=1r/m name=quiet;
+            proxy_pass http://127.0.0.1:%(echo)d;
+        }
         location /dry/ {
             mall_limit_dry_run on;
             mall_limit zone=rl key=$binary_remote_addr rate=1r/m name=dry;
@@ -175,6 +180,19 @@ def test_ratelimit_headers(edge):
     assert r.headers["RateLimit"] == '"ip";r=0;t=180'
     # an unlimited location carries none
     assert "RateLimit" not in hit(edge, "/nope", "2.0.0.1").headers
+
+
+def test_ratelimit_headers_can_be_turned_off(edge):
+    r = hit(edge, "/quiet/a", "2.0.0.2")
+    assert r.status_code == 200
+    assert "RateLimit" not in r.headers
+    assert "RateLimit-Policy" not in r.headers
+    # the limit itself still applies, and a refusal still says when to retry
+    r = hit(edge, "/quiet/a", "2.0.0.2")
+    assert r.status_code == 429
+    assert r.json()["error"]["code"] == "RATE_LIMITED"
+    assert int(r.headers["Retry-After"]) > 0
+    assert "RateLimit" not in r.headers
 
 
 def test_per_user_limits_after_auth(edge):
