@@ -168,6 +168,41 @@ def test_mallctl_status(stack):
     assert "nginx" in r.stdout and "running" in r.stdout
 
 
+def test_mallctl_purge_reaches_the_edge_cache(stack):
+    pid = stack.get("/api/v1/products?size=1").json()["items"][0]["id"]
+    path = "/api/v1/products/%s" % pid
+
+    def state():
+        return stack.get(path).headers.get("X-Mall-Cache")
+
+    def purges():
+        m = re.search(r'^mall_cache_purges_total\{zone="catalog"\} (\d+)$',
+                      stack.http.get(stack.admin + "/metrics").text, re.M)
+        return int(m.group(1))
+
+    state()
+    assert state() == "HIT"
+    before = purges()
+
+    r = stack.mallctl("purge", "product:%s" % pid, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "queued" in r.stderr
+
+    # every edge follows mall:purge within a second: the next answer after
+    # that is a fresh MISS (then HITs again)
+    seen, deadline = [], time.time() + 3
+    while time.time() < deadline:
+        seen.append(state())
+        if seen[-1] != "HIT":
+            break
+        time.sleep(0.1)
+    assert seen[-1] == "MISS", seen
+    assert purges() > before
+
+    r = stack.mallctl("purge", check=False)
+    assert r.returncode != 0 and "name at least one tag" in r.stderr
+
+
 def test_reload_keeps_serving(stack):
     failures, done = [], threading.Event()
     session = requests.Session()
