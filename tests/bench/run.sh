@@ -855,7 +855,7 @@ start_worker() {
             MALL_KEYS_DIR=$KEYS MALL_EDGE_PORT=$PORT_EDGE MALL_EDGE_TLS_PORT=28443 \
             MALL_ADMIN_PORT=$PORT_ADMIN MALL_WORKER_PORT=$PORT_WORKER \
             MALL_REDIS_PORT=$PORT_REDIS MALL_SIM_PORT=$PORT_SIM \
-            MALL_WORKER_PROCESSES=${BENCH_WORKER_PROCESSES:-4}
+            MALL_WORKER_PROCESSES=${BENCH_WORKER_PROCESSES:-auto}
         # shellcheck disable=SC1091
         . "$ROOT/lua-free-scripts/mall-env.sh"
         mkdir -p "$MALL_RUN_DIR/logs"

@@ -223,7 +223,7 @@ users_phone_decrypt(mall_ctx_t *ctx, const auth_user_t *u, const char *data,
 {
     const auth_conf_t  *a = &ctx->conf->auth;
     const cJSON        *wm, *appid, *num;
-    static char         plain[AUTH_WXDATA_MAX + 1];
+    char                plain[AUTH_WXDATA_MAX + 1];
     char                skey[64];
     mall_err_t          err;
     cJSON              *doc;

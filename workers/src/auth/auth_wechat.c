@@ -1,118 +1,65 @@
 /*
- * WeChat identity API calls over libcurl (see auth_wechat.h).
+ * WeChat identity API calls (see auth_wechat.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "auth_wechat.h"
+#include "mall_http_client.h"
 #include "mall_log.h"
 
 #define WX_BODY_MAX   (64 * 1024)
 
-typedef struct {
-    char    buf[WX_BODY_MAX];
-    size_t  len;
-    int     overflow;
-} wx_body_t;
 
-static int  wx_curl_ready;
-
-
-static size_t
-wx_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* Wipes and frees an answer (it may hold a session key or a token). */
+static void
+wx_body_free(mall_http_response_t *body)
 {
-    wx_body_t  *b = userdata;
-    size_t      n = size * nmemb;
-
-    if (n > sizeof(b->buf) - 1 - b->len) {
-        b->overflow = 1;
-        return 0;                      /* aborts the transfer */
+    if (body->body != NULL) {
+        OPENSSL_cleanse(body->body, body->body_len);
     }
-    memcpy(b->buf + b->len, ptr, n);
-    b->len += n;
-    return n;
+    mall_http_response_free(body);
 }
 
 
 /*
  * One HTTP exchange: GET when body is NULL, else POST of a JSON body.
- * Fills out (NUL-terminated). MALL_OK only for HTTP 200 with a body.
+ * MALL_OK only for HTTP 200 with a body, in *out (wx_body_free it).
+ * Parks the fiber while WeChat answers (mall_http_client.h).
  */
 static int
 wx_http(const auth_conf_t *a, const char *url, const char *body,
-    wx_body_t *out, mall_err_t *err)
+    mall_http_response_t *out, mall_err_t *err)
 {
-    struct curl_slist  *hdrs;
-    CURL               *c;
-    CURLcode            cc;
-    long                status;
-    int                 rc;
+    static const char *const  json_hdr[] = {
+        "Content-Type: application/json", NULL
+    };
+    mall_http_request_t       req;
+    mall_err_t                e;
 
-    if (!wx_curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            return mall_err_set(err, 0, "curl_global_init failed");
-        }
-        wx_curl_ready = 1;
+    memset(&req, 0, sizeof(req));
+    req.method = body != NULL ? "POST" : "GET";
+    req.url = url;
+    req.headers = body != NULL ? json_hdr : NULL;
+    req.body = body;
+    req.body_len = body != NULL ? strlen(body) : 0;
+    req.timeout_ms = a->wechat_timeout_ms;
+    req.connect_timeout_ms = a->wechat_timeout_ms / 3 > 0
+                             ? a->wechat_timeout_ms / 3 : 1;
+    req.max_body = WX_BODY_MAX;
+
+    if (mall_http_fetch(&req, out, &e) != MALL_OK) {
+        return mall_err_set(err, 0, "wechat request failed: %s", e.msg);
     }
-
-    rc = MALL_ERR;
-    hdrs = NULL;
-    out->len = 0;
-    out->overflow = 0;
-
-    c = curl_easy_init();
-    if (c == NULL) {
-        return mall_err_set(err, 0, "curl_easy_init failed");
+    if (out->status != 200 || out->body_len == 0) {
+        mall_err_set(err, 0, "wechat answered HTTP %ld", out->status);
+        wx_body_free(out);
+        return MALL_ERR;
     }
-
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long) (a->wechat_timeout_ms / 3 > 0
-                             ? a->wechat_timeout_ms / 3 : 1));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) a->wechat_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, wx_write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mall-worker");
-
-    if (body != NULL) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        if (hdrs == NULL) {
-            mall_err_set(err, 0, "out of memory");
-            goto done;
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-    }
-
-    cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        mall_err_set(err, 0, "wechat request failed: %s%s",
-                     curl_easy_strerror(cc),
-                     out->overflow ? " (answer too large)" : "");
-        goto done;
-    }
-
-    status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200 || out->len == 0) {
-        mall_err_set(err, 0, "wechat answered HTTP %ld", status);
-        goto done;
-    }
-    out->buf[out->len] = '\0';
-    rc = MALL_OK;
-
-done:
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    return rc;
+    return MALL_OK;
 }
 
 
@@ -187,7 +134,7 @@ int
 auth_wx_code2session(const auth_conf_t *a, const char *code,
     auth_wx_session_t *s, mall_err_t *err)
 {
-    static wx_body_t  body;
+    mall_http_response_t  body = { 0 };
     char              url[1024], e_appid[200], e_secret[400], e_code[400];
     cJSON            *root;
     int               rc, n;
@@ -218,7 +165,7 @@ auth_wx_code2session(const auth_conf_t *a, const char *code,
         goto done;
     }
 
-    root = cJSON_ParseWithLength(body.buf, body.len);
+    root = cJSON_ParseWithLength(body.body, body.body_len);
     if (!cJSON_IsObject(root)) {
         mall_err_set(err, 0, "jscode2session: answer is not a JSON object");
         goto done;
@@ -250,7 +197,7 @@ done:
     cJSON_Delete(root);
     OPENSSL_cleanse(url, sizeof(url));
     OPENSSL_cleanse(e_secret, sizeof(e_secret));
-    OPENSSL_cleanse(body.buf, body.len);
+    wx_body_free(&body);
     return rc;
 }
 
@@ -265,7 +212,7 @@ static int
 wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
     char *tok, size_t toksz, long *errcode, mall_err_t *err)
 {
-    static wx_body_t   body;
+    mall_http_response_t  body = { 0 };
     const char        *argv[5];
     size_t             argvlen[5], len;
     redisReply        *reply;
@@ -325,8 +272,8 @@ wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
         return MALL_ERR;
     }
 
-    root = cJSON_ParseWithLength(body.buf, body.len);
-    OPENSSL_cleanse(body.buf, body.len);
+    root = cJSON_ParseWithLength(body.body, body.body_len);
+    wx_body_free(&body);
     if (!cJSON_IsObject(root)) {
         mall_err_set(err, 0, "cgi-bin/token: answer is not JSON");
         goto done;
@@ -373,7 +320,7 @@ auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
     const char *code, long *errcode, char phone[AUTH_PHONE_MAX],
     mall_err_t *err)
 {
-    static wx_body_t   body;
+    mall_http_response_t  body = { 0 };
     const cJSON       *info;
     cJSON             *req, *root;
     char               tok[600], e_tok[1800], url[2200], *json;
@@ -418,7 +365,8 @@ auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
             goto done;
         }
         cJSON_Delete(root);
-        root = cJSON_ParseWithLength(body.buf, body.len);
+        root = cJSON_ParseWithLength(body.body, body.body_len);
+        wx_body_free(&body);
         if (!cJSON_IsObject(root)) {
             mall_err_set(err, 0, "getuserphonenumber: answer is not JSON");
             goto done;

@@ -1,9 +1,9 @@
 /*
- * WeChat server API client for identity (libcurl, blocking, bounded by
- * wechat_timeout_ms): code2Session, the app access token (cached in
- * Redis, sealed, until shortly before it expires) and the phone number
- * of a getPhoneNumber code. Blocking is acceptable: each prefork child
- * serves one request at a time and the timeouts are short.
+ * WeChat server API client for identity: code2Session, the app access
+ * token (cached in Redis, sealed, until shortly before it expires) and
+ * the phone number of a getPhoneNumber code. Calls go through
+ * mall_http_client.h: the request's fiber parks while WeChat answers
+ * (bounded by wechat_timeout_ms), the worker process keeps serving.
  */
 #ifndef AUTH_WECHAT_H
 #define AUTH_WECHAT_H

@@ -142,8 +142,8 @@ static int
 search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
     search_hits_t *h, mall_err_t *err)
 {
-    static char         cands[SEARCH_FIX_MAX][SEARCH_TERM_MAX];
-    static const char  *argv[SEARCH_FIX_MAX + 2];
+    char              (*cands)[SEARCH_TERM_MAX];
+    const char        **argv;
     char                stems[8][SEARCH_TERM_MAX];
     const char         *terms[8];
     redisReply         *rep, *reps[8];
@@ -153,9 +153,19 @@ search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
     if (strlen(t->word) < SEARCH_WORD_MIN_FIX) {
         return MALL_OK;
     }
+    /* on the heap: a few thousand candidates (and a fiber's stack is
+     * small) */
+    cands = malloc(SEARCH_FIX_MAX * sizeof(*cands));
+    argv = malloc((SEARCH_FIX_MAX + 2) * sizeof(*argv));
+    rep = NULL;
+    rc = MALL_OK;
+    if (cands == NULL || argv == NULL) {
+        rc = mall_err_set(err, 500, "out of memory");
+        goto done;
+    }
     n = search_edits1(t->word, cands, SEARCH_FIX_MAX);
     if (n == 0) {
-        return MALL_OK;
+        goto done;
     }
     argv[0] = "SMISMEMBER";
     argv[1] = SEARCH_KEY_WORDS;
@@ -164,7 +174,7 @@ search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
     }
     rc = mall_redis_command(ctx->redis, &rep, err, (int) n + 2, argv, NULL);
     if (rc != MALL_OK) {
-        return rc;
+        goto done;
     }
 
     /* the first few distinct stems of the words found */
@@ -186,9 +196,8 @@ search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
             nfix++;
         }
     }
-    freeReplyObject(rep);
     if (nfix == 0) {
-        return MALL_OK;
+        goto done;
     }
 
     for (i = 0; i < nfix; i++) {
@@ -196,14 +205,24 @@ search_fix_word(mall_ctx_t *ctx, const search_token_t *t, int term,
     }
     rc = search_postings(ctx, terms, nfix, reps, err);
     if (rc != MALL_OK) {
-        return rc;
+        goto done;
     }
     oom = 0;
     for (i = 0; i < nfix; i++) {
         hits_load(h, reps[i], term, &oom);
     }
     mall_redis_free_replies(reps, nfix);
-    return oom ? mall_err_set(err, 500, "out of memory") : MALL_OK;
+    if (oom) {
+        rc = mall_err_set(err, 500, "out of memory");
+    }
+
+done:
+    if (rep != NULL) {
+        freeReplyObject(rep);
+    }
+    free(cands);
+    free(argv);
+    return rc;
 }
 
 
@@ -244,11 +263,19 @@ search_score(search_hits_t *h, size_t nterms, int64_t *ids, int64_t *scores)
 }
 
 
+/* What search_get keeps across its round trips (too big for a fiber's
+ * stack frame). */
+typedef struct {
+    search_token_t  toks[SEARCH_QUERY_TERMS];
+    mall_query_t    q2;
+} search_state_t;
+
+
 int
 search_get(mall_ctx_t *ctx)
 {
-    static search_token_t   toks[SEARCH_QUERY_TERMS];
-    static mall_query_t     q2;
+    search_state_t         *st;
+    search_token_t         *toks;
     catalog_list_params_t   p;
     catalog_match_t         m;
     search_hits_t           hits;
@@ -294,30 +321,38 @@ search_get(mall_ctx_t *ctx)
     sort = mall_query_get(&ctx->query, "sort");
     relevance = sort == NULL || sort[0] == '\0'
                 || strcmp(sort, "relevance") == 0;
-    q2 = ctx->query;
+    st = malloc(sizeof(*st));
+    if (st == NULL) {
+        return MALL_ERR;
+    }
+    toks = st->toks;
+    st->q2 = ctx->query;
     if (relevance) {
-        for (i = 0, k = 0; i < q2.n; i++) {
-            if (strcmp(q2.params[i].name, "sort") != 0) {
-                q2.params[k++] = q2.params[i];
+        for (i = 0, k = 0; i < st->q2.n; i++) {
+            if (strcmp(st->q2.params[i].name, "sort") != 0) {
+                st->q2.params[k++] = st->q2.params[i];
             }
         }
-        q2.n = k;
+        st->q2.n = k;
     }
-    if (catalog_list_params_parse(&q2, &p, &err) != MALL_OK) {
+    if (catalog_list_params_parse(&st->q2, &p, &err) != MALL_OK) {
         if (strncmp(err.msg, "sort ", 5) == 0) {
-            return mall_reply_error(ctx, 400, "VALIDATION_FAILED",
-                                    "sort must be one of relevance, sales, "
-                                    "price_asc, price_desc, new");
+            rc = mall_reply_error(ctx, 400, "VALIDATION_FAILED",
+                                  "sort must be one of relevance, sales, "
+                                  "price_asc, price_desc, new");
+        } else {
+            rc = mall_reply_error(ctx, 400, "VALIDATION_FAILED", "%s",
+                                  err.msg);
         }
-        return mall_reply_error(ctx, 400, "VALIDATION_FAILED", "%s",
-                                err.msg);
+        goto done;
     }
 
     if (search_tokenize(q, qlen, SEARCH_MODE_QUERY, toks, SEARCH_QUERY_TERMS,
                         &ntok) != MALL_OK)
     {
-        return mall_reply_error(ctx, 400, "VALIDATION_FAILED",
-                                "q must be UTF-8 text");
+        rc = mall_reply_error(ctx, 400, "VALIDATION_FAILED",
+                              "q must be UTF-8 text");
+        goto done;
     }
 
     /* distinct terms, in query order */
@@ -393,5 +428,6 @@ done:
     free(hits.v);
     free(ids);
     free(scores);
+    free(st);
     return rc;
 }

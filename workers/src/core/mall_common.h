@@ -36,4 +36,10 @@ int64_t mall_wall_ms(void);
 /* Monotonic milliseconds (durations, timeouts, backoff). */
 int64_t mall_mono_ms(void);
 
+/* Monotonic microseconds (latency measurements). */
+int64_t mall_mono_us(void);
+
+/* Sets FD_CLOEXEC on fd (best effort). */
+void mall_set_cloexec(int fd);
+
 #endif

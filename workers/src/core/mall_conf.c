@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -27,11 +29,12 @@
 /* bit per single-valued directive, to refuse duplicates */
 enum {
     SEEN_LISTEN = 1 << 0, SEEN_WORKERS = 1 << 1, SEEN_REDIS = 1 << 2,
-    SEEN_REDIS_TIMEOUT = 1 << 3, SEEN_PIDFILE = 1 << 4,
-    SEEN_ERROR_LOG = 1 << 5, SEEN_LOG_LEVEL = 1 << 6,
-    SEEN_SHUTDOWN = 1 << 7, SEEN_SKEW = 1 << 8, SEEN_CACHE = 1 << 9,
-    SEEN_BODY = 1 << 10, SEEN_LOW_STOCK = 1 << 11, SEEN_BACKLOG = 1 << 12
+    SEEN_PIDFILE = 1 << 3, SEEN_ERROR_LOG = 1 << 4, SEEN_LOG_LEVEL = 1 << 5,
+    SEEN_CACHE = 1 << 6, SEEN_BODY = 1 << 7,
+    SEEN_INT_FIRST = 8               /* then one bit per conf_ints[] entry */
 };
+
+static int conf_workers(mall_conf_t *conf, const char *v, mall_err_t *err);
 
 
 void
@@ -39,8 +42,11 @@ mall_conf_init(mall_conf_t *conf)
 {
     memset(conf, 0, sizeof(*conf));
     conf->backlog = 511;
-    conf->workers = 2;
+    conf_workers(conf, "auto", NULL);
     conf->redis_timeout_ms = 1000;
+    conf->redis_txn_connections = 4;
+    conf->max_inflight = 512;
+    conf->fiber_stack_kb = 256;
     conf->log_level = MALL_LOG_INFO;
     conf->shutdown_timeout = 10;
     conf->edge_clock_skew = 60;
@@ -209,6 +215,47 @@ conf_edge_key(mall_conf_t *conf, char **argv, int argc, mall_err_t *err)
 }
 
 
+/* Integer directives: name, bounds, where the value goes. */
+typedef struct {
+    const char  *name;
+    long long    min, max;
+    size_t       offset;         /* of an int in mall_conf_t */
+} conf_int_t;
+
+#define CONF_INT(name, min, max, field) \
+    { name, min, max, offsetof(mall_conf_t, field) }
+
+static const conf_int_t  conf_ints[] = {
+    CONF_INT("redis_timeout_ms", 1, 60000, redis_timeout_ms),
+    CONF_INT("redis_txn_connections", 1, 64, redis_txn_connections),
+    CONF_INT("max_inflight", 1, 100000, max_inflight),
+    CONF_INT("fiber_stack_kb", 64, 8192, fiber_stack_kb),
+    CONF_INT("shutdown_timeout", 1, 3600, shutdown_timeout),
+    CONF_INT("edge_clock_skew", 1, 3600, edge_clock_skew),
+    CONF_INT("low_stock_threshold", 0, 1000000, low_stock_threshold),
+    CONF_INT("backlog", 1, 65535, backlog),
+};
+
+
+/* "workers N" (1..64) or "workers auto" (the number of online cores). */
+static int
+conf_workers(mall_conf_t *conf, const char *v, mall_err_t *err)
+{
+    long long  n;
+
+    if (strcmp(v, "auto") == 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        conf->workers = n < 1 ? 1 : n > 64 ? 64 : (int) n;
+        return MALL_OK;
+    }
+    if (mall_parse_int(v, 1, 64, &n) != MALL_OK) {
+        return mall_err_set(err, 0, "workers must be 1..64 or auto");
+    }
+    conf->workers = (int) n;
+    return MALL_OK;
+}
+
+
 /* Applies one directive; err has no line number yet. */
 static int
 conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
@@ -217,6 +264,7 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
     const char  *key;
     long long    v;
     unsigned     bit;
+    size_t       i;
     int          level, rc;
 
     key = argv[0];
@@ -239,32 +287,41 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return mall_err_set(err, 0, "\"%s\" takes exactly one value", key);
     }
 
+    for (i = 0; i < MALL_ARRAY_LEN(conf_ints); i++) {
+        if (strcmp(key, conf_ints[i].name) != 0) {
+            continue;
+        }
+        bit = 1u << (SEEN_INT_FIRST + i);
+        if (*seen & bit) {
+            return mall_err_set(err, 0, "\"%s\" is duplicate", key);
+        }
+        *seen |= bit;
+        if (mall_parse_int(argv[1], conf_ints[i].min, conf_ints[i].max, &v)
+            != MALL_OK)
+        {
+            return mall_err_set(err, 0, "%s must be %lld..%lld", key,
+                                conf_ints[i].min, conf_ints[i].max);
+        }
+        *(int *) ((char *) conf + conf_ints[i].offset) = (int) v;
+        return MALL_OK;
+    }
+
     if (strcmp(key, "listen") == 0) {
         bit = SEEN_LISTEN;
     } else if (strcmp(key, "workers") == 0) {
         bit = SEEN_WORKERS;
     } else if (strcmp(key, "redis") == 0) {
         bit = SEEN_REDIS;
-    } else if (strcmp(key, "redis_timeout_ms") == 0) {
-        bit = SEEN_REDIS_TIMEOUT;
     } else if (strcmp(key, "pidfile") == 0) {
         bit = SEEN_PIDFILE;
     } else if (strcmp(key, "error_log") == 0) {
         bit = SEEN_ERROR_LOG;
     } else if (strcmp(key, "log_level") == 0) {
         bit = SEEN_LOG_LEVEL;
-    } else if (strcmp(key, "shutdown_timeout") == 0) {
-        bit = SEEN_SHUTDOWN;
-    } else if (strcmp(key, "edge_clock_skew") == 0) {
-        bit = SEEN_SKEW;
     } else if (strcmp(key, "cache_control") == 0) {
         bit = SEEN_CACHE;
     } else if (strcmp(key, "max_body_size") == 0) {
         bit = SEEN_BODY;
-    } else if (strcmp(key, "low_stock_threshold") == 0) {
-        bit = SEEN_LOW_STOCK;
-    } else if (strcmp(key, "backlog") == 0) {
-        bit = SEEN_BACKLOG;
     } else {
         return mall_err_set(err, 0, "unknown directive \"%s\"", key);
     }
@@ -287,18 +344,7 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
                                         &conf->redis_port, err);
 
     case SEEN_WORKERS:
-        if (mall_parse_int(argv[1], 1, 64, &v) != MALL_OK) {
-            return mall_err_set(err, 0, "workers must be 1..64");
-        }
-        conf->workers = (int) v;
-        return MALL_OK;
-
-    case SEEN_REDIS_TIMEOUT:
-        if (mall_parse_int(argv[1], 1, 60000, &v) != MALL_OK) {
-            return mall_err_set(err, 0, "redis_timeout_ms must be 1..60000");
-        }
-        conf->redis_timeout_ms = (int) v;
-        return MALL_OK;
+        return conf_workers(conf, argv[1], err);
 
     case SEEN_PIDFILE:
         return conf_value_str(conf->pidfile, sizeof(conf->pidfile), argv[1],
@@ -317,20 +363,6 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         conf->log_level = level;
         return MALL_OK;
 
-    case SEEN_SHUTDOWN:
-        if (mall_parse_int(argv[1], 1, 3600, &v) != MALL_OK) {
-            return mall_err_set(err, 0, "shutdown_timeout must be 1..3600");
-        }
-        conf->shutdown_timeout = (int) v;
-        return MALL_OK;
-
-    case SEEN_SKEW:
-        if (mall_parse_int(argv[1], 1, 3600, &v) != MALL_OK) {
-            return mall_err_set(err, 0, "edge_clock_skew must be 1..3600");
-        }
-        conf->edge_clock_skew = (int) v;
-        return MALL_OK;
-
     case SEEN_CACHE:
         return conf_value_str(conf->cache_control, sizeof(conf->cache_control),
                         argv[1], key, err);
@@ -340,21 +372,6 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
             return mall_err_set(err, 0, "max_body_size must be 0..67108864");
         }
         conf->max_body_size = (size_t) v;
-        return MALL_OK;
-
-    case SEEN_LOW_STOCK:
-        if (mall_parse_int(argv[1], 0, 1000000, &v) != MALL_OK) {
-            return mall_err_set(err, 0,
-                                "low_stock_threshold must be 0..1000000");
-        }
-        conf->low_stock_threshold = (int) v;
-        return MALL_OK;
-
-    case SEEN_BACKLOG:
-        if (mall_parse_int(argv[1], 1, 65535, &v) != MALL_OK) {
-            return mall_err_set(err, 0, "backlog must be 1..65535");
-        }
-        conf->backlog = (int) v;
         return MALL_OK;
     }
 

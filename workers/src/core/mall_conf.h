@@ -5,9 +5,16 @@
  * anything uses it, so a bad reload never disturbs the running config.
  *
  *   listen 127.0.0.1:9101          address the children accept on
- *   workers 2                      number of child processes (1..64)
- *   redis 127.0.0.1:6391           Redis host:port
- *   redis_timeout_ms 1000          connect and command timeout
+ *   workers auto                   child processes: 1..64, or auto (one
+ *                                  per online core, the default)
+ *   max_inflight 512               requests in flight per child; beyond
+ *                                  it: 503 UNAVAILABLE + Retry-After
+ *   fiber_stack_kb 256             stack of each request's fiber
+ *   redis 127.0.0.1:6391           Redis host:port (numeric address: a
+ *                                  host name is resolved blocking)
+ *   redis_timeout_ms 1000          connect and command batch timeout
+ *   redis_txn_connections 4        exclusive connections per child for
+ *                                  WATCH transactions
  *   pidfile /path/mall-worker.pid  master pid (optional)
  *   error_log /path/file|stderr    log target (default stderr)
  *   log_level info                 error|warn|notice|info|debug
@@ -52,6 +59,9 @@ typedef struct {
     char              redis_host[256];
     int               redis_port;
     int               redis_timeout_ms;
+    int               redis_txn_connections;
+    int               max_inflight;
+    int               fiber_stack_kb;
     char              pidfile[MALL_CONF_PATH_MAX];     /* "" = none */
     char              error_log[MALL_CONF_PATH_MAX];   /* "" = stderr */
     int               log_level;

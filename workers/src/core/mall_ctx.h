@@ -1,11 +1,14 @@
 /*
  * The request context a handler receives. It carries everything a handler
- * may use; handlers never see sockets or processes.
+ * may use; handlers never see sockets or processes. It lives on the heap
+ * for the life of the request's fiber; a handler's own state lives on the
+ * fiber's stack.
  */
 #ifndef MALL_CTX_H
 #define MALL_CTX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mall_conf.h"
 #include "mall_edge.h"
@@ -19,6 +22,7 @@ struct evhttp_request;
 
 typedef struct mall_ctx_s {
     struct evhttp_request  *req;          /* for mall_reply_* only */
+    struct mall_server_s   *server;       /* the process serving it */
     const mall_conf_t      *conf;
     mall_redis_t           *redis;
     const mall_route_t     *route;
@@ -33,6 +37,7 @@ typedef struct mall_ctx_s {
     char                    request_id[MALL_REQUEST_ID_MAX];
     int                     status;       /* set by the reply helpers */
     int                     replied;
+    int64_t                 start_us;     /* monotonic, for the access log */
 } mall_ctx_t;
 
 #endif

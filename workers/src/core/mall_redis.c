@@ -1,16 +1,574 @@
 /*
- * hiredis wrapper (see mall_redis.h).
+ * Redis client, async mode (see mall_redis.h); the blocking mode used by
+ * tools is in mall_redis_blocking.c.
+ *
+ * A batch is a small struct on the waiting fiber's stack: the reply slots,
+ * a count, the timer. hiredis calls reply_cb once per command, in order
+ * (replies of one connection arrive in the order the commands were
+ * written), with NULL when the context is freed first; the fiber is woken
+ * when the last one is in. hiredis 0.14 frees a reply as soon as the
+ * callback returns, so the callback "steals" it: the reader's freeObject
+ * hook skips exactly the reply the callback just took, and the fiber frees
+ * it later with freeReplyObject like any reply.
  */
-#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "mall_fiber.h"
 #include "mall_log.h"
 #include "mall_redis.h"
+#include "mall_redis_internal.h"
 
 #define REDIS_BACKOFF_MIN_MS  50
 #define REDIS_BACKOFF_MAX_MS  2000
 
+typedef struct mall_redis_conn_s {
+    mall_redis_t        *r;
+    redisAsyncContext   *ac;
+    struct event        *retry;          /* reconnect timer */
+    int64_t              next_attempt_ms;
+    int                  backoff_ms;
+    int                  up;             /* connect callback said OK */
+    int                  exclusive;
+    mall_fiber_t        *holder;         /* exclusive: who has it */
+    unsigned             watching:1;
+    unsigned             in_multi:1;
+    unsigned             txn_lost:1;     /* dropped under its holder */
+} mall_redis_conn_t;
+
+/* A fiber waiting for an exclusive connection. */
+typedef struct redis_txn_wait_s {
+    mall_fiber_t              *fiber;
+    mall_redis_conn_t         *granted;
+    struct redis_txn_wait_s   *next;
+} redis_txn_wait_t;
+
+/* One batch in flight (on the waiting fiber's stack). */
+typedef struct {
+    mall_fiber_t        *fiber;
+    mall_redis_conn_t   *conn;
+    redisReply         **replies;
+    size_t               n, got;
+    int                  lost;
+    struct event         timer;
+} redis_batch_t;
+
+static void                        *redis_stolen;
+static redisReplyObjectFunctions    redis_fns;
+static int                          redis_fns_ready;
+
+static void conn_open(mall_redis_conn_t *c);
+
+
+/* ---- reply ownership -------------------------------------------------- */
+
+static void
+redis_free_object(void *obj)
+{
+    if (obj == redis_stolen) {
+        redis_stolen = NULL;             /* the fiber owns it now */
+        return;
+    }
+    freeReplyObject(obj);
+}
+
+
+static void
+reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redis_batch_t  *b = privdata;
+
+    (void) ac;
+    if (reply != NULL) {
+        redis_stolen = reply;
+        b->replies[b->got] = reply;
+    } else {
+        b->lost = 1;
+    }
+    if (++b->got == b->n) {
+        mall_fiber_wake(b->fiber);
+    }
+}
+
+
+/* ---- connections ------------------------------------------------------ */
+
+static void
+conn_backoff(mall_redis_conn_t *c, const char *why)
+{
+    struct timeval  tv;
+
+    c->backoff_ms = c->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
+                                       : c->backoff_ms * 2;
+    if (c->backoff_ms > REDIS_BACKOFF_MAX_MS) {
+        c->backoff_ms = REDIS_BACKOFF_MAX_MS;
+    }
+    c->next_attempt_ms = mall_mono_ms() + c->backoff_ms;
+    mall_log(MALL_LOG_WARN, "redis", "%s:%d%s: %s (next attempt in %d ms)",
+             c->r->host, c->r->port, c->exclusive ? " (txn)" : "", why,
+             c->backoff_ms);
+
+    /* the shared connection comes back by itself; txn ones on demand */
+    if (c->retry != NULL) {
+        tv.tv_sec = c->backoff_ms / 1000;
+        tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+        evtimer_add(c->retry, &tv);
+    }
+}
+
+
+static void
+conn_connect_cb(const redisAsyncContext *ac, int status)
+{
+    mall_redis_conn_t  *c = ac->data;
+
+    if (status != REDIS_OK) {
+        c->ac = NULL;                    /* hiredis frees it after us */
+        c->up = 0;
+        conn_backoff(c, ac->errstr);
+        return;
+    }
+    c->up = 1;
+    c->backoff_ms = 0;
+    c->r->stats.connects++;
+    mall_log(MALL_LOG_INFO, "redis", "connected to %s:%d%s", c->r->host,
+             c->r->port, c->exclusive ? " (txn)" : "");
+}
+
+
+static void
+conn_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    mall_redis_conn_t  *c = ac->data;
+
+    c->ac = NULL;
+    c->up = 0;
+    c->watching = 0;
+    c->in_multi = 0;
+    c->txn_lost = c->holder != NULL;
+    if (status != REDIS_OK) {
+        conn_backoff(c, ac->errstr[0] ? ac->errstr : "connection lost");
+    }
+}
+
+
+static void
+conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mall_redis_conn_t  *c = arg;
+
+    (void) fd;
+    (void) what;
+    if (c->ac == NULL) {
+        conn_open(c);
+    }
+}
+
+
+static void
+conn_open(mall_redis_conn_t *c)
+{
+    redisAsyncContext  *ac;
+    int                 fd;
+
+    ac = redisAsyncConnect(c->r->host, c->r->port);
+    if (ac == NULL) {
+        conn_backoff(c, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        conn_backoff(c, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+    if (!redis_fns_ready) {
+        redis_fns = *ac->c.reader->fn;
+        redis_fns.freeObject = redis_free_object;
+        redis_fns_ready = 1;
+    }
+    ac->c.reader->fn = &redis_fns;
+    ac->data = c;
+    fd = ac->c.fd;
+    if (fd >= 0) {
+        mall_set_cloexec(fd);
+    }
+    if (redisLibeventAttach(ac, c->r->base) != REDIS_OK) {
+        conn_backoff(c, "cannot attach to the event loop");
+        redisAsyncFree(ac);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, conn_connect_cb);
+    redisAsyncSetDisconnectCallback(ac, conn_disconnect_cb);
+    c->ac = ac;
+    c->up = 0;
+}
+
+
+/*
+ * Frees c's context now: every batch in flight on it gets its NULL
+ * replies (and its fiber is woken), and the connection backs off.
+ */
+static void
+conn_drop(mall_redis_conn_t *c, const char *why)
+{
+    redisAsyncContext  *ac = c->ac;
+
+    if (ac == NULL) {
+        return;
+    }
+    c->ac = NULL;
+    c->up = 0;
+    c->watching = 0;
+    c->in_multi = 0;
+    c->txn_lost = c->holder != NULL;
+    ac->onConnect = NULL;           /* we account for it here */
+    ac->onDisconnect = NULL;
+    redisAsyncFree(ac);
+    conn_backoff(c, why);
+}
+
+
+/* MALL_OK when c can take commands now (opening it if due), MALL_RETRY. */
+static int
+conn_ready(mall_redis_conn_t *c, mall_err_t *err)
+{
+    int64_t  now;
+
+    if (c->ac != NULL) {
+        return MALL_OK;
+    }
+    now = mall_mono_ms();
+    if (now < c->next_attempt_ms) {
+        mall_err_set(err, 503, "redis down, retry in %d ms",
+                     (int) (c->next_attempt_ms - now));
+        return MALL_RETRY;
+    }
+    conn_open(c);
+    if (c->ac == NULL) {
+        mall_err_set(err, 503, "redis %s:%d unreachable", c->r->host,
+                     c->r->port);
+        return MALL_RETRY;
+    }
+    return MALL_OK;
+}
+
+
+/* ---- exclusive connections for WATCH transactions ---------------------- */
+
+static int
+cmd_is(const mall_redis_cmd_t *cmd, const char *name)
+{
+    size_t  len = cmd->argvlen != NULL ? cmd->argvlen[0]
+                                       : strlen(cmd->argv[0]);
+
+    return len == strlen(name) && strncasecmp(cmd->argv[0], name, len) == 0;
+}
+
+
+/*
+ * Replays the transaction state of a connection (watching, in_multi)
+ * over the batch's commands; returns 1 when the batch leaves one open.
+ */
+static int
+batch_leaves_txn(const mall_redis_cmd_t *cmds, size_t n, unsigned *watching,
+    unsigned *in_multi)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (cmd_is(&cmds[i], "WATCH")) {
+            *watching = 1;
+        } else if (cmd_is(&cmds[i], "MULTI")) {
+            *in_multi = 1;
+        } else if (cmd_is(&cmds[i], "EXEC") || cmd_is(&cmds[i], "DISCARD")) {
+            *in_multi = 0;
+            *watching = 0;
+        } else if (cmd_is(&cmds[i], "UNWATCH")) {
+            *watching = 0;
+        }
+    }
+    return *watching || *in_multi;
+}
+
+
+static void
+txn_release(mall_redis_conn_t *c)
+{
+    mall_redis_t      *r = c->r;
+    redis_txn_wait_t  *w;
+
+    *mall_fiber_redis_slot(c->holder) = NULL;
+    c->holder = NULL;
+    c->txn_lost = 0;
+
+    w = r->txn_waiters;
+    if (w != NULL) {
+        r->txn_waiters = w->next;
+        w->granted = c;
+        c->holder = w->fiber;
+        *mall_fiber_redis_slot(w->fiber) = c;
+        mall_fiber_wake(w->fiber);
+    }
+}
+
+
+static void
+txn_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    redis_txn_wait_t  *w = arg;
+
+    (void) fd;
+    (void) what;
+    mall_fiber_wake(w->fiber);
+}
+
+
+/* An exclusive connection for the running fiber (parks while none is
+ * free, up to the timeout). NULL with err set on timeout. */
+static mall_redis_conn_t *
+txn_acquire(mall_redis_t *r, mall_fiber_t *self, mall_err_t *err)
+{
+    redis_txn_wait_t   w, **pp;
+    struct event       timer;
+    struct timeval     tv;
+    mall_redis_conn_t *c;
+    size_t             i;
+
+    for (i = 0; i < r->ntxn; i++) {
+        c = &r->txn[i];
+        if (c->holder == NULL) {
+            c->holder = self;
+            *mall_fiber_redis_slot(self) = c;
+            return c;
+        }
+    }
+
+    w.fiber = self;
+    w.granted = NULL;
+    w.next = NULL;
+    for (pp = &r->txn_waiters; *pp != NULL; pp = &(*pp)->next) {
+        /* FIFO */
+    }
+    *pp = &w;
+
+    evtimer_assign(&timer, r->base, txn_wait_timeout_cb, &w);
+    tv.tv_sec = r->timeout_ms / 1000;
+    tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+    evtimer_add(&timer, &tv);
+    while (w.granted == NULL && evtimer_pending(&timer, NULL)) {
+        mall_fiber_park();
+    }
+    evtimer_del(&timer);
+
+    if (w.granted == NULL) {
+        for (pp = &r->txn_waiters; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == &w) {
+                *pp = w.next;
+                break;
+            }
+        }
+        mall_err_set(err, 503, "no redis transaction connection free");
+        return NULL;
+    }
+    return w.granted;
+}
+
+
+/* Fiber exit: a transaction left open is abandoned on the server too. */
+static void
+redis_fiber_exit(mall_fiber_t *f)
+{
+    mall_redis_conn_t  *c = *mall_fiber_redis_slot(f);
+    static const char  *unwatch[] = { "UNWATCH" };
+
+    if (c == NULL) {
+        return;
+    }
+    if (c->ac != NULL && c->in_multi) {
+        conn_drop(c, "transaction abandoned inside MULTI");
+    } else if (c->ac != NULL) {
+        redisAsyncCommandArgv(c->ac, NULL, NULL, 1, unwatch, NULL);
+        c->watching = 0;
+    }
+    txn_release(c);
+}
+
+
+/* ---- batches ---------------------------------------------------------- */
+
+static void
+batch_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    redis_batch_t  *b = arg;
+
+    (void) fd;
+    (void) what;
+    b->conn->r->stats.timeouts++;
+    mall_log(MALL_LOG_WARN, "redis", "no answer within %d ms: dropping the "
+             "connection (every request waiting on it fails)",
+             b->conn->r->timeout_ms);
+    conn_drop(b->conn, "timeout");
+}
+
+
+/* The connection the running fiber's batch goes on; NULL on failure. */
+static mall_redis_conn_t *
+batch_conn(mall_redis_t *r, mall_fiber_t *self, const mall_redis_cmd_t *cmds,
+    size_t n, mall_err_t *err)
+{
+    mall_redis_conn_t  *c = *mall_fiber_redis_slot(self);
+    unsigned            watching = 0, in_multi = 0;
+
+    if (c != NULL && c->txn_lost) {
+        /* its WATCH went with the connection: the transaction is void */
+        c->txn_lost = 0;
+        txn_release(c);
+        mall_err_set(err, 503, "redis transaction connection lost");
+        return NULL;
+    }
+    if (c == NULL && r->ntxn > 0
+        && batch_leaves_txn(cmds, n, &watching, &in_multi))
+    {
+        c = txn_acquire(r, self, err);
+        if (c == NULL) {
+            return NULL;
+        }
+    }
+    if (c == NULL) {
+        c = r->shared;
+    }
+    if (conn_ready(c, err) != MALL_OK) {
+        if (c->exclusive) {
+            txn_release(c);
+        }
+        return NULL;
+    }
+    return c;
+}
+
+
+/* After a batch on an exclusive connection: keep it while a transaction
+ * is open, else hand it on. */
+static void
+batch_txn_after(mall_redis_conn_t *c, const mall_redis_cmd_t *cmds,
+    size_t n, int lost)
+{
+    unsigned  watching, in_multi;
+
+    if (!c->exclusive) {
+        return;
+    }
+    watching = c->watching;
+    in_multi = c->in_multi;
+    if (!lost && batch_leaves_txn(cmds, n, &watching, &in_multi)) {
+        c->watching = watching;
+        c->in_multi = in_multi;
+        return;
+    }
+    c->watching = 0;
+    c->in_multi = 0;
+    txn_release(c);
+}
+
+
+/* 1 when an error reply means "try later" (AOF replay, script, failover). */
+static int
+reply_is_transient(const redisReply *rep)
+{
+    return rep != NULL && rep->type == REDIS_REPLY_ERROR
+           && (strncmp(rep->str, "LOADING", 7) == 0
+               || strncmp(rep->str, "BUSY", 4) == 0
+               || strncmp(rep->str, "MASTERDOWN", 10) == 0
+               || strncmp(rep->str, "TRYAGAIN", 8) == 0);
+}
+
+
+static int
+redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
+    redisReply **replies, mall_err_t *err)
+{
+    mall_fiber_t    *self = mall_fiber_self();
+    redis_batch_t    b;
+    struct timeval   tv;
+    int64_t          t0;
+    size_t           i;
+    int              transient;
+
+    if (self == NULL) {
+        mall_log(MALL_LOG_ERROR, "redis", "redis call outside a fiber "
+                 "refused (it would block the event loop)");
+        return mall_err_set(err, 500, "redis call outside a fiber");
+    }
+
+    memset(&b, 0, sizeof(b));
+    b.fiber = self;
+    b.replies = replies;
+    b.conn = batch_conn(r, self, cmds, n, err);
+    if (b.conn == NULL) {
+        r->stats.failed++;
+        return MALL_RETRY;
+    }
+
+    t0 = mall_mono_us();
+    for (i = 0; i < n; i++) {
+        if (redisAsyncCommandArgv(b.conn->ac, reply_cb, &b, cmds[i].argc,
+                                  cmds[i].argv, cmds[i].argvlen)
+            != REDIS_OK)
+        {
+            b.lost = 1;
+            break;
+        }
+        b.n++;
+    }
+
+    if (b.n > 0) {
+        evtimer_assign(&b.timer, r->base, batch_timeout_cb, &b);
+        tv.tv_sec = r->timeout_ms / 1000;
+        tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+        evtimer_add(&b.timer, &tv);
+        while (b.got < b.n) {
+            mall_fiber_park();
+        }
+        evtimer_del(&b.timer);
+    }
+    if (b.n < n && b.conn->ac != NULL) {
+        conn_drop(b.conn, "cannot queue a command");
+    }
+
+    r->stats.batches++;
+    r->stats.commands += n;
+    r->stats.rtt_us += (uint64_t) (mall_mono_us() - t0);
+
+    transient = 0;
+    for (i = 0; i < n && !b.lost; i++) {
+        if (reply_is_transient(replies[i])) {
+            mall_err_set(err, 503, "redis: %.100s", replies[i]->str);
+            transient = 1;
+            b.lost = 1;
+        }
+    }
+    batch_txn_after(b.conn, cmds, n, b.lost);
+
+    if (b.lost) {
+        r->stats.failed++;
+        if (!transient) {
+            mall_err_set(err, 503, "redis connection lost or timed out");
+        }
+        mall_redis_free_replies(replies, n);
+        return MALL_RETRY;
+    }
+    return MALL_OK;
+}
+
+
+/* ---- public ----------------------------------------------------------- */
 
 void
 mall_redis_init(mall_redis_t *r, const char *host, int port, int timeout_ms)
@@ -22,111 +580,58 @@ mall_redis_init(mall_redis_t *r, const char *host, int port, int timeout_ms)
 }
 
 
+int
+mall_redis_attach(mall_redis_t *r, struct event_base *base, int txn_conns)
+{
+    size_t  i;
+
+    r->base = base;
+    r->shared = calloc(1, sizeof(*r->shared));
+    r->txn = calloc((size_t) txn_conns, sizeof(*r->txn));
+    if (r->shared == NULL || r->txn == NULL) {
+        return MALL_ERR;
+    }
+    r->ntxn = (size_t) txn_conns;
+    r->shared->r = r;
+    r->shared->retry = evtimer_new(base, conn_retry_cb, r->shared);
+    if (r->shared->retry == NULL) {
+        return MALL_ERR;
+    }
+    for (i = 0; i < r->ntxn; i++) {
+        r->txn[i].r = r;
+        r->txn[i].exclusive = 1;
+    }
+    mall_fiber_on_exit(redis_fiber_exit);
+    conn_open(r->shared);
+    return MALL_OK;
+}
+
+
 void
 mall_redis_close(mall_redis_t *r)
 {
-    if (r->c != NULL) {
-        redisFree(r->c);
-        r->c = NULL;
-    }
-}
+    size_t  i;
 
-
-/* Drops a dead context; the next call reconnects right away. */
-static void
-redis_drop(mall_redis_t *r, const char *why)
-{
-    mall_log(MALL_LOG_WARN, "redis", "connection to %s:%d lost: %s",
-             r->host, r->port, why);
-    mall_redis_close(r);
-}
-
-
-int
-mall_redis_connect(mall_redis_t *r, mall_err_t *err)
-{
-    struct timeval  tv;
-    int64_t         now;
-    int             flags;
-
-    if (r->c != NULL) {
-        return MALL_OK;
-    }
-
-    now = mall_mono_ms();
-    if (now < r->next_attempt_ms) {
-        mall_err_set(err, 503, "redis down, retry in %d ms",
-                     (int) (r->next_attempt_ms - now));
-        return MALL_RETRY;
-    }
-
-    tv.tv_sec = r->timeout_ms / 1000;
-    tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-
-    r->c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (r->c == NULL || r->c->err) {
-        mall_err_set(err, 503, "connect %s:%d: %s", r->host, r->port,
-                     r->c != NULL ? r->c->errstr : "out of memory");
-        mall_redis_close(r);
-
-        r->backoff_ms = r->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
-                                           : r->backoff_ms * 2;
-        if (r->backoff_ms > REDIS_BACKOFF_MAX_MS) {
-            r->backoff_ms = REDIS_BACKOFF_MAX_MS;
+    mall_redis_blocking_close(r);
+    if (r->shared != NULL) {
+        if (r->shared->ac != NULL) {
+            redisAsyncFree(r->shared->ac);
         }
-        r->next_attempt_ms = now + r->backoff_ms;
-        mall_log(MALL_LOG_WARN, "redis", "%s (next attempt in %d ms)",
-                 err != NULL ? err->msg : "connect failed", r->backoff_ms);
-        return MALL_RETRY;
+        if (r->shared->retry != NULL) {
+            event_free(r->shared->retry);
+        }
+        free(r->shared);
+        r->shared = NULL;
     }
-
-    if (redisSetTimeout(r->c, tv) != REDIS_OK) {
-        mall_err_set(err, 503, "redis set timeout failed");
-        mall_redis_close(r);
-        return MALL_RETRY;
+    for (i = 0; i < r->ntxn; i++) {
+        if (r->txn[i].ac != NULL) {
+            redisAsyncFree(r->txn[i].ac);
+        }
     }
-
-    /* children never exec, but keep the socket out of anything they run */
-    flags = fcntl(r->c->fd, F_GETFD);
-    if (flags != -1) {
-        fcntl(r->c->fd, F_SETFD, flags | FD_CLOEXEC);
-    }
-
-    r->backoff_ms = 0;
-    r->next_attempt_ms = 0;
-    mall_log(MALL_LOG_INFO, "redis", "connected to %s:%d", r->host,
-             r->port);
-    return MALL_OK;
-}
-
-
-int
-mall_redis_command(mall_redis_t *r, redisReply **reply, mall_err_t *err,
-    int argc, const char **argv, const size_t *argvlen)
-{
-    redisReply  *rep;
-
-    *reply = NULL;
-
-    if (mall_redis_connect(r, err) != MALL_OK) {
-        return MALL_RETRY;
-    }
-
-    rep = redisCommandArgv(r->c, argc, argv, argvlen);
-    if (rep == NULL) {
-        mall_err_set(err, 503, "redis: %s", r->c->errstr);
-        redis_drop(r, r->c->errstr);
-        return MALL_RETRY;
-    }
-
-    if (rep->type == REDIS_REPLY_ERROR) {
-        mall_err_set(err, 500, "redis %s: %s", argv[0], rep->str);
-        freeReplyObject(rep);
-        return MALL_ERR;
-    }
-
-    *reply = rep;
-    return MALL_OK;
+    free(r->txn);
+    r->txn = NULL;
+    r->ntxn = 0;
+    r->base = NULL;
 }
 
 
@@ -135,39 +640,42 @@ mall_redis_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     redisReply **replies, mall_err_t *err)
 {
     size_t  i;
-    void   *rep;
 
     for (i = 0; i < n; i++) {
         replies[i] = NULL;
     }
-
-    if (mall_redis_connect(r, err) != MALL_OK) {
-        return MALL_RETRY;
+    if (n == 0) {
+        return MALL_OK;
     }
-
-    for (i = 0; i < n; i++) {
-        if (redisAppendCommandArgv(r->c, cmds[i].argc, cmds[i].argv,
-                                   cmds[i].argvlen) != REDIS_OK)
-        {
-            goto dead;
-        }
+    if (r->base == NULL) {
+        return mall_redis_blocking_pipeline(r, n, cmds, replies, err);
     }
+    return redis_async_pipeline(r, n, cmds, replies, err);
+}
 
-    for (i = 0; i < n; i++) {
-        rep = NULL;
-        if (redisGetReply(r->c, &rep) != REDIS_OK || rep == NULL) {
-            goto dead;
-        }
-        replies[i] = rep;
+
+int
+mall_redis_command(mall_redis_t *r, redisReply **reply, mall_err_t *err,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    mall_redis_cmd_t  cmd;
+    int               rc;
+
+    cmd.argc = argc;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+    rc = mall_redis_pipeline(r, 1, &cmd, reply, err);
+    if (rc != MALL_OK) {
+        *reply = NULL;
+        return rc;
     }
-
+    if ((*reply)->type == REDIS_REPLY_ERROR) {
+        mall_err_set(err, 500, "redis %s: %s", argv[0], (*reply)->str);
+        freeReplyObject(*reply);
+        *reply = NULL;
+        return MALL_ERR;
+    }
     return MALL_OK;
-
-dead:
-    mall_err_set(err, 503, "redis: %s", r->c->errstr);
-    redis_drop(r, r->c->errstr);
-    mall_redis_free_replies(replies, n);
-    return MALL_RETRY;
 }
 
 
@@ -208,17 +716,22 @@ int
 mall_redis_ping(mall_redis_t *r, mall_err_t *err)
 {
     static const char  *argv[] = { "PING" };
-    static const size_t argvlen[] = { 4 };
     redisReply         *rep;
     int                 rc;
 
-    rc = mall_redis_command(r, &rep, err, 1, argv, argvlen);
+    rc = mall_redis_command(r, &rep, err, 1, argv, NULL);
     if (rc != MALL_OK) {
         return rc;
     }
-
     rc = (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0)
          ? MALL_OK : mall_err_set(err, 500, "unexpected PING reply");
     freeReplyObject(rep);
     return rc;
+}
+
+
+int
+mall_redis_connected(const mall_redis_t *r)
+{
+    return r->shared != NULL && r->shared->up;
 }

@@ -1,8 +1,30 @@
 /*
- * One blocking hiredis connection per worker child, with reconnect and
- * backoff. A NULL reply means the context is dead (hiredis README): it is
- * freed and the next command reconnects; while reconnecting fails, calls
- * return MALL_RETRY at once until the backoff delay has passed.
+ * The worker's Redis client.
+ *
+ * In a worker process (after mall_redis_attach) every call is made from a
+ * fiber (mall_fiber.h) and never blocks the process: the commands go out
+ * on a hiredis *async* context bound to the process's libevent loop
+ * (hiredis's own libevent adapter), the fiber parks, and it resumes when
+ * the last reply of its batch is in. Many requests share one pipelined
+ * connection, so Redis sees their commands interleaved batch by batch; a
+ * batch is appended in one go, so a MULTI ... EXEC inside one batch stays
+ * contiguous and atomic.
+ *
+ * WATCH is per connection, so a fiber whose batch leaves a WATCH (or a
+ * MULTI) open is given one of a few exclusive connections until its
+ * transaction ends (EXEC, DISCARD, UNWATCH, an error, or the fiber's end).
+ *
+ * hiredis 0.14 has no async timeouts: every batch arms its own timer. A
+ * batch still unanswered at redis_timeout_ms, a dropped connection or a
+ * refused connect fails every batch in flight on that connection with
+ * MALL_RETRY (the handler answers 503; the outcome of a write in flight is
+ * unknown, which is what idempotency records are for). The connection is
+ * then re-opened with exponential backoff (50 ms .. 2 s); until the next
+ * attempt is due, calls fail at once instead of queueing.
+ *
+ * Without mall_redis_attach (tools: mall-seed, start-up checks) the same
+ * calls use one blocking connection with the same timeout and backoff.
+ * Replies are owned by the caller in both modes (freeReplyObject).
  */
 #ifndef MALL_REDIS_H
 #define MALL_REDIS_H
@@ -13,33 +35,65 @@
 
 #include "mall_common.h"
 
+struct event_base;
+struct mall_redis_conn_s;
+
+/* Counters of one process's client (metrics). */
 typedef struct {
-    redisContext  *c;
-    char           host[256];
-    int            port;
-    int            timeout_ms;
-    int64_t        next_attempt_ms;   /* monotonic ms; 0 = now */
-    int            backoff_ms;        /* next delay after a failure */
+    uint64_t  batches;          /* round trips completed or failed */
+    uint64_t  commands;
+    uint64_t  failed;           /* batches failed: lost, timeout, refused */
+    uint64_t  timeouts;         /* batches that hit redis_timeout_ms */
+    uint64_t  connects;         /* connections established */
+    uint64_t  rtt_us;           /* sum of batch round-trip times */
+} mall_redis_stats_t;
+
+typedef struct mall_redis_s {
+    char                        host[256];
+    int                         port;
+    int                         timeout_ms;
+    /* blocking mode */
+    redisContext               *c;
+    int64_t                     next_attempt_ms;   /* monotonic; 0 = now */
+    int                         backoff_ms;
+    /* async mode (set by mall_redis_attach) */
+    struct event_base          *base;
+    struct mall_redis_conn_s   *shared;            /* the pipelined one */
+    struct mall_redis_conn_s   *txn;               /* exclusive ones */
+    size_t                      ntxn;
+    struct redis_txn_wait_s    *txn_waiters;       /* FIFO */
+    mall_redis_stats_t          stats;
 } mall_redis_t;
 
 /* One command of a pipeline: argc arguments with explicit lengths. */
 typedef struct {
     int            argc;
     const char   **argv;
-    const size_t  *argvlen;
+    const size_t  *argvlen;    /* NULL: strlen of each argument */
 } mall_redis_cmd_t;
 
 void mall_redis_init(mall_redis_t *r, const char *host, int port,
     int timeout_ms);
+
+/*
+ * Switches r to async mode on base with txn_conns exclusive connections
+ * for WATCH transactions (1..64), and opens the shared connection (a
+ * failure is not fatal: it is retried with backoff). MALL_OK / MALL_ERR.
+ */
+int mall_redis_attach(mall_redis_t *r, struct event_base *base,
+    int txn_conns);
+
+/* Closes every connection (in-flight batches fail). */
 void mall_redis_close(mall_redis_t *r);
 
-/* Connects unless connected; MALL_OK or MALL_RETRY. May block timeout_ms. */
+/* Blocking mode only: connects unless connected; MALL_OK or MALL_RETRY. */
 int mall_redis_connect(mall_redis_t *r, mall_err_t *err);
 
 /*
  * Runs one command. MALL_OK: *reply is set (never an error reply) and the
  * caller frees it with freeReplyObject. MALL_ERR: Redis answered an error
- * (message in err). MALL_RETRY: the connection is down.
+ * (message in err). MALL_RETRY: Redis is unreachable, too slow or still
+ * loading its data.
  */
 int mall_redis_command(mall_redis_t *r, redisReply **reply, mall_err_t *err,
     int argc, const char **argv, const size_t *argvlen);
@@ -64,5 +118,8 @@ void mall_redis_free_replies(redisReply **replies, size_t n);
 
 /* MALL_OK when PING answers PONG, else MALL_RETRY / MALL_ERR. */
 int mall_redis_ping(mall_redis_t *r, mall_err_t *err);
+
+/* 1 when the shared async connection is up (status, metrics). */
+int mall_redis_connected(const mall_redis_t *r);
 
 #endif

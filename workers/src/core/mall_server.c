@@ -1,11 +1,14 @@
 /*
- * Worker child: evhttp server loop (see mall_server.h).
+ * Worker process: evhttp server loop (see mall_server.h).
  *
- * Handlers run synchronously inside the evhttp callback (Redis is
- * blocking), so a request is "in flight" from the callback until evhttp has
- * written the whole response (the on-complete callback). Graceful stop
- * closes this child's copy of the listen socket and leaves the loop when
- * nothing is in flight.
+ * The evhttp callback does the cheap part on the loop's stack (request id,
+ * load shedding) and spawns a fiber for the rest: routing, the edge
+ * signature, the handler with its Redis round trips, the reply, the
+ * access log. A request is in flight from the callback until its fiber
+ * ends. If the client goes away meanwhile, libevent detaches the request
+ * from its connection and keeps it until our reply frees it, so a fiber
+ * never touches freed memory. Graceful stop closes this process's copy of
+ * the listen socket and leaves the loop once no request is in flight.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +28,8 @@
 #include "mall_crypto.h"
 #include "mall_ctx.h"
 #include "mall_edge.h"
+#include "mall_fiber.h"
+#include "mall_http_client.h"
 #include "mall_log.h"
 #include "mall_reply.h"
 #include "mall_routes.h"
@@ -33,8 +38,9 @@
 
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
+#define SERVER_FIBERS_KEPT       64        /* idle fiber stacks cached */
 
-typedef struct {
+typedef struct mall_server_s {
     const mall_conf_t            *conf;
     struct event_base            *base;
     struct evhttp                *http;
@@ -43,6 +49,7 @@ typedef struct {
     const mall_route_t           *routes;
     size_t                        nroutes;
     int                           inflight;
+    uint64_t                      shed;
     int                           stopping;
     struct event                 *sig_events[3];
     struct event                 *stop_timer;
@@ -65,16 +72,6 @@ server_method_name(enum evhttp_cmd_type cmd)
     case EVHTTP_REQ_PATCH:   return "PATCH";
     }
     return "UNKNOWN";
-}
-
-
-static double
-server_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
 
@@ -115,20 +112,11 @@ server_request_id(const char *edge_rid, char *out, size_t outsz)
 static void
 server_maybe_exit(mall_server_t *srv)
 {
+    struct timeval  flush = { 0, 200000 };   /* the last replies' writes */
+
     if (srv->stopping && srv->inflight == 0) {
-        event_base_loopexit(srv->base, NULL);
+        event_base_loopexit(srv->base, &flush);
     }
-}
-
-
-static void
-server_request_done(struct evhttp_request *req, void *arg)
-{
-    mall_server_t  *srv = arg;
-
-    (void) req;
-    srv->inflight--;
-    server_maybe_exit(srv);
 }
 
 
@@ -244,42 +232,95 @@ server_dispatch(mall_server_t *srv, mall_ctx_t *ctx, struct evkeyvalq *in)
 }
 
 
+/* Answers at once, without a fiber or Redis: the process is full. */
+static void
+server_shed(mall_server_t *srv, struct evhttp_request *req,
+    const char *request_id)
+{
+    static const char   fmt[] = "{\"error\":{\"code\":\"UNAVAILABLE\","
+        "\"message\":\"worker at capacity, retry shortly\","
+        "\"request_id\":\"%s\"}}";
+    struct evkeyvalq   *out;
+    struct evbuffer    *buf;
+
+    srv->shed++;
+    out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "X-Request-Id", request_id);
+    evhttp_add_header(out, "Content-Type", "application/json; charset=utf-8");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "Retry-After", "1");
+    buf = evbuffer_new();
+    if (buf != NULL) {
+        evbuffer_add_printf(buf, fmt, request_id);
+    }
+    evhttp_send_reply(req, 503, "Service Unavailable", buf);
+    if (buf != NULL) {
+        evbuffer_free(buf);
+    }
+    mall_log_req(MALL_LOG_WARN, "access", request_id, "-",
+                 "%s %s 503 shed (%d in flight)",
+                 server_method_name(evhttp_request_get_command(req)),
+                 evhttp_request_get_uri(req), srv->inflight);
+}
+
+
+/* The fiber of one request: dispatch, reply, access log. */
+static void
+server_request_fiber(void *arg)
+{
+    mall_ctx_t     *ctx = arg;
+    mall_server_t  *srv = ctx->server;
+
+    server_dispatch(srv, ctx, evhttp_request_get_input_headers(ctx->req));
+
+    mall_log_req(MALL_LOG_INFO, "access", ctx->request_id, ctx->ident.user,
+                 "%s %s %d %.3fms ip=%s", ctx->method, ctx->uri,
+                 ctx->status, (mall_mono_us() - ctx->start_us) / 1000.0,
+                 ctx->ident.client_ip[0] ? ctx->ident.client_ip : "-");
+    free(ctx);
+    srv->inflight--;
+    server_maybe_exit(srv);
+}
+
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
     mall_server_t      *srv = arg;
     struct evkeyvalq   *in;
     mall_ctx_t         *ctx;
-    static mall_ctx_t   ctx_storage;   /* one request at a time per child */
-    double              t0;
+    char                rid[MALL_REQUEST_ID_MAX];
 
-    t0 = server_now_ms();
-    srv->inflight++;
-    evhttp_request_set_on_complete_cb(req, server_request_done, srv);
+    in = evhttp_request_get_input_headers(req);
+    server_request_id(evhttp_find_header(in, "X-Request-Id"), rid,
+                      sizeof(rid));
 
-    ctx = &ctx_storage;
-    memset(ctx, 0, sizeof(*ctx));
+    if (srv->inflight >= srv->conf->max_inflight
+        || (ctx = calloc(1, sizeof(*ctx))) == NULL)
+    {
+        server_shed(srv, req, rid);
+        return;
+    }
+
+    ctx->start_us = mall_mono_us();
     ctx->req = req;
+    ctx->server = srv;
     ctx->conf = srv->conf;
     ctx->redis = &srv->redis;
     ctx->method = server_method_name(evhttp_request_get_command(req));
     ctx->uri = evhttp_request_get_uri(req);
-
-    in = evhttp_request_get_input_headers(req);
-    server_request_id(evhttp_find_header(in, "X-Request-Id"),
-                      ctx->request_id, sizeof(ctx->request_id));
-
+    memcpy(ctx->request_id, rid, sizeof(rid));
     mall_reply_header(ctx, "X-Request-Id", ctx->request_id);
     if (srv->stopping) {
         mall_reply_header(ctx, "Connection", "close");
     }
 
-    server_dispatch(srv, ctx, in);
-
-    mall_log_req(MALL_LOG_INFO, "access", ctx->request_id, ctx->ident.user,
-                 "%s %s %d %.3fms ip=%s", ctx->method, ctx->uri,
-                 ctx->status, server_now_ms() - t0,
-                 ctx->ident.client_ip[0] ? ctx->ident.client_ip : "-");
+    srv->inflight++;
+    if (mall_fiber_spawn(server_request_fiber, ctx) != MALL_OK) {
+        srv->inflight--;
+        free(ctx);
+        server_shed(srv, req, rid);
+    }
 }
 
 
@@ -335,7 +376,6 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
 {
     static const int  sigs[3] = { SIGTERM, SIGINT, SIGQUIT };
     mall_server_t     srv;
-    mall_err_t        err;
     size_t            i;
     int               rc;
 
@@ -395,19 +435,31 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
         }
     }
 
+    if (mall_fiber_init(srv.base, (size_t) conf->fiber_stack_kb * 1024,
+                        SERVER_FIBERS_KEPT) != MALL_OK
+        || mall_http_client_init(srv.base) != MALL_OK)
+    {
+        mall_log(MALL_LOG_ERROR, "server", "cannot set up fibers or the "
+                 "http client");
+        goto done;
+    }
+
+    /* a Redis that is down is not fatal: requests get 503 until it is back */
     mall_redis_init(&srv.redis, conf->redis_host, conf->redis_port,
                     conf->redis_timeout_ms);
-    if (mall_redis_connect(&srv.redis, &err) != MALL_OK) {
-        /* not fatal: requests get 503 until Redis comes back */
-        mall_log(MALL_LOG_WARN, "server", "starting without redis: %s",
-                 err.msg);
+    if (mall_redis_attach(&srv.redis, srv.base, conf->redis_txn_connections)
+        != MALL_OK)
+    {
+        mall_log(MALL_LOG_ERROR, "server", "cannot set up the redis client");
+        goto done;
     }
 
     /* unpaid-order expiry and reservation repair, in every child */
     srv.order_timer = order_expiry_start(srv.base, conf, &srv.redis);
 
-    mall_log(MALL_LOG_INFO, "server", "accepting on %s:%d (%zu routes)",
-             conf->listen_host, conf->listen_port, srv.nroutes);
+    mall_log(MALL_LOG_INFO, "server", "accepting on %s:%d (%zu routes, up "
+             "to %d requests in flight)", conf->listen_host,
+             conf->listen_port, srv.nroutes, conf->max_inflight);
 
     if (event_base_dispatch(srv.base) == -1) {
         mall_log(MALL_LOG_ERROR, "server", "event loop failed");
@@ -420,6 +472,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
 done:
     order_expiry_stop(srv.order_timer);
     mall_redis_close(&srv.redis);
+    mall_http_client_shutdown();
     for (i = 0; i < MALL_ARRAY_LEN(sigs); i++) {
         if (srv.sig_events[i] != NULL) {
             event_free(srv.sig_events[i]);

@@ -1,7 +1,11 @@
 /*
- * The HTTP side of a worker child: libevent evhttp on the listen socket the
- * master bound, one blocking Redis connection, the route table, edge
- * trust, the access log. Runs until a stop signal, then drains.
+ * The HTTP side of a worker process: one libevent loop carrying the evhttp
+ * server on the listen socket the master bound, the async Redis client
+ * (mall_redis.h), the outbound HTTP client (mall_http_client.h) and the
+ * background jobs. Each request runs on its own fiber (mall_fiber.h), so
+ * the process serves up to max_inflight requests at once; beyond that it
+ * sheds load with 503 UNAVAILABLE + Retry-After at once. Runs until a
+ * stop signal, then drains.
  */
 #ifndef MALL_SERVER_H
 #define MALL_SERVER_H

@@ -7,9 +7,8 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <event2/event.h>
-
 #include "mall_batch.h"
+#include "mall_job.h"
 #include "mall_log.h"
 #include "mall_query.h"
 #include "merchant.h"
@@ -21,7 +20,7 @@
 #define EXPIRY_RESYNC      10
 
 struct order_expiry_s {
-    struct event  *ev;
+    mall_job_t    *job;
     mall_ctx_t     ctx;               /* conf + redis; no request */
 };
 
@@ -236,10 +235,8 @@ order_expiry_run(order_expiry_t *x)
 
 
 static void
-order_expiry_cb(evutil_socket_t fd, short what, void *arg)
+order_expiry_job(void *arg)
 {
-    (void) fd;
-    (void) what;
     order_expiry_run(arg);
 }
 
@@ -249,7 +246,6 @@ order_expiry_start(struct event_base *base, const mall_conf_t *conf,
     mall_redis_t *redis)
 {
     order_expiry_t  *x;
-    struct timeval   tv;
 
     x = calloc(1, sizeof(*x));
     if (x == NULL) {
@@ -261,12 +257,9 @@ order_expiry_start(struct event_base *base, const mall_conf_t *conf,
     x->ctx.method = "TIMER";
     x->ctx.uri = x->ctx.path = "order-expiry";
     snprintf(x->ctx.request_id, sizeof(x->ctx.request_id), "order-timer");
-    x->ev = event_new(base, -1, EV_PERSIST, order_expiry_cb, x);
-    tv.tv_sec = 1;
-    tv.tv_usec = 0;
-    if (x->ev == NULL || event_add(x->ev, &tv) != 0) {
-        mall_log(MALL_LOG_ERROR, "order", "cannot start the order timer");
-        order_expiry_stop(x);
+    x->job = mall_job_every(base, 1000, "order timer", order_expiry_job, x);
+    if (x->job == NULL) {
+        free(x);
         return NULL;
     }
     return x;
@@ -279,8 +272,6 @@ order_expiry_stop(order_expiry_t *x)
     if (x == NULL) {
         return;
     }
-    if (x->ev != NULL) {
-        event_free(x->ev);
-    }
+    mall_job_stop(x->job);
     free(x);
 }
