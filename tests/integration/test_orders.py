@@ -123,9 +123,9 @@ def test_create_prices_on_the_server_and_reads_back(stack):
     assert dj["remark"] == "请尽快发货"
     assert dj["address"]["phone"] == "139****5678"
     assert dj["address"]["city"] == "杭州市"
-    # creation, then the confirmation of its stock reservation
+    # one event so far: its creation
     assert [(e["event"], e["to"]) for e in dj["events"]] == \
-        [("create", "unpaid"), ("confirm", "unpaid")]
+        [("create", "unpaid")]
     assert dj["events"][0]["actor"] == "user"
 
     # free shipping from 9900 fen; duplicate lines are merged
@@ -332,14 +332,49 @@ def test_cancel_releases_stock_and_ownership(stack):
 
 
 def test_purchase_limit_counts_open_orders(stack):
-    """The limit is read from the conf; with the shipped 0 (off) a buyer
-    may hold any number of units."""
+    """With the shipped limit 0 (off) a buyer may hold any number of units
+    and nothing is counted; with a limit, units in open orders count
+    (also under concurrency), and a cancel gives them back."""
     sku, _ = make_sku(stack, 50)
     u = Buyer(stack)
     for _ in range(3):
         assert u.order([{"sku_id": sku, "quantity": 5}]).status_code == 201
-    bought = stack.redis("HGET", "mall:user:%s:bought" % u.sub, str(sku))
-    assert int(bought) == 15
+    assert stack.redis("HGET", "mall:user:%s:bought" % u.sub,
+                       str(sku)).strip() == ""
+
+    reload_workers(stack, MALL_ORDER_PURCHASE_LIMIT="6")
+    try:
+        sku2, _ = make_sku(stack, 100)
+        v = Buyer(stack)
+        r = v.order([{"sku_id": sku2, "quantity": 4}])
+        assert r.status_code == 201, r.text
+        first = r.json()["order_id"]
+        over = v.order([{"sku_id": sku2, "quantity": 3}])
+        assert_json_error(over, 422, "VALIDATION_FAILED")
+        assert over.json()["error"]["field"] == "items"
+        assert v.call("POST", "/api/v1/orders/%s/cancel" % first,
+                      {}).status_code == 200
+        assert stack.redis("HGET", "mall:user:%s:bought" % v.sub,
+                           str(sku2)).strip() == "0"
+
+        # ten concurrent 2-unit orders: at most 3 fit the limit of 6
+        codes = []
+        def one():
+            codes.append(v.order([{"sku_id": sku2, "quantity": 2}])
+                         .status_code)
+        threads = [threading.Thread(target=one) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert codes.count(201) <= 3 and codes.count(201) >= 1, codes
+        assert set(codes) <= {201, 422}, codes
+        held = int(stack.redis("HGET", "mall:user:%s:bought" % v.sub,
+                               str(sku2)))
+        assert held == 2 * codes.count(201) <= 6
+        assert sku_stock(stack, sku2) == 100 - held
+    finally:
+        reload_workers(stack, MALL_ORDER_PURCHASE_LIMIT="0")
 
 
 def reload_workers(stack, **env):

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/order_conf.h"
-#include "../../workers/src/order_pricing.h"
-#include "../../workers/src/order_request.h"
+#include "order_conf.h"
+#include "order_pricing.h"
+#include "order_request.h"
 
 
 static void

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/order_state.h"
+#include "order_state.h"
 
 typedef struct {
     order_status_e  from;
@@ -20,13 +20,13 @@ typedef struct {
 
 /* written out independently of order_state.c */
 static const row_t  legal[] = {
-    { ORDER_ST_RESERVING, ORDER_EV_CONFIRM, ORDER_ACTOR_SYSTEM,
-      ORDER_ST_UNPAID },
     { ORDER_ST_UNPAID, ORDER_EV_PAY, ORDER_ACTOR_SYSTEM, ORDER_ST_PAID },
     { ORDER_ST_UNPAID, ORDER_EV_CANCEL, ORDER_ACTOR_USER, ORDER_ST_CANCELLED },
     { ORDER_ST_UNPAID, ORDER_EV_CANCEL, ORDER_ACTOR_ADMIN,
       ORDER_ST_CANCELLED },
     { ORDER_ST_UNPAID, ORDER_EV_EXPIRE, ORDER_ACTOR_SYSTEM,
+      ORDER_ST_CANCELLED },
+    { ORDER_ST_UNPAID, ORDER_EV_VOID, ORDER_ACTOR_SYSTEM,
       ORDER_ST_CANCELLED },
     { ORDER_ST_PAID, ORDER_EV_SHIP, ORDER_ACTOR_ADMIN, ORDER_ST_SHIPPED },
     { ORDER_ST_SHIPPED, ORDER_EV_RECEIVE, ORDER_ACTOR_USER,
@@ -126,7 +126,7 @@ test_specific_refusals(void **state)
     assert_int_equal(order_state_next(ORDER_ST_RECEIVED,
                                       ORDER_EV_REFUND_REQUEST,
                                       ORDER_ACTOR_USER, 0), ORDER_ST_NONE);
-    assert_int_equal(order_state_next(ORDER_ST_RESERVING, ORDER_EV_CANCEL,
+    assert_int_equal(order_state_next(ORDER_ST_UNPAID, ORDER_EV_VOID,
                                       ORDER_ACTOR_USER, 0), ORDER_ST_NONE);
 }
 
@@ -161,14 +161,14 @@ test_names_and_stock(void **state)
     int  s;
 
     (void) state;
-    for (s = ORDER_ST_RESERVING; s < ORDER_ST_PREVIOUS; s++) {
-        assert_int_equal(order_status_parse(order_status_name(s), 0), s);
+    for (s = ORDER_ST_UNPAID; s < ORDER_ST_PREVIOUS; s++) {
+        assert_int_equal(order_status_parse(order_status_name(s)), s);
     }
-    assert_int_equal(order_status_parse("reserving", 1), ORDER_ST_NONE);
-    assert_int_equal(order_status_parse("unpaid", 1), ORDER_ST_UNPAID);
-    assert_int_equal(order_status_parse("Unpaid", 0), ORDER_ST_NONE);
-    assert_int_equal(order_status_parse("", 0), ORDER_ST_NONE);
-    assert_int_equal(order_status_parse(NULL, 0), ORDER_ST_NONE);
+    assert_int_equal(order_status_parse("reserving"), ORDER_ST_NONE);
+    assert_int_equal(order_status_parse("unpaid"), ORDER_ST_UNPAID);
+    assert_int_equal(order_status_parse("Unpaid"), ORDER_ST_NONE);
+    assert_int_equal(order_status_parse(""), ORDER_ST_NONE);
+    assert_int_equal(order_status_parse(NULL), ORDER_ST_NONE);
     assert_string_equal(order_status_name(ORDER_ST_REFUND_REQUESTED),
                         "refund_requested");
     assert_string_equal(order_status_name(ORDER_ST_COUNT), "");

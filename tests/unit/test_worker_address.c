@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/address_rules.h"
+#include "address_rules.h"
 
 
 static void

@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../workers/src/mall_conf.h"
-#include "../../workers/src/mall_log.h"
+#include "mall_conf.h"
+#include "mall_log.h"
 #include "test_tmpfile.h"
 
 static char  key1[64], key2[64], short_key[64];

@@ -12,7 +12,7 @@
 
 #include "mall_crypto.h"
 #include "mall_edge_sig.h"
-#include "../../workers/src/mall_edge.h"
+#include "mall_edge.h"
 
 #define NOW  1732500000
 

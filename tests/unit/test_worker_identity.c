@@ -18,10 +18,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "../../workers/src/auth_conf.h"
-#include "../../workers/src/auth_password.h"
-#include "../../workers/src/auth_phone.h"
-#include "../../workers/src/auth_token.h"
+#include "auth_conf.h"
+#include "auth_password.h"
+#include "auth_phone.h"
+#include "auth_token.h"
 #include "mall_b64.h"
 #include "test_tmpfile.h"
 

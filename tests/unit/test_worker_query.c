@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/catalog_params.h"
-#include "../../workers/src/mall_query.h"
+#include "catalog_params.h"
+#include "mall_query.h"
 
 static mall_query_t  q;
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/mall_router.h"
+#include "mall_router.h"
 
 static int h_list(struct mall_ctx_s *ctx) { (void) ctx; return 1; }
 static int h_get(struct mall_ctx_s *ctx) { (void) ctx; return 2; }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/mall_seal.h"
+#include "mall_seal.h"
 
 static mall_seal_key_t  keys[2];
 

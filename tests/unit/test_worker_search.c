@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../workers/src/search_text.h"
+#include "search_text.h"
 
 static search_token_t  toks[256];
 

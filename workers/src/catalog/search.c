@@ -237,7 +237,9 @@ search_score(search_hits_t *h, size_t nterms, int64_t *ids, int64_t *scores)
     size_t   i, j, n, matched;
     int64_t  sum, best;
 
-    qsort(h->v, h->n, sizeof(*h->v), hit_cmp);
+    if (h->n > 0) {
+        qsort(h->v, h->n, sizeof(*h->v), hit_cmp);
+    }
     n = 0;
     for (i = 0; i < h->n; i = j) {
         sum = 0;

@@ -188,6 +188,17 @@ done:
 
 
 int
+mall_batch_send(const mall_batch_t *b, mall_redis_t *r, redisReply **reps,
+    mall_err_t *err)
+{
+    if (b->oom) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    return mall_redis_pipeline(r, b->n, b->cmds, reps, err);
+}
+
+
+int
 mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
     ...)
 {

@@ -49,6 +49,14 @@ int mall_batch_exec(mall_batch_t *b, mall_redis_t *r, int multi,
 int mall_batch_exec_then(mall_batch_t *b, mall_redis_t *r, int multi,
     const mall_batch_t *after, redisReply **exec, mall_err_t *err);
 
+/*
+ * Sends the commands as one pipeline (no MULTI) and puts their replies in
+ * reps[0..b->n) (the caller frees them; error replies are kept, so check
+ * ->type). MALL_OK, MALL_ERR (out of memory) or MALL_RETRY.
+ */
+int mall_batch_send(const mall_batch_t *b, mall_redis_t *r, redisReply **reps,
+    mall_err_t *err);
+
 /* Runs one command of NUL-terminated strings; see mall_redis_command. */
 int mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
     ...);

@@ -21,13 +21,17 @@
 struct evhttp_request;
 
 typedef struct mall_ctx_s {
-    struct evhttp_request  *req;          /* for mall_reply_* only */
+    struct evhttp_request  *req;          /* for mall_reply_* only; NULL
+                                             once the reply is sent */
     struct mall_server_s   *server;       /* the process serving it */
     const mall_conf_t      *conf;
     mall_redis_t           *redis;
     const mall_route_t     *route;
     const char             *method;       /* "GET", ... */
-    const char             *uri;          /* raw request target */
+    const char             *uri;          /* raw request target (until the
+                                             reply: libevent frees it once
+                                             the reply is written) */
+    char                    log_uri[256]; /* its start, for the access log */
     const char             *path;         /* raw path, no query */
     mall_route_params_t     params;       /* {name} segments */
     mall_query_t            query;        /* decoded query parameters */

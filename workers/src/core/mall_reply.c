@@ -43,6 +43,10 @@ mall_reply_header(mall_ctx_t *ctx, const char *name, const char *value)
 {
     struct evkeyvalq  *h;
 
+    if (ctx->replied) {
+        /* the request may be freed once its reply is written */
+        return MALL_ERR;
+    }
     h = evhttp_request_get_output_headers(ctx->req);
     evhttp_remove_header(h, name);
     return evhttp_add_header(h, name, value) == 0 ? MALL_OK : MALL_ERR;
@@ -57,8 +61,8 @@ mall_reply_raw(mall_ctx_t *ctx, int status, const char *body, size_t len)
 
     if (ctx->replied) {
         mall_log_req(MALL_LOG_ERROR, "reply", ctx->request_id,
-                     ctx->ident.user, "second reply for %s %s dropped",
-                     ctx->method, ctx->uri);
+                     ctx->ident.user, "second reply for %s dropped",
+                     ctx->method);
         return MALL_ERR;
     }
 
@@ -74,6 +78,9 @@ mall_reply_raw(mall_ctx_t *ctx, int status, const char *body, size_t len)
 
     mall_reply_header(ctx, "Content-Type", "application/json; charset=utf-8");
     evhttp_send_reply(ctx->req, status, mall_reply_reason(status), buf);
+    ctx->req = NULL;            /* libevent frees it once it is written */
+    ctx->uri = ctx->path = NULL;
+    ctx->body = NULL;
     ctx->replied = 1;
     ctx->status = status;
     rc = MALL_OK;
@@ -121,6 +128,12 @@ mall_reply_error(mall_ctx_t *ctx, int status, const char *code,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
 
+    if (ctx->replied) {
+        mall_log_req(MALL_LOG_ERROR, "reply", ctx->request_id,
+                     ctx->ident.user, "second reply (%s) for %s dropped",
+                     code, ctx->method);
+        return MALL_ERR;
+    }
     rc = MALL_ERR;
     root = cJSON_CreateObject();
     if (root == NULL) {
@@ -138,7 +151,7 @@ mall_reply_error(mall_ctx_t *ctx, int status, const char *code,
 
     mall_reply_header(ctx, "Cache-Control", "no-store");
     evhttp_remove_header(evhttp_request_get_output_headers(ctx->req),
-                         "Surrogate-Key");
+                         "Surrogate-Key");   /* errors are never cached */
     rc = mall_reply_json(ctx, status, root);
 
 done:

@@ -17,7 +17,9 @@ extern const mall_route_t  mall_search_routes[];       /* search.c */
 extern const mall_route_t  mall_cart_routes[];         /* cart.c */
 extern const mall_route_t  mall_address_routes[];      /* address.c */
 extern const mall_route_t  mall_favorite_routes[];     /* favorites.c */
-extern const mall_route_t  mall_merchant_routes[];     /* merchant.c */
+extern const mall_route_t  mall_merchant_product_routes[];
+extern const mall_route_t  mall_merchant_sku_routes[];
+extern const mall_route_t  mall_merchant_category_routes[];
 extern const mall_route_t  mall_order_create_routes[]; /* order_create.c */
 extern const mall_route_t  mall_order_query_routes[];  /* order_query.c */
 extern const mall_route_t  mall_order_cancel_routes[]; /* order_cancel.c */

@@ -274,7 +274,7 @@ server_request_fiber(void *arg)
     server_dispatch(srv, ctx, evhttp_request_get_input_headers(ctx->req));
 
     mall_log_req(MALL_LOG_INFO, "access", ctx->request_id, ctx->ident.user,
-                 "%s %s %d %.3fms ip=%s", ctx->method, ctx->uri,
+                 "%s %s %d %.3fms ip=%s", ctx->method, ctx->log_uri,
                  ctx->status, (mall_mono_us() - ctx->start_us) / 1000.0,
                  ctx->ident.client_ip[0] ? ctx->ident.client_ip : "-");
     free(ctx);
@@ -309,6 +309,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
     ctx->redis = &srv->redis;
     ctx->method = server_method_name(evhttp_request_get_command(req));
     ctx->uri = evhttp_request_get_uri(req);
+    snprintf(ctx->log_uri, sizeof(ctx->log_uri), "%s", ctx->uri);
     memcpy(ctx->request_id, rid, sizeof(rid));
     mall_reply_header(ctx, "X-Request-Id", ctx->request_id);
     if (srv->stopping) {

@@ -149,6 +149,14 @@ sf_page(mall_ctx_t *ctx, long long def, long long max, long long *page,
 }
 
 
+int
+sf_reply_raw(mall_ctx_t *ctx, int status, const char *json, size_t len)
+{
+    mall_reply_header(ctx, "Cache-Control", "private, no-store");
+    return mall_reply_raw(ctx, status, json, len);
+}
+
+
 void
 sf_log_fail(mall_ctx_t *ctx, const char *what, const mall_err_t *err)
 {

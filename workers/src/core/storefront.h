@@ -29,6 +29,9 @@ int sf_body(mall_ctx_t *ctx, cJSON **out);
 /* Replies with root and Cache-Control: private, no-store. */
 int sf_reply(mall_ctx_t *ctx, int status, const cJSON *root);
 
+/* The same for a body already printed (JSON text). */
+int sf_reply_raw(mall_ctx_t *ctx, int status, const char *json, size_t len);
+
 /* Replies 422 VALIDATION_FAILED naming the field ("field": name). */
 int sf_reply_invalid(mall_ctx_t *ctx, const char *field, const char *msg);
 

@@ -7,6 +7,7 @@
  */
 #include "mall_reply.h"
 #include "order_store.h"
+#include "order_view.h"
 
 static int order_cancel(mall_ctx_t *ctx);
 

@@ -1,22 +1,25 @@
 /*
- * POST /api/v1/orders: create an order (Idempotency-Key required).
+ * POST /api/v1/orders: create an order (Idempotency-Key required) in two
+ * Redis round trips; docs/orders.md has the data model and the argument.
  *
- * Round trips (docs/orders.md has the full argument):
- *   1. WATCH the idempotency key (and the purchase-limit counters when a
- *      limit is set), then read the key, the address and every SKU;
- *      a known key replays the order it made (or 409 on another body);
- *   2. read the products (on sale?, names), check stock: any line wanting
- *      more than is left is 409 OUT_OF_STOCK with nothing written;
- *   3. one MULTI/EXEC: HINCRBY -q per SKU, the order hash (status
- *      "reserving"), its event, the user index, the expiry and
- *      reservation queues, the idempotency key, the purchase counters;
- *      a WATCH of the order follows in the same round trip. A nil EXEC
- *      means the same key (or the limit counters) moved: start again;
- *   4. if a decrement left a SKU below zero, a second MULTI gives every
- *      unit back and removes the order and its key (409 OUT_OF_STOCK);
- *      otherwise it confirms the order (unpaid) and reads it back.
- * A crash between 3 and 4 leaves the order in mall:orders:reserving; the
- * expiry timer (or a retry with the same key) settles it by order_resolve.
+ *   read    one pipeline: the key's record, every SKU (price, stock, the
+ *           product's name, image, status), the address, the purchase
+ *           counters when a limit is set. A known key replays the answer
+ *           it got the first time (200), or is 409 for another body.
+ *   decide  prices from the catalog, never from the client; unknown or
+ *           delisted SKU, foreign address, limit: 422; a line wanting more
+ *           than is left: 409 OUT_OF_STOCK, nothing written.
+ *   write   one MULTI/EXEC: per line HINCRBY stock -q and a COPY of the
+ *           SKU as the order's hold record (stock.h), the order hash, SET
+ *           of the key NX with the sealed answer, the user's index and
+ *           status index, the expiry queue (and the purchase counters).
+ *   reply   201 with the order, built before the write (no read-back).
+ *
+ * The EXEC reply says whether it worked: a stock below zero means an
+ * order racing for the last units got there first; a nil SET means a
+ * request with the same key committed first. Either way this order is
+ * discarded at once, before anyone is told it exists (409, or the
+ * winner's answer), and its units go back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +37,12 @@
 #include "mall_seal.h"
 #include "order_request.h"
 #include "order_store.h"
+#include "order_view.h"
 
-#define CREATE_TRIES       3
 #define CREATE_SEALED_MAX  4096
 #define CREATE_PLAIN_MAX   2048
+#define CREATE_FIELDS      19
+#define CREATE_INTS        10
 
 static int order_create(mall_ctx_t *ctx);
 
@@ -46,13 +51,13 @@ const mall_route_t  mall_order_create_routes[] = {
     { NULL, NULL, NULL, 0 }
 };
 
-/* What one line needs beyond order_line_t. */
+/* What one line needs beyond order_line_t (strings point into c->read). */
 typedef struct {
     int64_t      product_id;
     int64_t      stock;
     int64_t      threshold;
-    const char  *attrs;             /* JSON text in the round-1 reply */
-    const char  *name;              /* in the round-2 reply */
+    const char  *attrs;
+    const char  *name;
     const char  *image;
 } create_sku_t;
 
@@ -61,227 +66,230 @@ typedef struct {
     char              idem[ORDER_KEY_MAX];
     char              bought[ORDER_KEY_MAX];
     char              digest[ORDER_DIGEST_HEX];
+    char              oid[ORDER_ID_MAX];
     order_req_t       req;
     create_sku_t      sku[ORDER_LINES_MAX];
     order_amounts_t   amounts;
-    order_head_t      head;
-    char              sealed[CREATE_SEALED_MAX];
+    int64_t           created_ms;
+    int               limit;            /* purchase limit in force */
+    redisReply       *read[ORDER_LINES_MAX + 3];
+    size_t            nread;
+    char              sealed_addr[CREATE_SEALED_MAX];
+    char             *items;            /* items JSON (cJSON_free) */
+    char             *answer;           /* the 201 body (cJSON_free) */
+    char             *idem_val;         /* "v1 digest oid sealed" (free) */
 } create_t;
 
+/* read replies: key record, address, SKUs, [purchase counters] */
+#define READ_IDEM   0
+#define READ_ADDR   1
+#define READ_SKU    2
 
-/* 1 when the first n replies of an EXEC are integers. */
+
+/* ---- parse ------------------------------------------------------------ */
+
+/* The request: user, key, body. MALL_OK, or MALL_ERR once replied. */
 static int
-exec_ints_ok(const redisReply *exec, size_t n)
+create_parse(mall_ctx_t *ctx, create_t *c)
 {
-    size_t  i;
+    const char  *key, *field;
+    cJSON       *body;
+    mall_err_t   err;
 
-    if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
-        || exec->elements < n)
-    {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (exec->element[i]->type != REDIS_REPLY_INTEGER) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-
-/* 409 OUT_OF_STOCK naming the SKU ("sku_id" in the error object). */
-static int
-reply_out_of_stock(mall_ctx_t *ctx, int64_t sku)
-{
-    cJSON  *root, *e;
-    char    msg[96];
-    int     rc;
-
-    snprintf(msg, sizeof(msg), "sku %lld does not have enough stock",
-             (long long) sku);
-    root = cJSON_CreateObject();
-    e = root != NULL ? cJSON_AddObjectToObject(root, "error") : NULL;
-    if (e == NULL
-        || cJSON_AddStringToObject(e, "code", "OUT_OF_STOCK") == NULL
-        || cJSON_AddStringToObject(e, "message", msg) == NULL
-        || mall_json_add_int(e, "sku_id", sku) != MALL_OK
-        || cJSON_AddStringToObject(e, "request_id", ctx->request_id) == NULL)
-    {
-        cJSON_Delete(root);
-        return mall_reply_error(ctx, 409, "OUT_OF_STOCK", "%s", msg);
-    }
-    rc = mall_reply_json_nostore(ctx, 409, root);
-    cJSON_Delete(root);
-    return rc;
-}
-
-
-/* Replies with the order (HGETALL + LRANGE replies) and status. */
-static int
-reply_order(mall_ctx_t *ctx, int status, const redisReply *hash,
-    const redisReply *events)
-{
-    cJSON  *o;
-    int     rc;
-
-    o = order_view(ctx, hash, events, 1);
-    if (o == NULL) {
+    if (sf_require_user(ctx, c->uid) != MALL_OK) {
         return MALL_ERR;
     }
-    rc = sf_reply(ctx, status, o);
-    cJSON_Delete(o);
+    key = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
+                             "Idempotency-Key");
+    if (!order_idem_key_valid(key)) {
+        mall_reply_error(ctx, 400, "VALIDATION_FAILED", "the Idempotency-Key "
+                         "header is required: 1..64 characters of "
+                         "[A-Za-z0-9_-]");
+        return MALL_ERR;
+    }
+    if (sf_body(ctx, &body) != MALL_OK) {
+        return MALL_ERR;
+    }
+    err.code = 0;
+    err.msg[0] = '\0';
+    if (order_req_parse(body, &ctx->conf->order, &c->req, &field, &err)
+        != MALL_OK)
+    {
+        cJSON_Delete(body);
+        sf_reply_invalid(ctx, field, err.msg);
+        return MALL_ERR;
+    }
+    cJSON_Delete(body);
+    if (c->req.coupon == ORDER_COUPON_IDS) {
+        /* no coupon exists yet, so no listed id can be valid */
+        mall_reply_error(ctx, 422, "COUPON_INVALID", "no such coupon");
+        return MALL_ERR;
+    }
+    order_req_digest(&c->req, c->digest);
+    order_key(c->idem, sizeof(c->idem), ORDER_KEY_IDEM, c->uid, key);
+    order_key(c->bought, sizeof(c->bought), ORDER_KEY_BOUGHT, c->uid, NULL);
+    c->limit = ctx->conf->order.purchase_limit > 0;
+    return MALL_OK;
+}
+
+
+/* ---- read ------------------------------------------------------------- */
+
+/* Round trip 1: everything the decision needs, in one pipeline. */
+static int
+create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+{
+    char          key[ORDER_KEY_MAX], aid[24], sids[ORDER_LINES_MAX][24];
+    const char   *argv[ORDER_LINES_MAX + 2];
+    mall_batch_t  b;
+    size_t        i;
+    int           rc;
+
+    mall_batch_init(&b);
+    mall_batch_addl(&b, 2, "GET", c->idem);
+    order_key(key, sizeof(key), "mall:addr:%s", c->uid, NULL);
+    snprintf(aid, sizeof(aid), "%lld", (long long) c->req.address_id);
+    mall_batch_addl(&b, 3, "HGET", key, aid);
+    for (i = 0; i < c->req.nlines; i++) {
+        snprintf(key, sizeof(key), CATALOG_KEY_SKU_FMT,
+                 (long long) c->req.lines[i].sku_id);
+        mall_batch_addl(&b, 10, "HMGET", key, "product_id", "price_fen",
+                        "stock", "low_stock_threshold", "attrs", "name",
+                        "image", "status");
+    }
+    if (c->limit) {
+        argv[0] = "HMGET";
+        argv[1] = c->bought;
+        for (i = 0; i < c->req.nlines; i++) {
+            snprintf(sids[i], sizeof(sids[i]), "%lld",
+                     (long long) c->req.lines[i].sku_id);
+            argv[2 + i] = sids[i];
+        }
+        mall_batch_add(&b, (int) (2 + c->req.nlines), argv);
+    }
+    c->nread = b.n;
+    rc = mall_batch_send(&b, ctx->redis, c->read, err);
+    mall_batch_free(&b);
     return rc;
 }
 
 
+/* ---- replay ----------------------------------------------------------- */
+
 /*
- * The key was used before (value "oid digest"). Replays the order, or
- * 409. MALL_OK (replied), MALL_BATCH_ABORTED (the reservation it named
- * was discarded: the caller starts afresh), MALL_ERR, MALL_RETRY.
+ * The key was used before: "v1 {digest} {oid} {sealed answer}". Another
+ * body is 409. The same body gets the first answer again, unless that
+ * order lost the race for its last units and its creator died before
+ * undoing it (a SKU is below zero and the order's hold says it was short):
+ * then it is discarded now and this request starts afresh.
+ * MALL_OK (replied), MALL_BATCH_ABORTED (start afresh), MALL_ERR,
+ * MALL_RETRY.
  */
 static int
 create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
     mall_err_t *err)
 {
-    char            oid[ORDER_ID_MAX];
-    const char     *sp;
-    order_head_t    h;
-    order_status_e  cur;
-    int             rc;
+    const auth_conf_t  *a = &ctx->conf->auth;
+    char                oid[ORDER_ID_MAX], *out;
+    const char         *p, *sealed;
+    order_head_t        h;
+    int64_t             short_sku;
+    size_t              i, n, len;
+    int                 rc, negative;
 
-    sp = memchr(v->str, ' ', v->len);
-    if (sp == NULL || (size_t) (sp - v->str) != ORDER_ID_LEN) {
+    p = v->str;
+    if (v->len < 3 + ORDER_DIGEST_HEX + ORDER_ID_LEN
+        || strncmp(p, ORDER_IDEM_VERSION " ", 3) != 0
+        || p[3 + ORDER_DIGEST_HEX - 1] != ' '
+        || p[3 + ORDER_DIGEST_HEX + ORDER_ID_LEN] != ' ')
+    {
         return mall_err_set(err, 500, "bad idempotency record");
     }
-    memcpy(oid, v->str, ORDER_ID_LEN);
-    oid[ORDER_ID_LEN] = '\0';
-    if (strcmp(sp + 1, c->digest) != 0) {
+    if (memcmp(p + 3, c->digest, ORDER_DIGEST_HEX - 1) != 0) {
         return mall_reply_error(ctx, 409, "CONFLICT", "this Idempotency-Key "
                                 "was used with a different request body");
     }
-    rc = order_load_head(ctx, oid, 0, &h, err);
-    if (rc != MALL_OK) {
-        return rc;
+    memcpy(oid, p + 3 + ORDER_DIGEST_HEX, ORDER_ID_LEN);
+    oid[ORDER_ID_LEN] = '\0';
+    sealed = p + 3 + ORDER_DIGEST_HEX + ORDER_ID_LEN + 1;
+
+    negative = 0;
+    for (i = 0; i < c->req.nlines; i++) {
+        const redisReply  *s = c->read[READ_SKU + i];
+
+        negative |= s->type == REDIS_REPLY_ARRAY && s->elements == 8
+                    && order_reply_int(s->element[2], 0) < 0;
     }
-    if (h.status == ORDER_ST_RESERVING) {
-        /* the first request is in flight or died: settle it under WATCH */
-        rc = order_resolve(ctx, oid, &cur, err);
+    if (negative) {
+        rc = order_load_head(ctx, oid, 0, &h, err);
+        if (rc == MALL_OK && h.status == ORDER_ST_UNPAID) {
+            rc = order_holds_short(ctx, &h, &short_sku, err);
+            if (rc == MALL_OK && short_sku != 0) {
+                rc = order_discard(ctx, oid, 1, err);
+                return rc == MALL_OK ? MALL_BATCH_ABORTED : rc;
+            }
+        }
         if (rc != MALL_OK) {
             return rc;
         }
-        if (cur == ORDER_ST_NONE) {
-            return MALL_BATCH_ABORTED;
-        }
-    } else if (h.status == ORDER_ST_NONE) {
-        return mall_reply_error(ctx, 409, "CONFLICT", "this Idempotency-Key "
-                                "names an order that no longer exists");
     }
-    return order_reply_stored(ctx, oid, 200, err);
+
+    len = v->len - (size_t) (sealed - p);
+    out = malloc(len + 1);
+    if (out == NULL) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    rc = mall_unseal(a->data_keys, a->n_data_keys, c->idem, sealed, len,
+                     (uint8_t *) out, len + 1, &n, err);
+    if (rc == MALL_OK) {
+        rc = sf_reply_raw(ctx, 200, out, n);
+    }
+    free(out);
+    return rc;
 }
 
 
-/*
- * Round 1: WATCH + reads. Returns MALL_OK with *rep1 (caller frees every
- * reply in reps[0..nreps)), or MALL_RETRY/MALL_ERR.
- */
-static int
-create_read(mall_ctx_t *ctx, create_t *c, redisReply **reps, size_t *nreps,
-    mall_err_t *err)
-{
-    mall_redis_cmd_t   cmds[ORDER_LINES_MAX + 5];
-    const char        *argv[ORDER_LINES_MAX + 5][ORDER_LINES_MAX + 3];
-    char               skeys[ORDER_LINES_MAX][48], sids[ORDER_LINES_MAX][24];
-    char               addr_key[ORDER_KEY_MAX], addr_id[24];
-    size_t             n, i, k;
-    int                limit;
+/* ---- decide ----------------------------------------------------------- */
 
-    limit = ctx->conf->order.purchase_limit > 0;
-    n = 0;
-    argv[n][0] = "WATCH"; argv[n][1] = c->idem; argv[n][2] = c->bought;
-    cmds[n].argc = limit ? 3 : 2;
-    n++;
-    argv[n][0] = "GET"; argv[n][1] = c->idem;
-    cmds[n].argc = 2;
-    n++;
-    order_key(addr_key, sizeof(addr_key), "mall:addr:%s", c->uid, NULL);
-    snprintf(addr_id, sizeof(addr_id), "%lld",
-             (long long) c->req.address_id);
-    argv[n][0] = "HGET"; argv[n][1] = addr_key; argv[n][2] = addr_id;
-    cmds[n].argc = 3;
-    n++;
+/* SKUs: they exist, are on sale; their price (the catalog's). MALL_OK,
+ * or MALL_ERR once replied. */
+static int
+create_check_skus(mall_ctx_t *ctx, create_t *c)
+{
+    const redisReply  *s;
+    create_sku_t      *k;
+    char               msg[96];
+    size_t             i;
+
     for (i = 0; i < c->req.nlines; i++) {
-        snprintf(skeys[i], sizeof(skeys[i]), CATALOG_KEY_SKU_FMT,
-                 (long long) c->req.lines[i].sku_id);
-        snprintf(sids[i], sizeof(sids[i]), "%lld",
-                 (long long) c->req.lines[i].sku_id);
-        argv[n][0] = "HMGET"; argv[n][1] = skeys[i];
-        argv[n][2] = "product_id"; argv[n][3] = "price_fen";
-        argv[n][4] = "stock"; argv[n][5] = "low_stock_threshold";
-        argv[n][6] = "attrs";
-        cmds[n].argc = 7;
-        n++;
-    }
-    if (limit) {
-        argv[n][0] = "HMGET"; argv[n][1] = c->bought;
-        for (k = 0; k < c->req.nlines; k++) {
-            argv[n][2 + k] = sids[k];
+        s = c->read[READ_SKU + i];
+        k = &c->sku[i];
+        if (s->type != REDIS_REPLY_ARRAY || s->elements != 8
+            || catalog_reply_int(s->element[0], &k->product_id) != MALL_OK
+            || s->element[1]->type != REDIS_REPLY_STRING)
+        {
+            snprintf(msg, sizeof(msg), "sku %lld does not exist",
+                     (long long) c->req.lines[i].sku_id);
+            sf_reply_invalid(ctx, "items", msg);
+            return MALL_ERR;
         }
-        cmds[n].argc = (int) (2 + c->req.nlines);
-        n++;
-    }
-    for (i = 0; i < n; i++) {
-        cmds[i].argv = argv[i];
-        cmds[i].argvlen = NULL;
-    }
-    *nreps = n;
-    return mall_redis_pipeline(ctx->redis, n, cmds, reps, err);
-}
-
-
-/*
- * Round 2: products of the lines (on sale, name, image). MALL_OK, or
- * MALL_ERR after a 422 reply (watch dropped by the caller), MALL_RETRY.
- */
-static int
-create_products(mall_ctx_t *ctx, create_t *c, redisReply **preps,
-    mall_err_t *err)
-{
-    mall_redis_cmd_t   cmds[ORDER_LINES_MAX];
-    const char        *argv[ORDER_LINES_MAX][5];
-    char               pkeys[ORDER_LINES_MAX][48], msg[96];
-    size_t             i, n;
-    int                rc;
-
-    n = c->req.nlines;
-    for (i = 0; i < n; i++) {
-        snprintf(pkeys[i], sizeof(pkeys[i]), CATALOG_KEY_PRODUCT_FMT,
-                 (long long) c->sku[i].product_id);
-        argv[i][0] = "HMGET"; argv[i][1] = pkeys[i];
-        argv[i][2] = "status"; argv[i][3] = "name_zh"; argv[i][4] = "image";
-        cmds[i].argc = 5;
-        cmds[i].argv = argv[i];
-        cmds[i].argvlen = NULL;
-    }
-    rc = mall_redis_pipeline(ctx->redis, n, cmds, preps, err);
-    if (rc != MALL_OK) {
-        return rc;
-    }
-    for (i = 0; i < n; i++) {
-        const redisReply  *p = preps[i];
-
-        if (p->type != REDIS_REPLY_ARRAY || p->elements != 3
-            || p->element[1]->type != REDIS_REPLY_STRING
-            || (p->element[0]->type == REDIS_REPLY_STRING
-                && strcmp(p->element[0]->str, "delisted") == 0))
+        if (s->element[7]->type == REDIS_REPLY_STRING
+            && strcmp(s->element[7]->str, "on_sale") != 0)
         {
             snprintf(msg, sizeof(msg), "sku %lld is not on sale",
                      (long long) c->req.lines[i].sku_id);
             sf_reply_invalid(ctx, "items", msg);
             return MALL_ERR;
         }
-        c->sku[i].name = p->element[1]->str;
-        c->sku[i].image = p->element[2]->type == REDIS_REPLY_STRING
-                          ? p->element[2]->str : "";
+        c->req.lines[i].price_fen = order_reply_int(s->element[1], -1);
+        k->stock = order_reply_int(s->element[2], 0);
+        k->threshold = order_reply_int(s->element[3], -1);
+        k->attrs = s->element[4]->type == REDIS_REPLY_STRING
+                   ? s->element[4]->str : NULL;
+        k->name = s->element[5]->type == REDIS_REPLY_STRING
+                  ? s->element[5]->str : "";
+        k->image = s->element[6]->type == REDIS_REPLY_STRING
+                   ? s->element[6]->str : "";
     }
     return MALL_OK;
 }
@@ -289,16 +297,17 @@ create_products(mall_ctx_t *ctx, create_t *c, redisReply **preps,
 
 /*
  * Opens the caller's address record and seals its snapshot for the order
- * into c->sealed. MALL_OK, or MALL_ERR (err->code 422: not the caller's).
+ * into c->sealed_addr. MALL_OK, or MALL_ERR (err->code 422: not the
+ * caller's).
  */
 static int
-create_address(mall_ctx_t *ctx, create_t *c, const redisReply *rec,
-    const char *oid, mall_err_t *err)
+create_address(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 {
     static const char   *fields[] = {
         "name", "phone", "province", "city", "district", "detail"
     };
     const auth_conf_t   *a = &ctx->conf->auth;
+    const redisReply    *rec = c->read[READ_ADDR];
     char                 aad[ORDER_KEY_MAX], *text;
     uint8_t              plain[CREATE_PLAIN_MAX];
     size_t               n, i, len;
@@ -306,7 +315,7 @@ create_address(mall_ctx_t *ctx, create_t *c, const redisReply *rec,
     const cJSON         *v;
     int                  rc;
 
-    if (rec == NULL || rec->type != REDIS_REPLY_STRING) {
+    if (rec->type != REDIS_REPLY_STRING) {
         return mall_err_set(err, 422, "no such address");
     }
     snprintf(aad, sizeof(aad), "mall:addr:%s:%lld", c->uid,
@@ -332,14 +341,86 @@ create_address(mall_ctx_t *ctx, create_t *c, const redisReply *rec,
     if (text == NULL) {
         return mall_err_set(err, 500, "out of memory");
     }
-    order_key(aad, sizeof(aad), ORDER_KEY_ADDRESS_AAD, oid, NULL);
-    rc = mall_seal(&a->data_keys[0], aad, text, strlen(text), c->sealed,
-                   sizeof(c->sealed), &len, err);
+    order_key(aad, sizeof(aad), ORDER_KEY_ADDRESS_AAD, c->oid, NULL);
+    rc = mall_seal(&a->data_keys[0], aad, text, strlen(text), c->sealed_addr,
+                   sizeof(c->sealed_addr), &len, err);
     OPENSSL_cleanse(text, strlen(text));
     cJSON_free(text);
     return rc;
 }
 
+
+/* The purchase limit: units held in open orders plus these. MALL_OK, or
+ * MALL_ERR once replied. */
+static int
+create_check_limit(mall_ctx_t *ctx, create_t *c)
+{
+    const redisReply  *bought = c->read[c->nread - 1];
+    int64_t            have;
+    char               msg[128];
+    size_t             i;
+    int                limit = ctx->conf->order.purchase_limit;
+
+    for (i = 0; c->limit && i < c->req.nlines; i++) {
+        have = bought->type == REDIS_REPLY_ARRAY && i < bought->elements
+               ? order_reply_int(bought->element[i], 0) : 0;
+        if (have + c->req.lines[i].quantity > limit) {
+            snprintf(msg, sizeof(msg), "at most %d of sku %lld per customer "
+                     "(you have %lld in open orders)", limit,
+                     (long long) c->req.lines[i].sku_id, (long long) have);
+            sf_reply_invalid(ctx, "items", msg);
+            return MALL_ERR;
+        }
+    }
+    return MALL_OK;
+}
+
+
+/*
+ * The decision from round trip 1. MALL_OK to write; MALL_ERR once a
+ * reply is sent (or for an internal error: err).
+ */
+static int
+create_check(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+{
+    size_t  i;
+
+    if (create_check_skus(ctx, c) != MALL_OK) {
+        return MALL_ERR;
+    }
+    if (order_new_id(c->oid) != MALL_OK) {
+        return mall_err_set(err, 500, "no randomness for the order id");
+    }
+    if (create_address(ctx, c, err) != MALL_OK) {
+        if (err->code == 422) {
+            sf_reply_invalid(ctx, "address_id", "no such address of yours");
+        }
+        return MALL_ERR;
+    }
+    /* fast fail: nothing is written for an order that cannot be served */
+    for (i = 0; i < c->req.nlines; i++) {
+        if (c->sku[i].stock < c->req.lines[i].quantity) {
+            order_reply_out_of_stock(ctx, c->req.lines[i].sku_id);
+            return MALL_ERR;
+        }
+    }
+    if (create_check_limit(ctx, c) != MALL_OK) {
+        return MALL_ERR;
+    }
+    /* coupons do not exist yet: "auto" finds none */
+    if (order_price(c->req.lines, c->req.nlines, &ctx->conf->order, 0,
+                    &c->amounts, err) != MALL_OK)
+    {
+        if (err->code == 422) {
+            sf_reply_invalid(ctx, "items", err->msg);
+        }
+        return MALL_ERR;
+    }
+    return MALL_OK;
+}
+
+
+/* ---- the record and the answer ----------------------------------------- */
 
 /* The items document stored with the order; NULL on OOM. */
 static char *
@@ -394,388 +475,302 @@ fail:
 
 
 /*
- * Sends MULTI, b, EXEC and then WATCH watch_key in one round trip.
- * MALL_OK (*exec set, caller frees), MALL_BATCH_ABORTED (the WATCH of
- * watch_key is in place all the same), MALL_ERR, MALL_RETRY.
+ * The order hash as name/value pairs into kv (2 * CREATE_FIELDS), their
+ * integer texts in ints. MALL_OK or MALL_ERR (out of memory).
  */
 static int
-exec_then_watch(mall_ctx_t *ctx, mall_batch_t *b, const char *watch_key,
-    redisReply **exec, mall_err_t *err)
+create_fields(mall_ctx_t *ctx, create_t *c, const char **kv,
+    char ints[CREATE_INTS][24])
 {
-    int           rc;
-    mall_batch_t  watch;
+    int64_t  now = c->created_ms / 1000;
+    int64_t  v[CREATE_INTS];
+    size_t   i, n;
 
-    mall_batch_init(&watch);
-    mall_batch_addl(&watch, 2, "WATCH", watch_key);
-    rc = mall_batch_exec_then(b, ctx->redis, 1, &watch, exec, err);
-    mall_batch_free(&watch);
-    return rc;
-}
-
-
-/* The reservation MULTI (step 3) into b. */
-static int
-create_batch(mall_ctx_t *ctx, create_t *c, const char *oid, int64_t cms,
-    mall_batch_t *b)
-{
-    char     key[ORDER_KEY_MAX], ekey[ORDER_KEY_MAX], ukey[ORDER_KEY_MAX];
-    char     skey[48], q[24], sid[24], ms[24], now_s[24], deadline[24];
-    char     items_fen[24], ship[24], disc[24], total[24], addr_id[24];
-    char     idem_val[ORDER_ID_MAX + ORDER_DIGEST_HEX + 2], *items, *ev;
-    time_t   now;
-    size_t   i;
-    cJSON   *e;
-
-    now = (time_t) (cms / 1000);
-    snprintf(ms, sizeof(ms), "%lld", (long long) cms);
-    snprintf(now_s, sizeof(now_s), "%lld", (long long) now);
-    snprintf(deadline, sizeof(deadline), "%lld",
-             (long long) now + ctx->conf->order.pay_timeout);
-    snprintf(items_fen, sizeof(items_fen), "%lld",
-             (long long) c->amounts.items_fen);
-    snprintf(ship, sizeof(ship), "%lld", (long long) c->amounts.shipping_fen);
-    snprintf(disc, sizeof(disc), "%lld", (long long) c->amounts.discount_fen);
-    snprintf(total, sizeof(total), "%lld", (long long) c->amounts.total_fen);
-    snprintf(addr_id, sizeof(addr_id), "%lld",
-             (long long) c->req.address_id);
-    snprintf(idem_val, sizeof(idem_val), "%s %s", oid, c->digest);
-    order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
-    order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, oid, NULL);
-    order_key(ukey, sizeof(ukey), ORDER_KEY_USER_ALL, c->uid, NULL);
-
-    items = create_items_json(c);
-    e = cJSON_CreateObject();
-    ev = NULL;
-    if (e != NULL && mall_json_add_int(e, "at", (int64_t) now) == MALL_OK
-        && mall_json_add_str(e, "actor", "user") == MALL_OK
-        && mall_json_add_str(e, "actor_id", c->uid) == MALL_OK
-        && mall_json_add_str(e, "event", "create") == MALL_OK
-        && mall_json_add_str(e, "from", "") == MALL_OK
-        && mall_json_add_str(e, "to", "unpaid") == MALL_OK)
-    {
-        ev = cJSON_PrintUnformatted(e);
-    }
-    cJSON_Delete(e);
-    if (items == NULL || ev == NULL) {
-        cJSON_free(items);
-        cJSON_free(ev);
+    c->items = create_items_json(c);
+    if (c->items == NULL) {
         return MALL_ERR;
     }
-
-    /* the decrements come first: their replies are the EXEC's first n */
-    for (i = 0; i < c->req.nlines; i++) {
-        snprintf(skey, sizeof(skey), CATALOG_KEY_SKU_FMT,
-                 (long long) c->req.lines[i].sku_id);
-        snprintf(q, sizeof(q), "-%lld", (long long) c->req.lines[i].quantity);
-        mall_batch_addl(b, 4, "HINCRBY", skey, "stock", q);
-    }
-    mall_batch_addl(b, 38, "HSET", key, "id", oid, "user_id", c->uid,
-                    "status", "reserving", "items", items,
-                    "items_fen", items_fen, "shipping_fen", ship,
-                    "discount_fen", disc, "total_fen", total,
-                    "coupon", c->req.coupon == ORDER_COUPON_AUTO
-                              ? "\"auto\"" : "null",
-                    "remark", c->req.remark, "address_id", addr_id,
-                    "address", c->sealed, "created_at", now_s,
-                    "created_ms", ms, "pay_deadline", deadline,
-                    "updated_at", now_s, "idem_key", c->idem,
-                    "idem_digest", c->digest);
-    mall_batch_addl(b, 3, "RPUSH", ekey, ev);
-    mall_batch_addl(b, 4, "ZADD", ukey, ms, oid);
-    mall_batch_addl(b, 4, "ZADD", ORDER_KEY_EXPIRY, deadline, oid);
-    mall_batch_addl(b, 4, "ZADD", ORDER_KEY_RESERVING, ms, oid);
-    mall_batch_addl(b, 5, "SET", c->idem, idem_val, "EX", ORDER_IDEM_TTL);
-    for (i = 0; i < c->req.nlines; i++) {
-        snprintf(sid, sizeof(sid), "%lld",
-                 (long long) c->req.lines[i].sku_id);
-        snprintf(q, sizeof(q), "%lld", (long long) c->req.lines[i].quantity);
-        mall_batch_addl(b, 4, "HINCRBY", c->bought, sid, q);
-    }
-    cJSON_free(items);
-    cJSON_free(ev);
-    return b->oom ? MALL_ERR : MALL_OK;
-}
-
-
-/* The head of the order being created (for confirm/discard). */
-static void
-create_head(create_t *c, const char *oid, int64_t cms)
-{
-    order_head_t  *h = &c->head;
-    size_t         i;
-
-    memset(h, 0, sizeof(*h));
-    snprintf(h->id, sizeof(h->id), "%s", oid);
-    snprintf(h->uid, sizeof(h->uid), "%s", c->uid);
-    snprintf(h->idem_key, sizeof(h->idem_key), "%s", c->idem);
-    h->status = ORDER_ST_RESERVING;
-    h->created_ms = cms;
-    for (i = 0; i < c->req.nlines; i++) {
-        h->items[i].sku_id = c->req.lines[i].sku_id;
-        h->items[i].product_id = c->sku[i].product_id;
-        h->items[i].quantity = c->req.lines[i].quantity;
-        h->items[i].threshold = c->sku[i].threshold;
-    }
-    h->nitems = c->req.nlines;
-}
-
-
-/*
- * Step 4 after the reservation EXEC (the order is WATCHed): confirm and
- * reply 201, or give everything back and reply 409.
- */
-static int
-create_settle(mall_ctx_t *ctx, create_t *c, const redisReply *rexec,
-    mall_err_t *err)
-{
-    order_head_t   *h = &c->head;
-    int64_t         stock[ORDER_LINES_MAX], delta[ORDER_LINES_MAX];
-    int64_t         short_sku, after[ORDER_LINES_MAX];
-    char            key[ORDER_KEY_MAX], ekey[ORDER_KEY_MAX];
-    mall_batch_t    b;
-    redisReply     *exec;
-    order_status_e  cur;
-    size_t          i, n;
-    int             rc;
-
-    n = h->nitems;
-    short_sku = 0;
-    for (i = 0; i < n; i++) {
-        stock[i] = rexec->element[i]->integer;
-        if (stock[i] < 0 && short_sku == 0) {
-            short_sku = h->items[i].sku_id;
-        }
+    v[0] = c->amounts.items_fen;
+    v[1] = c->amounts.shipping_fen;
+    v[2] = c->amounts.discount_fen;
+    v[3] = c->amounts.total_fen;
+    v[4] = c->req.address_id;
+    v[5] = now;
+    v[6] = c->created_ms;
+    v[7] = now + ctx->conf->order.pay_timeout;
+    v[8] = now;
+    for (i = 0; i < 9; i++) {
+        snprintf(ints[i], 24, "%lld", (long long) v[i]);
     }
 
-    mall_batch_init(&b);
-    if (short_sku != 0) {
-        order_batch_discard(&b, h);
-    } else {
-        order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
-        order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, h->id, NULL);
-        order_batch_confirm(&b, h, time(NULL));
-        mall_batch_addl(&b, 2, "HGETALL", key);
-        mall_batch_addl(&b, 4, "LRANGE", ekey, "0", "-1");
-    }
-    rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
-    n = b.n;
-    mall_batch_free(&b);
-
-    if (rc == MALL_BATCH_ABORTED) {
-        /* the reconciler settled it first: answer what it decided */
-        rc = order_resolve(ctx, h->id, &cur, err);
-        if (rc != MALL_OK) {
-            return rc;
-        }
-        if (cur == ORDER_ST_NONE) {
-            return reply_out_of_stock(ctx, short_sku != 0 ? short_sku
-                                                          : h->items[0]
-                                                            .sku_id);
-        }
-        return order_reply_stored(ctx, h->id, 201, err);
-    }
-    if (rc != MALL_OK) {
-        return rc;
-    }
-
-    if (short_sku != 0) {
-        /* the give-back moved stock too (e.g. -1 -> 1): keep state right */
-        if (exec_ints_ok(exec, h->nitems)) {
-            for (i = 0; i < h->nitems; i++) {
-                after[i] = exec->element[i]->integer;
-                delta[i] = h->items[i].quantity;
-            }
-            order_stock_after(ctx, h, after, delta);
-        }
-        freeReplyObject(exec);
-        return reply_out_of_stock(ctx, short_sku);
-    }
-
-    for (i = 0; i < h->nitems; i++) {
-        delta[i] = -h->items[i].quantity;
-    }
-    rc = reply_order(ctx, 201, exec->element[n - 2], exec->element[n - 1]);
-    freeReplyObject(exec);
-    order_stock_after(ctx, h, stock, delta);
-    return rc;
-}
-
-
-/*
- * Checks round 1 (SKUs, limits) and round 2 (products, address), prices
- * the order. MALL_OK to go on; MALL_ERR once a reply is sent (or for an
- * internal error: err), MALL_RETRY.
- */
-static int
-create_check(mall_ctx_t *ctx, create_t *c, redisReply **reps, size_t nreps,
-    redisReply **preps, const char *oid, mall_err_t *err)
-{
-    const redisReply  *s, *bought;
-    char               msg[128];
-    size_t             i;
-    int64_t            have;
-    int                rc, limit;
-
-    limit = ctx->conf->order.purchase_limit;
-    for (i = 0; i < c->req.nlines; i++) {
-        s = reps[3 + i];
-        if (s->type != REDIS_REPLY_ARRAY || s->elements != 5
-            || catalog_reply_int(s->element[0], &c->sku[i].product_id)
-               != MALL_OK
-            || s->element[1]->type != REDIS_REPLY_STRING)
-        {
-            snprintf(msg, sizeof(msg), "sku %lld does not exist",
-                     (long long) c->req.lines[i].sku_id);
-            sf_reply_invalid(ctx, "items", msg);
-            return MALL_ERR;
-        }
-        /* the catalog's price, never the client's */
-        c->req.lines[i].price_fen = order_reply_int(s->element[1], -1);
-        c->sku[i].stock = order_reply_int(s->element[2], 0);
-        c->sku[i].threshold = order_reply_int(s->element[3], -1);
-        c->sku[i].attrs = s->element[4]->type == REDIS_REPLY_STRING
-                          ? s->element[4]->str : NULL;
-    }
-
-    rc = create_products(ctx, c, preps, err);
-    if (rc != MALL_OK) {
-        return rc;
-    }
-    rc = create_address(ctx, c, reps[2], oid, err);
-    if (rc != MALL_OK) {
-        if (err->code == 422) {
-            sf_reply_invalid(ctx, "address_id", "no such address of yours");
-        }
-        return MALL_ERR;
-    }
-
-    /* fast fail: nothing is written for an order that cannot be served */
-    for (i = 0; i < c->req.nlines; i++) {
-        if (c->sku[i].stock < c->req.lines[i].quantity) {
-            reply_out_of_stock(ctx, c->req.lines[i].sku_id);
-            return MALL_ERR;
-        }
-    }
-    if (limit > 0) {
-        bought = reps[nreps - 1];
-        for (i = 0; i < c->req.nlines; i++) {
-            have = bought->type == REDIS_REPLY_ARRAY
-                   && i < bought->elements
-                   ? order_reply_int(bought->element[i], 0) : 0;
-            if (have + c->req.lines[i].quantity > limit) {
-                snprintf(msg, sizeof(msg), "at most %d of sku %lld per "
-                         "customer (you have %lld in open orders)", limit,
-                         (long long) c->req.lines[i].sku_id,
-                         (long long) have);
-                sf_reply_invalid(ctx, "items", msg);
-                return MALL_ERR;
-            }
-        }
-    }
-
-    /* coupons do not exist yet: "auto" finds none */
-    rc = order_price(c->req.lines, c->req.nlines, &ctx->conf->order, 0,
-                     &c->amounts, err);
-    if (rc != MALL_OK) {
-        if (err->code == 422) {
-            sf_reply_invalid(ctx, "items", err->msg);
-        }
-        return MALL_ERR;
-    }
+    n = 0;
+#define CREATE_KV(name, value)  kv[n++] = (name); kv[n++] = (value)
+    CREATE_KV("id", c->oid);
+    CREATE_KV("user_id", c->uid);
+    CREATE_KV("status", "unpaid");
+    CREATE_KV("items", c->items);
+    CREATE_KV("items_fen", ints[0]);
+    CREATE_KV("shipping_fen", ints[1]);
+    CREATE_KV("discount_fen", ints[2]);
+    CREATE_KV("total_fen", ints[3]);
+    CREATE_KV("coupon", c->req.coupon == ORDER_COUPON_AUTO ? "\"auto\""
+                                                           : "null");
+    CREATE_KV("remark", c->req.remark);
+    CREATE_KV("address_id", ints[4]);
+    CREATE_KV("address", c->sealed_addr);
+    CREATE_KV("created_at", ints[5]);
+    CREATE_KV("created_ms", ints[6]);
+    CREATE_KV("pay_deadline", ints[7]);
+    CREATE_KV("updated_at", ints[8]);
+    CREATE_KV("idem_key", c->idem);
+    CREATE_KV("idem_digest", c->digest);
+    /* its units count against the purchase limit (released with it) */
+    CREATE_KV(c->limit ? "counted" : "limit", c->limit ? "1" : "off");
+#undef CREATE_KV
     return MALL_OK;
 }
 
 
+/* The 201 body, and the key's record holding it sealed. */
+static int
+create_answer(mall_ctx_t *ctx, create_t *c, const order_fields_t *f,
+    mall_err_t *err)
+{
+    const auth_conf_t  *a = &ctx->conf->auth;
+    cJSON              *view;
+    size_t              len, cap, off;
+
+    view = order_view(ctx, f, NULL, ORDER_VIEW_ADDRESS | ORDER_VIEW_EVENTS);
+    c->answer = view != NULL ? cJSON_PrintUnformatted(view) : NULL;
+    cJSON_Delete(view);
+    if (c->answer == NULL) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    len = strlen(c->answer);
+    cap = 4 + ORDER_DIGEST_HEX + ORDER_ID_MAX
+          + MALL_SEAL_LEN(MALL_SEAL_ID_MAX, len) + 1;
+    c->idem_val = malloc(cap);
+    if (c->idem_val == NULL) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    off = (size_t) snprintf(c->idem_val, cap, ORDER_IDEM_VERSION " %s %s ",
+                            c->digest, c->oid);
+    return mall_seal(&a->data_keys[0], c->idem, c->answer, len,
+                     c->idem_val + off, cap - off, &len, err);
+}
+
+
+/* ---- write ------------------------------------------------------------ */
+
 /*
- * One attempt. MALL_OK (replied), MALL_BATCH_ABORTED (try again),
- * MALL_ERR, MALL_RETRY.
+ * Round trip 2: the MULTI/EXEC. The EXEC reply: per line the HINCRBY
+ * (stock after) and the COPY, then HSET, SET NX, three ZADDs and, with a
+ * limit, the purchase counters.
  */
+static int
+create_write(mall_ctx_t *ctx, create_t *c, const char **kv,
+    const char *deadline, redisReply **exec, mall_err_t *err)
+{
+    const char   *argv[2 + 2 * CREATE_FIELDS];
+    char          key[ORDER_KEY_MAX], ms[24], sid[24], q[24];
+    mall_batch_t  b;
+    size_t        i;
+    int           rc;
+
+    snprintf(ms, sizeof(ms), "%lld", (long long) c->created_ms);
+    mall_batch_init(&b);
+    for (i = 0; i < c->req.nlines; i++) {
+        stock_batch_take(&b, c->req.lines[i].sku_id,
+                         c->req.lines[i].quantity, c->oid);
+    }
+    order_key(key, sizeof(key), ORDER_KEY_ORDER, c->oid, NULL);
+    argv[0] = "HSET";
+    argv[1] = key;
+    memcpy(&argv[2], kv, 2 * CREATE_FIELDS * sizeof(*kv));
+    mall_batch_add(&b, 2 + 2 * CREATE_FIELDS, argv);
+    mall_batch_addl(&b, 6, "SET", c->idem, c->idem_val, "NX", "EX",
+                    ORDER_IDEM_TTL);
+    order_key(key, sizeof(key), ORDER_KEY_USER_ALL, c->uid, NULL);
+    mall_batch_addl(&b, 4, "ZADD", key, ms, c->oid);
+    order_key(key, sizeof(key), ORDER_KEY_USER_STATUS, c->uid, "unpaid");
+    mall_batch_addl(&b, 4, "ZADD", key, ms, c->oid);
+    mall_batch_addl(&b, 4, "ZADD", ORDER_KEY_EXPIRY, deadline, c->oid);
+    for (i = 0; c->limit && i < c->req.nlines; i++) {
+        snprintf(sid, sizeof(sid), "%lld",
+                 (long long) c->req.lines[i].sku_id);
+        snprintf(q, sizeof(q), "%lld", (long long) c->req.lines[i].quantity);
+        mall_batch_addl(&b, 4, "HINCRBY", c->bought, sid, q);
+    }
+    rc = mall_batch_exec(&b, ctx->redis, 1, exec, err);
+    mall_batch_free(&b);
+    return rc;
+}
+
+
+/* What the EXEC says: 0 = created, or the first short SKU (> 0), or -1
+ * (the key was taken first), -2 (over the purchase limit). */
+static int64_t
+create_outcome(mall_ctx_t *ctx, const create_t *c, const redisReply *exec,
+    stock_change_t *ch)
+{
+    const redisReply  *set;
+    size_t             i, n = c->req.nlines;
+    int64_t            verdict = 0;
+
+    for (i = 0; i < n; i++) {
+        memset(&ch[i], 0, sizeof(ch[i]));
+        ch[i].sku_id = c->req.lines[i].sku_id;
+        ch[i].product_id = c->sku[i].product_id;
+        ch[i].after = exec->element[2 * i]->integer;
+        ch[i].before = ch[i].after + c->req.lines[i].quantity;
+        ch[i].threshold = ch[i].before_threshold = c->sku[i].threshold;
+        ch[i].on_sale = ch[i].was_on_sale = 1;
+        if (ch[i].after < 0 && verdict == 0) {
+            verdict = ch[i].sku_id;
+        }
+    }
+    set = exec->element[2 * n + 1];
+    if (set->type != REDIS_REPLY_STATUS) {
+        return -1;
+    }
+    for (i = 0; verdict == 0 && c->limit && i < n; i++) {
+        if (exec->element[2 * n + 5 + i]->integer
+            > ctx->conf->order.purchase_limit)
+        {
+            verdict = -2;
+        }
+    }
+    return verdict;
+}
+
+
+/* 1 when the EXEC reply has the shape create_write asked for. */
+static int
+create_exec_ok(const create_t *c, const redisReply *exec)
+{
+    size_t  i, n = c->req.nlines;
+
+    if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
+        || exec->elements != 2 * n + 5 + (c->limit ? n : 0))
+    {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (exec->element[2 * i]->type != REDIS_REPLY_INTEGER) {
+            return 0;
+        }
+    }
+    for (i = 0; c->limit && i < n; i++) {
+        if (exec->element[2 * n + 5 + i]->type != REDIS_REPLY_INTEGER) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/*
+ * Write, then reply from the EXEC's verdict. MALL_OK (replied),
+ * MALL_BATCH_ABORTED (the key was taken first: replay it), MALL_ERR,
+ * MALL_RETRY (outcome unknown: the client retries with its key).
+ */
+static int
+create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+{
+    const char      *kv[2 * CREATE_FIELDS];
+    char             ints[CREATE_INTS][24];
+    order_fields_t   f;
+    stock_change_t   ch[ORDER_LINES_MAX];
+    redisReply      *exec;
+    int64_t          verdict;
+    int              rc;
+
+    c->created_ms = mall_wall_ms();
+    if (create_fields(ctx, c, kv, ints) != MALL_OK) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    f.kv = kv;
+    f.n = CREATE_FIELDS;
+    rc = create_answer(ctx, c, &f, err);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+
+    rc = create_write(ctx, c, kv, ints[7], &exec, err);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    if (!create_exec_ok(c, exec)) {
+        freeReplyObject(exec);
+        return mall_err_set(err, 500, "unexpected order EXEC reply");
+    }
+    verdict = create_outcome(ctx, c, exec, ch);
+    freeReplyObject(exec);
+
+    if (verdict != 0) {
+        /* never acknowledged: undo it whole (the key stays the winner's
+         * when another request took it first) */
+        rc = order_discard(ctx, c->oid, verdict != -1, err);
+        if (rc != MALL_OK) {
+            return rc;
+        }
+        if (verdict == -1) {
+            return MALL_BATCH_ABORTED;
+        }
+        if (verdict == -2) {
+            return sf_reply_invalid(ctx, "items", "over the purchase limit "
+                                    "per customer");
+        }
+        return order_reply_out_of_stock(ctx, verdict);
+    }
+
+    rc = sf_reply_raw(ctx, 201, c->answer, strlen(c->answer));
+    /* after the answer: the SKUs' derived state, if one crossed a line */
+    stock_follow_up(ctx, ch, c->req.nlines);
+    return rc;
+}
+
+
+/* ---- the handler -------------------------------------------------------- */
+
+/* One attempt: read, replay or decide, write. */
 static int
 create_attempt(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 {
-    redisReply    *reps[ORDER_LINES_MAX + 5], *preps[ORDER_LINES_MAX];
-    redisReply    *exec;
-    char           oid[ORDER_ID_MAX], okey[ORDER_KEY_MAX];
-    mall_batch_t   b;
-    size_t         nreps;
-    int64_t        cms;
-    int            rc, watching;
+    int  rc;
 
-    memset(reps, 0, sizeof(reps));
-    memset(preps, 0, sizeof(preps));
-    nreps = 0;
-    exec = NULL;
-    watching = 0;
-
-    rc = create_read(ctx, c, reps, &nreps, err);
+    rc = create_read(ctx, c, err);
     if (rc != MALL_OK) {
-        goto done;
+        return rc;
     }
-    watching = 1;
-    if (reps[0]->type == REDIS_REPLY_ERROR) {
-        rc = mall_err_set(err, 500, "redis: %s", reps[0]->str);
-        goto done;
+    if (c->read[READ_IDEM]->type == REDIS_REPLY_STRING) {
+        return create_replay(ctx, c, c->read[READ_IDEM], err);
     }
-    if (reps[1]->type == REDIS_REPLY_STRING) {
-        mall_unwatch(ctx->redis);
-        watching = 0;
-        rc = create_replay(ctx, c, reps[1], err);
-        goto done;
+    if (create_check(ctx, c, err) != MALL_OK) {
+        return MALL_ERR;
     }
+    return create_commit(ctx, c, err);
+}
 
-    if (order_new_id(oid) != MALL_OK) {
-        rc = mall_err_set(err, 500, "no randomness for the order id");
-        goto done;
-    }
-    rc = create_check(ctx, c, reps, nreps, preps, oid, err);
-    if (rc != MALL_OK) {
-        goto done;
-    }
 
-    cms = mall_wall_ms();
-    mall_batch_init(&b);
-    rc = create_batch(ctx, c, oid, cms, &b);
-    if (rc != MALL_OK) {
-        mall_batch_free(&b);
-        rc = mall_err_set(err, 500, "out of memory");
-        goto done;
-    }
-    order_key(okey, sizeof(okey), ORDER_KEY_ORDER, oid, NULL);
-    rc = exec_then_watch(ctx, &b, okey, &exec, err);
-    mall_batch_free(&b);
-    if (rc == MALL_BATCH_ABORTED) {
-        goto done;              /* still watching the order key: dropped */
-    }
-    if (rc != MALL_OK) {
-        goto done;
-    }
-    create_head(c, oid, cms);
-    if (!exec_ints_ok(exec, c->head.nitems)) {
-        rc = mall_err_set(err, 500, "unexpected reservation reply");
-        goto done;
-    }
-    watching = 0;               /* create_settle's EXEC ends the WATCH */
-    rc = create_settle(ctx, c, exec, err);
-
-done:
-    if (watching && rc != MALL_RETRY) {
-        mall_unwatch(ctx->redis);
-    }
-    if (exec != NULL) {
-        freeReplyObject(exec);
-    }
-    mall_redis_free_replies(reps, nreps);
-    mall_redis_free_replies(preps, c->req.nlines);
-    return rc;
+/* Releases one attempt's buffers (the request is kept for a retry). */
+static void
+create_reset(create_t *c)
+{
+    mall_redis_free_replies(c->read, c->nread);
+    c->nread = 0;
+    OPENSSL_cleanse(c->sealed_addr, sizeof(c->sealed_addr));
+    cJSON_free(c->items);
+    cJSON_free(c->answer);
+    free(c->idem_val);
+    c->items = c->answer = c->idem_val = NULL;
 }
 
 
 static int
 order_create(mall_ctx_t *ctx)
 {
-    const char  *key, *field;
     create_t    *c;
-    cJSON       *body;
     mall_err_t   err;
     int          rc, tries;
 
@@ -784,44 +779,15 @@ order_create(mall_ctx_t *ctx)
         return MALL_ERR;
     }
     rc = MALL_OK;
-    if (sf_require_user(ctx, c->uid) != MALL_OK) {
-        goto done;
-    }
-    key = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-                             "Idempotency-Key");
-    if (!order_idem_key_valid(key)) {
-        mall_reply_error(ctx, 400, "VALIDATION_FAILED", "the Idempotency-Key "
-                         "header is required: 1..64 characters of "
-                         "[A-Za-z0-9_-]");
-        goto done;
-    }
-    if (sf_body(ctx, &body) != MALL_OK) {
+    if (create_parse(ctx, c) != MALL_OK) {
         goto done;
     }
     err.code = 0;
     err.msg[0] = '\0';
-    if (order_req_parse(body, &ctx->conf->order, &c->req, &field, &err)
-        != MALL_OK)
-    {
-        cJSON_Delete(body);
-        sf_reply_invalid(ctx, field, err.msg);
-        goto done;
-    }
-    cJSON_Delete(body);
-    if (c->req.coupon == ORDER_COUPON_IDS) {
-        /* no coupon exists yet, so no listed id can be valid */
-        mall_reply_error(ctx, 422, "COUPON_INVALID", "no such coupon");
-        goto done;
-    }
-    order_req_digest(&c->req, c->digest);
-    order_key(c->idem, sizeof(c->idem), ORDER_KEY_IDEM, c->uid, key);
-    order_key(c->bought, sizeof(c->bought), ORDER_KEY_BOUGHT, c->uid, NULL);
-
     rc = MALL_BATCH_ABORTED;
-    for (tries = 0; tries < CREATE_TRIES && rc == MALL_BATCH_ABORTED;
-         tries++)
-    {
+    for (tries = 0; tries < 3 && rc == MALL_BATCH_ABORTED; tries++) {
         rc = create_attempt(ctx, c, &err);
+        create_reset(c);
     }
     if (rc == MALL_BATCH_ABORTED) {
         rc = mall_reply_error(ctx, 409, "CONFLICT", "the request raced with "
@@ -832,7 +798,7 @@ order_create(mall_ctx_t *ctx)
     }
 
 done:
-    OPENSSL_cleanse(c->sealed, sizeof(c->sealed));
+    create_reset(c);
     free(c);
     return rc;
 }

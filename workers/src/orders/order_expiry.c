@@ -11,7 +11,7 @@
 #include "mall_job.h"
 #include "mall_log.h"
 #include "mall_query.h"
-#include "merchant.h"
+#include "stock.h"
 #include "order_expiry.h"
 #include "order_store.h"
 
@@ -143,71 +143,6 @@ run_expiry(order_expiry_t *x, const char *src, int64_t max, mall_err_t *err)
 }
 
 
-static int
-run_reserving(order_expiry_t *x, mall_err_t *err)
-{
-    order_status_e  cur;
-    redisReply     *ids;
-    size_t          i;
-    int             rc;
-
-    rc = due(x, ORDER_KEY_RESERVING, mall_wall_ms() - ORDER_RESOLVE_MS,
-             EXPIRY_BATCH, &ids, err);
-    if (rc != MALL_OK) {
-        return rc;
-    }
-    for (i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
-        if (!order_id_valid(ids->element[i]->str)) {
-            continue;
-        }
-        rc = order_resolve(&x->ctx, ids->element[i]->str, &cur, err);
-        if (rc == MALL_RETRY) {
-            break;
-        }
-        rc = MALL_OK;
-    }
-    freeReplyObject(ids);
-    return rc;
-}
-
-
-static int
-run_resync(order_expiry_t *x, mall_err_t *err)
-{
-    redisReply  *r;
-    long long    pid, sku;
-    char        *colon;
-    size_t       i;
-    int          rc;
-
-    rc = mall_cmd(x->ctx.redis, &r, err, 3, "SPOP", ORDER_KEY_RESYNC, "10");
-    if (rc != MALL_OK) {
-        return rc;
-    }
-    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        colon = strchr(r->element[i]->str, ':');
-        if (colon == NULL) {
-            continue;
-        }
-        *colon = '\0';
-        if (mall_parse_int(r->element[i]->str, 1, 1LL << 53, &pid) != MALL_OK
-            || mall_parse_int(colon + 1, 1, 1LL << 53, &sku) != MALL_OK)
-        {
-            continue;
-        }
-        /* the stock it moved from is unknown: treat it as "was not low" */
-        if (merchant_stock_sync(&x->ctx, pid, sku, INT64_MAX / 2, err)
-            == MALL_RETRY)
-        {
-            rc = MALL_RETRY;
-            break;
-        }
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
-
 int
 order_expiry_run(order_expiry_t *x)
 {
@@ -222,10 +157,8 @@ order_expiry_run(order_expiry_t *x)
                         &err);
     }
     if (rc == MALL_OK) {
-        rc = run_reserving(x, &err);
-    }
-    if (rc == MALL_OK) {
-        rc = run_resync(x, &err);
+        /* SKUs whose derived stock state could not follow at once */
+        rc = stock_resync_run(&x->ctx, EXPIRY_RESYNC, &err);
     }
     if (rc == MALL_ERR) {
         mall_log(MALL_LOG_WARN, "order", "order timer: %s", err.msg);

@@ -1,17 +1,14 @@
 /*
- * The order timer of a worker child (libevent, every second, bounded
- * batches), run in every child; Redis decides who does what:
+ * The order timer of a worker process (a job on a fiber every second,
+ * bounded batches), run in every process; Redis decides who does what:
  *   - unpaid orders past pay_deadline (mall:orders:expiry) are claimed
  *     one by one with MULTI { ZREM expiry; ZADD expiry:claimed } (only the
  *     child whose ZREM removed the id proceeds) and cancelled through the
  *     state table (event "expire", actor "system"), stock given back in
  *     the same MULTI; a claim older than 30 s (its child died) is taken
  *     over the same way;
- *   - reservations left unconfirmed for ORDER_RESOLVE_MS
- *     (mall:orders:reserving: a child died between the stock MULTI and
- *     the confirmation) are settled by order_resolve();
  *   - SKUs whose derived stock state could not be updated at once
- *     (mall:orders:stock_resync) are synced again.
+ *     (mall:stock:resync) are synced again (stock_resync_run).
  */
 #ifndef ORDER_EXPIRY_H
 #define ORDER_EXPIRY_H

@@ -12,24 +12,28 @@
  *                                       snapshot, aad mall:order:{oid}:
  *                                       address), created_at (s),
  *                                       created_ms, pay_deadline (s),
- *                                       updated_at, idem_digest;
+ *                                       updated_at, idem_key, idem_digest,
+ *                                       counted (its units are in the
+ *                                       purchase-limit counters) or limit
+ *                                       (off);
  *                                       later: logistics (JSON),
  *                                       refund_from, paid_at, ...
  *   mall:order:{oid}:events       list  JSON {at, actor, actor_id, event,
- *                                       from, to}, oldest first
+ *                                       from, to} of every transition after
+ *                                       the creation, oldest first
+ *   mall:order:{oid}:hold:{sku}   hash  the SKU right after the order took
+ *                                       its units (stock.h), while unpaid
  *   mall:user:{uid}:orders        zset  oid -> created_ms (every order)
  *   mall:user:{uid}:orders:{st}   zset  oid -> created_ms, per status
  *   mall:user:{uid}:bought        hash  sku id -> units in non-cancelled
  *                                       orders (purchase limit)
- *   mall:idem:order:{uid}:{key}   string "{oid} {digest}", 24 h
+ *   mall:idem:order:{uid}:{key}   string "v1 {digest} {oid} {sealed
+ *                                       answer}": the Idempotency-Key, the
+ *                                       request it was used with and the
+ *                                       201 answer it got, 24 h
  *   mall:orders:expiry            zset  oid -> pay_deadline (s)
  *   mall:orders:expiry:claimed    zset  oid -> claim time (ms): expiry in
  *                                       progress (re-run when stale)
- *   mall:orders:reserving         zset  oid -> created_ms: reservation
- *                                       not yet confirmed
- *   mall:orders:stock_resync      set   "{product}:{sku}" whose derived
- *                                       stock state could not be updated
- *                                       at once (contention); retried
  */
 #ifndef ORDER_KEYS_H
 #define ORDER_KEYS_H
@@ -43,10 +47,9 @@
 #define ORDER_KEY_IDEM          "mall:idem:order:%s:%s"
 #define ORDER_KEY_EXPIRY        "mall:orders:expiry"
 #define ORDER_KEY_CLAIMED       "mall:orders:expiry:claimed"
-#define ORDER_KEY_RESERVING     "mall:orders:reserving"
-#define ORDER_KEY_RESYNC        "mall:orders:stock_resync"
 
 #define ORDER_IDEM_TTL          "86400"    /* seconds: keys kept 24 h */
+#define ORDER_IDEM_VERSION      "v1"
 #define ORDER_ID_LEN            24         /* YYYYMMDD + 16 random */
 #define ORDER_ID_MAX            (ORDER_ID_LEN + 1)
 #define ORDER_KEY_MAX           160

@@ -12,6 +12,7 @@
 #include "mall_json.h"
 #include "mall_reply.h"
 #include "order_store.h"
+#include "order_view.h"
 
 #define ORDER_PAGE_DEFAULT  10
 #define ORDER_PAGE_MAX      50
@@ -50,7 +51,7 @@ order_list(mall_ctx_t *ctx)
     sname = mall_query_get(&ctx->query, "status");
     st = ORDER_ST_NONE;
     if (sname != NULL && sname[0] != '\0') {
-        st = order_status_parse(sname, 1);
+        st = order_status_parse(sname);
         if (st == ORDER_ST_NONE) {
             return mall_reply_error(ctx, 400, "VALIDATION_FAILED",
                                     "status must be one of unpaid, paid, "
@@ -123,15 +124,23 @@ order_list(mall_ctx_t *ctx)
         goto done;
     }
     for (i = 0; i < n; i++) {
-        const redisReply  *s = mall_redis_hash_field(hreps[i], "status");
+        order_fields_t  f;
+        const char     *kv[128];
+        const char     *status;
 
-        /* a reservation not yet confirmed is not an order yet */
-        if (s == NULL || s->type != REDIS_REPLY_STRING
-            || strcmp(s->str, "reserving") == 0)
+        if (hreps[i]->type != REDIS_REPLY_ARRAY || hreps[i]->elements > 128
+            || order_fields_of_hash(hreps[i], kv, &f) != MALL_OK)
+        {
+            continue;                   /* gone since the index was read */
+        }
+        /* an index entry is only a hint: the record says the status */
+        status = order_field(&f, "status");
+        if (status == NULL || (st != ORDER_ST_NONE
+                               && strcmp(status, order_status_name(st)) != 0))
         {
             continue;
         }
-        o = order_view(ctx, hreps[i], NULL, 0);
+        o = order_view(ctx, &f, NULL, 0);
         if (o == NULL || !cJSON_AddItemToArray(items, o)) {
             cJSON_Delete(o);
             goto done;
@@ -162,53 +171,68 @@ done:
 }
 
 
+/*
+ * An unpaid order whose stock hold was short (it lost the race for the
+ * last units and its creator died before undoing it) is voided before it
+ * is shown, so nobody can pay for units that do not exist.
+ */
+static int
+order_get_settle(mall_ctx_t *ctx, const char *oid, mall_err_t *err)
+{
+    order_head_t  h;
+    int           rc, voided;
+
+    rc = order_load_head(ctx, oid, 0, &h, err);
+    if (rc == MALL_OK) {
+        rc = order_void_if_short(ctx, &h, &voided, err);
+    }
+    return rc;
+}
+
+
 static int
 order_get(mall_ctx_t *ctx)
 {
     char               uid[SF_UID_MAX];
-    const char        *oid;
-    const redisReply  *owner, *st;
+    const char        *oid, *kv[128];
+    const char        *owner, *st;
     redisReply        *reps[2];
-    order_status_e     cur;
+    order_fields_t     f;
     mall_err_t         err;
     cJSON             *o;
-    int                rc;
+    int                rc, settled;
 
     if (order_route_oid(ctx, uid, &oid) != MALL_OK) {
         return MALL_OK;
     }
     err.msg[0] = '\0';
 
-    rc = order_load_full(ctx, oid, reps, &err);
-    if (rc != MALL_OK) {
-        return sf_fail(ctx, rc, "order get", &err);
-    }
-    owner = mall_redis_hash_field(reps[0], "user_id");
-    st = mall_redis_hash_field(reps[0], "status");
-    if (owner == NULL || owner->type != REDIS_REPLY_STRING
-        || strcmp(owner->str, uid) != 0 || st == NULL
-        || st->type != REDIS_REPLY_STRING)
-    {
-        mall_redis_free_replies(reps, 2);
-        return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
-    }
-    if (strcmp(st->str, "reserving") == 0) {
-        /* being created, or its creator died: settle it now (WATCH makes
-         * this safe against the creator's own confirmation) */
-        mall_redis_free_replies(reps, 2);
-        rc = order_resolve(ctx, oid, &cur, &err);
-        if (rc != MALL_OK) {
-            return sf_fail(ctx, rc, "order get", &err);
-        }
-        if (cur == ORDER_ST_NONE) {
-            return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
-        }
+    for (settled = 0; ; settled++) {
         rc = order_load_full(ctx, oid, reps, &err);
         if (rc != MALL_OK) {
             return sf_fail(ctx, rc, "order get", &err);
         }
+        owner = st = NULL;
+        if (reps[0]->type == REDIS_REPLY_ARRAY && reps[0]->elements <= 128
+            && order_fields_of_hash(reps[0], kv, &f) == MALL_OK)
+        {
+            owner = order_field(&f, "user_id");
+            st = order_field(&f, "status");
+        }
+        if (owner == NULL || st == NULL || strcmp(owner, uid) != 0) {
+            mall_redis_free_replies(reps, 2);
+            return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
+        }
+        if (settled || strcmp(st, "unpaid") != 0) {
+            break;
+        }
+        mall_redis_free_replies(reps, 2);
+        rc = order_get_settle(ctx, oid, &err);
+        if (rc != MALL_OK) {
+            return sf_fail(ctx, rc, "order get", &err);
+        }
     }
-    o = order_view(ctx, reps[0], reps[1], 1);
+    o = order_view(ctx, &f, reps[1], ORDER_VIEW_ADDRESS | ORDER_VIEW_EVENTS);
     mall_redis_free_replies(reps, 2);
     if (o == NULL) {
         return MALL_ERR;

@@ -7,9 +7,6 @@
 #include "order_state.h"
 
 const order_transition_t  order_transitions[] = {
-    { ORDER_ST_RESERVING, ORDER_EV_CONFIRM, ORDER_ACTOR_SYSTEM,
-      ORDER_ST_UNPAID },
-
     { ORDER_ST_UNPAID, ORDER_EV_PAY, ORDER_ACTOR_SYSTEM, ORDER_ST_PAID },
     { ORDER_ST_UNPAID, ORDER_EV_CANCEL, ORDER_ACTOR_USER,
       ORDER_ST_CANCELLED },
@@ -17,6 +14,8 @@ const order_transition_t  order_transitions[] = {
       ORDER_ST_CANCELLED },
     { ORDER_ST_UNPAID, ORDER_EV_EXPIRE, ORDER_ACTOR_SYSTEM,
       ORDER_ST_CANCELLED },
+    { ORDER_ST_UNPAID, ORDER_EV_VOID, ORDER_ACTOR_SYSTEM,
+      ORDER_ST_CANCELLED },                     /* hold found short */
 
     { ORDER_ST_PAID, ORDER_EV_SHIP, ORDER_ACTOR_ADMIN, ORDER_ST_SHIPPED },
     { ORDER_ST_SHIPPED, ORDER_EV_RECEIVE, ORDER_ACTOR_USER,
@@ -44,14 +43,14 @@ const unsigned  order_transitions_n =
     sizeof(order_transitions) / sizeof(order_transitions[0]);
 
 static const char  *status_names[ORDER_ST_COUNT] = {
-    "", "reserving", "unpaid", "paid", "shipped", "received", "completed",
+    "", "unpaid", "paid", "shipped", "received", "completed",
     "cancelled", "refund_requested", "refunded", ""
 };
 
 static const char  *event_names[ORDER_EV_COUNT] = {
-    "", "confirm", "pay", "cancel", "expire", "ship", "receive", "complete",
+    "", "pay", "cancel", "expire", "ship", "receive", "complete",
     "refund_request", "refund_approve", "refund_done", "refund_reject",
-    "refund_withdraw"
+    "refund_withdraw", "void"
 };
 
 static const char  *actor_names[ORDER_ACTOR_COUNT] = {
@@ -104,18 +103,15 @@ order_actor_name(order_actor_e a)
 
 
 order_status_e
-order_status_parse(const char *s, int public)
+order_status_parse(const char *s)
 {
     unsigned  i;
 
     if (s == NULL || s[0] == '\0') {
         return ORDER_ST_NONE;
     }
-    for (i = ORDER_ST_RESERVING; i < ORDER_ST_PREVIOUS; i++) {
+    for (i = ORDER_ST_UNPAID; i < ORDER_ST_PREVIOUS; i++) {
         if (strcmp(s, status_names[i]) == 0) {
-            if (public && i == ORDER_ST_RESERVING) {
-                return ORDER_ST_NONE;
-            }
             return (order_status_e) i;
         }
     }

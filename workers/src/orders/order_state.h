@@ -6,22 +6,21 @@
  *
  *   unpaid --pay/system--> paid --ship/admin--> shipped
  *   shipped --receive/user|system--> received --complete/system--> completed
- *   unpaid --cancel/user|admin, expire/system--> cancelled
+ *   unpaid --cancel/user|admin, expire/system, void/system--> cancelled
  *   paid|shipped --refund_request/user--> refund_requested
  *   refund_requested --refund_done/system, refund_approve/admin--> refunded
  *   refund_requested --refund_reject/admin, refund_withdraw/user--> the
  *       status the request was made from (kept in the order's refund_from)
  *
- * "reserving" is not a lifecycle status: it marks an order whose stock
- * reservation is not yet confirmed (order_create.c). It becomes unpaid
- * (confirm) or is discarded whole; clients never see it.
+ * "void" cancels an unpaid order whose stock hold turned out short: it
+ * lost the race for the last units and its creator died before giving
+ * them back (docs/orders.md); it is found on a retry, a read or a payment.
  */
 #ifndef ORDER_STATE_H
 #define ORDER_STATE_H
 
 typedef enum {
     ORDER_ST_NONE = 0,            /* unknown / no such status */
-    ORDER_ST_RESERVING,
     ORDER_ST_UNPAID,
     ORDER_ST_PAID,
     ORDER_ST_SHIPPED,
@@ -36,7 +35,6 @@ typedef enum {
 
 typedef enum {
     ORDER_EV_NONE = 0,
-    ORDER_EV_CONFIRM,             /* reservation confirmed (system) */
     ORDER_EV_PAY,
     ORDER_EV_CANCEL,
     ORDER_EV_EXPIRE,
@@ -48,6 +46,7 @@ typedef enum {
     ORDER_EV_REFUND_DONE,
     ORDER_EV_REFUND_REJECT,
     ORDER_EV_REFUND_WITHDRAW,
+    ORDER_EV_VOID,                /* its stock hold was short (system) */
     ORDER_EV_COUNT
 } order_event_e;
 
@@ -83,9 +82,8 @@ const char *order_status_name(order_status_e s);
 const char *order_event_name(order_event_e e);
 const char *order_actor_name(order_actor_e a);
 
-/* Parses a status name; ORDER_ST_NONE when unknown (or "reserving" when
- * public is set: clients cannot ask for it). */
-order_status_e order_status_parse(const char *s, int public);
+/* Parses a status name; ORDER_ST_NONE when unknown. */
+order_status_e order_status_parse(const char *s);
 
 /* 1 when stock reserved by the order goes back on entering to from from. */
 int order_state_releases_stock(order_status_e from, order_status_e to);

@@ -5,24 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
-#include "address_rules.h"
-#include "catalog.h"
-#include "catalog_keys.h"
 #include <openssl/crypto.h>
 
+#include "catalog.h"
+#include "catalog_keys.h"
 #include "mall_crypto.h"
 #include "mall_json.h"
 #include "mall_log.h"
+#include "mall_query.h"
 #include "mall_reply.h"
-#include "mall_seal.h"
-#include "merchant.h"
 #include "order_store.h"
-
-#define ORDER_SEALED_MAX  4096
-#define ORDER_PLAIN_MAX   2048
 
 static const char  order_alphabet[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -142,85 +136,56 @@ int
 order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     order_head_t *h, mall_err_t *err)
 {
-    char         key[ORDER_KEY_MAX];
-    redisReply  *r;
-    int          rc;
+    char           key[ORDER_KEY_MAX];
+    mall_batch_t   b;
+    redisReply    *reps[2], *r;
+    size_t         n;
+    int            rc;
 
     memset(h, 0, sizeof(*h));
     snprintf(h->id, sizeof(h->id), "%s", oid);
     order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
+    mall_batch_init(&b);
     if (watch) {
-        rc = mall_cmd(ctx->redis, &r, err, 2, "WATCH", key);
-        if (rc != MALL_OK) {
-            return rc;
-        }
-        freeReplyObject(r);
+        mall_batch_addl(&b, 2, "WATCH", key);
     }
-    rc = mall_cmd(ctx->redis, &r, err, 8, "HMGET", key, "user_id", "status",
-                  "items", "created_ms", "refund_from", "idem_key");
+    mall_batch_addl(&b, 9, "HMGET", key, "user_id", "status", "items",
+                    "created_ms", "refund_from", "idem_key", "counted");
+    n = b.n;
+    rc = mall_batch_send(&b, ctx->redis, reps, err);
+    mall_batch_free(&b);
     if (rc != MALL_OK) {
         return rc;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6
+    r = reps[n - 1];
+    rc = MALL_OK;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7
         || r->element[0]->type != REDIS_REPLY_STRING
         || r->element[1]->type != REDIS_REPLY_STRING
         || r->element[2]->type != REDIS_REPLY_STRING)
     {
-        freeReplyObject(r);
-        return MALL_OK;                 /* no such order */
+        goto done;                       /* no such order */
     }
     snprintf(h->uid, sizeof(h->uid), "%s", r->element[0]->str);
-    h->status = order_status_parse(r->element[1]->str, 0);
+    h->status = order_status_parse(r->element[1]->str);
     h->created_ms = order_reply_int(r->element[3], 0);
     h->refund_from = r->element[4]->type == REDIS_REPLY_STRING
-                     ? order_status_parse(r->element[4]->str, 0)
+                     ? order_status_parse(r->element[4]->str)
                      : ORDER_ST_NONE;
     if (r->element[5]->type == REDIS_REPLY_STRING) {
         snprintf(h->idem_key, sizeof(h->idem_key), "%s", r->element[5]->str);
     }
+    h->counted = r->element[6]->type == REDIS_REPLY_STRING;
     if (order_items_parse(r->element[2]->str, r->element[2]->len, h)
         != MALL_OK || h->status == ORDER_ST_NONE)
     {
-        freeReplyObject(r);
-        return mall_err_set(err, 500, "order %s: corrupt record", oid);
+        h->status = ORDER_ST_NONE;
+        rc = mall_err_set(err, 500, "order %s: corrupt record", oid);
     }
-    freeReplyObject(r);
-    return MALL_OK;
-}
 
-
-int
-order_load_thresholds(mall_ctx_t *ctx, order_head_t *h, mall_err_t *err)
-{
-    mall_redis_cmd_t   cmds[ORDER_LINES_MAX];
-    redisReply        *reps[ORDER_LINES_MAX];
-    const char        *argv[ORDER_LINES_MAX][3];
-    char               keys[ORDER_LINES_MAX][48];
-    size_t             i;
-    int                rc;
-
-    if (h->nitems == 0) {
-        return MALL_OK;
-    }
-    for (i = 0; i < h->nitems; i++) {
-        snprintf(keys[i], sizeof(keys[i]), CATALOG_KEY_SKU_FMT,
-                 (long long) h->items[i].sku_id);
-        argv[i][0] = "HGET";
-        argv[i][1] = keys[i];
-        argv[i][2] = "low_stock_threshold";
-        cmds[i].argc = 3;
-        cmds[i].argv = argv[i];
-        cmds[i].argvlen = NULL;
-    }
-    rc = mall_redis_pipeline(ctx->redis, h->nitems, cmds, reps, err);
-    if (rc != MALL_OK) {
-        return rc;
-    }
-    for (i = 0; i < h->nitems; i++) {
-        h->items[i].threshold = order_reply_int(reps[i], -1);
-    }
-    mall_redis_free_replies(reps, h->nitems);
-    return MALL_OK;
+done:
+    mall_redis_free_replies(reps, n);
+    return rc;
 }
 
 
@@ -250,9 +215,7 @@ order_batch_status(mall_batch_t *b, const order_head_t *h,
         mall_batch_addl(b, 4, "HSET", key, "refund_from",
                         order_status_name(h->status));
     }
-    if (h->status != ORDER_ST_RESERVING) {
-        mall_batch_addl(b, 3, "ZREM", from_k, h->id);
-    }
+    mall_batch_addl(b, 3, "ZREM", from_k, h->id);
     mall_batch_addl(b, 4, "ZADD", to_k, score, h->id);
 
     e = cJSON_CreateObject();
@@ -280,17 +243,14 @@ order_batch_status(mall_batch_t *b, const order_head_t *h,
 void
 order_batch_release(mall_batch_t *b, const order_head_t *h)
 {
-    char    skey[48], q[24], bkey[ORDER_KEY_MAX], sid[24];
+    char    q[24], bkey[ORDER_KEY_MAX], sid[24];
     size_t  i;
 
-    order_key(bkey, sizeof(bkey), ORDER_KEY_BOUGHT, h->uid, NULL);
     for (i = 0; i < h->nitems; i++) {
-        snprintf(skey, sizeof(skey), CATALOG_KEY_SKU_FMT,
-                 (long long) h->items[i].sku_id);
-        snprintf(q, sizeof(q), "%lld", (long long) h->items[i].quantity);
-        mall_batch_addl(b, 4, "HINCRBY", skey, "stock", q);
+        stock_batch_give(b, h->items[i].sku_id, h->items[i].quantity, h->id);
     }
-    for (i = 0; i < h->nitems; i++) {
+    order_key(bkey, sizeof(bkey), ORDER_KEY_BOUGHT, h->uid, NULL);
+    for (i = 0; h->counted && i < h->nitems; i++) {
         snprintf(sid, sizeof(sid), "%lld", (long long) h->items[i].sku_id);
         snprintf(q, sizeof(q), "-%lld", (long long) h->items[i].quantity);
         mall_batch_addl(b, 4, "HINCRBY", bkey, sid, q);
@@ -298,97 +258,55 @@ order_batch_release(mall_batch_t *b, const order_head_t *h)
 }
 
 
-void
-order_batch_confirm(mall_batch_t *b, const order_head_t *h, time_t now)
+/* Appends HGET of every line's low-stock threshold (last in the MULTI,
+ * for release_follow_up). */
+static void
+batch_thresholds(mall_batch_t *b, const order_head_t *h)
 {
-    order_batch_status(b, h, ORDER_ST_UNPAID, ORDER_EV_CONFIRM,
-                       ORDER_ACTOR_SYSTEM, "", now);
-    mall_batch_addl(b, 3, "ZREM", ORDER_KEY_RESERVING, h->id);
-}
-
-
-void
-order_batch_discard(mall_batch_t *b, const order_head_t *h)
-{
-    char  key[ORDER_KEY_MAX];
-
-    order_batch_release(b, h);
-    order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
-    mall_batch_addl(b, 2, "DEL", key);
-    order_key(key, sizeof(key), ORDER_KEY_EVENTS, h->id, NULL);
-    mall_batch_addl(b, 2, "DEL", key);
-    order_key(key, sizeof(key), ORDER_KEY_USER_ALL, h->uid, NULL);
-    mall_batch_addl(b, 3, "ZREM", key, h->id);
-    mall_batch_addl(b, 3, "ZREM", ORDER_KEY_EXPIRY, h->id);
-    mall_batch_addl(b, 3, "ZREM", ORDER_KEY_RESERVING, h->id);
-    if (h->idem_key[0] != '\0') {
-        /* a retry with the same key starts afresh */
-        mall_batch_addl(b, 2, "DEL", h->idem_key);
-    }
-}
-
-
-/* -------------------------------------------------- stock follow-up */
-
-void
-order_stock_after(mall_ctx_t *ctx, const order_head_t *h,
-    const int64_t *new_stock, const int64_t *delta)
-{
-    char        member[64];
-    int64_t     old, nw, t;
-    mall_err_t  err;
-    redisReply *r;
-    size_t      i;
-    int         rc;
-
-    for (i = 0; i < h->nitems; i++) {
-        nw = new_stock[i];
-        old = nw - delta[i];
-        t = h->items[i].threshold >= 0 ? h->items[i].threshold
-                                       : ctx->conf->low_stock_threshold;
-        if ((old > 0) == (nw > 0) && (old > t) == (nw > t)) {
-            continue;               /* the SKU's stock state is unchanged */
-        }
-        err.msg[0] = '\0';
-        rc = merchant_stock_sync(ctx, h->items[i].product_id,
-                                 h->items[i].sku_id, old, &err);
-        if (rc == MALL_OK) {
-            continue;
-        }
-        mall_log_req(MALL_LOG_WARN, "order", ctx->request_id, h->uid,
-                     "stock state of sku %lld deferred: %s",
-                     (long long) h->items[i].sku_id,
-                     rc == MALL_BATCH_ABORTED ? "contended" : err.msg);
-        snprintf(member, sizeof(member), "%lld:%lld",
-                 (long long) h->items[i].product_id,
-                 (long long) h->items[i].sku_id);
-        if (mall_cmd(ctx->redis, &r, &err, 3, "SADD", ORDER_KEY_RESYNC,
-                     member) == MALL_OK)
-        {
-            freeReplyObject(r);
-        }
-    }
-}
-
-
-/* Reads the first n integer replies of an EXEC (HINCRBY results). */
-static int
-exec_ints(const redisReply *exec, size_t n, int64_t *out)
-{
+    char    key[48];
     size_t  i;
 
+    for (i = 0; i < h->nitems; i++) {
+        snprintf(key, sizeof(key), CATALOG_KEY_SKU_FMT,
+                 (long long) h->items[i].sku_id);
+        mall_batch_addl(b, 3, "HGET", key, "low_stock_threshold");
+    }
+}
+
+
+/*
+ * The stock changes a release made, from its EXEC: the HINCRBY replies
+ * (the first of every pair) and the thresholds (the last n replies), for
+ * the derived stock state.
+ */
+static void
+release_follow_up(mall_ctx_t *ctx, const order_head_t *h,
+    const redisReply *exec)
+{
+    stock_change_t  ch[ORDER_LINES_MAX];
+    size_t          i, n;
+
+    n = h->nitems;
     if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
-        || exec->elements < n)
+        || exec->elements < 3 * n)
     {
-        return MALL_ERR;
+        return;
     }
     for (i = 0; i < n; i++) {
-        if (exec->element[i]->type != REDIS_REPLY_INTEGER) {
-            return MALL_ERR;
+        if (exec->element[2 * i]->type != REDIS_REPLY_INTEGER) {
+            return;
         }
-        out[i] = exec->element[i]->integer;
+        memset(&ch[i], 0, sizeof(ch[i]));
+        ch[i].sku_id = h->items[i].sku_id;
+        ch[i].product_id = h->items[i].product_id;
+        ch[i].after = exec->element[2 * i]->integer;
+        ch[i].before = ch[i].after - h->items[i].quantity;
+        ch[i].threshold = order_reply_int(
+                              exec->element[exec->elements - n + i], -1);
+        ch[i].before_threshold = ch[i].threshold;
+        ch[i].on_sale = ch[i].was_on_sale = 1;
     }
-    return MALL_OK;
+    stock_follow_up(ctx, ch, n);
 }
 
 
@@ -401,8 +319,6 @@ order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
     order_status_e  to;
     mall_batch_t    b;
     redisReply     *exec;
-    int64_t         stock[ORDER_LINES_MAX], delta[ORDER_LINES_MAX];
-    size_t          i;
     int             rc, tries, release;
 
     *cur = ORDER_ST_NONE;
@@ -436,6 +352,9 @@ order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
             mall_batch_addl(&b, 3, "ZREM", ORDER_KEY_EXPIRY, h.id);
         }
         mall_batch_addl(&b, 3, "ZREM", ORDER_KEY_CLAIMED, h.id);
+        if (release) {
+            batch_thresholds(&b, &h);
+        }
         rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
         mall_batch_free(&b);
         if (rc == MALL_BATCH_ABORTED) {
@@ -445,17 +364,10 @@ order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
             break;
         }
         *cur = to;
-        if (release && exec_ints(exec, h.nitems, stock) == MALL_OK) {
-            freeReplyObject(exec);
-            for (i = 0; i < h.nitems; i++) {
-                delta[i] = h.items[i].quantity;
-            }
-            if (order_load_thresholds(ctx, &h, err) == MALL_OK) {
-                order_stock_after(ctx, &h, stock, delta);
-            }
-        } else {
-            freeReplyObject(exec);
+        if (release) {
+            release_follow_up(ctx, &h, exec);
         }
+        freeReplyObject(exec);
         return MALL_OK;
     }
     if (rc != MALL_RETRY && rc != MALL_BATCH_ABORTED) {
@@ -465,297 +377,133 @@ order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
 }
 
 
+/* ----------------------------------------------------- short holds */
+
 int
-order_resolve(mall_ctx_t *ctx, const char *oid, order_status_e *cur,
-    mall_err_t *err)
+order_holds_short(mall_ctx_t *ctx, const order_head_t *h,
+    int64_t *short_sku, mall_err_t *err)
 {
-    order_head_t       h;
-    mall_redis_cmd_t   cmds[ORDER_LINES_MAX];
-    redisReply        *reps[ORDER_LINES_MAX], *exec;
-    const char        *argv[ORDER_LINES_MAX][3];
-    char               keys[ORDER_LINES_MAX][48];
-    mall_batch_t       b;
-    int64_t            stock[ORDER_LINES_MAX], delta[ORDER_LINES_MAX];
-    size_t             i;
-    int                rc, short_stock;
+    char           hold[STOCK_KEY_MAX];
+    mall_batch_t   b;
+    redisReply    *reps[ORDER_LINES_MAX];
+    size_t         i;
+    int            rc;
 
-    *cur = ORDER_ST_NONE;
-    rc = order_load_head(ctx, oid, 1, &h, err);
-    if (rc != MALL_OK) {
-        if (rc == MALL_ERR) {
-            mall_unwatch(ctx->redis);
-        }
-        return rc;
-    }
-    if (h.status != ORDER_ST_RESERVING) {
-        /* settled (or never written): only the index entry is left */
-        mall_unwatch(ctx->redis);
-        *cur = h.status;
-        if (mall_cmd(ctx->redis, &exec, err, 3, "ZREM", ORDER_KEY_RESERVING,
-                     oid) == MALL_OK)
-        {
-            freeReplyObject(exec);
-        }
-        return MALL_OK;
-    }
-
-    for (i = 0; i < h.nitems; i++) {
-        snprintf(keys[i], sizeof(keys[i]), CATALOG_KEY_SKU_FMT,
-                 (long long) h.items[i].sku_id);
-        argv[i][0] = "HGET";
-        argv[i][1] = keys[i];
-        argv[i][2] = "stock";
-        cmds[i].argc = 3;
-        cmds[i].argv = argv[i];
-        cmds[i].argvlen = NULL;
-    }
-    rc = mall_redis_pipeline(ctx->redis, h.nitems, cmds, reps, err);
-    if (rc != MALL_OK) {
-        return rc;
-    }
-    short_stock = 0;
-    for (i = 0; i < h.nitems; i++) {
-        if (order_reply_int(reps[i], 0) < 0) {
-            short_stock = 1;
-        }
-    }
-    mall_redis_free_replies(reps, h.nitems);
-
+    *short_sku = 0;
     mall_batch_init(&b);
-    if (short_stock) {
-        order_batch_discard(&b, &h);
-    } else {
-        order_batch_confirm(&b, &h, time(NULL));
+    for (i = 0; i < h->nitems; i++) {
+        stock_hold_key(hold, sizeof(hold), h->id, h->items[i].sku_id);
+        mall_batch_addl(&b, 3, "HGET", hold, "stock");
     }
-    rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
+    rc = mall_batch_send(&b, ctx->redis, reps, err);
     mall_batch_free(&b);
     if (rc != MALL_OK) {
-        if (rc == MALL_ERR) {
-            mall_unwatch(ctx->redis);
-        }
         return rc;
     }
-    mall_log_req(MALL_LOG_NOTICE, "order", ctx->request_id, h.uid,
-                 "order %s: stuck reservation %s", oid,
-                 short_stock ? "discarded" : "confirmed");
-    if (short_stock && exec_ints(exec, h.nitems, stock) == MALL_OK) {
-        for (i = 0; i < h.nitems; i++) {
-            delta[i] = h.items[i].quantity;
+    for (i = 0; i < h->nitems && *short_sku == 0; i++) {
+        if (order_reply_int(reps[i], 0) < 0) {
+            *short_sku = h->items[i].sku_id;
         }
-        freeReplyObject(exec);
-        if (order_load_thresholds(ctx, &h, err) == MALL_OK) {
-            order_stock_after(ctx, &h, stock, delta);
-        }
-    } else {
-        freeReplyObject(exec);
     }
-    *cur = short_stock ? ORDER_ST_NONE : ORDER_ST_UNPAID;
+    mall_redis_free_replies(reps, h->nitems);
     return MALL_OK;
 }
 
 
-/* --------------------------------------------------------------- view */
-
-/* The unsealed address snapshot with the phone masked; NULL if absent. */
-static cJSON *
-order_address_view(mall_ctx_t *ctx, const char *oid, const redisReply *s)
+/* The commands removing unpaid order h and its indexes (stock first). */
+static void
+discard_batch(mall_batch_t *b, const order_head_t *h, int drop_idem)
 {
-    static const char   *fields[] = {
-        "name", "province", "city", "district", "detail"
-    };
-    const auth_conf_t   *a = &ctx->conf->auth;
-    const cJSON         *ph, *v;
-    char                 aad[ORDER_KEY_MAX], masked[16];
-    uint8_t              plain[ORDER_PLAIN_MAX];
-    size_t               n, i;
-    cJSON               *rec, *o;
-    mall_err_t           err;
+    char  key[ORDER_KEY_MAX];
 
-    if (s == NULL || s->type != REDIS_REPLY_STRING) {
-        return NULL;
+    order_batch_release(b, h);
+    order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
+    mall_batch_addl(b, 2, "DEL", key);
+    order_key(key, sizeof(key), ORDER_KEY_EVENTS, h->id, NULL);
+    mall_batch_addl(b, 2, "DEL", key);
+    order_key(key, sizeof(key), ORDER_KEY_USER_ALL, h->uid, NULL);
+    mall_batch_addl(b, 3, "ZREM", key, h->id);
+    order_key(key, sizeof(key), ORDER_KEY_USER_STATUS, h->uid, "unpaid");
+    mall_batch_addl(b, 3, "ZREM", key, h->id);
+    mall_batch_addl(b, 3, "ZREM", ORDER_KEY_EXPIRY, h->id);
+    if (drop_idem && h->idem_key[0] != '\0') {
+        mall_batch_addl(b, 2, "DEL", h->idem_key);
     }
-    order_key(aad, sizeof(aad), ORDER_KEY_ADDRESS_AAD, oid, NULL);
-    if (mall_unseal(a->data_keys, a->n_data_keys, aad, s->str, s->len, plain,
-                    sizeof(plain), &n, &err) != MALL_OK)
-    {
-        return NULL;
-    }
-    rec = mall_json_object(plain, n);
-    OPENSSL_cleanse(plain, sizeof(plain));
-    if (rec == NULL) {
-        return NULL;
-    }
-    o = cJSON_CreateObject();
-    for (i = 0; o != NULL && i < MALL_ARRAY_LEN(fields); i++) {
-        v = cJSON_GetObjectItemCaseSensitive(rec, fields[i]);
-        if (mall_json_add_str(o, fields[i], cJSON_IsString(v)
-                              ? v->valuestring : "") != MALL_OK)
-        {
-            cJSON_Delete(o);
-            o = NULL;
-        }
-    }
-    ph = cJSON_GetObjectItemCaseSensitive(rec, "phone");
-    addr_phone_mask(cJSON_IsString(ph) ? ph->valuestring : NULL, masked,
-                    sizeof(masked));
-    if (o != NULL && mall_json_add_str(o, "phone", masked) != MALL_OK) {
-        cJSON_Delete(o);
-        o = NULL;
-    }
-    cJSON_Delete(rec);
-    return o;
-}
-
-
-/* Adds a stored JSON field (parsed) or null. */
-static int
-add_json_field(cJSON *o, const char *name, const redisReply *r)
-{
-    cJSON  *v;
-
-    v = r != NULL && r->type == REDIS_REPLY_STRING
-        ? cJSON_ParseWithLength(r->str, r->len) : NULL;
-    if (v == NULL) {
-        v = cJSON_CreateNull();
-    }
-    if (v == NULL || !cJSON_AddItemToObject(o, name, v)) {
-        cJSON_Delete(v);
-        return MALL_ERR;
-    }
-    return MALL_OK;
-}
-
-
-cJSON *
-order_view(mall_ctx_t *ctx, const redisReply *hash, const redisReply *events,
-    int address)
-{
-    static const char  *ints[] = {
-        "items_fen", "shipping_fen", "discount_fen", "total_fen",
-        "pay_deadline", "created_at", "updated_at"
-    };
-    const redisReply   *id, *st, *f;
-    order_status_e      status;
-    cJSON              *o, *arr, *ev, *addr;
-    size_t              i;
-
-    id = mall_redis_hash_field(hash, "id");
-    st = mall_redis_hash_field(hash, "status");
-    if (id == NULL || st == NULL || id->type != REDIS_REPLY_STRING
-        || st->type != REDIS_REPLY_STRING)
-    {
-        return NULL;
-    }
-    status = order_status_parse(st->str, 0);
-    o = cJSON_CreateObject();
-    if (o == NULL || mall_json_add_str(o, "order_id", id->str) != MALL_OK
-        || mall_json_add_str(o, "status", status == ORDER_ST_RESERVING
-                             ? "unpaid" : st->str) != MALL_OK
-        || add_json_field(o, "items", mall_redis_hash_field(hash, "items"))
-           != MALL_OK)
-    {
-        goto fail;
-    }
-    for (i = 0; i < MALL_ARRAY_LEN(ints); i++) {
-        f = mall_redis_hash_field(hash, ints[i]);
-        if (mall_json_add_int(o, ints[i], order_reply_int(f, 0)) != MALL_OK) {
-            goto fail;
-        }
-    }
-    f = mall_redis_hash_field(hash, "remark");
-    if (mall_json_add_str(o, "remark", f != NULL
-                          && f->type == REDIS_REPLY_STRING ? f->str : "")
-        != MALL_OK
-        || add_json_field(o, "coupon", mall_redis_hash_field(hash, "coupon"))
-           != MALL_OK
-        || add_json_field(o, "logistics", mall_redis_hash_field(hash,
-                                                                "logistics"))
-           != MALL_OK)
-    {
-        goto fail;
-    }
-    if (address) {
-        f = mall_redis_hash_field(hash, "address_id");
-        if (mall_json_add_int(o, "address_id", order_reply_int(f, 0)) != MALL_OK) {
-            goto fail;
-        }
-        addr = order_address_view(ctx, id->str,
-                                  mall_redis_hash_field(hash, "address"));
-        if (addr == NULL) {
-            addr = cJSON_CreateNull();
-        }
-        if (addr == NULL || !cJSON_AddItemToObject(o, "address", addr)) {
-            cJSON_Delete(addr);
-            goto fail;
-        }
-    }
-    if (events != NULL && events->type == REDIS_REPLY_ARRAY) {
-        arr = cJSON_AddArrayToObject(o, "events");
-        if (arr == NULL) {
-            goto fail;
-        }
-        for (i = 0; i < events->elements; i++) {
-            if (events->element[i]->type != REDIS_REPLY_STRING) {
-                continue;
-            }
-            ev = cJSON_ParseWithLength(events->element[i]->str,
-                                       events->element[i]->len);
-            if (ev != NULL && !cJSON_AddItemToArray(arr, ev)) {
-                cJSON_Delete(ev);
-                goto fail;
-            }
-        }
-    }
-    return o;
-
-fail:
-    cJSON_Delete(o);
-    return NULL;
 }
 
 
 int
-order_reply_conflict(mall_ctx_t *ctx, order_status_e cur, const char *msg)
-{
-    cJSON  *root, *e;
-    int     rc;
-
-    root = cJSON_CreateObject();
-    e = root != NULL ? cJSON_AddObjectToObject(root, "error") : NULL;
-    if (e == NULL
-        || cJSON_AddStringToObject(e, "code", "CONFLICT") == NULL
-        || cJSON_AddStringToObject(e, "message", msg) == NULL
-        || cJSON_AddStringToObject(e, "current_status",
-                                   order_status_name(cur)) == NULL
-        || cJSON_AddStringToObject(e, "request_id", ctx->request_id) == NULL)
-    {
-        cJSON_Delete(root);
-        return mall_reply_error(ctx, 409, "CONFLICT", "%s", msg);
-    }
-    rc = mall_reply_json_nostore(ctx, 409, root);
-    cJSON_Delete(root);
-    return rc;
-}
-
-
-int
-order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
+order_discard(mall_ctx_t *ctx, const char *oid, int drop_idem,
     mall_err_t *err)
 {
-    char               key[ORDER_KEY_MAX], ekey[ORDER_KEY_MAX];
-    const char        *argv[2][4];
-    mall_redis_cmd_t   cmds[2];
+    order_head_t   h;
+    mall_batch_t   b;
+    redisReply    *exec;
+    int            rc, tries;
 
-    order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
-    order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, oid, NULL);
-    argv[0][0] = "HGETALL"; argv[0][1] = key;
-    argv[1][0] = "LRANGE"; argv[1][1] = ekey; argv[1][2] = "0";
-    argv[1][3] = "-1";
-    cmds[0].argc = 2; cmds[0].argv = argv[0]; cmds[0].argvlen = NULL;
-    cmds[1].argc = 4; cmds[1].argv = argv[1]; cmds[1].argvlen = NULL;
-    return mall_redis_pipeline(ctx->redis, 2, cmds, reps, err);
+    rc = MALL_BATCH_ABORTED;
+    for (tries = 0; tries < ORDER_TRIES && rc == MALL_BATCH_ABORTED;
+         tries++)
+    {
+        rc = order_load_head(ctx, oid, 1, &h, err);
+        if (rc != MALL_OK) {
+            break;
+        }
+        if (h.status != ORDER_ST_UNPAID) {
+            mall_unwatch(ctx->redis);    /* gone, or it moved on */
+            return MALL_OK;
+        }
+        mall_batch_init(&b);
+        discard_batch(&b, &h, drop_idem);
+        batch_thresholds(&b, &h);
+        rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
+        mall_batch_free(&b);
+        if (rc == MALL_OK) {
+            mall_log_req(MALL_LOG_INFO, "order", ctx->request_id, h.uid,
+                         "order %s discarded: its stock hold was short",
+                         oid);
+            release_follow_up(ctx, &h, exec);
+            freeReplyObject(exec);
+        }
+    }
+    if (rc == MALL_ERR) {
+        mall_unwatch(ctx->redis);
+    }
+    return rc == MALL_BATCH_ABORTED
+           ? mall_err_set(err, 503, "order %s keeps changing", oid) : rc;
 }
 
+
+int
+order_void_if_short(mall_ctx_t *ctx, const order_head_t *h, int *voided,
+    mall_err_t *err)
+{
+    order_status_e  cur;
+    int64_t         short_sku;
+    int             rc;
+
+    *voided = 0;
+    if (h->status != ORDER_ST_UNPAID) {
+        return MALL_OK;
+    }
+    rc = order_holds_short(ctx, h, &short_sku, err);
+    if (rc != MALL_OK || short_sku == 0) {
+        return rc;
+    }
+    rc = order_transition(ctx, h->id, NULL, ORDER_EV_VOID, ORDER_ACTOR_SYSTEM,
+                          "", &cur, err);
+    if (rc == MALL_OK) {
+        *voided = 1;
+        mall_log_req(MALL_LOG_NOTICE, "order", ctx->request_id, h->uid,
+                     "order %s voided: sku %lld was short when it was "
+                     "created", h->id, (long long) short_sku);
+        return MALL_OK;
+    }
+    return rc == ORDER_ILLEGAL || rc == ORDER_NOT_FOUND ? MALL_OK : rc;
+}
+
+
+/* ------------------------------------------------------------ replies */
 
 int
 order_route_oid(mall_ctx_t *ctx, char uid[SF_UID_MAX], const char **oid)
@@ -772,24 +520,51 @@ order_route_oid(mall_ctx_t *ctx, char uid[SF_UID_MAX], const char **oid)
 }
 
 
-int
-order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
-    mall_err_t *err)
+/* A contract error whose object carries one more member (value is
+ * consumed). */
+static int
+reply_error_with(mall_ctx_t *ctx, int status, const char *code,
+    const char *msg, const char *name, cJSON *value)
 {
-    redisReply        *reps[2];
-    cJSON             *o;
-    int                rc;
+    cJSON  *root, *e;
+    int     rc;
 
-    rc = order_load_full(ctx, oid, reps, err);
-    if (rc != MALL_OK) {
-        return rc;
+    root = cJSON_CreateObject();
+    e = root != NULL ? cJSON_AddObjectToObject(root, "error") : NULL;
+    if (e == NULL || value == NULL
+        || cJSON_AddStringToObject(e, "code", code) == NULL
+        || cJSON_AddStringToObject(e, "message", msg) == NULL
+        || !cJSON_AddItemToObject(e, name, value))
+    {
+        cJSON_Delete(value);
+        cJSON_Delete(root);
+        return mall_reply_error(ctx, status, code, "%s", msg);
     }
-    o = order_view(ctx, reps[0], reps[1], 1);
-    mall_redis_free_replies(reps, 2);
-    if (o == NULL) {
-        return mall_err_set(err, 500, "order %s: unreadable record", oid);
+    if (cJSON_AddStringToObject(e, "request_id", ctx->request_id) == NULL) {
+        cJSON_Delete(root);              /* value belongs to root now */
+        return mall_reply_error(ctx, status, code, "%s", msg);
     }
-    rc = sf_reply(ctx, status, o);
-    cJSON_Delete(o);
+    rc = mall_reply_json_nostore(ctx, status, root);
+    cJSON_Delete(root);
     return rc;
+}
+
+
+int
+order_reply_conflict(mall_ctx_t *ctx, order_status_e cur, const char *msg)
+{
+    return reply_error_with(ctx, 409, "CONFLICT", msg, "current_status",
+                            cJSON_CreateString(order_status_name(cur)));
+}
+
+
+int
+order_reply_out_of_stock(mall_ctx_t *ctx, int64_t sku)
+{
+    char  msg[96];
+
+    snprintf(msg, sizeof(msg), "sku %lld does not have enough stock",
+             (long long) sku);
+    return reply_error_with(ctx, 409, "OUT_OF_STOCK", msg, "sku_id",
+                            mall_json_int(sku));
 }

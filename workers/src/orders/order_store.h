@@ -1,10 +1,10 @@
 /*
- * Orders in Redis (keys: order_keys.h): loading, the building blocks of
- * the MULTI/EXEC transactions (confirm, discard, status change, stock
- * release), status transitions guarded by WATCH, the resolution of an
- * unconfirmed reservation, stock-state follow-up and the client's view.
- * Shared by order_create.c, order_query.c, order_cancel.c and the
- * expiry timer (order_expiry.c). All calls block on Redis.
+ * Orders in Redis (keys: order_keys.h): ids, loading, the building blocks
+ * of the MULTI/EXEC transactions (status change, stock give-back), status
+ * transitions guarded by WATCH, and the clean-up of an order whose stock
+ * hold turned out short. Shared by order_create.c, order_query.c,
+ * order_cancel.c and the expiry timer (order_expiry.c). Every call that
+ * reaches Redis parks the calling fiber until the answer is in.
  */
 #ifndef ORDER_STORE_H
 #define ORDER_STORE_H
@@ -18,12 +18,12 @@
 #include "order_conf.h"
 #include "order_keys.h"
 #include "order_state.h"
+#include "stock.h"
 #include "storefront.h"
 
 #define ORDER_NOT_FOUND   3     /* no such order (or not the caller's) */
 #define ORDER_ILLEGAL     4     /* the table has no such transition */
 #define ORDER_TRIES       8     /* WATCH retries of one transition */
-#define ORDER_RESOLVE_MS  5000  /* a reservation older than this is stuck */
 
 typedef struct {
     int64_t  sku_id;
@@ -40,6 +40,7 @@ typedef struct {
     order_status_e    status;
     order_status_e    refund_from;
     int64_t           created_ms;
+    int               counted;      /* its units are in the limit counters */
     order_item_ref_t  items[ORDER_LINES_MAX];
     size_t            nitems;
 } order_head_t;
@@ -54,10 +55,13 @@ int order_new_id(char out[ORDER_ID_MAX]);
 void order_key(char *buf, size_t sz, const char *fmt, const char *a,
     const char *b);
 
+/* A Redis string reply as an integer, def when absent or not a number. */
+int64_t order_reply_int(const redisReply *r, int64_t def);
+
 /*
- * Reads the head of order oid (WATCHing it first when watch is set).
- * MALL_OK with h->status ORDER_ST_NONE when there is no such order;
- * MALL_ERR, MALL_RETRY.
+ * Reads the head of order oid (WATCHing it first, in the same round trip,
+ * when watch is set). MALL_OK with h->status ORDER_ST_NONE when there is
+ * no such order; MALL_ERR, MALL_RETRY.
  */
 int order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     order_head_t *h, mall_err_t *err);
@@ -73,59 +77,47 @@ void order_batch_status(mall_batch_t *b, const order_head_t *h,
     order_status_e to, order_event_e ev, order_actor_e actor,
     const char *actor_id, time_t now);
 
-/* Gives the order's stock back (one HINCRBY per item, first) and its
- * units off the purchase-limit counters. */
+/* Gives the order's stock back (one HINCRBY per item, first in the batch)
+ * with its hold records, and its units off the purchase-limit counters
+ * when it was counted there. */
 void order_batch_release(mall_batch_t *b, const order_head_t *h);
-
-/* Confirms a reservation: reserving -> unpaid. */
-void order_batch_confirm(mall_batch_t *b, const order_head_t *h, time_t now);
-
-/* Removes an unconfirmed order entirely, stock back first (HINCRBYs). */
-void order_batch_discard(mall_batch_t *b, const order_head_t *h);
-
-/*
- * Follows up a stock change of the order's items (new_stock[i] after the
- * change of delta[i]): when a SKU crossed zero or its low-stock threshold,
- * the product's derived stock state is brought in line (merchant.c);
- * when that keeps losing races the SKU is queued for the expiry timer.
- */
-void order_stock_after(mall_ctx_t *ctx, const order_head_t *h,
-    const int64_t *new_stock, const int64_t *delta);
-
-/* Reads the low-stock thresholds of h's SKUs (one round trip). */
-int order_load_thresholds(mall_ctx_t *ctx, order_head_t *h, mall_err_t *err);
 
 /*
  * Moves order oid by event/actor under WATCH (retried ORDER_TRIES times).
  * owner, when not NULL, must own the order (else ORDER_NOT_FOUND). On
  * ORDER_ILLEGAL *cur is the current status. Stock goes back in the same
- * MULTI when the table says so. MALL_OK, ORDER_NOT_FOUND, ORDER_ILLEGAL,
- * MALL_BATCH_ABORTED, MALL_ERR, MALL_RETRY.
+ * MULTI when the table says so, and its derived state follows. MALL_OK,
+ * ORDER_NOT_FOUND, ORDER_ILLEGAL, MALL_BATCH_ABORTED, MALL_ERR, MALL_RETRY.
  */
 int order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
     order_event_e ev, order_actor_e actor, const char *actor_id,
     order_status_e *cur, mall_err_t *err);
 
 /*
- * Settles an order still "reserving" (its creator died between the stock
- * MULTI and the confirmation, or is slow): confirmed when every SKU's
- * stock is >= 0, discarded (stock back) otherwise. *cur: the status
- * after (ORDER_ST_NONE when discarded or absent). MALL_OK, MALL_ERR,
- * MALL_RETRY, MALL_BATCH_ABORTED.
+ * Whether unpaid order h found enough stock when it was created: reads
+ * its hold records. *short_sku = the first SKU whose hold says the stock
+ * went below zero, 0 when none. MALL_OK, MALL_ERR, MALL_RETRY.
  */
-int order_resolve(mall_ctx_t *ctx, const char *oid, order_status_e *cur,
+int order_holds_short(mall_ctx_t *ctx, const order_head_t *h,
+    int64_t *short_sku, mall_err_t *err);
+
+/*
+ * Removes unpaid order oid entirely, giving its stock back, under WATCH:
+ * an order that lost the race for the last units (its creator, or the
+ * client's retry after the creator died), before anyone was told it
+ * exists. drop_idem: also delete its Idempotency-Key record (it owns it).
+ * MALL_OK (also when it is gone or no longer unpaid), MALL_ERR,
+ * MALL_RETRY.
+ */
+int order_discard(mall_ctx_t *ctx, const char *oid, int drop_idem,
     mall_err_t *err);
 
 /*
- * The client's view of an order from its HGETALL reply (and, for the
- * detail, its events LRANGE reply; NULL otherwise). address: include the
- * unsealed address snapshot (phone masked). NULL on OOM / bad record.
+ * Cancels unpaid order h (event "void") when its hold turned out short,
+ * so it can never be paid. *voided = 1 when it did. MALL_OK, MALL_ERR,
+ * MALL_RETRY.
  */
-cJSON *order_view(mall_ctx_t *ctx, const redisReply *hash,
-    const redisReply *events, int address);
-
-/* HGETALL of order oid and LRANGE of its events into reps (caller frees). */
-int order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
+int order_void_if_short(mall_ctx_t *ctx, const order_head_t *h, int *voided,
     mall_err_t *err);
 
 /*
@@ -135,18 +127,11 @@ int order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
  */
 int order_route_oid(mall_ctx_t *ctx, char uid[SF_UID_MAX], const char **oid);
 
-/* A Redis string reply as an integer, def when absent or not a number. */
-int64_t order_reply_int(const redisReply *r, int64_t def);
-
-/*
- * Reads order oid (hash and events) and replies with its full view and
- * status. MALL_OK once replied, MALL_ERR, MALL_RETRY.
- */
-int order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
-    mall_err_t *err);
-
 /* 409 CONFLICT with "current_status" in the error object. */
 int order_reply_conflict(mall_ctx_t *ctx, order_status_e cur,
     const char *msg);
+
+/* 409 OUT_OF_STOCK naming the SKU ("sku_id" in the error object). */
+int order_reply_out_of_stock(mall_ctx_t *ctx, int64_t sku);
 
 #endif

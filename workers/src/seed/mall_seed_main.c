@@ -85,7 +85,6 @@ main(int argc, char **argv)
     seed_stats_t        st;
     size_t              len;
     int                 opt, port, timeout_ms, rc, configured, created;
-    int                 low_stock;
 
     conf_path = redis_addr = data = NULL;
     while ((opt = getopt_long(argc, argv, "c:d:r:h", longopts, NULL)) != -1)
@@ -106,7 +105,7 @@ main(int argc, char **argv)
 
     timeout_ms = 5000;
     pwfile[0] = '\0';
-    low_stock = 10;             /* mall_conf's default */
+    mall_conf_init(&conf);      /* the defaults, without a file */
     if (conf_path != NULL) {
         if (mall_conf_load(conf_path, &conf, &err) != MALL_OK) {
             fprintf(stderr, "mall-seed: %s: %s\n", conf_path, err.msg);
@@ -114,7 +113,6 @@ main(int argc, char **argv)
         }
         snprintf(host, sizeof(host), "%s", conf.redis_host);
         port = conf.redis_port;
-        low_stock = conf.low_stock_threshold;
         snprintf(pwfile, sizeof(pwfile), "%s",
                  conf.auth.admin_bootstrap_password_file);
         mall_conf_wipe(&conf);
@@ -147,7 +145,7 @@ main(int argc, char **argv)
 
     mall_log_level = MALL_LOG_WARN;
     mall_redis_init(&r, host, port, timeout_ms);
-    rc = seed_catalog_load(&r, doc, low_stock, &st, &err);
+    rc = seed_catalog_load(&r, doc, &conf, &st, &err);
     cJSON_Delete(doc);
 
     if (rc != MALL_OK) {

@@ -8,12 +8,13 @@
 
 #include "catalog_keys.h"
 #include "catalog_params.h"
-#include "merchant.h"
+#include "catalog_product.h"
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_query.h"
 #include "search_index.h"
 #include "seed_catalog.h"
+#include "stock.h"
 
 #define SEED_BATCH       512
 #define SEED_MAX_DEPTH   8
@@ -31,9 +32,9 @@ typedef struct {
 
 /* A pipeline that flushes every SEED_BATCH commands. */
 typedef struct {
-    mall_redis_t  *r;
-    size_t         pending;
-    int64_t        low_stock;   /* stock at or below: in mall:low_stock */
+    mall_redis_t       *r;
+    size_t              pending;
+    const mall_conf_t  *conf;
 } seed_pipe_t;
 
 
@@ -145,9 +146,10 @@ seed_parse_categories(const cJSON *arr, seed_cat_t **out, size_t *n,
                                 "parent_id, sort, name, name_en", i);
         }
         if (seed_find_cat(cats, i, cats[i].id) != NULL) {
+            mall_err_set(err, 0, "category %lld is duplicate",
+                         (long long) cats[i].id);
             free(cats);
-            return mall_err_set(err, 0, "category %lld is duplicate",
-                                (long long) cats[i].id);
+            return MALL_ERR;
         }
         i++;
     }
@@ -158,9 +160,10 @@ seed_parse_categories(const cJSON *arr, seed_cat_t **out, size_t *n,
         while (cur->parent_id != 0) {
             cur = seed_find_cat(cats, i, cur->parent_id);
             if (cur == NULL || ++depth > SEED_MAX_DEPTH) {
+                mall_err_set(err, 0, "category %lld: unknown parent or "
+                             "cycle", (long long) cats[k].id);
                 free(cats);
-                return mall_err_set(err, 0, "category %lld: unknown parent "
-                                    "or cycle", (long long) cats[k].id);
+                return MALL_ERR;
             }
         }
         cats[k].level = depth;
@@ -230,12 +233,13 @@ seed_remove_old(seed_pipe_t *pp, seed_stats_t *st, mall_err_t *err)
     static const char  *idx[] = {
         "DEL", CATALOG_KEY_CATS, CATALOG_KEY_BRANDS, CATALOG_KEY_BY_SALES,
         CATALOG_KEY_BY_PRICE, CATALOG_KEY_BY_NEW, CATALOG_KEY_IN_STOCK,
-        MERCH_KEY_LOW_STOCK
+        STOCK_KEY_LOW
     };
+    static const char  *sorts[] = { "sales", "price", "new" };
     const char         *argv[4];
     char                key[256], skey[48], *tok, *save, buf[2048];
     redisReply         *cats, *brands, *prods, *rep;
-    size_t              i;
+    size_t              i, k;
     int                 rc;
 
     cats = brands = prods = rep = NULL;
@@ -263,6 +267,13 @@ seed_remove_old(seed_pipe_t *pp, seed_stats_t *st, mall_err_t *err)
         argv[0] = "DEL"; argv[1] = key;
         if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
             goto done;
+        }
+        for (k = 0; k < MALL_ARRAY_LEN(sorts); k++) {
+            snprintf(key, sizeof(key), "mall:cat:%s:by_%s",
+                     cats->element[i]->str, sorts[k]);
+            if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+                goto done;
+            }
         }
         snprintf(key, sizeof(key), "mall:cat:%s", cats->element[i]->str);
         if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
@@ -301,6 +312,11 @@ seed_remove_old(seed_pipe_t *pp, seed_stats_t *st, mall_err_t *err)
         freeReplyObject(rep);
         rep = NULL;
         argv[0] = "DEL"; argv[1] = key;
+        if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
+            goto done;
+        }
+        snprintf(key, sizeof(key), "mall:product:%s:card",
+                 prods->element[i]->str);
         if ((rc = seed_cmd(pp, err, 2, argv)) != MALL_OK) {
             goto done;
         }
@@ -359,307 +375,117 @@ seed_write_category(seed_pipe_t *pp, const seed_cat_t *c, mall_err_t *err)
 }
 
 
-/*
- * The static detail document stored in the product hash: everything but
- * live SKU data (the detail handler adds skus, price_fen, in_stock).
- */
-static char *
-seed_detail_json(const cJSON *p, seed_cat_t *cats, size_t ncats)
+/* The static part of the detail document (the writer adds the rest). */
+static cJSON *
+seed_detail_doc(const cJSON *p)
 {
     static const char  *copy[] = {
-        "name", "name_en", "brand", "description", "images", "params",
-        "rating", "reviews"
+        "description", "images", "params", "rating", "reviews"
     };
-    cJSON              *doc, *path, *node, *item;
-    seed_cat_t         *chain[SEED_MAX_DEPTH], *c;
-    int64_t             v;
+    cJSON              *doc, *item;
     size_t              i;
-    int                 depth;
-    char               *out;
 
-    out = NULL;
     doc = cJSON_CreateObject();
-    if (doc == NULL) {
-        return NULL;
-    }
-
-    seed_int(p, "id", 1, SEED_ID_MAX, &v);
-    if (mall_json_add_int(doc, "id", v) != MALL_OK) {
-        goto done;
-    }
-    for (i = 0; i < MALL_ARRAY_LEN(copy); i++) {
+    for (i = 0; doc != NULL && i < MALL_ARRAY_LEN(copy); i++) {
         item = cJSON_GetObjectItemCaseSensitive(p, copy[i]);
-        item = item != NULL ? cJSON_Duplicate(item, 1)
-                            : cJSON_CreateArray();
+        item = item != NULL ? cJSON_Duplicate(item, 1) : cJSON_CreateArray();
         if (item == NULL || !cJSON_AddItemToObject(doc, copy[i], item)) {
             cJSON_Delete(item);
-            goto done;
+            cJSON_Delete(doc);
+            return NULL;
         }
     }
-
-    seed_int(p, "category_id", 1, SEED_ID_MAX, &v);
-    if (mall_json_add_int(doc, "category_id", v) != MALL_OK) {
-        goto done;
-    }
-    depth = 0;
-    for (c = seed_find_cat(cats, ncats, v); c != NULL && depth < SEED_MAX_DEPTH;
-         c = c->parent_id ? seed_find_cat(cats, ncats, c->parent_id) : NULL)
-    {
-        chain[depth++] = c;
-    }
-    path = cJSON_AddArrayToObject(doc, "category_path");
-    if (path == NULL) {
-        goto done;
-    }
-    while (depth-- > 0) {
-        node = cJSON_CreateObject();
-        if (node == NULL || !cJSON_AddItemToArray(path, node)) {
-            cJSON_Delete(node);
-            goto done;
-        }
-        if (mall_json_add_int(node, "id", chain[depth]->id) != MALL_OK
-            || mall_json_add_str(node, "name", chain[depth]->name) != MALL_OK
-            || mall_json_add_str(node, "name_en", chain[depth]->name_en)
-               != MALL_OK)
-        {
-            goto done;
-        }
-    }
-
-    seed_int(p, "sales", 0, SEED_ID_MAX, &v);
-    if (mall_json_add_int(doc, "sales", v) != MALL_OK) {
-        goto done;
-    }
-    seed_int(p, "created_at", 0, 1LL << 40, &v);
-    if (mall_json_add_int(doc, "created_at", v) != MALL_OK) {
-        goto done;
-    }
-
-    out = cJSON_PrintUnformatted(doc);
-
-done:
-    cJSON_Delete(doc);
-    return out;
+    return doc;
 }
 
 
-/* Queues the search index entries of a product (search_index.h). */
+/* The catalog's model of one (validated) product of the document. */
 static int
-seed_index_product(seed_pipe_t *pp, const cJSON *p, int64_t pid,
-    seed_cat_t *cats, size_t ncats, mall_err_t *err)
+seed_product_build(const cJSON *j, seed_cat_t *cats, size_t ncats,
+    catalog_product_t *p)
 {
-    search_doc_t   d;
-    mall_batch_t   b;
-    seed_cat_t    *c;
-    int64_t        cid;
-    size_t         i;
-    int            rc;
+    const cJSON  *s;
+    seed_cat_t   *c;
 
-    memset(&d, 0, sizeof(d));
-    d.name_zh = seed_str(p, "name");
-    d.name_en = seed_str(p, "name_en");
-    d.brand = seed_str(p, "brand");
-    d.description = seed_str(p, "description");
-    seed_int(p, "category_id", 1, SEED_ID_MAX, &cid);
-    for (c = seed_find_cat(cats, ncats, cid);
-         c != NULL && d.ncategories + 2 <= SEARCH_MAX_CATS;
+    memset(p, 0, sizeof(*p));
+    p->exists = 1;
+    p->on_sale = 1;
+    seed_int(j, "id", 1, SEED_ID_MAX, &p->id);
+    seed_int(j, "category_id", 1, SEED_ID_MAX, &p->category_id);
+    seed_int(j, "sales", 0, SEED_ID_MAX, &p->sales);
+    seed_int(j, "created_at", 0, 1LL << 40, &p->created_at);
+    snprintf(p->name, sizeof(p->name), "%s", seed_str(j, "name"));
+    snprintf(p->name_en, sizeof(p->name_en), "%s", seed_str(j, "name_en"));
+    snprintf(p->brand, sizeof(p->brand), "%s", seed_str(j, "brand"));
+    p->doc = seed_detail_doc(j);
+    if (p->doc == NULL) {
+        return MALL_ERR;
+    }
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(j, "skus")) {
+        catalog_sku_t  *k = &p->skus[p->nskus];
+
+        seed_int(s, "sku_id", 1, SEED_ID_MAX, &k->id);
+        seed_int(s, "price_fen", 0, SEED_MONEY_MAX, &k->price);
+        seed_int(s, "stock", 0, SEED_ID_MAX, &k->stock);
+        k->threshold = -1;
+        k->attrs = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s,
+                                                                    "attrs"),
+                                   1);
+        if (k->attrs == NULL) {
+            return MALL_ERR;
+        }
+        p->nskus++;
+    }
+    for (c = seed_find_cat(cats, ncats, p->category_id);
+         c != NULL && p->nchain < CATALOG_MAX_DEPTH;
          c = c->parent_id ? seed_find_cat(cats, ncats, c->parent_id) : NULL)
     {
-        d.categories[d.ncategories++] = c->name;
-        d.categories[d.ncategories++] = c->name_en;
+        p->chain[p->nchain].id = c->id;
+        snprintf(p->chain[p->nchain].name, CATALOG_TEXT_MAX, "%s", c->name);
+        snprintf(p->chain[p->nchain].name_en, CATALOG_TEXT_MAX, "%s",
+                 c->name_en);
+        p->nchain++;
     }
+    return MALL_OK;
+}
 
+
+/*
+ * Writes one (validated) product through the catalog writer, the same
+ * code every merchant edit uses. It is passed as its own "before": the
+ * old catalog is gone already, and a demo SKU that starts low is in the
+ * low-stock set without raising an alert.
+ */
+static int
+seed_write_product(seed_pipe_t *pp, const cJSON *j, seed_cat_t *cats,
+    size_t ncats, seed_stats_t *st, mall_err_t *err)
+{
+    catalog_product_t  *p;
+    mall_batch_t        b;
+    size_t              i;
+    int                 rc;
+
+    p = malloc(sizeof(*p));
+    if (p == NULL) {
+        return mall_err_set(err, 0, "out of memory");
+    }
     mall_batch_init(&b);
-    rc = search_index_add(&b, pid, &d);
+    rc = seed_product_build(j, cats, ncats, p);
     if (rc != MALL_OK) {
-        mall_err_set(err, 0, "product %lld: cannot index (bad UTF-8?)",
-                     (long long) pid);
+        mall_err_set(err, 0, "out of memory");
+    } else {
+        rc = catalog_product_write(pp->conf, &b, p, p, err);
     }
     for (i = 0; i < b.n && rc == MALL_OK; i++) {
         rc = seed_cmd(pp, err, b.cmds[i].argc, b.cmds[i].argv);
     }
+    if (rc == MALL_OK) {
+        st->products++;
+        st->skus += p->nskus;
+    }
     mall_batch_free(&b);
-    return rc;
-}
-
-
-/* Writes one (validated) product, its SKUs and its index entries. */
-static int
-seed_write_product(seed_pipe_t *pp, const cJSON *p, seed_cat_t *cats,
-    size_t ncats, seed_stats_t *st, mall_err_t *err)
-{
-    const cJSON  *skus, *s, *img;
-    const char   *argv[28], *image, *brand;
-    char          key[48], skey[48], id[24], sid[24], price[24], stock[24];
-    char          minp[24], sales[24], created[24], cat[24], setkey[128];
-    char          brand_lc[CATALOG_BRAND_MAX + 1], sku_list[64 * 24];
-    char         *attrs, *json;
-    int64_t       pid, cid, v, min_price, stock_v;
-    seed_cat_t   *c;
-    int           in_stock, rc;
-    size_t        len;
-
-    json = NULL;
-    rc = MALL_ERR;
-
-    seed_int(p, "id", 1, SEED_ID_MAX, &pid);
-    seed_int(p, "category_id", 1, SEED_ID_MAX, &cid);
-    brand = seed_str(p, "brand");
-    snprintf(key, sizeof(key), CATALOG_KEY_PRODUCT_FMT, (long long) pid);
-    snprintf(id, sizeof(id), "%lld", (long long) pid);
-    snprintf(cat, sizeof(cat), "%lld", (long long) cid);
-
-    /* SKUs first: the product row needs the min price and stock */
-    skus = cJSON_GetObjectItemCaseSensitive(p, "skus");
-    min_price = -1;
-    in_stock = 0;
-    sku_list[0] = '\0';
-    len = 0;
-    cJSON_ArrayForEach(s, skus) {
-        int64_t  sku_id, pf;
-
-        seed_int(s, "sku_id", 1, SEED_ID_MAX, &sku_id);
-        seed_int(s, "price_fen", 0, SEED_MONEY_MAX, &pf);
-        seed_int(s, "stock", 0, SEED_ID_MAX, &stock_v);
-
-        attrs = cJSON_PrintUnformatted(
-                    cJSON_GetObjectItemCaseSensitive(s, "attrs"));
-        if (attrs == NULL) {
-            mall_err_set(err, 0, "out of memory");
-            goto done;
-        }
-        snprintf(skey, sizeof(skey), CATALOG_KEY_SKU_FMT, (long long) sku_id);
-        snprintf(sid, sizeof(sid), "%lld", (long long) sku_id);
-        snprintf(price, sizeof(price), "%lld", (long long) pf);
-        snprintf(stock, sizeof(stock), "%lld", (long long) stock_v);
-
-        argv[0] = "DEL"; argv[1] = skey;
-        rc = seed_cmd(pp, err, 2, argv);
-        if (rc == MALL_OK) {
-            argv[0] = "HSET"; argv[1] = skey;
-            argv[2] = "id"; argv[3] = sid;
-            argv[4] = "product_id"; argv[5] = id;
-            argv[6] = "price_fen"; argv[7] = price;
-            argv[8] = "stock"; argv[9] = stock;
-            argv[10] = "attrs"; argv[11] = attrs;
-            rc = seed_cmd(pp, err, 12, argv);
-        }
-        cJSON_free(attrs);
-        if (rc == MALL_OK && stock_v <= pp->low_stock) {
-            argv[0] = "SADD"; argv[1] = MERCH_KEY_LOW_STOCK; argv[2] = sid;
-            rc = seed_cmd(pp, err, 3, argv);
-        }
-        if (rc != MALL_OK) {
-            goto done;
-        }
-        rc = MALL_ERR;
-
-        len += (size_t) snprintf(sku_list + len, sizeof(sku_list) - len,
-                                 "%s%s", len > 0 ? "," : "", sid);
-        if (min_price < 0 || pf < min_price) {
-            min_price = pf;
-        }
-        if (stock_v > 0) {
-            in_stock = 1;
-        }
-        st->skus++;
-    }
-
-    json = seed_detail_json(p, cats, ncats);
-    if (json == NULL) {
-        mall_err_set(err, 0, "out of memory");
-        goto done;
-    }
-
-    image = "";
-    img = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "images"), 0);
-    if (seed_str(img, "thumbnail") != NULL) {
-        image = seed_str(img, "thumbnail");
-    }
-
-    snprintf(minp, sizeof(minp), "%lld", (long long) min_price);
-    seed_int(p, "sales", 0, SEED_ID_MAX, &v);
-    snprintf(sales, sizeof(sales), "%lld", (long long) v);
-    seed_int(p, "created_at", 0, 1LL << 40, &v);
-    snprintf(created, sizeof(created), "%lld", (long long) v);
-
-    argv[0] = "DEL"; argv[1] = key;
-    if (seed_cmd(pp, err, 2, argv) != MALL_OK) {
-        goto done;
-    }
-    argv[0] = "HSET"; argv[1] = key;
-    argv[2] = "id"; argv[3] = id;
-    argv[4] = "name_zh"; argv[5] = seed_str(p, "name");
-    argv[6] = "name_en"; argv[7] = seed_str(p, "name_en");
-    argv[8] = "brand"; argv[9] = brand;
-    argv[10] = "category_id"; argv[11] = cat;
-    argv[12] = "price_fen"; argv[13] = minp;
-    argv[14] = "image"; argv[15] = image;
-    argv[16] = "sales"; argv[17] = sales;
-    argv[18] = "created_at"; argv[19] = created;
-    argv[20] = "in_stock"; argv[21] = in_stock ? "1" : "0";
-    argv[22] = "skus"; argv[23] = sku_list;
-    argv[24] = "json"; argv[25] = json;
-    argv[26] = "status"; argv[27] = "on_sale";
-    if (seed_cmd(pp, err, 28, argv) != MALL_OK) {
-        goto done;
-    }
-
-    argv[0] = "ZADD"; argv[3] = id;
-    argv[1] = CATALOG_KEY_BY_SALES; argv[2] = sales;
-    if (seed_cmd(pp, err, 4, argv) != MALL_OK) {
-        goto done;
-    }
-    argv[1] = CATALOG_KEY_BY_PRICE; argv[2] = minp;
-    if (seed_cmd(pp, err, 4, argv) != MALL_OK) {
-        goto done;
-    }
-    argv[1] = CATALOG_KEY_BY_NEW; argv[2] = created;
-    if (seed_cmd(pp, err, 4, argv) != MALL_OK) {
-        goto done;
-    }
-
-    argv[0] = "SADD"; argv[2] = id;
-    if (in_stock) {
-        argv[1] = CATALOG_KEY_IN_STOCK;
-        if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
-            goto done;
-        }
-    }
-
-    catalog_brand_key(brand, brand_lc, sizeof(brand_lc));
-    snprintf(setkey, sizeof(setkey), CATALOG_KEY_BRAND_PRODUCTS, brand_lc);
-    argv[1] = setkey;
-    if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
-        goto done;
-    }
-    argv[1] = CATALOG_KEY_BRANDS; argv[2] = brand_lc;
-    if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
-        goto done;
-    }
-
-    /* the product is listed under its category and every ancestor */
-    argv[2] = id;
-    for (c = seed_find_cat(cats, ncats, cid); c != NULL;
-         c = c->parent_id ? seed_find_cat(cats, ncats, c->parent_id) : NULL)
-    {
-        snprintf(setkey, sizeof(setkey), CATALOG_KEY_CAT_PRODUCTS,
-                 (long long) c->id);
-        argv[1] = setkey;
-        if (seed_cmd(pp, err, 3, argv) != MALL_OK) {
-            goto done;
-        }
-    }
-
-    if (seed_index_product(pp, p, pid, cats, ncats, err) != MALL_OK) {
-        goto done;
-    }
-
-    st->products++;
-    rc = MALL_OK;
-
-done:
-    cJSON_free(json);
+    catalog_product_free(p);
+    free(p);
     return rc;
 }
 
@@ -704,7 +530,7 @@ seed_bump_seq(mall_redis_t *r, const char *name, int64_t v, mall_err_t *err)
 
 
 int
-seed_catalog_load(mall_redis_t *r, const cJSON *doc, int low_stock,
+seed_catalog_load(mall_redis_t *r, const cJSON *doc, const mall_conf_t *conf,
     seed_stats_t *st, mall_err_t *err)
 {
     const cJSON  *prods, *p, *s;
@@ -720,7 +546,7 @@ seed_catalog_load(mall_redis_t *r, const cJSON *doc, int low_stock,
     max_cat = max_prod = max_sku = 0;
     pp.r = r;
     pp.pending = 0;
-    pp.low_stock = low_stock;
+    pp.conf = conf;
 
     rc = seed_parse_categories(cJSON_GetObjectItemCaseSensitive(doc,
                                    "categories"), &cats, &ncats, err);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "mall_common.h"
+#include "mall_conf.h"
 #include "mall_redis.h"
 
 typedef struct {
@@ -20,11 +21,12 @@ typedef struct {
 } seed_stats_t;
 
 /*
- * Replaces the catalog with doc. SKUs whose stock is at or below low_stock
- * start in the low-stock set the back office lists. MALL_OK, or MALL_ERR /
- * MALL_RETRY with the reason in err. Blocks.
+ * Replaces the catalog with doc, through the catalog writer (so the
+ * layout is the merchant edits' own); SKUs at or below their threshold
+ * start in the low-stock set. MALL_OK, or MALL_ERR / MALL_RETRY with the
+ * reason in err. Blocks (a tool, no event loop).
  */
-int seed_catalog_load(mall_redis_t *r, const cJSON *doc, int low_stock,
-    seed_stats_t *st, mall_err_t *err);
+int seed_catalog_load(mall_redis_t *r, const cJSON *doc,
+    const mall_conf_t *conf, seed_stats_t *st, mall_err_t *err);
 
 #endif
