@@ -18,6 +18,7 @@
 
 #include "catalog.h"
 #include "catalog_keys.h"
+#include "catalog_page.h"
 #include "mall_batch.h"
 #include "mall_json.h"
 #include "mall_reply.h"
@@ -171,52 +172,37 @@ fav_delete(mall_ctx_t *ctx)
 
 
 /*
- * Replies with a page of product summaries for the ids in r (an array
- * reply of a page), total items overall, and, for favourites, the time
- * each was added (r2 = the scores, may be NULL).
+ * Replies with the page of products whose ids are in r (an array reply),
+ * total items overall. Private: Cache-Control private, no-store.
  */
 static int
 reply_products(mall_ctx_t *ctx, const redisReply *r, long long page,
     long long size, long long total, const char *what)
 {
-    cJSON       *root, *items;
-    int64_t     *ids;
-    mall_err_t   err;
-    size_t       i, n;
-    int          rc;
+    catalog_page_t   pg;
+    mall_buf_t       out;
+    mall_err_t       err;
+    int64_t         *ids;
+    size_t           n;
+    int              rc;
 
     err.msg[0] = '\0';
-    ids = calloc(r->elements + 1, sizeof(int64_t));
-    root = cJSON_CreateObject();
-    items = root != NULL ? cJSON_AddArrayToObject(root, "items") : NULL;
-    rc = MALL_ERR;
-    if (ids == NULL || items == NULL) {
-        goto done;
+    ids = catalog_reply_ids(r, &n);
+    if (ids == NULL) {
+        return MALL_ERR;
     }
-    n = 0;
-    for (i = 0; i < r->elements; i++) {
-        if (catalog_reply_int(r->element[i], &ids[n]) == MALL_OK) {
-            n++;
-        }
-    }
-    rc = catalog_summaries(ctx, ids, n, items, 1, &err);
-    if (rc != MALL_OK) {
-        goto done;
-    }
-    rc = MALL_ERR;
-    if (mall_json_add_int(root, "page", page) != MALL_OK
-        || mall_json_add_int(root, "size", size) != MALL_OK
-        || mall_json_add_int(root, "total", total) != MALL_OK)
-    {
-        goto done;
-    }
-    rc = sf_reply(ctx, 200, root);
-
-done:
-    if (rc == MALL_ERR && !ctx->replied) {
+    pg.page = page;
+    pg.size = size;
+    pg.total = total;
+    pg.q = NULL;
+    mall_buf_init(&out);
+    rc = catalog_page_json(ctx, ids, n, &pg, &out, &err);
+    if (rc == MALL_OK) {
+        rc = sf_reply_raw(ctx, 200, out.p, out.len);
+    } else if (rc == MALL_ERR) {
         sf_log_fail(ctx, what, &err);
     }
-    cJSON_Delete(root);
+    mall_buf_free(&out);
     free(ids);
     return rc;
 }

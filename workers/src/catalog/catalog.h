@@ -28,25 +28,11 @@ typedef struct {
 
 /*
  * Filters, sorts and pages the catalog (or, with m, the matches of a
- * search) and replies with {"items", "page", "size", "total"[, "q"]}.
+ * search) and replies with {"items", "page", "size", "total"[, "q"]};
+ * see catalog_list.c for how each filter is paged inside Redis.
  */
 int catalog_list_run(mall_ctx_t *ctx, const catalog_list_params_t *p,
     const catalog_match_t *m);
-
-/* The product-hash fields of a list item, in HMGET order. */
-#define CATALOG_SUMMARY_NFIELDS  9
-extern const char *const  catalog_summary_fields[CATALOG_SUMMARY_NFIELDS];
-
-/*
- * Adds the summary of one product (HMGET reply of the summary fields) to
- * items; a missing product is skipped. with_status adds "status".
- * MALL_OK or MALL_ERR (out of memory).
- */
-int catalog_summary_add(cJSON *items, const redisReply *r, int with_status);
-
-/* Reads the summaries of ids[0..n) in one round trip into items. */
-int catalog_summaries(mall_ctx_t *ctx, const int64_t *ids, size_t n,
-    cJSON *items, int with_status, mall_err_t *err);
 
 /* Cache-Control from the config plus the given Surrogate-Key tags. */
 void catalog_cache_headers(mall_ctx_t *ctx, const char *surrogate_keys);

@@ -1,11 +1,21 @@
 /*
- * GET /api/v1/products: filtered, sorted, paginated product list.
+ * GET /api/v1/products: filtered, sorted, paginated product list, paged
+ * inside Redis so the cost of a page does not grow with the catalog.
  *
- * The sort index (a zset over all products) is read with its scores and
- * filtered in memory against the filter sets (category incl. descendants,
- * brand, in-stock, price range), then sorted by (score, id) so pages are
- * stable, then one pipelined HMGET per product of the page. The work is
- * linear in the catalog size; the edge caches the answers.
+ * Plans, by the filters asked for:
+ *   none or category only   one ZRANGE of the sort index (global, or the
+ *                           category's own mall:cat:{id}:by_{sort}) + ZCARD
+ *   price range, price sort ZRANGEBYSCORE ... LIMIT + ZCOUNT on by_price
+ *   anything else           the result zset mall:list:{digest}, built by
+ *                           ZINTERSTORE of the sort index with the filter
+ *                           sets (and a ZRANGESTORE of the price range) in
+ *                           one MULTI, kept 60 s and tagged with the
+ *                           catalog version it was built at: a change of
+ *                           list membership (edit, sell-out) bumps the
+ *                           version, so a stale result is rebuilt, never
+ *                           served. Reading it is one round trip.
+ * Then one MGET of the page's cards (catalog_page.h). Search results go
+ * through catalog_list_run with their matches (catalog_list_search.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,227 +23,316 @@
 
 #include "catalog.h"
 #include "catalog_keys.h"
-#include "catalog_params.h"
-#include "mall_json.h"
+#include "catalog_list.h"
+#include "catalog_page.h"
+#include "mall_b64.h"
+#include "mall_batch.h"
+#include "mall_crypto.h"
 #include "mall_log.h"
 #include "mall_reply.h"
 
-#define LIST_MAX_CMDS  5
+#define LIST_RESULT_TTL  "60"
 
-typedef struct {
-    int64_t  id;
-    int64_t  score;
-    int64_t  tie;       /* relevance sort: sales, desc */
-} list_item_t;
-
-typedef struct {
-    int64_t  *ids;      /* sorted */
-    size_t    n;
-    int       active;
-} list_filter_t;
-
-static int  list_desc;   /* qsort has no context argument */
+static const char *const  list_sorts[] = { "sales", "price", "price", "new" };
 
 
-static int
-list_id_cmp(const void *a, const void *b)
+/* The sort index of p: the category's own or the global one. */
+static void
+list_sort_key(const catalog_list_params_t *p, const char *sort, char *key,
+    size_t sz)
 {
-    int64_t  x = *(const int64_t *) a, y = *(const int64_t *) b;
-
-    return (x > y) - (x < y);
+    if (p->category > 0) {
+        snprintf(key, sz, CATALOG_KEY_CAT_BY_FMT, (long long) p->category,
+                 sort);
+    } else {
+        snprintf(key, sz, "mall:products:by_%s", sort);
+    }
 }
 
 
 static int
-list_item_cmp(const void *a, const void *b)
+list_desc(const catalog_list_params_t *p)
 {
-    const list_item_t  *x = a, *y = b;
-
-    if (x->score != y->score) {
-        return ((x->score < y->score) ? -1 : 1) * (list_desc ? -1 : 1);
-    }
-    if (x->tie != y->tie) {
-        return x->tie > y->tie ? -1 : 1;
-    }
-    return (x->id > y->id) - (x->id < y->id);
+    return p->sort != CATALOG_SORT_PRICE_ASC;
 }
 
 
-/* Loads an array reply of ids into a sorted filter; MALL_OK or MALL_ERR. */
-static int
-list_filter_load(list_filter_t *f, const redisReply *r)
+void
+catalog_list_bounds(const catalog_list_params_t *p, char *min, char *max,
+    size_t sz)
 {
-    size_t  i;
-
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return MALL_ERR;
+    snprintf(min, sz, "%lld",
+             (long long) (p->min_price >= 0 ? p->min_price : 0));
+    if (p->max_price >= 0) {
+        snprintf(max, sz, "%lld", (long long) p->max_price);
+    } else {
+        snprintf(max, sz, "+inf");
     }
-    f->active = 1;
-    f->n = 0;
-    f->ids = malloc((r->elements + 1) * sizeof(int64_t));
-    if (f->ids == NULL) {
-        return MALL_ERR;
-    }
-    for (i = 0; i < r->elements; i++) {
-        if (catalog_reply_int(r->element[i], &f->ids[f->n]) == MALL_OK) {
-            f->n++;
-        }
-    }
-    qsort(f->ids, f->n, sizeof(int64_t), list_id_cmp);
-    return MALL_OK;
 }
 
 
-static int
-list_filter_has(const list_filter_t *f, int64_t id)
+/* Appends the page read of key (ZRANGE or ZREVRANGE) and its ZCARD. */
+static void
+list_batch_page(mall_batch_t *b, const catalog_list_params_t *p,
+    const char *key)
 {
-    if (!f->active) {
-        return 1;
-    }
-    return bsearch(&id, f->ids, f->n, sizeof(int64_t), list_id_cmp) != NULL;
+    char  start[24], stop[24];
+
+    snprintf(start, sizeof(start), "%lld",
+             (long long) ((p->page - 1) * p->size));
+    snprintf(stop, sizeof(stop), "%lld",
+             (long long) (p->page * p->size - 1));
+    mall_batch_addl(b, 4, list_desc(p) ? "ZREVRANGE" : "ZRANGE", key, start,
+                    stop);
+    mall_batch_addl(b, 2, "ZCARD", key);
 }
 
 
-const char *const  catalog_summary_fields[CATALOG_SUMMARY_NFIELDS] = {
-    "id", "name_zh", "name_en", "brand", "price_fen", "image", "sales",
-    "in_stock", "status"
-};
-
-
+/* Answers the page ids[0..n) of total. */
 int
-catalog_summary_add(cJSON *items, const redisReply *r, int with_status)
+catalog_list_reply(mall_ctx_t *ctx, const catalog_list_params_t *p,
+    const int64_t *ids, size_t n, int64_t total, const char *q,
+    mall_err_t *err)
 {
-    cJSON    *it;
-    int64_t   id, price, sales, in_stock;
-    size_t    i;
-    int       delisted;
+    catalog_page_t  pg;
+    mall_buf_t      out;
+    char            tags[96];
+    int             rc;
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY
-        || r->elements != CATALOG_SUMMARY_NFIELDS
-        || catalog_reply_int(r->element[0], &id) != MALL_OK)
-    {
-        return MALL_OK;   /* vanished since the index was read */
-    }
-    for (i = 1; i < 4; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            return MALL_OK;
+    pg.page = p->page;
+    pg.size = p->size;
+    pg.total = total;
+    pg.q = q;
+    mall_buf_init(&out);
+    rc = catalog_page_json(ctx, ids, n, &pg, &out, err);
+    if (rc == MALL_OK) {
+        if (p->category > 0) {
+            snprintf(tags, sizeof(tags), "list%s category:%lld",
+                     q != NULL ? " search" : "", (long long) p->category);
+        } else {
+            snprintf(tags, sizeof(tags), "list%s", q != NULL ? " search" : "");
         }
+        catalog_cache_headers(ctx, tags);
+        rc = mall_reply_raw(ctx, 200, out.p, out.len);
     }
-    if (catalog_reply_int(r->element[4], &price) != MALL_OK) {
-        return MALL_OK;
-    }
-    if (catalog_reply_int(r->element[6], &sales) != MALL_OK) {
-        sales = 0;
-    }
-    if (catalog_reply_int(r->element[7], &in_stock) != MALL_OK) {
-        in_stock = 0;
-    }
-    delisted = r->element[8]->type == REDIS_REPLY_STRING
-               && strcmp(r->element[8]->str, "delisted") == 0;
-
-    it = cJSON_CreateObject();
-    if (it == NULL) {
-        return MALL_ERR;
-    }
-    if (!cJSON_AddItemToArray(items, it)) {
-        cJSON_Delete(it);
-        return MALL_ERR;
-    }
-
-    if (mall_json_add_int(it, "id", id) != MALL_OK
-        || mall_json_add_str(it, "name", r->element[1]->str) != MALL_OK
-        || mall_json_add_str(it, "name_en", r->element[2]->str) != MALL_OK
-        || mall_json_add_str(it, "brand", r->element[3]->str) != MALL_OK
-        || mall_json_add_int(it, "price_fen", price) != MALL_OK
-        || mall_json_add_str(it, "image",
-                             r->element[5]->type == REDIS_REPLY_STRING
-                             ? r->element[5]->str : "") != MALL_OK
-        || mall_json_add_int(it, "sales", sales) != MALL_OK
-        || cJSON_AddBoolToObject(it, "in_stock", in_stock != 0 && !delisted)
-           == NULL)
-    {
-        return MALL_ERR;
-    }
-    if (with_status
-        && mall_json_add_str(it, "status", delisted ? "delisted" : "on_sale")
-           != MALL_OK)
-    {
-        return MALL_ERR;
-    }
-    return MALL_OK;
-}
-
-
-int
-catalog_summaries(mall_ctx_t *ctx, const int64_t *ids, size_t n,
-    cJSON *items, int with_status, mall_err_t *err)
-{
-    mall_redis_cmd_t   *cmds;
-    redisReply        **reps;
-    const char        **argv;
-    char              (*keys)[48];
-    size_t              i, w;
-    int                 rc;
-
-    if (n == 0) {
-        return MALL_OK;
-    }
-    w = CATALOG_SUMMARY_NFIELDS + 2;
-    cmds = calloc(n, sizeof(*cmds));
-    reps = calloc(n, sizeof(*reps));
-    keys = calloc(n, sizeof(*keys));
-    argv = calloc(n * w, sizeof(*argv));
-    rc = MALL_ERR;
-    if (cmds == NULL || reps == NULL || keys == NULL || argv == NULL) {
-        mall_err_set(err, 500, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        snprintf(keys[i], sizeof(keys[i]), CATALOG_KEY_PRODUCT_FMT,
-                 (long long) ids[i]);
-        argv[i * w] = "HMGET";
-        argv[i * w + 1] = keys[i];
-        memcpy(&argv[i * w + 2], catalog_summary_fields,
-               sizeof(catalog_summary_fields));
-        cmds[i].argc = (int) w;
-        cmds[i].argv = &argv[i * w];
-        cmds[i].argvlen = NULL;
-    }
-    rc = mall_redis_pipeline(ctx->redis, n, cmds, reps, err);
-    if (rc != MALL_OK) {
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        if (catalog_summary_add(items, reps[i], with_status) != MALL_OK) {
-            rc = mall_err_set(err, 500, "out of memory");
-            break;
-        }
-    }
-
-done:
-    if (reps != NULL) {
-        mall_redis_free_replies(reps, n);
-    }
-    free(cmds);
-    free(reps);
-    free(keys);
-    free(argv);
+    mall_buf_free(&out);
     return rc;
 }
 
 
-typedef struct {
-    int64_t  id;
-    int64_t  score;
-} list_match_t;
-
-
+/* Answers from a page reply (ids) and a count reply. */
 static int
-list_match_cmp(const void *a, const void *b)
+list_reply_from(mall_ctx_t *ctx, const catalog_list_params_t *p,
+    const redisReply *page, const redisReply *count, mall_err_t *err)
 {
-    const list_match_t  *x = a, *y = b;
+    int64_t  *ids;
+    size_t    n;
+    int       rc;
 
-    return (x->id > y->id) - (x->id < y->id);
+    if (page->type != REDIS_REPLY_ARRAY
+        || count->type != REDIS_REPLY_INTEGER)
+    {
+        return mall_err_set(err, 500, "unexpected list reply");
+    }
+    ids = catalog_reply_ids(page, &n);
+    if (ids == NULL) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    rc = catalog_list_reply(ctx, p, ids, n, count->integer, NULL, err);
+    free(ids);
+    return rc;
+}
+
+
+/* Plan 1 and 2: the sort index itself, or its price range. */
+static int
+list_direct(mall_ctx_t *ctx, const catalog_list_params_t *p, mall_err_t *err)
+{
+    char          key[96], min[24], max[24], off[24], cnt[24];
+    mall_batch_t  b;
+    redisReply   *reps[2];
+    int           rc;
+
+    list_sort_key(p, list_sorts[p->sort], key, sizeof(key));
+    mall_batch_init(&b);
+    if (p->min_price >= 0 || p->max_price >= 0) {
+        catalog_list_bounds(p, min, max, sizeof(min));
+        snprintf(off, sizeof(off), "%lld",
+                 (long long) ((p->page - 1) * p->size));
+        snprintf(cnt, sizeof(cnt), "%lld", (long long) p->size);
+        if (list_desc(p)) {
+            mall_batch_addl(&b, 7, "ZREVRANGEBYSCORE", key, max, min, "LIMIT",
+                            off, cnt);
+        } else {
+            mall_batch_addl(&b, 7, "ZRANGEBYSCORE", key, min, max, "LIMIT",
+                            off, cnt);
+        }
+        mall_batch_addl(&b, 4, "ZCOUNT", key, min, max);
+    } else {
+        list_batch_page(&b, p, key);
+    }
+    rc = mall_batch_send(&b, ctx->redis, reps, err);
+    mall_batch_free(&b);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    rc = list_reply_from(ctx, p, reps[0], reps[1], err);
+    mall_redis_free_replies(reps, 2);
+    return rc;
+}
+
+
+/* The result key of p's filters: mall:list:{16 hex of their digest}. */
+static void
+list_result_key(const catalog_list_params_t *p, char *key, size_t sz)
+{
+    char     canon[512], hex[MALL_SHA256_HEX_LEN + 1];
+    char     brand_lc[CATALOG_BRAND_MAX + 1];
+    uint8_t  d[MALL_SHA256_LEN];
+    int      n;
+
+    catalog_brand_key(p->brand, brand_lc, sizeof(brand_lc));
+    n = snprintf(canon, sizeof(canon), "c=%lld|b=%s|s=%d|lo=%lld|hi=%lld|"
+                 "sort=%s", (long long) p->category, brand_lc, p->in_stock,
+                 (long long) p->min_price, (long long) p->max_price,
+                 list_sorts[p->sort]);
+    mall_sha256(canon, (size_t) n, d);
+    mall_hex_encode(d, sizeof(d), hex);
+    snprintf(key, sz, "mall:list:%.16s", hex);
+}
+
+
+/* The MULTI that (re)builds the result of p at version ver, then reads
+ * its page. */
+static void
+list_batch_build(mall_batch_t *b, const catalog_list_params_t *p,
+    const char *dst, const char *ver)
+{
+    const char  *argv[16];
+    char         sort_key[96], price_key[96], tmp[128], vkey[128];
+    char         brand_key[CATALOG_BRAND_MAX + 32];
+    char         brand_lc[CATALOG_BRAND_MAX + 1], min[24], max[24], nk[8];
+    int          n, k, w;
+
+    list_sort_key(p, list_sorts[p->sort], sort_key, sizeof(sort_key));
+    snprintf(tmp, sizeof(tmp), "%s:range", dst);
+    snprintf(vkey, sizeof(vkey), "%s:ver", dst);
+    if (p->min_price >= 0 || p->max_price >= 0) {
+        list_sort_key(p, "price", price_key, sizeof(price_key));
+        catalog_list_bounds(p, min, max, sizeof(min));
+        mall_batch_addl(b, 6, "ZRANGESTORE", tmp, price_key, min, max,
+                        "BYSCORE");
+    }
+
+    /* ZINTERSTORE dst k sort [range] [brand] [in_stock] WEIGHTS 1 0 ... */
+    n = 0;
+    argv[n++] = "ZINTERSTORE";
+    argv[n++] = dst;
+    argv[n++] = nk;
+    argv[n++] = sort_key;
+    k = 1;
+    if (p->min_price >= 0 || p->max_price >= 0) {
+        argv[n++] = tmp;
+        k++;
+    }
+    if (p->brand[0] != '\0') {
+        catalog_brand_key(p->brand, brand_lc, sizeof(brand_lc));
+        snprintf(brand_key, sizeof(brand_key), CATALOG_KEY_BRAND_PRODUCTS,
+                 brand_lc);
+        argv[n++] = brand_key;
+        k++;
+    }
+    if (p->in_stock) {
+        argv[n++] = CATALOG_KEY_IN_STOCK;
+        k++;
+    }
+    snprintf(nk, sizeof(nk), "%d", k);
+    argv[n++] = "WEIGHTS";
+    for (w = 0; w < k; w++) {
+        argv[n++] = w == 0 ? "1" : "0";    /* the score is the sort key */
+    }
+    mall_batch_add(b, n, argv);
+    mall_batch_addl(b, 2, "DEL", tmp);
+    mall_batch_addl(b, 3, "EXPIRE", dst, LIST_RESULT_TTL);
+    mall_batch_addl(b, 5, "SET", vkey, ver, "EX", LIST_RESULT_TTL);
+    list_batch_page(b, p, dst);
+}
+
+
+/* Plan 3: a cached intersection, rebuilt when the catalog moved on. */
+static int
+list_cached(mall_ctx_t *ctx, const catalog_list_params_t *p, mall_err_t *err)
+{
+    char           dst[64], vkey[80], ver[24];
+    mall_batch_t   b;
+    redisReply    *reps[4], *exec;
+    size_t         n;
+    int            rc;
+
+    list_result_key(p, dst, sizeof(dst));
+    snprintf(vkey, sizeof(vkey), "%s:ver", dst);
+    mall_batch_init(&b);
+    mall_batch_addl(&b, 2, "GET", CATALOG_KEY_VERSION);
+    mall_batch_addl(&b, 2, "GET", vkey);
+    list_batch_page(&b, p, dst);
+    rc = mall_batch_send(&b, ctx->redis, reps, err);
+    mall_batch_free(&b);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    snprintf(ver, sizeof(ver), "%s", reps[0]->type == REDIS_REPLY_STRING
+                                     ? reps[0]->str : "0");
+    if (reps[1]->type == REDIS_REPLY_STRING && strcmp(reps[1]->str, ver) == 0)
+    {
+        rc = list_reply_from(ctx, p, reps[2], reps[3], err);
+        mall_redis_free_replies(reps, 4);
+        return rc;
+    }
+    mall_redis_free_replies(reps, 4);
+
+    mall_batch_init(&b);
+    list_batch_build(&b, p, dst, ver);
+    rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
+    mall_batch_free(&b);
+    if (rc != MALL_OK) {
+        return rc == MALL_BATCH_ABORTED ? MALL_RETRY : rc;
+    }
+    n = exec->elements;
+    rc = n >= 2 ? list_reply_from(ctx, p, exec->element[n - 2],
+                                  exec->element[n - 1], err)
+                : mall_err_set(err, 500, "unexpected list build reply");
+    freeReplyObject(exec);
+    return rc;
+}
+
+
+int
+catalog_list_run(mall_ctx_t *ctx, const catalog_list_params_t *p,
+    const catalog_match_t *m)
+{
+    mall_err_t  err;
+    int         rc, price_sort, price_range;
+
+    err.msg[0] = '\0';
+    price_sort = p->sort == CATALOG_SORT_PRICE_ASC
+                 || p->sort == CATALOG_SORT_PRICE_DESC;
+    price_range = p->min_price >= 0 || p->max_price >= 0;
+
+    if (m != NULL) {
+        rc = catalog_list_matches(ctx, p, m, &err);
+    } else if (p->brand[0] == '\0' && !p->in_stock
+               && (!price_range || price_sort))
+    {
+        rc = list_direct(ctx, p, &err);
+    } else {
+        rc = list_cached(ctx, p, &err);
+    }
+    if (rc == MALL_ERR && !ctx->replied) {
+        mall_log_req(MALL_LOG_ERROR, "catalog", ctx->request_id,
+                     ctx->ident.user, "products list: %s",
+                     err.msg[0] ? err.msg : "out of memory");
+    }
+    return rc;
 }
 
 
@@ -248,233 +347,4 @@ catalog_products_list(mall_ctx_t *ctx)
                                 err.msg);
     }
     return catalog_list_run(ctx, &p, NULL);
-}
-
-
-int
-catalog_list_run(mall_ctx_t *ctx, const catalog_list_params_t *pp,
-    const catalog_match_t *m)
-{
-    catalog_list_params_t   p = *pp;
-    mall_redis_cmd_t        cmds[LIST_MAX_CMDS];
-    redisReply             *reps[LIST_MAX_CMDS], *zr;
-    list_match_t           *matches, key, *hit;
-    int64_t                *page_ids;
-    list_filter_t           filters[LIST_MAX_CMDS];
-    list_item_t            *items;
-    const char             *argv[LIST_MAX_CMDS][6];
-    char                    cat_key[64], brand_key[CATALOG_BRAND_MAX + 32];
-    char                    brand_lc[CATALOG_BRAND_MAX + 1];
-    char                    min_s[24], max_s[24];
-    char                    tags[96];
-    cJSON                  *root, *arr;
-    mall_err_t              err;
-    size_t                  ncmds, i, k, n, first, count;
-    int                     rc, price_sort, price_filter, price_cmd;
-    int                     relevance;
-
-    memset(reps, 0, sizeof(reps));
-    memset(filters, 0, sizeof(filters));
-    items = NULL;
-    matches = NULL;
-    page_ids = NULL;
-    root = NULL;
-    ncmds = 0;
-    count = 0;
-    err.msg[0] = '\0';
-    relevance = m != NULL && m->relevance;
-
-    /* the matches of a search, by id for lookups */
-    if (m != NULL) {
-        matches = malloc((m->n + 1) * sizeof(*matches));
-        if (matches == NULL) {
-            rc = MALL_ERR;
-            goto done;
-        }
-        for (i = 0; i < m->n; i++) {
-            matches[i].id = m->ids[i];
-            matches[i].score = m->scores[i];
-        }
-        qsort(matches, m->n, sizeof(*matches), list_match_cmp);
-    }
-
-    price_sort = p.sort == CATALOG_SORT_PRICE_ASC
-                 || p.sort == CATALOG_SORT_PRICE_DESC;
-    price_filter = p.min_price >= 0 || p.max_price >= 0;
-    list_desc = relevance || p.sort != CATALOG_SORT_PRICE_ASC;
-
-    /* command 0: the sort index with scores */
-    argv[0][0] = "ZRANGE";
-    argv[0][1] = relevance ? CATALOG_KEY_BY_SALES
-                 : price_sort ? CATALOG_KEY_BY_PRICE
-                 : p.sort == CATALOG_SORT_NEW ? CATALOG_KEY_BY_NEW
-                 : CATALOG_KEY_BY_SALES;
-    argv[0][2] = "0";
-    argv[0][3] = "-1";
-    argv[0][4] = "WITHSCORES";
-    cmds[0].argc = 5;
-    ncmds = 1;
-
-    snprintf(min_s, sizeof(min_s), "%lld",
-             (long long) (p.min_price >= 0 ? p.min_price : 0));
-    if (p.max_price >= 0) {
-        snprintf(max_s, sizeof(max_s), "%lld", (long long) p.max_price);
-    } else {
-        snprintf(max_s, sizeof(max_s), "+inf");
-    }
-
-    price_cmd = -1;
-    if (price_filter) {
-        price_cmd = (int) ncmds;
-        argv[ncmds][0] = "ZRANGEBYSCORE";
-        argv[ncmds][1] = CATALOG_KEY_BY_PRICE;
-        argv[ncmds][2] = min_s;
-        argv[ncmds][3] = max_s;
-        cmds[ncmds++].argc = 4;
-    }
-    if (p.category > 0) {
-        snprintf(cat_key, sizeof(cat_key), CATALOG_KEY_CAT_PRODUCTS,
-                 (long long) p.category);
-        argv[ncmds][0] = "SMEMBERS";
-        argv[ncmds][1] = cat_key;
-        cmds[ncmds++].argc = 2;
-    }
-    if (p.brand[0] != '\0') {
-        catalog_brand_key(p.brand, brand_lc, sizeof(brand_lc));
-        snprintf(brand_key, sizeof(brand_key), CATALOG_KEY_BRAND_PRODUCTS,
-                 brand_lc);
-        argv[ncmds][0] = "SMEMBERS";
-        argv[ncmds][1] = brand_key;
-        cmds[ncmds++].argc = 2;
-    }
-    if (p.in_stock) {
-        argv[ncmds][0] = "SMEMBERS";
-        argv[ncmds][1] = CATALOG_KEY_IN_STOCK;
-        cmds[ncmds++].argc = 2;
-    }
-    for (i = 0; i < ncmds; i++) {
-        cmds[i].argv = argv[i];
-        cmds[i].argvlen = NULL;
-    }
-
-    rc = mall_redis_pipeline(ctx->redis, ncmds, cmds, reps, &err);
-    if (rc != MALL_OK) {
-        goto done;
-    }
-    rc = MALL_ERR;
-
-    for (i = 0; i < ncmds; i++) {
-        if (reps[i]->type == REDIS_REPLY_ERROR) {
-            mall_err_set(&err, 500, "redis: %s", reps[i]->str);
-            goto done;
-        }
-    }
-    for (i = 1; i < ncmds; i++) {
-        if (list_filter_load(&filters[i], reps[i]) != MALL_OK) {
-            goto done;
-        }
-    }
-    (void) price_cmd;
-
-    /* the sort index: member, score, member, score, ... */
-    zr = reps[0];
-    if (zr->type != REDIS_REPLY_ARRAY || zr->elements % 2 != 0) {
-        mall_err_set(&err, 500, "bad sort index reply");
-        goto done;
-    }
-    items = malloc((zr->elements / 2 + 1) * sizeof(*items));
-    if (items == NULL) {
-        goto done;
-    }
-    for (i = 0; i + 1 < zr->elements; i += 2) {
-        list_item_t  it;
-
-        if (catalog_reply_int(zr->element[i], &it.id) != MALL_OK
-            || catalog_reply_int(zr->element[i + 1], &it.score) != MALL_OK)
-        {
-            continue;
-        }
-        it.tie = 0;
-        if (matches != NULL) {
-            key.id = it.id;
-            hit = bsearch(&key, matches, m->n, sizeof(*matches),
-                          list_match_cmp);
-            if (hit == NULL) {
-                continue;
-            }
-            if (relevance) {
-                it.tie = it.score;
-                it.score = hit->score;
-            }
-        }
-        for (k = 1; k < ncmds; k++) {
-            if (!list_filter_has(&filters[k], it.id)) {
-                break;
-            }
-        }
-        if (k == ncmds) {
-            items[count++] = it;
-        }
-    }
-
-    qsort(items, count, sizeof(*items), list_item_cmp);
-
-    /* the page */
-    first = (size_t) ((p.page - 1) * p.size);
-    n = first < count ? count - first : 0;
-    if (n > (size_t) p.size) {
-        n = (size_t) p.size;
-    }
-
-    root = cJSON_CreateObject();
-    arr = root != NULL ? cJSON_AddArrayToObject(root, "items") : NULL;
-    page_ids = malloc((n + 1) * sizeof(int64_t));
-    if (arr == NULL || page_ids == NULL) {
-        rc = MALL_ERR;
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        page_ids[i] = items[first + i].id;
-    }
-    rc = catalog_summaries(ctx, page_ids, n, arr, 0, &err);
-    if (rc != MALL_OK) {
-        goto done;
-    }
-    rc = MALL_ERR;
-    if (m != NULL && m->q != NULL
-        && mall_json_add_str(root, "q", m->q) != MALL_OK)
-    {
-        goto done;
-    }
-    if (mall_json_add_int(root, "page", p.page) != MALL_OK
-        || mall_json_add_int(root, "size", p.size) != MALL_OK
-        || mall_json_add_int(root, "total", (int64_t) count) != MALL_OK)
-    {
-        goto done;
-    }
-
-    if (p.category > 0) {
-        snprintf(tags, sizeof(tags), "list%s category:%lld",
-                 m != NULL ? " search" : "", (long long) p.category);
-    } else {
-        snprintf(tags, sizeof(tags), "list%s", m != NULL ? " search" : "");
-    }
-    catalog_cache_headers(ctx, tags);
-    rc = mall_reply_json(ctx, 200, root);
-
-done:
-    if (rc == MALL_ERR && !ctx->replied) {
-        mall_log_req(MALL_LOG_ERROR, "catalog", ctx->request_id,
-                     ctx->ident.user, "products list: %s",
-                     err.msg[0] ? err.msg : "out of memory");
-    }
-    cJSON_Delete(root);
-    mall_redis_free_replies(reps, ncmds);
-    for (i = 0; i < LIST_MAX_CMDS; i++) {
-        free(filters[i].ids);
-    }
-    free(items);
-    free(matches);
-    free(page_ids);
-    return rc;
 }
