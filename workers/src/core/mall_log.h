@@ -1,7 +1,9 @@
 /*
  * One line per event: time, level, pid, component, then (for requests) the
- * request id and user, then the message. Every line is written with one
- * write(2) so lines from the master and the children do not interleave.
+ * request id and user, then the message. Lines are written whole (one
+ * write(2) of one or more lines), so lines from the master and the
+ * worker processes do not interleave. A worker process buffers them
+ * (mall_log_buffer): at most flush_ms late, warnings and errors at once.
  *
  * mall_log() is level-gated like Redis' serverLog: when the level is
  * filtered out, the arguments are not evaluated.
@@ -10,6 +12,8 @@
 #define MALL_LOG_H
 
 #include "mall_common.h"
+
+struct event_base;
 
 typedef enum {
     MALL_LOG_ERROR = 0,
@@ -48,6 +52,18 @@ int mall_log_open(const char *path, mall_err_t *err);
 
 /* Level name to value; -1 for an unknown name. */
 int mall_log_level_parse(const char *name);
+
+/*
+ * Buffers lines in this process (a worker: one event loop), flushed every
+ * flush_ms on base, when full, at a warning or worse, and by
+ * mall_log_flush / mall_log_unbuffer. MALL_OK or MALL_ERR.
+ */
+int mall_log_buffer(struct event_base *base, int flush_ms);
+void mall_log_flush(void);
+void mall_log_unbuffer(void);
+
+/* Call after fork: lines carry this process's pid (cached). */
+void mall_log_process(void);
 
 /* Async-signal-safe: writes a fixed message with write(2) only. */
 void mall_log_raw_from_handler(const char *msg);

@@ -208,6 +208,7 @@ proc_spawn(int slot, const sigset_t *child_mask)
             _exit(0);
         }
         sigprocmask(SIG_SETMASK, child_mask, NULL);
+        mall_log_process();
 
         _exit(mall_server_run(cur_conf, listen_fd));
     }

@@ -39,6 +39,7 @@
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
 #define SERVER_FIBERS_KEPT       64        /* idle fiber stacks cached */
+#define SERVER_LOG_FLUSH_MS      100       /* buffered log lines, at most */
 
 typedef struct mall_server_s {
     const mall_conf_t            *conf;
@@ -438,7 +439,8 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
 
     if (mall_fiber_init(srv.base, (size_t) conf->fiber_stack_kb * 1024,
                         SERVER_FIBERS_KEPT) != MALL_OK
-        || mall_http_client_init(srv.base) != MALL_OK)
+        || mall_http_client_init(srv.base) != MALL_OK
+        || mall_log_buffer(srv.base, SERVER_LOG_FLUSH_MS) != MALL_OK)
     {
         mall_log(MALL_LOG_ERROR, "server", "cannot set up fibers or the "
                  "http client");
@@ -471,6 +473,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
     rc = 0;
 
 done:
+    mall_log_unbuffer();
     order_expiry_stop(srv.order_timer);
     mall_redis_close(&srv.redis);
     mall_http_client_shutdown();

@@ -11,9 +11,10 @@
  *           than is left: 409 OUT_OF_STOCK, nothing written.
  *   write   one MULTI/EXEC: per line HINCRBY stock -q and a COPY of the
  *           SKU as the order's hold record (stock.h), the order hash, SET
- *           of the key NX with the sealed answer, the user's index and
- *           status index, the expiry queue (and the purchase counters).
- *   reply   201 with the order, built before the write (no read-back).
+ *           of the key NX with the answer, the user's index and status
+ *           index, the expiry queue (and the purchase counters).
+ *   reply   201 {order_id, status, amounts, created_at, pay_deadline},
+ *           built before the write (no read-back).
  *
  * The EXEC reply says whether it worked: a stock below zero means an
  * order racing for the last units got there first; a nil SET means a
@@ -27,21 +28,17 @@
 #include <time.h>
 
 #include <event2/http.h>
-#include <openssl/crypto.h>
 
 #include "catalog.h"
 #include "catalog_keys.h"
+#include "mall_buf.h"
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_reply.h"
-#include "mall_seal.h"
 #include "order_request.h"
 #include "order_store.h"
-#include "order_view.h"
 
-#define CREATE_SEALED_MAX  4096
-#define CREATE_PLAIN_MAX   2048
-#define CREATE_FIELDS      19
+#define CREATE_FIELDS      18
 #define CREATE_INTS        10
 
 static int order_create(mall_ctx_t *ctx);
@@ -74,10 +71,10 @@ typedef struct {
     int               limit;            /* purchase limit in force */
     redisReply       *read[ORDER_LINES_MAX + 3];
     size_t            nread;
-    char              sealed_addr[CREATE_SEALED_MAX];
+    const char       *address;          /* sealed record, in c->read */
     char             *items;            /* items JSON (cJSON_free) */
-    char             *answer;           /* the 201 body (cJSON_free) */
-    char             *idem_val;         /* "v1 digest oid sealed" (free) */
+    mall_buf_t        idem_val;         /* "v1 digest oid answer" */
+    size_t            answer_at;        /* where the answer starts in it */
 } create_t;
 
 /* read replies: key record, address, SKUs, [purchase counters] */
@@ -177,7 +174,7 @@ create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 /* ---- replay ----------------------------------------------------------- */
 
 /*
- * The key was used before: "v1 {digest} {oid} {sealed answer}". Another
+ * The key was used before: "v1 {digest} {oid} {answer}". Another
  * body is 409. The same body gets the first answer again, unless that
  * order lost the race for its last units and its creator died before
  * undoing it (a SKU is below zero and the order's hold says it was short):
@@ -189,12 +186,11 @@ static int
 create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
     mall_err_t *err)
 {
-    const auth_conf_t  *a = &ctx->conf->auth;
-    char                oid[ORDER_ID_MAX], *out;
-    const char         *p, *sealed;
+    char                oid[ORDER_ID_MAX];
+    const char         *p, *answer;
     order_head_t        h;
     int64_t             short_sku;
-    size_t              i, n, len;
+    size_t              i;
     int                 rc, negative;
 
     p = v->str;
@@ -211,7 +207,7 @@ create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
     }
     memcpy(oid, p + 3 + ORDER_DIGEST_HEX, ORDER_ID_LEN);
     oid[ORDER_ID_LEN] = '\0';
-    sealed = p + 3 + ORDER_DIGEST_HEX + ORDER_ID_LEN + 1;
+    answer = p + 3 + ORDER_DIGEST_HEX + ORDER_ID_LEN + 1;
 
     negative = 0;
     for (i = 0; i < c->req.nlines; i++) {
@@ -234,18 +230,7 @@ create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
         }
     }
 
-    len = v->len - (size_t) (sealed - p);
-    out = malloc(len + 1);
-    if (out == NULL) {
-        return mall_err_set(err, 500, "out of memory");
-    }
-    rc = mall_unseal(a->data_keys, a->n_data_keys, c->idem, sealed, len,
-                     (uint8_t *) out, len + 1, &n, err);
-    if (rc == MALL_OK) {
-        rc = sf_reply_raw(ctx, 200, out, n);
-    }
-    free(out);
-    return rc;
+    return sf_reply_raw(ctx, 200, answer, v->len - (size_t) (answer - p));
 }
 
 
@@ -296,57 +281,23 @@ create_check_skus(mall_ctx_t *ctx, create_t *c)
 
 
 /*
- * Opens the caller's address record and seals its snapshot for the order
- * into c->sealed_addr. MALL_OK, or MALL_ERR (err->code 422: not the
- * caller's).
+ * The shipping address: the caller's address-book record, copied sealed
+ * as it is (AES-256-GCM under the book's AAD mall:addr:{uid}:{aid}, which
+ * the order's user_id and address_id rebuild). Its presence in the
+ * caller's own book is the ownership check. MALL_OK, or MALL_ERR once
+ * replied (422).
  */
 static int
-create_address(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+create_address(mall_ctx_t *ctx, create_t *c)
 {
-    static const char   *fields[] = {
-        "name", "phone", "province", "city", "district", "detail"
-    };
-    const auth_conf_t   *a = &ctx->conf->auth;
-    const redisReply    *rec = c->read[READ_ADDR];
-    char                 aad[ORDER_KEY_MAX], *text;
-    uint8_t              plain[CREATE_PLAIN_MAX];
-    size_t               n, i, len;
-    cJSON               *src, *snap;
-    const cJSON         *v;
-    int                  rc;
+    const redisReply  *rec = c->read[READ_ADDR];
 
-    if (rec->type != REDIS_REPLY_STRING) {
-        return mall_err_set(err, 422, "no such address");
+    if (rec->type != REDIS_REPLY_STRING || rec->len == 0) {
+        sf_reply_invalid(ctx, "address_id", "no such address of yours");
+        return MALL_ERR;
     }
-    snprintf(aad, sizeof(aad), "mall:addr:%s:%lld", c->uid,
-             (long long) c->req.address_id);
-    if (a->n_data_keys == 0
-        || mall_unseal(a->data_keys, a->n_data_keys, aad, rec->str, rec->len,
-                       plain, sizeof(plain), &n, err) != MALL_OK)
-    {
-        return mall_err_set(err, 422, "no such address");
-    }
-    src = mall_json_object(plain, n);
-    OPENSSL_cleanse(plain, sizeof(plain));
-    snap = cJSON_CreateObject();
-    rc = src != NULL && snap != NULL ? MALL_OK : MALL_ERR;
-    for (i = 0; rc == MALL_OK && i < MALL_ARRAY_LEN(fields); i++) {
-        v = cJSON_GetObjectItemCaseSensitive(src, fields[i]);
-        rc = mall_json_add_str(snap, fields[i], cJSON_IsString(v)
-                               ? v->valuestring : "");
-    }
-    cJSON_Delete(src);
-    text = rc == MALL_OK ? cJSON_PrintUnformatted(snap) : NULL;
-    cJSON_Delete(snap);
-    if (text == NULL) {
-        return mall_err_set(err, 500, "out of memory");
-    }
-    order_key(aad, sizeof(aad), ORDER_KEY_ADDRESS_AAD, c->oid, NULL);
-    rc = mall_seal(&a->data_keys[0], aad, text, strlen(text), c->sealed_addr,
-                   sizeof(c->sealed_addr), &len, err);
-    OPENSSL_cleanse(text, strlen(text));
-    cJSON_free(text);
-    return rc;
+    c->address = rec->str;
+    return MALL_OK;
 }
 
 
@@ -391,10 +342,7 @@ create_check(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
     if (order_new_id(c->oid) != MALL_OK) {
         return mall_err_set(err, 500, "no randomness for the order id");
     }
-    if (create_address(ctx, c, err) != MALL_OK) {
-        if (err->code == 422) {
-            sf_reply_invalid(ctx, "address_id", "no such address of yours");
-        }
+    if (create_address(ctx, c) != MALL_OK) {
         return MALL_ERR;
     }
     /* fast fail: nothing is written for an order that cannot be served */
@@ -517,13 +465,12 @@ create_fields(mall_ctx_t *ctx, create_t *c, const char **kv,
                                                            : "null");
     CREATE_KV("remark", c->req.remark);
     CREATE_KV("address_id", ints[4]);
-    CREATE_KV("address", c->sealed_addr);
+    CREATE_KV("address", c->address);
     CREATE_KV("created_at", ints[5]);
     CREATE_KV("created_ms", ints[6]);
     CREATE_KV("pay_deadline", ints[7]);
     CREATE_KV("updated_at", ints[8]);
     CREATE_KV("idem_key", c->idem);
-    CREATE_KV("idem_digest", c->digest);
     /* its units count against the purchase limit (released with it) */
     CREATE_KV(c->limit ? "counted" : "limit", c->limit ? "1" : "off");
 #undef CREATE_KV
@@ -531,32 +478,30 @@ create_fields(mall_ctx_t *ctx, create_t *c, const char **kv,
 }
 
 
-/* The 201 body, and the key's record holding it sealed. */
+/*
+ * The answer (201, and 200 for a replay of the key): what the client needs
+ * to pay or to find the order again. The key's record holds it after
+ * "v1 {digest} {oid} ", so a replay is answered from the first round trip
+ * (it carries nothing sensitive; the detail is GET /api/v1/orders/{id}).
+ */
 static int
-create_answer(mall_ctx_t *ctx, create_t *c, const order_fields_t *f,
-    mall_err_t *err)
+create_answer(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 {
-    const auth_conf_t  *a = &ctx->conf->auth;
-    cJSON              *view;
-    size_t              len, cap, off;
+    mall_buf_t  *b = &c->idem_val;
+    int64_t      now = c->created_ms / 1000;
 
-    view = order_view(ctx, f, NULL, ORDER_VIEW_ADDRESS | ORDER_VIEW_EVENTS);
-    c->answer = view != NULL ? cJSON_PrintUnformatted(view) : NULL;
-    cJSON_Delete(view);
-    if (c->answer == NULL) {
-        return mall_err_set(err, 500, "out of memory");
-    }
-    len = strlen(c->answer);
-    cap = 4 + ORDER_DIGEST_HEX + ORDER_ID_MAX
-          + MALL_SEAL_LEN(MALL_SEAL_ID_MAX, len) + 1;
-    c->idem_val = malloc(cap);
-    if (c->idem_val == NULL) {
-        return mall_err_set(err, 500, "out of memory");
-    }
-    off = (size_t) snprintf(c->idem_val, cap, ORDER_IDEM_VERSION " %s %s ",
-                            c->digest, c->oid);
-    return mall_seal(&a->data_keys[0], c->idem, c->answer, len,
-                     c->idem_val + off, cap - off, &len, err);
+    mall_buf_printf(b, ORDER_IDEM_VERSION " %s %s ", c->digest, c->oid);
+    c->answer_at = b->len;
+    mall_buf_printf(b, "{\"order_id\":\"%s\",\"status\":\"unpaid\","
+                    "\"items_fen\":%lld,\"shipping_fen\":%lld,"
+                    "\"discount_fen\":%lld,\"total_fen\":%lld,"
+                    "\"created_at\":%lld,\"pay_deadline\":%lld}", c->oid,
+                    (long long) c->amounts.items_fen,
+                    (long long) c->amounts.shipping_fen,
+                    (long long) c->amounts.discount_fen,
+                    (long long) c->amounts.total_fen, (long long) now,
+                    (long long) (now + ctx->conf->order.pay_timeout));
+    return b->oom ? mall_err_set(err, 500, "out of memory") : MALL_OK;
 }
 
 
@@ -588,7 +533,7 @@ create_write(mall_ctx_t *ctx, create_t *c, const char **kv,
     argv[1] = key;
     memcpy(&argv[2], kv, 2 * CREATE_FIELDS * sizeof(*kv));
     mall_batch_add(&b, 2 + 2 * CREATE_FIELDS, argv);
-    mall_batch_addl(&b, 6, "SET", c->idem, c->idem_val, "NX", "EX",
+    mall_batch_addl(&b, 6, "SET", c->idem, c->idem_val.p, "NX", "EX",
                     ORDER_IDEM_TTL);
     order_key(key, sizeof(key), ORDER_KEY_USER_ALL, c->uid, NULL);
     mall_batch_addl(&b, 4, "ZADD", key, ms, c->oid);
@@ -679,7 +624,6 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 {
     const char      *kv[2 * CREATE_FIELDS];
     char             ints[CREATE_INTS][24];
-    order_fields_t   f;
     stock_change_t   ch[ORDER_LINES_MAX];
     redisReply      *exec;
     int64_t          verdict;
@@ -689,9 +633,7 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
     if (create_fields(ctx, c, kv, ints) != MALL_OK) {
         return mall_err_set(err, 500, "out of memory");
     }
-    f.kv = kv;
-    f.n = CREATE_FIELDS;
-    rc = create_answer(ctx, c, &f, err);
+    rc = create_answer(ctx, c, err);
     if (rc != MALL_OK) {
         return rc;
     }
@@ -724,7 +666,8 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
         return order_reply_out_of_stock(ctx, verdict);
     }
 
-    rc = sf_reply_raw(ctx, 201, c->answer, strlen(c->answer));
+    rc = sf_reply_raw(ctx, 201, c->idem_val.p + c->answer_at,
+                      c->idem_val.len - c->answer_at);
     /* after the answer: the SKUs' derived state, if one crossed a line */
     stock_follow_up(ctx, ch, c->req.nlines);
     return rc;
@@ -759,11 +702,10 @@ create_reset(create_t *c)
 {
     mall_redis_free_replies(c->read, c->nread);
     c->nread = 0;
-    OPENSSL_cleanse(c->sealed_addr, sizeof(c->sealed_addr));
+    c->address = NULL;
     cJSON_free(c->items);
-    cJSON_free(c->answer);
-    free(c->idem_val);
-    c->items = c->answer = c->idem_val = NULL;
+    c->items = NULL;
+    mall_buf_free(&c->idem_val);
 }
 
 

@@ -70,10 +70,18 @@ field_int(const order_fields_t *f, const char *name)
 }
 
 
-/* The unsealed address snapshot with the phone masked; NULL if absent. */
+/*
+ * The order's address with the phone masked; NULL if absent. It is the
+ * address-book record copied sealed at ordering time (AAD of the book:
+ * mall:addr:{uid}:{aid}); orders of the previous layout re-sealed it
+ * under mall:order:{oid}:address.
+ */
 static cJSON *
-view_address(mall_ctx_t *ctx, const char *oid, const char *sealed)
+view_address(mall_ctx_t *ctx, const order_fields_t *f)
 {
+    const char          *oid = order_field(f, "id");
+    const char          *uid = order_field(f, "user_id");
+    const char          *sealed = order_field(f, "address");
     static const char   *fields[] = {
         "name", "province", "city", "district", "detail"
     };
@@ -85,15 +93,22 @@ view_address(mall_ctx_t *ctx, const char *oid, const char *sealed)
     cJSON               *rec, *o;
     mall_err_t           err;
 
-    if (sealed == NULL) {
+    if (sealed == NULL || uid == NULL) {
         return NULL;
     }
-    order_key(aad, sizeof(aad), ORDER_KEY_ADDRESS_AAD, oid, NULL);
+    snprintf(aad, sizeof(aad), "mall:addr:%s:%lld", uid,
+             (long long) field_int(f, "address_id"));
     if (mall_unseal(a->data_keys, a->n_data_keys, aad, sealed,
                     strlen(sealed), plain, sizeof(plain), &n, &err)
         != MALL_OK)
     {
-        return NULL;
+        order_key(aad, sizeof(aad), ORDER_KEY_ADDRESS_AAD, oid, NULL);
+        if (mall_unseal(a->data_keys, a->n_data_keys, aad, sealed,
+                        strlen(sealed), plain, sizeof(plain), &n, &err)
+            != MALL_OK)
+        {
+            return NULL;
+        }
     }
     rec = mall_json_object(plain, n);
     OPENSSL_cleanse(plain, sizeof(plain));
@@ -237,7 +252,7 @@ order_view(mall_ctx_t *ctx, const order_fields_t *f,
         {
             goto fail;
         }
-        addr = view_address(ctx, id, order_field(f, "address"));
+        addr = view_address(ctx, f);
         if (addr == NULL) {
             addr = cJSON_CreateNull();
         }
