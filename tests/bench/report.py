@@ -172,6 +172,41 @@ def print_table(meta, rows):
         print(fmt(l))
 
 
+def cpu_per_request(samples):
+    """Server CPU per answered request, by process group, per case: the
+    median over the case's own runs of cpu_ticks / requests."""
+    out = {}
+    for s in samples:
+        r = s["result"]
+        if s["case"] != s["pair"] or not r.get("requests") or \
+                "cpu_ticks" not in r:
+            continue
+        hz = r.get("hz", 100)
+        us = {k: v * 1e6 / hz / r["requests"]
+              for k, v in r["cpu_ticks"].items()}
+        out.setdefault(s["case"], []).append(us)
+    med = {}
+    for case, runs in out.items():
+        med[case] = {k: statistics.median(u[k] for u in runs)
+                     for k in runs[0]}
+    return med
+
+
+def print_cpu(cpu):
+    rows = [(c, v) for c, v in cpu.items()
+            if v.get("workers", 0) > 0 or v.get("redis", 0) > 0]
+    if not rows:
+        return
+    print()
+    print("Server CPU per request (us; median over the case's runs; nginx"
+          " is pinned with Redis on one core)")
+    print("  %-18s %8s %8s %8s %8s" % ("case", "nginx", "workers", "redis",
+                                      "total"))
+    for c, v in rows:
+        print("  %-18s %8.1f %8.1f %8.1f %8.1f"
+              % (c, v["nginx"], v["workers"], v["redis"], sum(v.values())))
+
+
 ZONE_RE = re.compile(r"(?:keys_zone=|zone=|_zone\s+)([A-Za-z0-9_]+):(\d+)([kKmM]?)")
 
 
@@ -232,12 +267,15 @@ def main():
     sizes = zone_sizes(args.conf) if args.conf else {}
 
     rows = build_rows(meta, samples)
+    cpu = cpu_per_request(samples)
     print_table(meta, rows)
+    print_cpu(cpu)
     print_memory(memory, shm, sizes)
     print()
 
     with open(args.json, "w") as f:
         json.dump({"meta": meta, "rows": rows, "memory": memory,
+                   "cpu_us_per_request": cpu,
                    "shm": [z for z in shm if z.get("zones")],
                    "samples": samples}, f, indent=1)
     misses = [r["case"] for r in rows if r.get("verdict") == "misses"]

@@ -840,9 +840,9 @@ done
 start_redis() {
     # durability as shipped (conf/redis.conf.tmpl): every write fsync'd
     log "starting redis on $ADDR:$PORT_REDIS (core $CORE_SERVER, appendfsync always)"
-    spawn redis "$CORE_SERVER" "$RUN/logs/redis.log" redis-server \
+    spawn redis "${BENCH_REDIS_CORE-$CORE_SERVER}" "$RUN/logs/redis.log" redis-server \
         --bind "$ADDR" --port "$PORT_REDIS" --dir "$RUN/redis" \
-        --appendonly yes --appendfsync ${BENCH_REDIS_FSYNC:-always} --save "" \
+        --appendonly yes --appendfsync ${BENCH_REDIS_FSYNC:-always} --save "" ${BENCH_REDIS_EXTRA:-} \
         --protected-mode yes --daemonize no --loglevel warning
     REDIS_PID=$SPAWNED
     wait_port "$PORT_REDIS" 10 "$REDIS_PID" || die "redis did not start ($RUN/logs/redis.log)"
@@ -910,6 +910,7 @@ done
 SAMPLES=$RUN/samples.jsonl
 : >"$SAMPLES"
 declare -A REDIS_N=()   # redis-benchmark request count per case (≈ D seconds)
+CLK_TCK=$(getconf CLK_TCK)
 
 # run_case CASE SECONDS: one measurement; prints mall-load's JSON line
 run_case() {
@@ -950,10 +951,27 @@ record() {
     printf '{"case":"%s","pair":"%s","round":%s,"result":%s}\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"
 }
 
+# cpu_ticks PID...: CPU time (utime + stime, and that of reaped children:
+# Redis' AOF rewrite) of each pid and its children, in clock ticks.
+cpu_ticks() {
+    local t=0 pid p
+    for pid in "$@"; do
+        for p in $pid $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+            [ -r "/proc/$p/stat" ] || continue
+            t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" \
+                       | awk '{print $12 + $13 + $14 + $15}')))
+        done
+    done
+    printf '%s' "$t"
+}
+
 measure() {   # measure CASE PAIR ROUND
-    local out rps
+    local out rps n0 w0 r0
+    n0=$(cpu_ticks $NGINX_PID) w0=$(cpu_ticks $WORKER_PID) r0=$(cpu_ticks $REDIS_PID)
     out=$(run_case "$1" "$DURATION") || true
     [ -n "$out" ] || out='{"rps":0,"requests":0,"error":"no output"}'
+    # where the CPU went while it ran (server side; the load runs apart)
+    out="${out%\}},\"cpu_ticks\":{\"nginx\":$(( $(cpu_ticks $NGINX_PID) - n0 )),\"workers\":$(( $(cpu_ticks $WORKER_PID) - w0 )),\"redis\":$(( $(cpu_ticks $REDIS_PID) - r0 ))},\"hz\":$CLK_TCK}"
     record "$1" "$2" "$3" "$out"
     rps=$(printf '%s' "$out" | sed -nE 's/.*"rps":([0-9.]+).*/\1/p')
     case_reset; "case_$1"

@@ -44,6 +44,7 @@ mall_conf_init(mall_conf_t *conf)
     conf->backlog = 511;
     conf_workers(conf, "auto", NULL);
     conf->redis_timeout_ms = 1000;
+    conf->redis_connections = 4;
     conf->redis_txn_connections = 4;
     conf->max_inflight = 512;
     conf->fiber_stack_kb = 256;
@@ -227,6 +228,7 @@ typedef struct {
 
 static const conf_int_t  conf_ints[] = {
     CONF_INT("redis_timeout_ms", 1, 60000, redis_timeout_ms),
+    CONF_INT("redis_connections", 1, 64, redis_connections),
     CONF_INT("redis_txn_connections", 1, 64, redis_txn_connections),
     CONF_INT("max_inflight", 1, 100000, max_inflight),
     CONF_INT("fiber_stack_kb", 64, 8192, fiber_stack_kb),

@@ -13,7 +13,8 @@
  *   redis 127.0.0.1:6391           Redis host:port (numeric address: a
  *                                  host name is resolved blocking)
  *   redis_timeout_ms 1000          connect and command batch timeout
- *   redis_txn_connections 4        exclusive connections per child for
+ *   redis_connections 4            pipelined connections per process
+ *   redis_txn_connections 4        exclusive connections per process for
  *                                  WATCH transactions
  *   pidfile /path/mall-worker.pid  master pid (optional)
  *   error_log /path/file|stderr    log target (default stderr)
@@ -59,6 +60,7 @@ typedef struct {
     char              redis_host[256];
     int               redis_port;
     int               redis_timeout_ms;
+    int               redis_connections;
     int               redis_txn_connections;
     int               max_inflight;
     int               fiber_stack_kb;

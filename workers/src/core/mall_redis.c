@@ -425,6 +425,7 @@ batch_conn(mall_redis_t *r, mall_fiber_t *self, const mall_redis_cmd_t *cmds,
 {
     mall_redis_conn_t  *c = *mall_fiber_redis_slot(self);
     unsigned            watching = 0, in_multi = 0;
+    size_t              i;
 
     if (c != NULL && c->txn_lost) {
         /* its WATCH went with the connection: the transaction is void */
@@ -441,16 +442,21 @@ batch_conn(mall_redis_t *r, mall_fiber_t *self, const mall_redis_cmd_t *cmds,
             return NULL;
         }
     }
-    if (c == NULL) {
-        c = r->shared;
-    }
-    if (conn_ready(c, err) != MALL_OK) {
-        if (c->exclusive) {
+    if (c != NULL) {
+        if (conn_ready(c, err) != MALL_OK) {
             txn_release(c);
+            return NULL;
         }
-        return NULL;
+        return c;
     }
-    return c;
+    /* the next shared connection that can take it */
+    for (i = 0; i < r->nshared; i++) {
+        c = &r->shared[r->next_shared++ % r->nshared];
+        if (conn_ready(c, err) == MALL_OK) {
+            return c;
+        }
+    }
+    return NULL;
 }
 
 
@@ -581,29 +587,52 @@ mall_redis_init(mall_redis_t *r, const char *host, int port, int timeout_ms)
 
 
 int
-mall_redis_attach(mall_redis_t *r, struct event_base *base, int txn_conns)
+mall_redis_attach(mall_redis_t *r, struct event_base *base, int shared_conns,
+    int txn_conns)
 {
     size_t  i;
 
     r->base = base;
-    r->shared = calloc(1, sizeof(*r->shared));
+    r->shared = calloc((size_t) shared_conns, sizeof(*r->shared));
     r->txn = calloc((size_t) txn_conns, sizeof(*r->txn));
     if (r->shared == NULL || r->txn == NULL) {
         return MALL_ERR;
     }
+    r->nshared = (size_t) shared_conns;
     r->ntxn = (size_t) txn_conns;
-    r->shared->r = r;
-    r->shared->retry = evtimer_new(base, conn_retry_cb, r->shared);
-    if (r->shared->retry == NULL) {
-        return MALL_ERR;
+    for (i = 0; i < r->nshared; i++) {
+        r->shared[i].r = r;
+        r->shared[i].retry = evtimer_new(base, conn_retry_cb, &r->shared[i]);
+        if (r->shared[i].retry == NULL) {
+            return MALL_ERR;
+        }
     }
     for (i = 0; i < r->ntxn; i++) {
         r->txn[i].r = r;
         r->txn[i].exclusive = 1;
     }
     mall_fiber_on_exit(redis_fiber_exit);
-    conn_open(r->shared);
+    for (i = 0; i < r->nshared; i++) {
+        conn_open(&r->shared[i]);
+    }
     return MALL_OK;
+}
+
+
+/* Frees one connection's context and its timer. */
+static void
+conn_close(mall_redis_conn_t *c)
+{
+    if (c->ac != NULL) {
+        c->ac->onConnect = NULL;
+        c->ac->onDisconnect = NULL;
+        redisAsyncFree(c->ac);
+        c->ac = NULL;
+    }
+    if (c->retry != NULL) {
+        event_free(c->retry);
+        c->retry = NULL;
+    }
 }
 
 
@@ -613,24 +642,16 @@ mall_redis_close(mall_redis_t *r)
     size_t  i;
 
     mall_redis_blocking_close(r);
-    if (r->shared != NULL) {
-        if (r->shared->ac != NULL) {
-            redisAsyncFree(r->shared->ac);
-        }
-        if (r->shared->retry != NULL) {
-            event_free(r->shared->retry);
-        }
-        free(r->shared);
-        r->shared = NULL;
+    for (i = 0; r->shared != NULL && i < r->nshared; i++) {
+        conn_close(&r->shared[i]);
     }
-    for (i = 0; i < r->ntxn; i++) {
-        if (r->txn[i].ac != NULL) {
-            redisAsyncFree(r->txn[i].ac);
-        }
+    for (i = 0; r->txn != NULL && i < r->ntxn; i++) {
+        conn_close(&r->txn[i]);
     }
+    free(r->shared);
     free(r->txn);
-    r->txn = NULL;
-    r->ntxn = 0;
+    r->shared = r->txn = NULL;
+    r->nshared = r->ntxn = 0;
     r->base = NULL;
 }
 
@@ -733,5 +754,12 @@ mall_redis_ping(mall_redis_t *r, mall_err_t *err)
 int
 mall_redis_connected(const mall_redis_t *r)
 {
-    return r->shared != NULL && r->shared->up;
+    size_t  i;
+
+    for (i = 0; r->shared != NULL && i < r->nshared; i++) {
+        if (r->shared[i].up) {
+            return 1;
+        }
+    }
+    return 0;
 }

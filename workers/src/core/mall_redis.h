@@ -58,7 +58,9 @@ typedef struct mall_redis_s {
     int                         backoff_ms;
     /* async mode (set by mall_redis_attach) */
     struct event_base          *base;
-    struct mall_redis_conn_s   *shared;            /* the pipelined one */
+    struct mall_redis_conn_s   *shared;            /* the pipelined ones */
+    size_t                      nshared;
+    size_t                      next_shared;       /* round robin */
     struct mall_redis_conn_s   *txn;               /* exclusive ones */
     size_t                      ntxn;
     struct redis_txn_wait_s    *txn_waiters;       /* FIFO */
@@ -76,12 +78,15 @@ void mall_redis_init(mall_redis_t *r, const char *host, int port,
     int timeout_ms);
 
 /*
- * Switches r to async mode on base with txn_conns exclusive connections
- * for WATCH transactions (1..64), and opens the shared connection (a
- * failure is not fatal: it is retried with backoff). MALL_OK / MALL_ERR.
+ * Switches r to async mode on base with shared_conns pipelined
+ * connections (batches go round robin: Redis reads a bounded amount per
+ * connection and loop turn, so a few connections let one fsync of the AOF
+ * cover more requests) and txn_conns exclusive ones for WATCH
+ * transactions (1..64 each), and opens the shared ones (a failure is not
+ * fatal: retried with backoff). MALL_OK / MALL_ERR.
  */
 int mall_redis_attach(mall_redis_t *r, struct event_base *base,
-    int txn_conns);
+    int shared_conns, int txn_conns);
 
 /* Closes every connection (in-flight batches fail). */
 void mall_redis_close(mall_redis_t *r);
@@ -119,7 +124,7 @@ void mall_redis_free_replies(redisReply **replies, size_t n);
 /* MALL_OK when PING answers PONG, else MALL_RETRY / MALL_ERR. */
 int mall_redis_ping(mall_redis_t *r, mall_err_t *err);
 
-/* 1 when the shared async connection is up (status, metrics). */
+/* 1 when a shared async connection is up (status, metrics). */
 int mall_redis_connected(const mall_redis_t *r);
 
 #endif

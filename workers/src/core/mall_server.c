@@ -373,6 +373,28 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 
+/*
+ * The event loop. With epoll, changes of interest (a Redis connection's
+ * write event comes and goes with every batch) are queued and applied in
+ * one go before each epoll_wait instead of one epoll_ctl call apiece.
+ */
+static struct event_base *
+server_base_new(void)
+{
+    struct event_config  *cfg;
+    struct event_base    *base;
+
+    cfg = event_config_new();
+    if (cfg == NULL) {
+        return NULL;
+    }
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
+
 int
 mall_server_run(const mall_conf_t *conf, int listen_fd)
 {
@@ -394,7 +416,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
         goto done;
     }
 
-    srv.base = event_base_new();
+    srv.base = server_base_new();
     if (srv.base == NULL) {
         mall_log(MALL_LOG_ERROR, "server", "event_base_new failed");
         goto done;
@@ -450,7 +472,8 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
     /* a Redis that is down is not fatal: requests get 503 until it is back */
     mall_redis_init(&srv.redis, conf->redis_host, conf->redis_port,
                     conf->redis_timeout_ms);
-    if (mall_redis_attach(&srv.redis, srv.base, conf->redis_txn_connections)
+    if (mall_redis_attach(&srv.redis, srv.base, conf->redis_connections,
+                          conf->redis_txn_connections)
         != MALL_OK)
     {
         mall_log(MALL_LOG_ERROR, "server", "cannot set up the redis client");
