@@ -373,6 +373,51 @@ mall_jwt_parse(const char *token, size_t len, mall_jwt_t *jwt)
 /* --------------------------------------------------------------- verify */
 
 
+/*
+ * ECDSA signatures are malleable: (r, n - s) verifies wherever (r, s)
+ * does, so one token would have two accepted strings (two cache entries,
+ * two "different" tokens for one jti). Like Bitcoin's BIP 62 we accept
+ * only the low S (s <= n / 2) and sign only low S. Big-endian, fixed
+ * width: memcmp() orders them as numbers.
+ */
+static const uint8_t  jwt_p256_order[32] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+    0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51
+};
+
+static const uint8_t  jwt_p256_half_order[32] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42,
+    0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8
+};
+
+
+static int
+jwt_es256_high_s(const uint8_t s[32])
+{
+    return memcmp(s, jwt_p256_half_order, 32) > 0;
+}
+
+
+/* s := n - s for 0 < s < n, in place (schoolbook borrow). */
+static void
+jwt_es256_negate_s(uint8_t s[32])
+{
+    int  i, d, borrow;
+
+    borrow = 0;
+    for (i = 31; i >= 0; i--) {
+        d = (int) jwt_p256_order[i] - (int) s[i] - borrow;
+        borrow = d < 0;
+        s[i] = (uint8_t) (d + (borrow ? 256 : 0));
+    }
+}
+
+
+
 static mall_jwt_rc_e
 jwt_verify_es256(EVP_PKEY *pkey, const char *input, size_t input_len,
     const uint8_t *sig)
@@ -383,6 +428,10 @@ jwt_verify_es256(EVP_PKEY *pkey, const char *input, size_t input_len,
     ECDSA_SIG      *es;
     EVP_MD_CTX     *ctx;
     mall_jwt_rc_e   rc;
+
+    if (jwt_es256_high_s(sig + 32)) {
+        return MALL_JWT_BAD_SIGNATURE;
+    }
 
     es = ECDSA_SIG_new();
     r = BN_bin2bn(sig, 32, NULL);
@@ -689,6 +738,10 @@ jwt_sign_es256(EVP_PKEY *pkey, const char *input, size_t input_len,
             if (BN_bn2binpad(r, sig, 32) == 32
                 && BN_bn2binpad(s, sig + 32, 32) == 32)
             {
+                /* OpenSSL returns either S; the verifiers take low S */
+                if (jwt_es256_high_s(sig + 32)) {
+                    jwt_es256_negate_s(sig + 32);
+                }
                 rc = MALL_JWT_OK;
             }
             ECDSA_SIG_free(es);

@@ -84,6 +84,8 @@ mall_jwt_rc_e mall_jwt_parse(const char *token, size_t len, mall_jwt_t *jwt);
  * Picks the key whose kid matches jwt->claims.kid among keys[0..nkeys) and
  * verifies the signature. The key's alg must equal the token's alg, so an
  * HS256 token is never checked against an ES256 public key as a secret.
+ * ES256 signatures must have a low S (s <= n / 2): the high-S twin of a
+ * valid signature is refused, and mall_jwt_sign() issues only low S.
  */
 mall_jwt_rc_e mall_jwt_verify(const mall_jwt_t *jwt,
     const mall_jwt_key_t *keys, size_t nkeys);

@@ -32,6 +32,9 @@ def read_secret(path) -> bytes:
 
 # --- tokens ---------------------------------------------------------------
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
 def jwt_es256(private_pem_path, kid, claims, header_extra=None):
     key = serialization.load_pem_private_key(
         open(private_pem_path, "rb").read(), password=None)
@@ -42,6 +45,9 @@ def jwt_es256(private_pem_path, kid, claims, header_extra=None):
                                                ensure_ascii=False).encode()))
     der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
+    # the edge accepts only low S (lib/mall_jwt.h): take the twin n - s
+    if s > P256_ORDER // 2:
+        s = P256_ORDER - s
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return signing_input + "." + b64url(sig)
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -64,7 +65,48 @@ write_file(const char *path, const void *data, size_t len)
 }
 
 
-/* ES256 raw r||s over input with OpenSSL directly. */
+/* The order n of P-256, for the two valid S values s and n - s. */
+#define P256_ORDER_HEX \
+    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"
+
+
+/* 1 when the S half of a raw r||s signature is above n / 2. */
+static int
+es256_high_s(const uint8_t sig[64])
+{
+    BIGNUM  *n, *s;
+    int      high;
+
+    n = NULL;
+    assert_true(BN_hex2bn(&n, P256_ORDER_HEX) > 0);
+    assert_int_equal(BN_rshift1(n, n), 1);
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    assert_non_null(s);
+    high = BN_cmp(s, n) > 0;
+    BN_free(n);
+    BN_free(s);
+    return high;
+}
+
+
+/* S := n - S: the "twin" signature, just as valid to plain ECDSA. */
+static void
+es256_negate_s(uint8_t sig[64])
+{
+    BIGNUM  *n, *s;
+
+    n = NULL;
+    assert_true(BN_hex2bn(&n, P256_ORDER_HEX) > 0);
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    assert_non_null(s);
+    assert_int_equal(BN_sub(s, n, s), 1);
+    assert_int_equal(BN_bn2binpad(s, sig + 32, 32), 32);
+    BN_free(n);
+    BN_free(s);
+}
+
+
+/* ES256 raw r||s over input with OpenSSL directly, low S. */
 static void
 es256_raw_sign(EVP_PKEY *pkey, const char *input, size_t len, uint8_t sig[64])
 {
@@ -89,6 +131,11 @@ es256_raw_sign(EVP_PKEY *pkey, const char *input, size_t len, uint8_t sig[64])
     assert_int_equal(BN_bn2binpad(r, sig, 32), 32);
     assert_int_equal(BN_bn2binpad(s, sig + 32, 32), 32);
     ECDSA_SIG_free(es);
+
+    /* as a compliant signer does: the edge accepts only low S */
+    if (es256_high_s(sig)) {
+        es256_negate_s(sig);
+    }
 }
 
 
@@ -356,6 +403,14 @@ test_rfc7515_a3_es256(void **state)
 
     split_jws(tok, &input_len, sig, &siglen);
     assert_int_equal(siglen, 64);
+
+    /* the RFC's signature happens to have a high S: refused as
+     * malleable; its low-S twin is the one we accept */
+    assert_true(es256_high_s(sig));
+    assert_int_equal(mall_jwt_verify_signature(MALL_JWT_ALG_ES256, &key, tok,
+                                               input_len, sig, siglen),
+                     MALL_JWT_BAD_SIGNATURE);
+    es256_negate_s(sig);
     assert_int_equal(mall_jwt_verify_signature(MALL_JWT_ALG_ES256, &key, tok,
                                                input_len, sig, siglen),
                      MALL_JWT_OK);
@@ -658,6 +713,73 @@ test_bad_signatures(void **state)
                   NULL, sig, siglen, tok);
         assert_int_equal(parse_verify(fx, tok, &jwt),
                          MALL_JWT_BAD_SIGNATURE);
+    }
+}
+
+
+/*
+ * ECDSA malleability: (r, n - s) is a valid signature of the same input,
+ * so without a rule the high-S twin of a token is a second token string
+ * for the same jti. Only S <= n / 2 is accepted.
+ */
+static void
+test_es256_high_s_twin(void **state)
+{
+    fixture_t   *fx = *state;
+    char         tok[1024], *dot;
+    uint8_t      sig[64];
+    size_t       n, siglen, input_len;
+    mall_jwt_t   jwt;
+    int          i;
+
+    for (i = 0; i < 4; i++) {
+        craft("{\"alg\":\"ES256\",\"kid\":\"k1\"}", good_claims,
+              &fx->es_priv, NULL, 0, tok);
+        assert_int_equal(parse_verify(fx, tok, &jwt), MALL_JWT_OK);
+
+        dot = strrchr(tok, '.');
+        input_len = (size_t) (dot - tok);
+        assert_int_equal(mall_b64url_decode(dot + 1, strlen(dot + 1), sig,
+                                            &siglen), 0);
+        assert_int_equal(siglen, 64);
+        assert_false(es256_high_s(sig));
+
+        es256_negate_s(sig);
+        assert_true(es256_high_s(sig));
+        n = input_len + 1 + b64url(sig, siglen, dot + 1);
+        tok[n] = '\0';
+        assert_int_equal(parse_verify(fx, tok, &jwt),
+                         MALL_JWT_BAD_SIGNATURE);
+        assert_int_equal(mall_jwt_verify(&jwt, &fx->es_priv, 1),
+                         MALL_JWT_BAD_SIGNATURE);
+    }
+}
+
+
+/* What mall_jwt_sign issues must verify: always low S, never by chance. */
+static void
+test_es256_sign_low_s(void **state)
+{
+    fixture_t          *fx = *state;
+    mall_jwt_claims_t   c;
+    mall_jwt_t          jwt;
+    char                tok[MALL_JWT_MAX_LEN + 1];
+    size_t              len;
+    int                 i;
+
+    memset(&c, 0, sizeof(c));
+    strcpy(c.sub, "u-42");
+    strcpy(c.jti, "tok-low-s");
+    c.iat = NOW;
+    c.exp = NOW + 60;
+
+    /* each signature is high-S with probability 1/2 unless normalised */
+    for (i = 0; i < 256; i++) {
+        assert_int_equal(mall_jwt_sign(&fx->es_priv, &c, tok, sizeof(tok),
+                                       &len), MALL_JWT_OK);
+        assert_int_equal(parse_verify(fx, tok, &jwt), MALL_JWT_OK);
+        assert_int_equal(jwt.sig_len, 64);
+        assert_false(es256_high_s(jwt.sig));
     }
 }
 
@@ -1206,6 +1328,8 @@ main(void)
         cmocka_unit_test(test_kid),
         cmocka_unit_test(test_alg_confusion),
         cmocka_unit_test(test_bad_signatures),
+        cmocka_unit_test(test_es256_high_s_twin),
+        cmocka_unit_test(test_es256_sign_low_s),
         cmocka_unit_test(test_signature_lengths),
         cmocka_unit_test(test_encoding_and_segments),
         cmocka_unit_test(test_too_long_and_huge_header),

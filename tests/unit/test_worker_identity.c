@@ -384,6 +384,44 @@ test_mint_verifies(void **state)
 }
 
 
+/*
+ * The edge refuses high-S ES256 signatures (malleable twins), and half of
+ * raw ECDSA signatures are high-S: every token minted must verify.
+ */
+static void
+test_mint_always_verifies(void **state)
+{
+    auth_conf_t        a;
+    auth_access_t      t;
+    mall_jwt_key_t     pub;
+    mall_jwt_t         jwt;
+    mall_err_t         err;
+    char               line[256];
+    int                i;
+
+    (void) state;
+    auth_conf_init(&a);
+    snprintf(line, sizeof(line), "jwt_key k1 %s", pem_path);
+    assert_int_equal(directive(&a, line, &err), MALL_OK);
+    snprintf(line, sizeof(line), "sign_secret s1 %s", secret_path);
+    assert_int_equal(directive(&a, line, &err), MALL_OK);
+    assert_int_equal(mall_jwt_key_load(&pub, "k1", MALL_JWT_ALG_ES256,
+                                       pub_path, err.msg, sizeof(err.msg)),
+                     0);
+
+    for (i = 0; i < 200; i++) {
+        assert_int_equal(auth_token_mint(&a, "42", "mall-mini", "", 7200,
+                                         1700000000, &t, &err), MALL_OK);
+        assert_int_equal(mall_jwt_parse(t.token, t.token_len, &jwt),
+                         MALL_JWT_OK);
+        assert_int_equal(mall_jwt_verify(&jwt, &pub, 1), MALL_JWT_OK);
+    }
+
+    mall_jwt_key_free(&pub);
+    auth_conf_wipe(&a);
+}
+
+
 int
 main(void)
 {
@@ -395,6 +433,7 @@ main(void)
         cmocka_unit_test(test_refresh_hash),
         cmocka_unit_test(test_conf_directives),
         cmocka_unit_test(test_mint_verifies),
+        cmocka_unit_test(test_mint_always_verifies),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
