@@ -186,7 +186,7 @@ mall_sign_canonical_query(const char *q, size_t qlen,
         params[j] = t;
     }
 
-    max = 3 * qlen + 1;
+    max = MALL_SIGN_CQUERY_SIZE(qlen);
     pos = 0;
     for (i = 0; i < np; i++) {
         if (i > 0) {

@@ -35,9 +35,18 @@ typedef struct {
 } mall_sign_param_t;
 
 /*
+ * Buffer sizes of mall_sign_canonical_query() for a query of qlen bytes:
+ * decoding never grows, and every byte may become "%XX" while a last
+ * parameter without '=' gains one ("!" -> "%21=", 4 bytes from 1). Callers
+ * size their buffers with these, not with a formula of their own.
+ */
+#define MALL_SIGN_SCRATCH_SIZE(qlen)  (qlen)
+#define MALL_SIGN_CQUERY_SIZE(qlen)   (3 * (qlen) + 1)
+
+/*
  * Canonical QUERY from the raw query string (without '?'). scratch must hold
- * qlen bytes for decoded names and values; out must hold 3 * qlen + 1
- * bytes.
+ * MALL_SIGN_SCRATCH_SIZE(qlen) bytes for decoded names and values; out
+ * must hold MALL_SIGN_CQUERY_SIZE(qlen) bytes.
  * Returns the canonical length, or -1 on bad percent-encoding or too many
  * parameters.
  */

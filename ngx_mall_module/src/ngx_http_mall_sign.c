@@ -465,8 +465,8 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     if (r->args.len) {
         params = ngx_palloc(r->pool,
                             MALL_SIGN_MAX_PARAMS * sizeof(mall_sign_param_t));
-        scratch = ngx_pnalloc(r->pool, 2 * r->args.len);
-        cquery = ngx_pnalloc(r->pool, 3 * r->args.len);
+        scratch = ngx_pnalloc(r->pool, MALL_SIGN_SCRATCH_SIZE(r->args.len));
+        cquery = ngx_pnalloc(r->pool, MALL_SIGN_CQUERY_SIZE(r->args.len));
 
         if (params == NULL || scratch == NULL || cquery == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

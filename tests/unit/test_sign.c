@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -157,6 +158,44 @@ test_canonical_query_bound(void **state)
 }
 
 
+/*
+ * The sizes callers allocate (MALL_SIGN_*_SIZE, used by the nginx module)
+ * on the heap, exactly, so ASan flags one byte more. The module used to
+ * allocate 3 * qlen for out: "?!" and "?+" wrote 4 bytes into 3.
+ */
+static void
+test_canonical_query_caller_sizes(void **state)
+{
+    static const char  *worst[] = {
+        "!", "+", "a", "%7E", "!&!", "&!", "!&&", "!!!!", "a=b&!",
+        "+&+&+&+", "%00", "=", "=&=", "%C3%A9", "\xff"
+    };
+    mall_sign_param_t   params[MALL_SIGN_MAX_PARAMS];
+    char               *scratch, *out;
+    size_t              i, len;
+    long                n;
+
+    (void) state;
+    for (i = 0; i < sizeof(worst) / sizeof(worst[0]); i++) {
+        len = strlen(worst[i]);
+        scratch = malloc(MALL_SIGN_SCRATCH_SIZE(len));
+        out = malloc(MALL_SIGN_CQUERY_SIZE(len));
+        assert_non_null(scratch);
+        assert_non_null(out);
+        n = mall_sign_canonical_query(worst[i], len, params,
+                                      MALL_SIGN_MAX_PARAMS, scratch, out);
+        assert_true(n >= 0);
+        assert_true((size_t) n <= MALL_SIGN_CQUERY_SIZE(len));
+        if (i < 2) {
+            /* one byte more than 3 * qlen: the old module size */
+            assert_int_equal(n, 3 * (long) len + 1);
+        }
+        free(scratch);
+        free(out);
+    }
+}
+
+
 static void
 test_derive_key(void **state)
 {
@@ -263,6 +302,7 @@ main(void)
         cmocka_unit_test(test_canonical_query_cases),
         cmocka_unit_test(test_canonical_query_refusals),
         cmocka_unit_test(test_canonical_query_bound),
+        cmocka_unit_test(test_canonical_query_caller_sizes),
         cmocka_unit_test(test_derive_key),
         cmocka_unit_test(test_post_example),
         cmocka_unit_test(test_get_example),
