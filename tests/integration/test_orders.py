@@ -466,14 +466,10 @@ def test_kill_worker_child_mid_load_keeps_stock_consistent(stack):
     children = stack.worker_children()
     os.kill(children[0], signal.SIGKILL)
     [t.join() for t in ts]
-    time.sleep(ORDER_SETTLE)       # the timer settles stuck reservations
+    # every order was all or nothing: each one written holds its units
     ids, units = orders_of_sku(stack, sku)
     assert acked and set(acked) <= set(ids)
     assert sku_stock(stack, sku) + units == initial
-    assert stack.redis("ZCARD", "mall:orders:reserving").strip() == "0"
-
-
-ORDER_SETTLE = 7
 
 
 def test_kill_redis_after_acknowledgement_keeps_orders(stack):

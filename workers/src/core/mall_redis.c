@@ -35,6 +35,7 @@ typedef struct mall_redis_conn_s {
     struct event        *retry;          /* reconnect timer */
     int64_t              next_attempt_ms;
     int                  backoff_ms;
+    int                  failures;       /* in a row, since last up */
     int                  up;             /* connect callback said OK */
     int                  exclusive;
     mall_fiber_t        *holder;         /* exclusive: who has it */
@@ -61,6 +62,9 @@ typedef struct {
 } redis_batch_t;
 
 static void                        *redis_stolen;
+static const char                  *client_setname[] = {
+    "CLIENT", "SETNAME", "mall-worker"
+};
 static redisReplyObjectFunctions    redis_fns;
 static int                          redis_fns_ready;
 
@@ -100,13 +104,19 @@ reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 
 /* ---- connections ------------------------------------------------------ */
 
+/*
+ * After a failure: the first retry is at once (a blip, a timed-out batch
+ * on a Redis that is alive), the next ones back off 50 ms .. 2 s; until a
+ * retry is due, calls fail at once instead of queueing.
+ */
 static void
 conn_backoff(mall_redis_conn_t *c, const char *why)
 {
     struct timeval  tv;
 
-    c->backoff_ms = c->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
-                                       : c->backoff_ms * 2;
+    c->backoff_ms = c->failures++ == 0 ? 0
+                    : c->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
+                    : c->backoff_ms * 2;
     if (c->backoff_ms > REDIS_BACKOFF_MAX_MS) {
         c->backoff_ms = REDIS_BACKOFF_MAX_MS;
     }
@@ -115,7 +125,7 @@ conn_backoff(mall_redis_conn_t *c, const char *why)
              c->r->host, c->r->port, c->exclusive ? " (txn)" : "", why,
              c->backoff_ms);
 
-    /* the shared connection comes back by itself; txn ones on demand */
+    /* the shared connections come back by themselves; txn ones on demand */
     if (c->retry != NULL) {
         tv.tv_sec = c->backoff_ms / 1000;
         tv.tv_usec = (c->backoff_ms % 1000) * 1000;
@@ -137,6 +147,7 @@ conn_connect_cb(const redisAsyncContext *ac, int status)
     }
     c->up = 1;
     c->backoff_ms = 0;
+    c->failures = 0;
     c->r->stats.connects++;
     mall_log(MALL_LOG_INFO, "redis", "connected to %s:%d%s", c->r->host,
              c->r->port, c->exclusive ? " (txn)" : "");
@@ -208,6 +219,8 @@ conn_open(mall_redis_conn_t *c)
     redisAsyncSetDisconnectCallback(ac, conn_disconnect_cb);
     c->ac = ac;
     c->up = 0;
+    /* named, so CLIENT LIST (ops, tests) tells the workers' connections */
+    redisAsyncCommandArgv(ac, NULL, NULL, 3, client_setname, NULL);
 }
 
 

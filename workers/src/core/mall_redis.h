@@ -19,8 +19,9 @@
  * refused connect fails every batch in flight on that connection with
  * MALL_RETRY (the handler answers 503; the outcome of a write in flight is
  * unknown, which is what idempotency records are for). The connection is
- * then re-opened with exponential backoff (50 ms .. 2 s); until the next
- * attempt is due, calls fail at once instead of queueing.
+ * then re-opened at once, and after further failures with exponential
+ * backoff (50 ms .. 2 s); until the next attempt is due, calls fail at
+ * once instead of queueing.
  *
  * Without mall_redis_attach (tools: mall-seed, start-up checks) the same
  * calls use one blocking connection with the same timeout and backoff.

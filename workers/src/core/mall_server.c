@@ -222,6 +222,7 @@ server_dispatch(mall_server_t *srv, mall_ctx_t *ctx, struct evkeyvalq *in)
         return;
     }
     if (rc == MALL_RETRY) {
+        mall_reply_header(ctx, "Retry-After", "1");
         mall_reply_error(ctx, 503, "UNAVAILABLE",
                          "storage temporarily unavailable, retry later");
         return;
