@@ -356,7 +356,8 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
             return mall_err_set(err, 0, "wechat_api_base must be an http(s) "
                                 "URL");
         }
-        if (conf_value_str(a->wechat_api_base, sizeof(a->wechat_api_base), v, key,
+        if (conf_value_str(a->wechat_api_base,
+                           sizeof(a->wechat_api_base), v, key,
                       err) != MALL_OK)
         {
             return MALL_ERR;

@@ -142,4 +142,17 @@ int auth_redis(mall_redis_t *r, redisReply **reply, mall_err_t *err,
 /* Positive decimal id of at most 18 digits without a leading zero. */
 int auth_uid_valid(const char *s);
 
+/*
+ * Copies a string reply into out: MALL_OK, MALL_ERR when it is not a
+ * string or does not fit.
+ */
+int auth_store_copy_str(const redisReply *rep, char *out, size_t outsz);
+
+/*
+ * GET key into out ("" when absent); *valid = 0 when the value is not a
+ * string that fits. MALL_OK, MALL_ERR, MALL_RETRY.
+ */
+int auth_store_get_str(mall_redis_t *r, const char *key, char *out,
+    size_t outsz, int *valid, mall_err_t *err);
+
 #endif

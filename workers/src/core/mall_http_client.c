@@ -13,14 +13,16 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "mall_buf.h"
 #include "mall_fiber.h"
 #include "mall_http_client.h"
 #include "mall_log.h"
 
+/* An answer being received: at most max bytes. */
 typedef struct {
-    char    *p;
-    size_t   len, cap, max;
-    int      overflow;
+    mall_buf_t  buf;
+    size_t      max;
+    int         overflow;
 } http_buf_t;
 
 /* One transfer in flight (on the waiting fiber's stack). */
@@ -62,29 +64,15 @@ http_curl_global(void)
 static size_t
 http_buf_add(http_buf_t *b, const char *data, size_t n)
 {
-    size_t  cap;
-    char   *p;
-
-    if (n > b->max - b->len) {
+    if (n > b->max - b->buf.len) {
         b->overflow = 1;
         return 0;                        /* aborts the transfer */
     }
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->overflow = 1;
-            return 0;
-        }
-        b->p = p;
-        b->cap = cap;
+    mall_buf_add(&b->buf, data, n);
+    if (b->buf.oom) {
+        b->overflow = 1;
+        return 0;
     }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
     return n;
 }
 
@@ -106,7 +94,7 @@ http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
     /* a new status line (after a 1xx): keep only the final headers */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
-        x->head.len = 0;
+        x->head.buf.len = 0;
     }
     return http_buf_add(&x->head, ptr, n) == n ? n : 0;
 }
@@ -365,11 +353,11 @@ mall_http_fetch(const mall_http_request_t *req, mall_http_response_t *resp,
         goto done;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-    resp->body = x.body.p != NULL ? x.body.p : calloc(1, 1);
-    resp->body_len = x.body.len;
-    resp->headers = x.head.p != NULL ? x.head.p : calloc(1, 1);
-    resp->headers_len = x.head.len;
-    x.body.p = x.head.p = NULL;
+    resp->body = x.body.buf.p != NULL ? x.body.buf.p : calloc(1, 1);
+    resp->body_len = x.body.buf.len;
+    resp->headers = x.head.buf.p != NULL ? x.head.buf.p : calloc(1, 1);
+    resp->headers_len = x.head.buf.len;
+    x.body.buf.p = x.head.buf.p = NULL;
     if (resp->body == NULL || resp->headers == NULL) {
         mall_http_response_free(resp);
         mall_err_set(err, 0, "out of memory");
@@ -378,8 +366,8 @@ mall_http_fetch(const mall_http_request_t *req, mall_http_response_t *resp,
     rc = MALL_OK;
 
 done:
-    free(x.body.p);
-    free(x.head.p);
+    mall_buf_free(&x.body.buf);
+    mall_buf_free(&x.head.buf);
     if (c != NULL) {
         curl_easy_cleanup(c);
     }

@@ -1,5 +1,6 @@
 /*
- * cJSON helpers: exact integers and parsing an object. cJSON keeps numbers as doubles and
+ * cJSON helpers: exact integers and parsing an object. cJSON keeps numbers
+ * as doubles and
  * prints values beyond INT_MAX in exponent form, so integers (money in fen,
  * ids, counters) are emitted as raw decimal text instead.
  */

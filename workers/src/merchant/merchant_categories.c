@@ -91,7 +91,8 @@ cat_reply(mall_ctx_t *ctx, int status, cJSON *o)
 static int
 merch_cat_create(mall_ctx_t *ctx)
 {
-    char          name[CATALOG_TEXT_MAX], name_en[CATALOG_TEXT_MAX], key[48], sid[24];
+    char          name[CATALOG_TEXT_MAX], name_en[CATALOG_TEXT_MAX];
+    char          key[48], sid[24];
     char          sp[24], sl[24], ss[24], *after;
     cJSON        *body, *o;
     catalog_product_t          chain;
@@ -211,7 +212,8 @@ cat_reindex(mall_ctx_t *ctx, int64_t id)
 static int
 merch_cat_patch(mall_ctx_t *ctx)
 {
-    char          name[CATALOG_TEXT_MAX], name_en[CATALOG_TEXT_MAX], key[48], ss[24];
+    char          name[CATALOG_TEXT_MAX], name_en[CATALOG_TEXT_MAX];
+    char          key[48], ss[24];
     char         *before, *after;
     cJSON        *body, *o, *ob;
     redisReply   *r;

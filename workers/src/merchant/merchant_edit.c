@@ -117,7 +117,8 @@ merch_summary(const catalog_product_t *p)
 
 
 void
-merch_audit(mall_ctx_t *ctx, const char *action, const catalog_product_t *before,
+merch_audit(mall_ctx_t *ctx, const char *action,
+    const catalog_product_t *before,
     const catalog_product_t *after)
 {
     mall_audit_field_t  f[3];

@@ -29,7 +29,8 @@ const mall_route_t  mall_merchant_product_routes[] = {
 
 /* Content fields shared by create and patch. */
 static int
-edit_content(mall_ctx_t *ctx, catalog_product_t *a, const cJSON *body, int create,
+edit_content(mall_ctx_t *ctx, catalog_product_t *a, const cJSON *body,
+    int create,
     mall_err_t *err)
 {
     const cJSON  *cat;
@@ -38,9 +39,11 @@ edit_content(mall_ctx_t *ctx, catalog_product_t *a, const cJSON *body, int creat
 
     if (merch_body_text(body, "name", a->name, sizeof(a->name), create, err)
         != MALL_OK
-        || merch_body_text(body, "name_en", a->name_en, sizeof(a->name_en), 0, err)
+        || merch_body_text(body, "name_en", a->name_en, sizeof(a->name_en),
+                           0, err)
            != MALL_OK
-        || merch_body_text(body, "brand", a->brand, sizeof(a->brand), create, err)
+        || merch_body_text(body, "brand", a->brand, sizeof(a->brand),
+                           create, err)
            != MALL_OK
         || merch_body_doc_item(body, a->doc, "description", 0, err) != MALL_OK
         || merch_body_doc_item(body, a->doc, "images", 1, err) != MALL_OK

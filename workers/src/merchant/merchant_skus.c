@@ -80,7 +80,8 @@ merch_sku_create(mall_ctx_t *ctx)
 
 
 static int
-edit_sku_patch(mall_ctx_t *ctx, catalog_product_t *a, void *arg, mall_err_t *err)
+edit_sku_patch(mall_ctx_t *ctx, catalog_product_t *a, void *arg,
+    mall_err_t *err)
 {
     sku_patch_t  *sp = arg;
     size_t        i;

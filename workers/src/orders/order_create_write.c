@@ -1,0 +1,322 @@
+/*
+ * Order creation: the record, round trip 2 and its verdict (see
+ * order_create.h and the top of order_create.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "mall_json.h"
+#include "order_create.h"
+
+#define CREATE_FIELDS      18
+#define CREATE_INTS        10
+
+
+/* ---- the record and the answer ----------------------------------------- */
+
+/* The items document stored with the order; NULL on OOM. */
+static char *
+create_items_json(const create_t *c)
+{
+    cJSON   *arr, *it, *attrs;
+    char    *out;
+    size_t   i;
+
+    arr = cJSON_CreateArray();
+    for (i = 0; arr != NULL && i < c->req.nlines; i++) {
+        const order_line_t  *l = &c->req.lines[i];
+
+        it = cJSON_CreateObject();
+        if (it == NULL || !cJSON_AddItemToArray(arr, it)) {
+            cJSON_Delete(it);
+            goto fail;
+        }
+        attrs = c->sku[i].attrs != NULL ? cJSON_Parse(c->sku[i].attrs)
+                                        : NULL;
+        if (attrs == NULL) {
+            attrs = cJSON_CreateObject();
+        }
+        if (attrs == NULL || !cJSON_AddItemToObject(it, "attrs", attrs)) {
+            cJSON_Delete(attrs);
+            goto fail;
+        }
+        if (mall_json_add_int(it, "sku_id", l->sku_id) != MALL_OK
+            || mall_json_add_int(it, "product_id", c->sku[i].product_id)
+               != MALL_OK
+            || mall_json_add_str(it, "name", c->sku[i].name) != MALL_OK
+            || mall_json_add_str(it, "image", c->sku[i].image) != MALL_OK
+            || mall_json_add_int(it, "price_fen", l->price_fen) != MALL_OK
+            || mall_json_add_int(it, "quantity", l->quantity) != MALL_OK
+            || mall_json_add_int(it, "subtotal_fen", l->subtotal_fen)
+               != MALL_OK)
+        {
+            goto fail;
+        }
+    }
+    if (arr == NULL) {
+        return NULL;
+    }
+    out = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return out;
+
+fail:
+    cJSON_Delete(arr);
+    return NULL;
+}
+
+
+/*
+ * The order hash as name/value pairs into kv (2 * CREATE_FIELDS), their
+ * integer texts in ints. MALL_OK or MALL_ERR (out of memory).
+ */
+static int
+create_fields(mall_ctx_t *ctx, create_t *c, const char **kv,
+    char ints[CREATE_INTS][24])
+{
+    int64_t  now = c->created_ms / 1000;
+    int64_t  v[CREATE_INTS];
+    size_t   i, n;
+
+    c->items = create_items_json(c);
+    if (c->items == NULL) {
+        return MALL_ERR;
+    }
+    v[0] = c->amounts.items_fen;
+    v[1] = c->amounts.shipping_fen;
+    v[2] = c->amounts.discount_fen;
+    v[3] = c->amounts.total_fen;
+    v[4] = c->req.address_id;
+    v[5] = now;
+    v[6] = c->created_ms;
+    v[7] = now + ctx->conf->order.pay_timeout;
+    v[8] = now;
+    for (i = 0; i < 9; i++) {
+        snprintf(ints[i], 24, "%lld", (long long) v[i]);
+    }
+
+    n = 0;
+#define CREATE_KV(name, value)  kv[n++] = (name); kv[n++] = (value)
+    CREATE_KV("id", c->oid);
+    CREATE_KV("user_id", c->uid);
+    CREATE_KV("status", "unpaid");
+    CREATE_KV("items", c->items);
+    CREATE_KV("items_fen", ints[0]);
+    CREATE_KV("shipping_fen", ints[1]);
+    CREATE_KV("discount_fen", ints[2]);
+    CREATE_KV("total_fen", ints[3]);
+    CREATE_KV("coupon", c->req.coupon == ORDER_COUPON_AUTO ? "\"auto\""
+                                                           : "null");
+    CREATE_KV("remark", c->req.remark);
+    CREATE_KV("address_id", ints[4]);
+    CREATE_KV("address", c->address);
+    CREATE_KV("created_at", ints[5]);
+    CREATE_KV("created_ms", ints[6]);
+    CREATE_KV("pay_deadline", ints[7]);
+    CREATE_KV("updated_at", ints[8]);
+    CREATE_KV("idem_key", c->idem);
+    /* its units count against the purchase limit (released with it) */
+    CREATE_KV(c->limit ? "counted" : "limit", c->limit ? "1" : "off");
+#undef CREATE_KV
+    return MALL_OK;
+}
+
+
+/*
+ * The answer (201, and 200 for a replay of the key): what the client needs
+ * to pay or to find the order again. The key's record holds it after
+ * "v1 {digest} {oid} ", so a replay is answered from the first round trip
+ * (it carries nothing sensitive; the detail is GET /api/v1/orders/{id}).
+ */
+static int
+create_answer(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+{
+    mall_buf_t  *b = &c->idem_val;
+    int64_t      now = c->created_ms / 1000;
+
+    mall_buf_printf(b, ORDER_IDEM_VERSION " %s %s ", c->digest, c->oid);
+    c->answer_at = b->len;
+    mall_buf_printf(b, "{\"order_id\":\"%s\",\"status\":\"unpaid\","
+                    "\"items_fen\":%lld,\"shipping_fen\":%lld,"
+                    "\"discount_fen\":%lld,\"total_fen\":%lld,"
+                    "\"created_at\":%lld,\"pay_deadline\":%lld}", c->oid,
+                    (long long) c->amounts.items_fen,
+                    (long long) c->amounts.shipping_fen,
+                    (long long) c->amounts.discount_fen,
+                    (long long) c->amounts.total_fen, (long long) now,
+                    (long long) (now + ctx->conf->order.pay_timeout));
+    return b->oom ? mall_err_set(err, 500, "out of memory") : MALL_OK;
+}
+
+
+/* ---- write ------------------------------------------------------------ */
+
+/*
+ * Round trip 2: the MULTI/EXEC. The EXEC reply: per line the HINCRBY
+ * (stock after) and the COPY, then HSET, SET NX, three ZADDs and, with a
+ * limit, the purchase counters.
+ */
+static int
+create_write(mall_ctx_t *ctx, create_t *c, const char **kv,
+    const char *deadline, redisReply **exec, mall_err_t *err)
+{
+    const char   *argv[2 + 2 * CREATE_FIELDS];
+    char          key[ORDER_KEY_MAX], ms[24], sid[24], q[24];
+    mall_batch_t  b;
+    size_t        i;
+    int           rc;
+
+    snprintf(ms, sizeof(ms), "%lld", (long long) c->created_ms);
+    mall_batch_init(&b);
+    for (i = 0; i < c->req.nlines; i++) {
+        stock_batch_take(&b, c->req.lines[i].sku_id,
+                         c->req.lines[i].quantity, c->oid);
+    }
+    order_key(key, sizeof(key), ORDER_KEY_ORDER, c->oid, NULL);
+    argv[0] = "HSET";
+    argv[1] = key;
+    memcpy(&argv[2], kv, 2 * CREATE_FIELDS * sizeof(*kv));
+    mall_batch_add(&b, 2 + 2 * CREATE_FIELDS, argv);
+    mall_batch_addl(&b, 6, "SET", c->idem, c->idem_val.p, "NX", "EX",
+                    ORDER_IDEM_TTL);
+    order_key(key, sizeof(key), ORDER_KEY_USER_ALL, c->uid, NULL);
+    mall_batch_addl(&b, 4, "ZADD", key, ms, c->oid);
+    order_key(key, sizeof(key), ORDER_KEY_USER_STATUS, c->uid, "unpaid");
+    mall_batch_addl(&b, 4, "ZADD", key, ms, c->oid);
+    mall_batch_addl(&b, 4, "ZADD", ORDER_KEY_EXPIRY, deadline, c->oid);
+    for (i = 0; c->limit && i < c->req.nlines; i++) {
+        snprintf(sid, sizeof(sid), "%lld",
+                 (long long) c->req.lines[i].sku_id);
+        snprintf(q, sizeof(q), "%lld", (long long) c->req.lines[i].quantity);
+        mall_batch_addl(&b, 4, "HINCRBY", c->bought, sid, q);
+    }
+    rc = mall_batch_exec(&b, ctx->redis, 1, exec, err);
+    mall_batch_free(&b);
+    return rc;
+}
+
+
+/* What the EXEC says: 0 = created, or the first short SKU (> 0), or -1
+ * (the key was taken first), -2 (over the purchase limit). */
+static int64_t
+create_outcome(mall_ctx_t *ctx, const create_t *c, const redisReply *exec,
+    stock_change_t *ch)
+{
+    const redisReply  *set;
+    size_t             i, n = c->req.nlines;
+    int64_t            verdict = 0;
+
+    for (i = 0; i < n; i++) {
+        memset(&ch[i], 0, sizeof(ch[i]));
+        ch[i].sku_id = c->req.lines[i].sku_id;
+        ch[i].product_id = c->sku[i].product_id;
+        ch[i].after = exec->element[2 * i]->integer;
+        ch[i].before = ch[i].after + c->req.lines[i].quantity;
+        ch[i].threshold = ch[i].before_threshold = c->sku[i].threshold;
+        ch[i].on_sale = ch[i].was_on_sale = 1;
+        if (ch[i].after < 0 && verdict == 0) {
+            verdict = ch[i].sku_id;
+        }
+    }
+    set = exec->element[2 * n + 1];
+    if (set->type != REDIS_REPLY_STATUS) {
+        return -1;
+    }
+    for (i = 0; verdict == 0 && c->limit && i < n; i++) {
+        if (exec->element[2 * n + 5 + i]->integer
+            > ctx->conf->order.purchase_limit)
+        {
+            verdict = -2;
+        }
+    }
+    return verdict;
+}
+
+
+/* 1 when the EXEC reply has the shape create_write asked for. */
+static int
+create_exec_ok(const create_t *c, const redisReply *exec)
+{
+    size_t  i, n = c->req.nlines;
+
+    if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
+        || exec->elements != 2 * n + 5 + (c->limit ? n : 0))
+    {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (exec->element[2 * i]->type != REDIS_REPLY_INTEGER) {
+            return 0;
+        }
+    }
+    for (i = 0; c->limit && i < n; i++) {
+        if (exec->element[2 * n + 5 + i]->type != REDIS_REPLY_INTEGER) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/*
+ * Write, then reply from the EXEC's verdict. MALL_OK (replied),
+ * MALL_BATCH_ABORTED (the key was taken first: replay it), MALL_ERR,
+ * MALL_RETRY (outcome unknown: the client retries with its key).
+ */
+int
+create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+{
+    const char      *kv[2 * CREATE_FIELDS];
+    char             ints[CREATE_INTS][24];
+    stock_change_t   ch[ORDER_LINES_MAX];
+    redisReply      *exec;
+    int64_t          verdict;
+    int              rc;
+
+    c->created_ms = mall_wall_ms();
+    if (create_fields(ctx, c, kv, ints) != MALL_OK) {
+        return mall_err_set(err, 500, "out of memory");
+    }
+    rc = create_answer(ctx, c, err);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+
+    rc = create_write(ctx, c, kv, ints[7], &exec, err);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    if (!create_exec_ok(c, exec)) {
+        freeReplyObject(exec);
+        return mall_err_set(err, 500, "unexpected order EXEC reply");
+    }
+    verdict = create_outcome(ctx, c, exec, ch);
+    freeReplyObject(exec);
+
+    if (verdict != 0) {
+        /* never acknowledged: undo it whole (the key stays the winner's
+         * when another request took it first) */
+        rc = order_discard(ctx, c->oid, verdict != -1, err);
+        if (rc != MALL_OK) {
+            return rc;
+        }
+        if (verdict == -1) {
+            return MALL_BATCH_ABORTED;
+        }
+        if (verdict == -2) {
+            return sf_reply_invalid(ctx, "items", "over the purchase limit "
+                                    "per customer");
+        }
+        return order_reply_out_of_stock(ctx, verdict);
+    }
+
+    rc = sf_reply_raw(ctx, 201, c->idem_val.p + c->answer_at,
+                      c->idem_val.len - c->answer_at);
+    /* after the answer: the SKUs' derived state, if one crossed a line */
+    stock_follow_up(ctx, ch, c->req.nlines);
+    return rc;
+}
+
+
