@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cart_body.h"
 #include "catalog.h"
 #include "catalog_keys.h"
 #include "mall_batch.h"
@@ -22,7 +23,6 @@
 #include "mall_reply.h"
 #include "storefront.h"
 
-#define CART_QTY_MAX     99
 #define CART_ITEMS_MAX   100
 #define CART_TRIES       5
 
@@ -455,28 +455,18 @@ cart_add(mall_ctx_t *ctx)
     mall_err_t    err;
     int64_t       sku, qty, cur, count;
     int           rc, tries;
+    const char   *field, *msg;
 
     if (sf_require_user(ctx, uid) != MALL_OK || sf_body(ctx, &body)
                                                 != MALL_OK)
     {
         return MALL_OK;
     }
-    if (mall_json_get_int(cJSON_GetObjectItemCaseSensitive(body, "sku_id"),
-                          1, CATALOG_ID_MAX, &sku) != MALL_OK)
-    {
-        cJSON_Delete(body);
-        return sf_reply_invalid(ctx, "sku_id", "sku_id must be a positive "
-                                "integer");
-    }
-    if (cJSON_GetObjectItemCaseSensitive(body, "quantity") == NULL) {
-        qty = 1;
-    } else if (mall_json_get_int(cJSON_GetObjectItemCaseSensitive(body,
-                   "quantity"), 1, CART_QTY_MAX, &qty) != MALL_OK)
-    {
-        cJSON_Delete(body);
-        return sf_reply_invalid(ctx, "quantity", "quantity must be 1..99");
-    }
+    rc = cart_body_add(body, &sku, &qty, &field, &msg);
     cJSON_Delete(body);
+    if (rc != MALL_OK) {
+        return sf_reply_invalid(ctx, field, msg);
+    }
 
     rc = cart_check_sku(ctx, sku);
     if (rc != MALL_OK) {
@@ -537,12 +527,13 @@ cart_patch(mall_ctx_t *ctx)
 {
     char          uid[SF_UID_MAX], ssku[24], sqty[24];
     cart_keys_t   k;
-    cJSON        *body, *sel;
+    cJSON        *body;
     redisReply   *r;
     mall_batch_t  b;
     mall_err_t    err;
     int64_t       sku, qty, cur;
     int           rc, tries, selected;
+    const char   *field, *msg;
 
     if (sf_require_user(ctx, uid) != MALL_OK
         || sf_target(ctx, "sku_id", "no such cart item", &sku, &body)
@@ -550,25 +541,10 @@ cart_patch(mall_ctx_t *ctx)
     {
         return MALL_OK;
     }
-    qty = 0;
-    if (cJSON_GetObjectItemCaseSensitive(body, "quantity") != NULL
-        && mall_json_get_int(cJSON_GetObjectItemCaseSensitive(body,
-               "quantity"), 1, CART_QTY_MAX, &qty) != MALL_OK)
-    {
-        cJSON_Delete(body);
-        return sf_reply_invalid(ctx, "quantity", "quantity must be 1..99");
-    }
-    sel = cJSON_GetObjectItemCaseSensitive(body, "selected");
-    if (sel != NULL && !cJSON_IsBool(sel)) {
-        cJSON_Delete(body);
-        return sf_reply_invalid(ctx, "selected", "selected must be a "
-                                "boolean");
-    }
-    selected = sel != NULL ? cJSON_IsTrue(sel) : -1;
+    rc = cart_body_patch(body, &qty, &selected, &field, &msg);
     cJSON_Delete(body);
-    if (qty == 0 && selected < 0) {
-        return sf_reply_invalid(ctx, "quantity", "give quantity and/or "
-                                "selected");
+    if (rc != MALL_OK) {
+        return sf_reply_invalid(ctx, field, msg);
     }
 
     cart_keys(uid, &k);
