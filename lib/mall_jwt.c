@@ -684,8 +684,10 @@ jwt_claims_json(const mall_jwt_claims_t *c, jwt_out_t *o)
     if (jwt_put_string(o, "sub", c->sub, sizeof(c->sub), comma) != 0) {
         return -1;
     }
+    /* parse keeps a byte of c->aud for the list's terminator: what does
+     * not fit there would be issued and then refused */
     if (c->aud[0] != '\0'
-        && jwt_put_string(o, "aud", c->aud, sizeof(c->aud), 1) != 0)
+        && jwt_put_string(o, "aud", c->aud, sizeof(c->aud) - 1, 1) != 0)
     {
         return -1;
     }

@@ -99,8 +99,10 @@ mall_jwt_rc_e mall_jwt_check_claims(const mall_jwt_claims_t *c, int64_t now,
 
 /*
  * Issues a token for claims c (c->kid is ignored: key->kid is written) with
- * the signing key. Writes a NUL-terminated token; returns MALL_JWT_OK, or
- * MALL_JWT_TOO_LONG when out is too small.
+ * the signing key. c->aud is one audience of at most MALL_JWT_NAME_MAX - 2
+ * bytes (parse keeps a byte for its list terminator). Writes a
+ * NUL-terminated token; returns MALL_JWT_OK, MALL_JWT_MALFORMED for claims
+ * it would not accept back, or MALL_JWT_TOO_LONG when out is too small.
  */
 mall_jwt_rc_e mall_jwt_sign(const mall_jwt_key_t *key,
     const mall_jwt_claims_t *c, char *out, size_t outsz, size_t *outlen);

@@ -784,6 +784,35 @@ test_es256_sign_low_s(void **state)
 }
 
 
+/*
+ * Found by tests/fuzz/fuzz_jwt (corpus/fuzz_jwt/sign-aud-127): a 127-byte
+ * audience fits c->aud and was signed, but parse keeps one byte for the
+ * audience list's terminator and refused the token it had issued.
+ */
+static void
+test_sign_audience_size(void **state)
+{
+    fixture_t          *fx = *state;
+    mall_jwt_claims_t   c;
+    mall_jwt_t          jwt;
+    char                tok[MALL_JWT_MAX_LEN + 1];
+    size_t              len;
+
+    fill_claims(&c);
+    memset(c.aud, 'a', MALL_JWT_NAME_MAX - 2);
+    c.aud[MALL_JWT_NAME_MAX - 2] = '\0';
+    assert_int_equal(mall_jwt_sign(&fx->hs, &c, tok, sizeof(tok), &len),
+                     MALL_JWT_OK);
+    assert_int_equal(parse_verify(fx, tok, &jwt), MALL_JWT_OK);
+    assert_string_equal(jwt.claims.aud, c.aud);
+
+    memset(c.aud, 'a', MALL_JWT_NAME_MAX - 1);
+    c.aud[MALL_JWT_NAME_MAX - 1] = '\0';
+    assert_int_equal(mall_jwt_sign(&fx->hs, &c, tok, sizeof(tok), &len),
+                     MALL_JWT_MALFORMED);
+}
+
+
 static void
 test_signature_lengths(void **state)
 {
@@ -1330,6 +1359,7 @@ main(void)
         cmocka_unit_test(test_bad_signatures),
         cmocka_unit_test(test_es256_high_s_twin),
         cmocka_unit_test(test_es256_sign_low_s),
+        cmocka_unit_test(test_sign_audience_size),
         cmocka_unit_test(test_signature_lengths),
         cmocka_unit_test(test_encoding_and_segments),
         cmocka_unit_test(test_too_long_and_huge_header),

@@ -342,12 +342,13 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
         return conf_value_str(a->token_issuer, sizeof(a->token_issuer), v, key,
                          err);
 
+    /* an audience the lib can issue (and so accept): MALL_JWT_NAME_MAX - 2 */
     case SEEN_AUDIENCE:
-        return conf_value_str(a->token_audience, sizeof(a->token_audience), v,
+        return conf_value_str(a->token_audience, MALL_JWT_NAME_MAX - 1, v,
                          key, err);
 
     case SEEN_ADMIN_AUD:
-        return conf_value_str(a->admin_audience, sizeof(a->admin_audience), v,
+        return conf_value_str(a->admin_audience, MALL_JWT_NAME_MAX - 1, v,
                          key, err);
 
     case SEEN_WX_BASE:
