@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -53,6 +55,9 @@ def main() -> int:
                      b64url(json.dumps(claims, separators=(",", ":")).encode()))
     der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
+    # the edge accepts only low S (lib/mall_jwt.h): take the twin n - s
+    if s > P256_ORDER // 2:
+        s = P256_ORDER - s
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     sign_key = b64url(hmac.new(secret, b"mall-sign-v1:" + jti.encode(),

@@ -68,6 +68,7 @@ die() { log "error: $*"; exit 1; }
 #   C_REQ     mall-load arguments (path, method, body, auth ...)
 #   C_CHECK   optional "Header: value" that a warmed-up response must carry
 #   C_STATUS  the status every response must have (default 200)
+#   C_CONNS   client connections of this case (default --conns)
 #   C_SETUP   optional function run once, after the stack is up
 #   C_REDIS   redis-benchmark arguments (kind redis)
 # =========================================================================
@@ -75,6 +76,7 @@ die() { log "error: $*"; exit 1; }
 case_reset() {
     C_DESC="" C_KIND=http C_BASE="" C_TARGET="" C_NEEDS="" C_SNIPS=""
     C_SERVER="" C_CHECK="" C_REQ=() C_REDIS=() C_STATUS=200 C_SETUP=""
+    C_CONNS=$CONNS
 }
 
 # The same body everywhere: a ~1 KB product-list page.
@@ -391,9 +393,9 @@ case_worker_products() {
 
 # Orders: what a shopper's checkout costs end to end. The edge checks the
 # token and the signature and signs what it forwards; the worker prices the
-# order, reserves stock and writes order + stock + idempotency key in one
-# MULTI, then settles it (docs/orders.md): four Redis round trips and two
-# fsync'd transactions per order (Redis runs with AOF `appendfsync always`
+# order and writes stock, order, hold and idempotency key in one MULTI/EXEC
+# after one read pipeline (docs/orders.md): two Redis round trips and one
+# fsync'd transaction per order (Redis runs with AOF `appendfsync always`
 # as shipped, so redis_incr, its baseline, is measured the same way). Every
 # request has a new Idempotency-Key: each is a new order of one unit, and
 # after the run the stock lost must equal the orders made (oversell check).
@@ -413,7 +415,16 @@ case_order_create() {
            --unique-header Idempotency-Key)
 }
 
+# The same order, one at a time (one connection): the service latency of
+# an order (p50/p99), not a throughput.
+case_order_create_c1() {
+    case_order_create
+    C_DESC="order_create over one connection: latency of one order at a time"
+    C_BASE="" C_TARGET="" C_CONNS=1
+}
+
 setup_orders() {
+    [ -s "$RUN/order-state.json" ] && return 0      # both order cases
     "$PY" "$HERE/order-setup.py" setup "$PORT_EDGE" order_create.bench \
         "$PORT_REDIS" "$TOKEN" "$SIGN_KEY" "$RUN/order-state.json" "$RUN/order.json"
 }
@@ -433,7 +444,7 @@ DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
          auth_off auth_get unsigned_post_1k auth_post_1k signed_post_1k
          auth_post_proxy signed_post_proxy
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products
-         order_create)
+         order_create order_create_c1)
 
 
 # =========================================================================
@@ -838,12 +849,21 @@ done
 # ---- start the stack -----------------------------------------------------
 
 start_redis() {
-    # durability as shipped (conf/redis.conf.tmpl): every write fsync'd
-    log "starting redis on $ADDR:$PORT_REDIS (core $CORE_SERVER, appendfsync always)"
+    # the shipped configuration (conf/redis.conf.tmpl: AOF, appendfsync
+    # always, the mall's encoding and rewrite settings) on bench ports;
+    # BENCH_REDIS_FSYNC / BENCH_REDIS_EXTRA only for experiments
+    log "starting redis on $ADDR:$PORT_REDIS (core $CORE_SERVER, shipped config)"
+    (
+        export MALL_RUN_DIR=$RUN/stack MALL_REDIS_PORT=$PORT_REDIS
+        # shellcheck disable=SC1091
+        . "$ROOT/lua-free-scripts/mall-env.sh"
+        mkdir -p "$MALL_RUN_DIR/redis" "$MALL_RUN_DIR/logs"
+        mall_render "$ROOT/conf/redis.conf.tmpl" "$MALL_RUN_DIR/redis.conf"
+    ) || die "cannot render the Redis config"
+    # shellcheck disable=SC2086
     spawn redis "${BENCH_REDIS_CORE-$CORE_SERVER}" "$RUN/logs/redis.log" redis-server \
-        --bind "$ADDR" --port "$PORT_REDIS" --dir "$RUN/redis" \
-        --appendonly yes --appendfsync ${BENCH_REDIS_FSYNC:-always} --save "" ${BENCH_REDIS_EXTRA:-} \
-        --protected-mode yes --daemonize no --loglevel warning
+        "$RUN/stack/redis.conf" --bind "$ADDR" --logfile "" --daemonize no \
+        --appendfsync "${BENCH_REDIS_FSYNC:-always}" ${BENCH_REDIS_EXTRA:-}
     REDIS_PID=$SPAWNED
     wait_port "$PORT_REDIS" 10 "$REDIS_PID" || die "redis did not start ($RUN/logs/redis.log)"
 }
@@ -918,7 +938,7 @@ run_case() {
     case_reset; "case_$c"
     if [ "$C_KIND" = http ]; then
         taskset -c "$CORE_LOAD" "$LOAD" -a "$ADDR" -p "$PORT_EDGE" \
-            --host-header "$c.bench" -c "$CONNS" -d "$secs" \
+            --host-header "$c.bench" -c "$C_CONNS" -d "$secs" \
             --expect-status "$C_STATUS" --label "$c" "${C_REQ[@]}"
     else
         # redis-benchmark takes a request count: aim at `secs` seconds from
@@ -1089,7 +1109,7 @@ done
 # Orders: the stock the SKU lost must equal the orders made (no oversell,
 # no leaked reservation), over warm-up and every measured round.
 ORDER_CHECK=""
-if [[ " ${ACTIVE[*]} " == *" order_create "* ]] && [ -z "${SKIP[order_create]:-}" ]; then
+if [ -s "$RUN/order-state.json" ]; then
     ORDER_CHECK=$("$PY" "$HERE/order-setup.py" check "$PORT_REDIS" "$RUN/order-state.json") \
         || log "ORDER CHECK FAILED: $ORDER_CHECK"
 fi
