@@ -3,7 +3,13 @@
 #
 #   ./build.sh            deps + build (module, workers, keys, certs, GeoIP db)
 #   ./build.sh run        build, then start the whole dev stack in the foreground
-#   ./build.sh test       build, then run every unit and integration test
+#   ./build.sh test       build, then run every unit test, a short fuzz
+#                         regression pass and the integration tests
+#   ./build.sh test --sanitize
+#                         the same with the integration suite run against
+#                         ASan+UBSan builds of the module and the workers
+#   ./build.sh fuzz [TARGET] [SECONDS]
+#                         fuzz campaign: every target (or one), 600 s each
 #   ./build.sh bench      build, then run the benchmark harness (tests/bench)
 #   ./build.sh module     rebuild the nginx module only (fast, after an edit)
 #
@@ -23,6 +29,8 @@ DEB_PACKAGES=(
     build-essential pkg-config openssl ca-certificates
 )
 BENCH_PACKAGES=(wrk)
+# libFuzzer and the sanitizer runtimes (tests/fuzz)
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 log() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 
@@ -85,6 +93,61 @@ build_workers() {
     make -s -C "$ROOT/workers" BUILD="$BUILD" >/dev/null
 }
 
+build_fuzz() {
+    install_packages "${FUZZ_PACKAGES[@]}"
+    log "building fuzz targets (tests/fuzz)"
+    make -s -C "$ROOT/tests/fuzz" BUILD="$BUILD" all >/dev/null
+}
+
+# --- sanitizer builds -------------------------------------------------------
+#
+# The module with ASan+UBSan from a second nginx tree (build/nginx-src-san,
+# output build/modules-san), the workers with make SANITIZE=1 (bin-san).
+# build/san/ lays them out as a build dir (bin, modules, keys, geoip), so
+# MALL_BUILD_DIR=build/san is the only switch mallctl, the integration
+# fixture and the module-only harness need. gcc's libasan must be loaded
+# first: the stock nginx gets it by LD_PRELOAD.
+
+SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+
+build_module_san() {
+    local src=$BUILD/nginx-src-san
+    mkdir -p "$BUILD/modules-san"
+    if [ ! -f "$src/objs/Makefile" ] \
+        || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ]
+    then
+        log "configuring the sanitizer module build"
+        rm -rf "$src"
+        cp -a /usr/share/nginx/src "$src"
+        (
+            cd "$src"
+            # shellcheck disable=SC1091
+            source ./conf_flags
+            ./configure "${NGX_CONF_FLAGS[@]}" \
+                --with-cc-opt="-g -O1 $SAN_CFLAGS" \
+                --with-ld-opt="-fsanitize=address,undefined" \
+                --add-dynamic-module="$ROOT/ngx_mall_module" \
+                >configure.log 2>&1 || { tail -30 configure.log; exit 1; }
+        )
+    fi
+    log "building ngx_http_mall_module.so with ASan+UBSan"
+    make -s -C "$src" -f objs/Makefile modules >/dev/null
+    cp "$src/objs/ngx_http_mall_module.so" "$BUILD/modules-san/.mall.so.tmp"
+    mv -f "$BUILD/modules-san/.mall.so.tmp" \
+        "$BUILD/modules-san/ngx_http_mall_module.so"
+}
+
+build_san() {
+    build_module_san
+    log "building workers with ASan+UBSan"
+    make -s -C "$ROOT/workers" BUILD="$BUILD" SANITIZE=1 >/dev/null
+    mkdir -p "$BUILD/san"
+    ln -sfn ../bin-san "$BUILD/san/bin"
+    ln -sfn ../modules-san "$BUILD/san/modules"
+    ln -sfn ../keys "$BUILD/san/keys"
+    ln -sfn ../geoip "$BUILD/san/geoip"
+}
+
 gen_keys() {
     [ -s "$BUILD/keys/jwt-k1.pem" ] \
         || log "generating dev keys in build/keys (dev only, never commit)"
@@ -124,14 +187,62 @@ build_all() {
 
 # --- commands ---------------------------------------------------------------
 
-run_tests() {
-    local rc=0
-    log "unit tests (cmocka)"
-    make -s -C "$ROOT/tests/unit" BUILD="$BUILD" check || rc=1
-    log "integration tests (pytest)"
+run_pytest() {
     # pytest exits 5 when it collects nothing: that is a failure here too.
     (cd "$ROOT" && /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        tests/integration tests/wechat_sim) || rc=1
+        tests/integration tests/wechat_sim)
+}
+
+# The integration suite against build/san. Only the processes pytest
+# starts get libasan preloaded (not pytest itself); every sanitizer report
+# goes to a file under build/san-logs, and any report fails the run. Leak
+# checks stay with the unit tests and fuzzers: the stack's daemons end by
+# signal or _exit, and nginx's and OpenSSL's exit-time blocks are not ours.
+run_pytest_san() {
+    local logs=$BUILD/san-logs rc=0 runtime
+    runtime=$(readlink -f "$(gcc -print-file-name=libasan.so)")
+    rm -rf "$logs"
+    mkdir -p "$logs"
+    (
+        cd "$ROOT"
+        export MALL_BUILD_DIR=$BUILD/san MALL_SAN_PRELOAD=$runtime
+        export ASAN_OPTIONS="detect_leaks=0:log_path=$logs/asan"
+        export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
+        /usr/bin/python3 -c 'import os, sys, pytest
+os.environ["LD_PRELOAD"] = os.environ.pop("MALL_SAN_PRELOAD")
+sys.exit(pytest.main(sys.argv[1:]))' \
+            -q -p no:cacheprovider tests/integration tests/wechat_sim
+    ) || rc=1
+    if grep -l -r -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
+        -e 'LeakSanitizer' "$logs" 2>/dev/null
+    then
+        log "sanitizer reports (above files); first lines:"
+        grep -h -r -m 5 -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
+            -e 'LeakSanitizer' "$logs" >&2 || true
+        rc=1
+    else
+        log "sanitizers: no report"
+    fi
+    return $rc
+}
+
+run_tests() {
+    local rc=0 sanitize=${1:-} t0
+    log "unit tests (cmocka)"
+    make -s -C "$ROOT/tests/unit" BUILD="$BUILD" check || rc=1
+    log "fuzz regression (tests/fuzz, 5 s a target)"
+    t0=$SECONDS
+    sh "$ROOT/tests/fuzz/run.sh" regress 5 || rc=1
+    log "fuzz regression took $((SECONDS - t0)) s"
+    t0=$SECONDS
+    if [ "$sanitize" = --sanitize ]; then
+        log "integration tests (pytest) against the ASan+UBSan builds"
+        run_pytest_san || rc=1
+    else
+        log "integration tests (pytest)"
+        run_pytest || rc=1
+    fi
+    log "integration tests took $((SECONDS - t0)) s"
     return $rc
 }
 
@@ -145,7 +256,16 @@ case $cmd in
         ;;
     test)
         build_all
-        run_tests
+        build_fuzz
+        [ "${2:-}" = --sanitize ] && build_san
+        run_tests "${2:-}"
+        ;;
+    fuzz)
+        install_packages "${DEB_PACKAGES[@]}"
+        mkdir -p "$BUILD"
+        build_fuzz
+        shift
+        exec sh "$ROOT/tests/fuzz/run.sh" campaign "${1:-all}" "${2:-600}"
         ;;
     bench)
         build_all
@@ -154,7 +274,7 @@ case $cmd in
         exec "$ROOT/tests/bench/run.sh" "$@"
         ;;
     *)
-        sed -n '2,10p' "$0"
+        sed -n '2,16p' "$0"
         exit 2
         ;;
 esac
