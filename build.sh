@@ -62,30 +62,39 @@ quiet_system_services() {
 
 # --- build steps ------------------------------------------------------------
 
-build_module() {
-    local src=$BUILD/nginx-src
-    mkdir -p "$BUILD/modules"
+# build_module_tree SRC OUT [CONFIGURE OPTION...]: the module from a copy
+# of nginx's source tree in build/SRC (configured once, with the options)
+# into build/OUT/ngx_http_mall_module.so.
+build_module_tree() {
+    local src=$BUILD/$1 out=$BUILD/$2
+    shift 2
+    mkdir -p "$out"
     if [ ! -f "$src/objs/Makefile" ] \
         || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ]
     then
-        log "configuring nginx $(nginx -v 2>&1 | sed 's/.*\///') module build"
+        log "configuring nginx $(nginx -v 2>&1 | sed 's/.*\///') module build" \
+            "in ${src#"$ROOT"/}"
         rm -rf "$src"
         cp -a /usr/share/nginx/src "$src"
         (
             cd "$src"
             # shellcheck disable=SC1091
             source ./conf_flags
-            ./configure "${NGX_CONF_FLAGS[@]}" \
-                --add-dynamic-module="$ROOT/ngx_mall_module" >configure.log 2>&1 \
-                || { tail -30 configure.log; exit 1; }
+            ./configure "${NGX_CONF_FLAGS[@]}" "$@" \
+                --add-dynamic-module="$ROOT/ngx_mall_module" \
+                >configure.log 2>&1 || { tail -30 configure.log; exit 1; }
         )
     fi
-    log "building ngx_http_mall_module.so"
+    log "building ${out#"$ROOT"/}/ngx_http_mall_module.so"
     make -s -C "$src" -f objs/Makefile modules >/dev/null
     # Replace atomically: running nginx processes have the old file mapped,
     # and overwriting it in place crashes them.
-    cp "$src/objs/ngx_http_mall_module.so" "$BUILD/modules/.mall.so.tmp"
-    mv -f "$BUILD/modules/.mall.so.tmp" "$BUILD/modules/ngx_http_mall_module.so"
+    cp "$src/objs/ngx_http_mall_module.so" "$out/.mall.so.tmp"
+    mv -f "$out/.mall.so.tmp" "$out/ngx_http_mall_module.so"
+}
+
+build_module() {
+    build_module_tree nginx-src modules
 }
 
 build_workers() {
@@ -108,33 +117,13 @@ build_fuzz() {
 # fixture and the module-only harness need. gcc's libasan must be loaded
 # first: the stock nginx gets it by LD_PRELOAD.
 
-SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+SAN_CFLAGS+=" -fno-omit-frame-pointer"
 
 build_module_san() {
-    local src=$BUILD/nginx-src-san
-    mkdir -p "$BUILD/modules-san"
-    if [ ! -f "$src/objs/Makefile" ] \
-        || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ]
-    then
-        log "configuring the sanitizer module build"
-        rm -rf "$src"
-        cp -a /usr/share/nginx/src "$src"
-        (
-            cd "$src"
-            # shellcheck disable=SC1091
-            source ./conf_flags
-            ./configure "${NGX_CONF_FLAGS[@]}" \
-                --with-cc-opt="-g -O1 $SAN_CFLAGS" \
-                --with-ld-opt="-fsanitize=address,undefined" \
-                --add-dynamic-module="$ROOT/ngx_mall_module" \
-                >configure.log 2>&1 || { tail -30 configure.log; exit 1; }
-        )
-    fi
-    log "building ngx_http_mall_module.so with ASan+UBSan"
-    make -s -C "$src" -f objs/Makefile modules >/dev/null
-    cp "$src/objs/ngx_http_mall_module.so" "$BUILD/modules-san/.mall.so.tmp"
-    mv -f "$BUILD/modules-san/.mall.so.tmp" \
-        "$BUILD/modules-san/ngx_http_mall_module.so"
+    build_module_tree nginx-src-san modules-san \
+        --with-cc-opt="-g -O1 $SAN_CFLAGS" \
+        --with-ld-opt="-fsanitize=address,undefined"
 }
 
 build_san() {
