@@ -112,10 +112,9 @@ build_fuzz() {
 #
 # The module with ASan+UBSan from a second nginx tree (build/nginx-src-san,
 # output build/modules-san), the workers with make SANITIZE=1 (bin-san).
-# build/san/ lays them out as a build dir (bin, modules, keys, geoip), so
-# MALL_BUILD_DIR=build/san is the only switch mallctl, the integration
-# fixture and the module-only harness need. gcc's libasan must be loaded
-# first: the stock nginx gets it by LD_PRELOAD.
+# build/san/ holds bin/ and modules/ (links) and nginx, a wrapper that
+# preloads gcc's libasan (it must be loaded first) into the stock nginx;
+# MALL_SAN_DIR=build/san makes mallctl (mall-env.sh) run those.
 
 SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 SAN_CFLAGS+=" -fno-omit-frame-pointer"
@@ -133,8 +132,10 @@ build_san() {
     mkdir -p "$BUILD/san"
     ln -sfn ../bin-san "$BUILD/san/bin"
     ln -sfn ../modules-san "$BUILD/san/modules"
-    ln -sfn ../keys "$BUILD/san/keys"
-    ln -sfn ../geoip "$BUILD/san/geoip"
+    printf '#!/bin/sh\nLD_PRELOAD=%s exec /usr/sbin/nginx "$@"\n' \
+        "$(readlink -f "$(gcc -print-file-name=libasan.so)")" \
+        >"$BUILD/san/nginx"
+    chmod +x "$BUILD/san/nginx"
 }
 
 gen_keys() {
@@ -182,25 +183,22 @@ run_pytest() {
         tests/integration tests/wechat_sim)
 }
 
-# The integration suite against build/san. Only the processes pytest
-# starts get libasan preloaded (not pytest itself); every sanitizer report
-# goes to a file under build/san-logs, and any report fails the run. Leak
-# checks stay with the unit tests and fuzzers: the stack's daemons end by
-# signal or _exit, and nginx's and OpenSSL's exit-time blocks are not ours.
+# The integration suite with the stack (mallctl) on the sanitizer builds.
+# Only nginx gets libasan preloaded (other programs, ps for one, hang under
+# it); every report goes to a file under build/san-logs, and any report
+# fails the run. Leak checks stay with the unit tests and fuzzers: the
+# daemons end by signal or _exit, and nginx's and OpenSSL's exit-time
+# blocks are not ours. The module-only tests (edge_harness.py) start
+# /usr/sbin/nginx with the normal module themselves.
 run_pytest_san() {
-    local logs=$BUILD/san-logs rc=0 runtime
-    runtime=$(readlink -f "$(gcc -print-file-name=libasan.so)")
+    local logs=$BUILD/san-logs rc=0
     rm -rf "$logs"
     mkdir -p "$logs"
     (
-        cd "$ROOT"
-        export MALL_BUILD_DIR=$BUILD/san MALL_SAN_PRELOAD=$runtime
+        export MALL_SAN_DIR=$BUILD/san
         export ASAN_OPTIONS="detect_leaks=0:log_path=$logs/asan"
         export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
-        /usr/bin/python3 -c 'import os, sys, pytest
-os.environ["LD_PRELOAD"] = os.environ.pop("MALL_SAN_PRELOAD")
-sys.exit(pytest.main(sys.argv[1:]))' \
-            -q -p no:cacheprovider tests/integration tests/wechat_sim
+        run_pytest
     ) || rc=1
     if grep -l -r -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
         -e 'LeakSanitizer' "$logs" 2>/dev/null

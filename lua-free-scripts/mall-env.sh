@@ -31,6 +31,18 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_ORDER_PURCHASE_LIMIT MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
     MALL_REDIS_TIMEOUT_MS
 
+# Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
+# dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx
+# a wrapper that preloads libasan, which must come first, into the stock
+# nginx). Unset: the normal build.
+if [ -n "${MALL_SAN_DIR:-}" ]; then
+    MALL_BIN_DIR=$MALL_SAN_DIR/bin MALL_MODULE_DIR=$MALL_SAN_DIR/modules
+    MALL_NGINX=${MALL_NGINX:-$MALL_SAN_DIR/nginx}
+else
+    MALL_BIN_DIR=$MALL_BUILD_DIR/bin MALL_MODULE_DIR=$MALL_BUILD_DIR/modules
+fi
+export MALL_MODULE_DIR
+
 MALL_NGINX=${MALL_NGINX:-/usr/sbin/nginx}
 MALL_REDIS_SERVER=${MALL_REDIS_SERVER:-/usr/bin/redis-server}
 MALL_PYTHON=${MALL_PYTHON:-/usr/bin/python3}
