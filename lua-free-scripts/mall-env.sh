@@ -24,12 +24,16 @@
 : "${MALL_REDIS_CONNECTIONS:=4}"
 : "${MALL_WORKER_MAX_INFLIGHT:=512}"
 : "${MALL_REDIS_TIMEOUT_MS:=1000}"
+# WeChat Pay: seconds between WeChat queries of one order that reads
+# trigger, and before a refund without an answer is sent again.
+: "${MALL_PAY_QUERY_INTERVAL:=5}"
+: "${MALL_REFUND_RETRY:=30}"
 
 export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_EDGE_TLS_PORT \
     MALL_ADMIN_PORT MALL_WORKER_PORT MALL_WORKER_PROCESSES MALL_REDIS_PORT \
     MALL_SIM_PORT MALL_NGINX_WORKERS MALL_ADMIN_PASSWORD MALL_ORDER_PAY_TIMEOUT \
     MALL_ORDER_PURCHASE_LIMIT MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
-    MALL_REDIS_TIMEOUT_MS
+    MALL_REDIS_TIMEOUT_MS MALL_PAY_QUERY_INTERVAL MALL_REFUND_RETRY
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
 # dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx

@@ -11,6 +11,7 @@ WeChat would do.  DEV/TEST ONLY: never point it at real credentials.
 
 import argparse
 import base64
+import gzip
 import hashlib
 import hmac
 import heapq
@@ -49,6 +50,16 @@ TRADE_STATE_DESC = {
 }
 REFUND_SUMMARY = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常",
                   "CLOSED": "退款关闭"}
+# The trade bill (交易账单) of bill_type ALL: its columns, in WeChat's order.
+BILL_COLUMNS = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,"
+                "用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,"
+                "微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,"
+                "商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")
+BILL_SUMMARY = ("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,"
+                "订单总金额,申请退款总金额")
+BILL_FEE_RATE = 0.006                       # 0.60%, as on most accounts
+BILL_URL_TTL = 30                           # a download_url lives 30 s
+BILL_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def now_rfc3339(ts=None):
@@ -141,6 +152,7 @@ class Config:
         if len(self.apiv3_key) not in (16, 24, 32):
             raise SystemExit("APIv3 key must be 32 bytes (16/24 for SDK "
                              "vectors), got %d" % len(self.apiv3_key))
+        self.port = a.port
         self.single_use_codes = a.single_use_codes
         self.retry_scale = a.retry_scale
         self.notify_cafile = a.notify_cafile
@@ -191,6 +203,7 @@ class State:
         self.tokens = {}        # access_token -> expiry (epoch)
         self.used_codes = {}    # "login:code" / "phone:code" -> epoch used
         self.notifications = []  # delivery attempts, oldest first
+        self.bills = {}         # download token -> (bytes, expiry)
 
     def save(self):
         """Write the persisted part atomically (caller holds the lock)."""
@@ -779,6 +792,116 @@ class WeChat:
                 raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
             return self.refund_object(r)
 
+    # -- Pay v3: trade bill ------------------------------------------------------
+
+    @staticmethod
+    def _yuan(fen):
+        return "%d.%02d" % (fen // 100, fen % 100)
+
+    def _bill_lines(self, day, bill_type):
+        """Detail lines of one Beijing day, oldest first: payments by their
+        success_time, refunds by the time WeChat accepted them."""
+        rows = []
+        want_pay = bill_type in ("ALL", "SUCCESS")
+        want_refund = bill_type in ("ALL", "REFUND")
+        for o in self.state.orders.values():
+            t = o["success_time"] and parse_rfc3339(o["success_time"])
+            if not want_pay or not t or \
+                    datetime.fromtimestamp(t, CST).strftime("%Y-%m-%d") != day:
+                continue
+            req = o["request"]
+            total = req["amount"]["total"]
+            fee = total * BILL_FEE_RATE / 100
+            rows.append((t, [
+                datetime.fromtimestamp(t, CST).strftime("%Y-%m-%d %H:%M:%S"),
+                req["appid"], req["mchid"], "0", "", o["transaction_id"],
+                req["out_trade_no"], req["payer"]["openid"], "JSAPI",
+                "SUCCESS", o["bank_type"] or "OTHERS", "CNY",
+                self._yuan(total), "0.00", "0", "0", "0.00", "0.00", "", "",
+                req["description"], req.get("attach", ""), "%.5f" % fee,
+                "0.60%", self._yuan(total), "0.00", ""]))
+        for r in self.state.refunds.values():
+            t = parse_rfc3339(r["create_time"])
+            if not want_refund or \
+                    datetime.fromtimestamp(t, CST).strftime("%Y-%m-%d") != day:
+                continue
+            o = self.state.orders[r["out_trade_no"]]
+            req = o["request"]
+            amt = r["amount"]
+            fee = amt["refund"] * BILL_FEE_RATE / 100
+            rows.append((t, [
+                datetime.fromtimestamp(t, CST).strftime("%Y-%m-%d %H:%M:%S"),
+                req["appid"], req["mchid"], "0", "", r["transaction_id"],
+                r["out_trade_no"], req["payer"]["openid"], "JSAPI", "REFUND",
+                o["bank_type"] or "OTHERS", "CNY", self._yuan(amt["total"]),
+                "0.00", r["refund_id"], r["out_refund_no"],
+                self._yuan(amt["refund"]), "0.00", "ORIGINAL", r["status"],
+                req["description"], req.get("attach", ""), "-%.5f" % fee,
+                "0.60%", self._yuan(amt["total"]),
+                self._yuan(amt["refund"]), ""]))
+        rows.sort(key=lambda x: x[0])
+        return [r for _, r in rows]
+
+    def _bill_text(self, lines):
+        pay = [x for x in lines if x[9] == "SUCCESS"]
+        ref = [x for x in lines if x[9] == "REFUND"]
+
+        def fen(v):
+            return int(round(float(v) * 100))
+
+        summary = [str(len(lines)),
+                   self._yuan(sum(fen(x[12]) for x in pay)),
+                   self._yuan(sum(fen(x[16]) for x in ref)), "0.00",
+                   "%.5f" % sum(float(x[22]) for x in lines),
+                   self._yuan(sum(fen(x[24]) for x in pay)),
+                   self._yuan(sum(fen(x[25]) for x in ref))]
+        out = [BILL_COLUMNS]
+        out += [",".join("`" + v for v in x) for x in lines]
+        out += [BILL_SUMMARY, ",".join("`" + v for v in summary)]
+        return ("\r\n".join(out) + "\r\n").encode("utf-8")
+
+    def trade_bill(self, q):
+        day = q.get("bill_date", "")
+        bill_type = q.get("bill_type", "ALL")
+        if not BILL_DATE_RE.fullmatch(day):
+            raise param_error("bill_date", day, "格式须为YYYY-MM-DD", "query")
+        try:
+            d = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=CST)
+        except ValueError:
+            raise param_error("bill_date", day, "日期不存在", "query")
+        if bill_type not in ("ALL", "SUCCESS", "REFUND"):
+            raise param_error("bill_type", bill_type,
+                              "须为ALL、SUCCESS或REFUND", "query")
+        if q.get("tar_type") not in (None, "", "GZIP"):
+            raise param_error("tar_type", q.get("tar_type"), "须为GZIP",
+                              "query")
+        now = datetime.now(CST)
+        if d.date() > now.date():
+            raise ApiError(400, "INVALID_REQUEST", "账单日期不能晚于今天")
+        if (now.date() - d.date()).days > 92:
+            raise ApiError(400, "INVALID_REQUEST", "仅支持三个月内的账单")
+        with self.state.lock:
+            lines = self._bill_lines(day, bill_type)
+            if not lines:
+                raise ApiError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
+            text = self._bill_text(lines)
+            digest = hashlib.sha1(text).hexdigest()
+            if q.get("tar_type") == "GZIP":
+                text = gzip.compress(text)
+            token = secrets.token_urlsafe(24)
+            self.state.bills[token] = (text, time.time() + BILL_URL_TTL)
+        return {"hash_type": "SHA1", "hash_value": digest,
+                "download_url": "http://127.0.0.1:%d/v3/billdownload/file"
+                                "?token=%s" % (self.cfg.port, token)}
+
+    def bill_file(self, q):
+        with self.state.lock:
+            text, expiry = self.state.bills.get(q.get("token"), (None, 0))
+        if text is None or expiry < time.time():
+            raise ApiError(400, "INVALID_REQUEST",
+                           "下载地址已过期，请重新申请账单")
+        return text
+
     # -- simulator controls ----------------------------------------------------
 
     def _sim_order(self, body):
@@ -1085,6 +1208,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             m = V3_REFUND_RE.fullmatch(path)
             if m and method == "GET":
                 return self._send_v3(200, wx.refund_query(m.group(1)))
+            if path == "/v3/bill/tradebill" and method == "GET":
+                return self._send_v3(200, wx.trade_bill(self._query()))
+            if path == "/v3/billdownload/file" and method == "GET":
+                # WeChat does not sign the file: the caller checks its hash
+                return self._send(200, wx.bill_file(self._query()),
+                                  "application/octet-stream")
             raise ApiError(404, "NOT_FOUND", "请求的资源不存在")
         except ApiError as e:
             self._send_v3(e.status, e.body())

@@ -206,36 +206,6 @@ auth_secret_line(auth_conf_t *a, char **argv, int argc, int data,
 }
 
 
-/* A one-line text file (appid, secret) into dst. */
-static int
-auth_text_file(const char *path, char *dst, size_t dstsz, const char *name,
-    mall_err_t *err)
-{
-    char    buf[512];
-    size_t  len, i;
-
-    if (conf_value_file(path, "", buf, sizeof(buf), &len, err) != MALL_OK) {
-        return MALL_ERR;
-    }
-    if (len == 0 || len >= dstsz) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        return mall_err_set(err, 0, "%s: \"%s\" must hold 1..%zu chars",
-                            name, path, dstsz - 1);
-    }
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) buf[i] <= ' ' || buf[i] == 0x7f) {
-            OPENSSL_cleanse(buf, sizeof(buf));
-            return mall_err_set(err, 0, "%s: \"%s\" holds spaces or control "
-                                "characters", name, path);
-        }
-    }
-    memcpy(dst, buf, len);
-    dst[len] = '\0';
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return MALL_OK;
-}
-
-
 static int auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
     const char *v, mall_err_t *err);
 
@@ -370,11 +340,11 @@ auth_conf_single(auth_conf_t *a, unsigned bit, const char *key,
         return MALL_OK;
 
     case SEEN_WX_APPID:
-        return auth_text_file(v, a->wechat_appid, sizeof(a->wechat_appid),
+        return conf_value_text_file(v, a->wechat_appid, sizeof(a->wechat_appid),
                               key, err);
 
     case SEEN_WX_SECRET:
-        return auth_text_file(v, a->wechat_secret, sizeof(a->wechat_secret),
+        return conf_value_text_file(v, a->wechat_secret, sizeof(a->wechat_secret),
                               key, err);
 
     case SEEN_WX_TIMEOUT:

@@ -86,3 +86,32 @@ done:
     close(fd);
     return rc;
 }
+
+
+int
+conf_value_text_file(const char *path, char *dst, size_t dstsz,
+    const char *name, mall_err_t *err)
+{
+    char    buf[512];
+    size_t  len, i;
+
+    if (conf_value_file(path, "", buf, sizeof(buf), &len, err) != MALL_OK) {
+        return MALL_ERR;
+    }
+    if (len == 0 || len >= dstsz) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return mall_err_set(err, 0, "%s: \"%s\" must hold 1..%zu chars",
+                            name, path, dstsz - 1);
+    }
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) buf[i] <= ' ' || buf[i] == 0x7f) {
+            OPENSSL_cleanse(buf, sizeof(buf));
+            return mall_err_set(err, 0, "%s: \"%s\" holds spaces or control "
+                                "characters", name, path);
+        }
+    }
+    memcpy(dst, buf, len);
+    dst[len] = '\0';
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return MALL_OK;
+}

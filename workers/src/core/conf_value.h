@@ -27,4 +27,12 @@ int conf_value_str(char *dst, size_t dstsz, const char *src,
 int conf_value_file(const char *path, const char *what, char *buf,
     size_t bufsz, size_t *len, mall_err_t *err);
 
+/*
+ * A one-line text file (an appid, a secret, a serial) into dst (dstsz
+ * bytes, NUL-terminated): 1..dstsz-1 characters without spaces or control
+ * characters. name prefixes messages. MALL_OK or MALL_ERR.
+ */
+int conf_value_text_file(const char *path, char *dst, size_t dstsz,
+    const char *name, mall_err_t *err);
+
 #endif

@@ -139,6 +139,14 @@ audit_entry_json(const redisReply *e)
 int
 mall_audit_list(mall_redis_t *r, long count, cJSON **out, mall_err_t *err)
 {
+    return mall_stream_recent(r, MALL_AUDIT_STREAM, count, out, err);
+}
+
+
+int
+mall_stream_recent(mall_redis_t *r, const char *stream, long count,
+    cJSON **out, mall_err_t *err)
+{
     const char  *argv[6];
     size_t       argvlen[6], i;
     redisReply  *reply;
@@ -148,7 +156,7 @@ mall_audit_list(mall_redis_t *r, long count, cJSON **out, mall_err_t *err)
 
     *out = NULL;
     snprintf(n, sizeof(n), "%ld", count);
-    argv[0] = "XREVRANGE"; argv[1] = MALL_AUDIT_STREAM;
+    argv[0] = "XREVRANGE"; argv[1] = stream;
     argv[2] = "+"; argv[3] = "-"; argv[4] = "COUNT"; argv[5] = n;
     for (i = 0; i < 6; i++) {
         argvlen[i] = strlen(argv[i]);

@@ -53,4 +53,8 @@ int mall_audit_ctx(struct mall_ctx_s *ctx, const char *actor,
 int mall_audit_list(mall_redis_t *r, long count, cJSON **out,
     mall_err_t *err);
 
+/* The same for any stream of flat entries (payment anomalies, ...). */
+int mall_stream_recent(mall_redis_t *r, const char *stream, long count,
+    cJSON **out, mall_err_t *err);
+
 #endif

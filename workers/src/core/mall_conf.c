@@ -57,6 +57,7 @@ mall_conf_init(mall_conf_t *conf)
     conf->low_stock_threshold = 10;
     auth_conf_init(&conf->auth);
     order_conf_init(&conf->order);
+    wxpay_conf_init(&conf->pay);
 }
 
 
@@ -66,6 +67,7 @@ mall_conf_wipe(mall_conf_t *conf)
     OPENSSL_cleanse(conf->edge_keys, sizeof(conf->edge_keys));
     conf->n_edge_keys = 0;
     auth_conf_wipe(&conf->auth);
+    wxpay_conf_wipe(&conf->pay);
 }
 
 
@@ -285,6 +287,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return rc;
     }
 
+    rc = wxpay_conf_directive(&conf->pay, argv, argc, err);
+    if (rc != WXPAY_CONF_NOT_MINE) {
+        return rc;
+    }
+
     if (argc != 2) {
         return mall_err_set(err, 0, "\"%s\" takes exactly one value", key);
     }
@@ -436,7 +443,10 @@ mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
     if (conf->n_edge_keys == 0) {
         return mall_err_set(err, 0, "at least one \"edge_key\" is required");
     }
-    if (auth_conf_validate(&conf->auth, &lerr) != MALL_OK) {
+    if (auth_conf_validate(&conf->auth, &lerr) != MALL_OK
+        || wxpay_conf_validate(&conf->pay, conf->auth.wechat_appid, &lerr)
+           != MALL_OK)
+    {
         return mall_err_set(err, 0, "%s", lerr.msg);
     }
 

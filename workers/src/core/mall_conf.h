@@ -40,6 +40,7 @@
 #include "auth_conf.h"
 #include "mall_common.h"
 #include "order_conf.h"
+#include "wxpay_conf.h"
 
 #define MALL_CONF_PATH_MAX       512
 #define MALL_CONF_MAX_EDGE_KEYS  8
@@ -76,6 +77,7 @@ typedef struct {
     int               low_stock_threshold;
     auth_conf_t       auth;                            /* auth_conf.h */
     order_conf_t      order;                           /* order_conf.h */
+    wxpay_conf_t      pay;                             /* wxpay_conf.h */
 } mall_conf_t;
 
 /* Fills conf with the defaults (no listen, redis or edge keys). */

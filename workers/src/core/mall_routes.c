@@ -22,6 +22,11 @@ static const mall_route_t  *route_tables[] = {
     mall_order_create_routes,
     mall_order_query_routes,
     mall_order_cancel_routes,
+    mall_pay_prepay_routes,
+    mall_pay_notify_routes,
+    mall_pay_anomaly_routes,
+    mall_refund_routes,
+    mall_reconcile_routes,
 };
 
 static mall_route_t  *routes_flat;

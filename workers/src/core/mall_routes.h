@@ -23,6 +23,11 @@ extern const mall_route_t  mall_merchant_category_routes[];
 extern const mall_route_t  mall_order_create_routes[]; /* order_create.c */
 extern const mall_route_t  mall_order_query_routes[];  /* order_query.c */
 extern const mall_route_t  mall_order_cancel_routes[]; /* order_cancel.c */
+extern const mall_route_t  mall_pay_prepay_routes[];   /* pay_prepay.c */
+extern const mall_route_t  mall_pay_notify_routes[];   /* pay_notify.c */
+extern const mall_route_t  mall_pay_anomaly_routes[];  /* pay_anomaly.c */
+extern const mall_route_t  mall_refund_routes[];       /* refund_routes.c */
+extern const mall_route_t  mall_reconcile_routes[];    /* reconcile_routes.c */
 
 /*
  * Builds (once) and returns the flat table of all routes; *n is set to its

@@ -35,6 +35,7 @@
 #include "mall_routes.h"
 #include "mall_server.h"
 #include "order_expiry.h"
+#include "pay_jobs.h"
 
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
@@ -55,6 +56,7 @@ typedef struct mall_server_s {
     struct event                 *sig_events[3];
     struct event                 *stop_timer;
     order_expiry_t               *order_timer;   /* order_expiry.h */
+    pay_jobs_t                   *pay_timer;     /* pay_jobs.h */
 } mall_server_t;
 
 
@@ -483,6 +485,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
 
     /* unpaid-order expiry and reservation repair, in every child */
     srv.order_timer = order_expiry_start(srv.base, conf, &srv.redis);
+    srv.pay_timer = pay_jobs_start(srv.base, conf, &srv.redis);
 
     mall_log(MALL_LOG_INFO, "server", "accepting on %s:%d (%zu routes, up "
              "to %d requests in flight)", conf->listen_host,
@@ -499,6 +502,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
 done:
     mall_log_unbuffer();
     order_expiry_stop(srv.order_timer);
+    pay_jobs_stop(srv.pay_timer);
     mall_redis_close(&srv.redis);
     mall_http_client_shutdown();
     for (i = 0; i < MALL_ARRAY_LEN(sigs); i++) {

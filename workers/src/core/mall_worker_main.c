@@ -3,6 +3,9 @@
  *
  *   mall-worker -c <conf>        run (master + prefork children)
  *   mall-worker -c <conf> -t     check the config and exit 0, or 78
+ *   mall-worker -c <conf> -r <date|yesterday>
+ *                                reconcile one day of WeChat Pay and exit
+ *                                (reconcile.h; mallctl reconcile)
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "mall_conf.h"
 #include "mall_log.h"
 #include "mall_proc.h"
+#include "reconcile.h"
 
 static mall_conf_t  conf;
 
@@ -19,27 +23,30 @@ static mall_conf_t  conf;
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: mall-worker -c <conf> [-t]\n");
+    fprintf(stderr, "usage: mall-worker -c <conf> [-t | -r <date>]\n");
 }
 
 
 int
 main(int argc, char **argv)
 {
-    const char  *path;
+    const char  *path, *reconcile;
     mall_err_t   err;
     int          opt, test_only, rc;
 
-    path = NULL;
+    path = reconcile = NULL;
     test_only = 0;
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tr:h")) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
             break;
         case 't':
             test_only = 1;
+            break;
+        case 'r':
+            reconcile = optarg;
             break;
         default:
             usage();
@@ -65,6 +72,12 @@ main(int argc, char **argv)
                 "successful\n", path);
         mall_conf_wipe(&conf);
         return 0;
+    }
+
+    if (reconcile != NULL) {
+        rc = reconcile_tool(&conf, reconcile);
+        mall_conf_wipe(&conf);
+        return rc;
     }
 
     mall_log_level = conf.log_level;

@@ -2,11 +2,13 @@
  * POST /api/v1/orders/{id}/cancel: the buyer cancels an unpaid order.
  * The status change and the stock give-back are one MULTI/EXEC under
  * WATCH of the order (order_transition), so a concurrent payment and
- * cancel cannot both win. Another user's order is 404; an order that is
+ * cancel cannot both win; an order with a prepay is closed at WeChat
+ * first (pay_cancel_order), and one the close finds paid stays paid. Another user's order is 404; an order that is
  * not unpaid is 409 CONFLICT with "current_status".
  */
 #include "mall_reply.h"
 #include "order_store.h"
+#include "pay_close.h"
 #include "order_view.h"
 
 static int order_cancel(mall_ctx_t *ctx);
@@ -30,7 +32,7 @@ order_cancel(mall_ctx_t *ctx)
         return MALL_OK;
     }
     err.msg[0] = '\0';
-    rc = order_transition(ctx, oid, uid, ORDER_EV_CANCEL, ORDER_ACTOR_USER,
+    rc = pay_cancel_order(ctx, oid, uid, ORDER_EV_CANCEL, ORDER_ACTOR_USER,
                           uid, &cur, &err);
     switch (rc) {
     case MALL_OK:

@@ -14,6 +14,7 @@
 #include "stock.h"
 #include "order_expiry.h"
 #include "order_store.h"
+#include "pay_close.h"
 
 #define EXPIRY_BATCH       50
 #define EXPIRY_CLAIM_MS    30000      /* a claim this old is taken over */
@@ -92,7 +93,7 @@ expire(order_expiry_t *x, const redisReply *ids, const int *won)
         }
         err.msg[0] = '\0';
         rc = order_id_valid(oid)
-             ? order_transition(&x->ctx, oid, NULL, ORDER_EV_EXPIRE,
+             ? pay_cancel_order(&x->ctx, oid, NULL, ORDER_EV_EXPIRE,
                                 ORDER_ACTOR_SYSTEM, "expiry", &cur, &err)
              : ORDER_NOT_FOUND;
         if (rc == MALL_OK) {

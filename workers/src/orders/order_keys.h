@@ -34,6 +34,8 @@
  *   mall:orders:expiry            zset  oid -> pay_deadline (s)
  *   mall:orders:expiry:claimed    zset  oid -> claim time (ms): expiry in
  *                                       progress (re-run when stale)
+ *   mall:pay:watch                zset  oid -> pay_deadline: unpaid orders
+ *                                       with a prepay (pay_keys.h)
  */
 #ifndef ORDER_KEYS_H
 #define ORDER_KEYS_H
@@ -47,6 +49,7 @@
 #define ORDER_KEY_IDEM          "mall:idem:order:%s:%s"
 #define ORDER_KEY_EXPIRY        "mall:orders:expiry"
 #define ORDER_KEY_CLAIMED       "mall:orders:expiry:claimed"
+#define ORDER_KEY_PAY_WATCH     "mall:pay:watch"
 
 #define ORDER_IDEM_TTL          "86400"    /* seconds: keys kept 24 h */
 #define ORDER_IDEM_VERSION      "v1"

@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "mall_json.h"
+#include "mall_log.h"
 #include "mall_reply.h"
 #include "order_store.h"
 #include "order_view.h"
+#include "pay_query.h"
 
 #define ORDER_PAGE_DEFAULT  10
 #define ORDER_PAGE_MAX      50
@@ -172,21 +174,32 @@ done:
 
 
 /*
- * An unpaid order whose stock hold was short (it lost the race for the
- * last units and its creator died before undoing it) is voided before it
- * is shown, so nobody can pay for units that do not exist.
+ * Before an unpaid order is shown: one with a prepay is asked about at
+ * WeChat (at most once per wxpay_query_interval), so a buyer whose
+ * payment notification is late sees it paid; one without is voided when
+ * its stock hold was short (it lost the race for the last units and its
+ * creator died before undoing it), so nobody can pay for units that do
+ * not exist. A WeChat that does not answer leaves the order as stored.
  */
 static int
 order_get_settle(mall_ctx_t *ctx, const char *oid, mall_err_t *err)
 {
     order_head_t  h;
-    int           rc, voided;
+    int           rc, voided, asked;
 
     rc = order_load_head(ctx, oid, 0, &h, err);
-    if (rc == MALL_OK) {
-        rc = order_void_if_short(ctx, &h, &voided, err);
+    if (rc != MALL_OK || h.status != ORDER_ST_UNPAID) {
+        return rc;
     }
-    return rc;
+    if (h.prepay_id[0] == '\0') {
+        return order_void_if_short(ctx, &h, &voided, err);
+    }
+    rc = pay_query_throttled(ctx, oid, "query", &asked, err);
+    if (rc != MALL_OK) {
+        mall_log_req(MALL_LOG_WARN, "pay", ctx->request_id, h.uid,
+                     "query of order %s: %s", oid, err->msg);
+    }
+    return asked ? MALL_OK : rc;
 }
 
 

@@ -9,6 +9,8 @@
  *   unpaid --cancel/user|admin, expire/system, void/system--> cancelled
  *   paid|shipped --refund_request/user--> refund_requested
  *   refund_requested --refund_done/system, refund_approve/admin--> refunded
+ *   paid|shipped|received --refund_done/system--> refunded (a full refund
+ *       completed at WeChat)
  *   refund_requested --refund_reject/admin, refund_withdraw/user--> the
  *       status the request was made from (kept in the order's refund_from)
  *

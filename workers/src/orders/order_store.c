@@ -132,6 +132,34 @@ order_items_parse(const char *json, size_t len, order_head_t *h)
 }
 
 
+/* A string reply into dst ("" when absent or too long). */
+static void
+reply_str(const redisReply *r, char *dst, size_t dstsz)
+{
+    dst[0] = '\0';
+    if (r->type == REDIS_REPLY_STRING && r->len < dstsz) {
+        memcpy(dst, r->str, r->len + 1);
+    }
+}
+
+
+/* The amounts and payment fields of the head, HMGET order from "total_fen". */
+static void
+head_payment(order_head_t *h, redisReply **f)
+{
+    h->total_fen = order_reply_int(f[0], 0);
+    h->pay_deadline = order_reply_int(f[1], 0);
+    reply_str(f[2], h->prepay_id, sizeof(h->prepay_id));
+    h->prepay_expires = order_reply_int(f[3], 0);
+    h->pay_closed = order_reply_int(f[4], 0) == 1;
+    reply_str(f[5], h->transaction_id, sizeof(h->transaction_id));
+    h->pay_total = order_reply_int(f[6], 0);
+    h->pay_late = order_reply_int(f[7], 0) == 1;
+    h->refund_reserved = order_reply_int(f[8], 0);
+    h->refunded = order_reply_int(f[9], 0);
+}
+
+
 int
 order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     order_head_t *h, mall_err_t *err)
@@ -149,8 +177,12 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     if (watch) {
         mall_batch_addl(&b, 2, "WATCH", key);
     }
-    mall_batch_addl(&b, 9, "HMGET", key, "user_id", "status", "items",
-                    "created_ms", "refund_from", "idem_key", "counted");
+    mall_batch_addl(&b, 19, "HMGET", key, "user_id", "status", "items",
+                    "created_ms", "refund_from", "idem_key", "counted",
+                    "total_fen", "pay_deadline", "pay_prepay_id",
+                    "pay_prepay_expires", "pay_closed", "pay_transaction_id",
+                    "pay_total", "pay_late", "refund_reserved_fen",
+                    "refunded_fen");
     n = b.n;
     rc = mall_batch_send(&b, ctx->redis, reps, err);
     mall_batch_free(&b);
@@ -159,7 +191,7 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     }
     r = reps[n - 1];
     rc = MALL_OK;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 17
         || r->element[0]->type != REDIS_REPLY_STRING
         || r->element[1]->type != REDIS_REPLY_STRING
         || r->element[2]->type != REDIS_REPLY_STRING)
@@ -176,6 +208,7 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
         snprintf(h->idem_key, sizeof(h->idem_key), "%s", r->element[5]->str);
     }
     h->counted = r->element[6]->type == REDIS_REPLY_STRING;
+    head_payment(h, r->element + 7);
     if (order_items_parse(r->element[2]->str, r->element[2]->len, h)
         != MALL_OK || h->status == ORDER_ST_NONE)
     {
@@ -185,194 +218,6 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
 
 done:
     mall_redis_free_replies(reps, n);
-    return rc;
-}
-
-
-/* ------------------------------------------------------- transactions */
-
-void
-order_batch_status(mall_batch_t *b, const order_head_t *h,
-    order_status_e to, order_event_e ev, order_actor_e actor,
-    const char *actor_id, time_t now)
-{
-    char    key[ORDER_KEY_MAX], from_k[ORDER_KEY_MAX], to_k[ORDER_KEY_MAX];
-    char    ekey[ORDER_KEY_MAX], ts[24], score[24], *ej;
-    cJSON  *e;
-
-    order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
-    order_key(ekey, sizeof(ekey), ORDER_KEY_EVENTS, h->id, NULL);
-    order_key(from_k, sizeof(from_k), ORDER_KEY_USER_STATUS, h->uid,
-              order_status_name(h->status));
-    order_key(to_k, sizeof(to_k), ORDER_KEY_USER_STATUS, h->uid,
-              order_status_name(to));
-    snprintf(ts, sizeof(ts), "%lld", (long long) now);
-    snprintf(score, sizeof(score), "%lld", (long long) h->created_ms);
-
-    mall_batch_addl(b, 6, "HSET", key, "status", order_status_name(to),
-                    "updated_at", ts);
-    if (to == ORDER_ST_REFUND_REQUESTED) {
-        mall_batch_addl(b, 4, "HSET", key, "refund_from",
-                        order_status_name(h->status));
-    }
-    mall_batch_addl(b, 3, "ZREM", from_k, h->id);
-    mall_batch_addl(b, 4, "ZADD", to_k, score, h->id);
-
-    e = cJSON_CreateObject();
-    if (e == NULL || mall_json_add_int(e, "at", (int64_t) now) != MALL_OK
-        || mall_json_add_str(e, "actor", order_actor_name(actor)) != MALL_OK
-        || mall_json_add_str(e, "actor_id", actor_id != NULL ? actor_id
-                                                              : "")
-           != MALL_OK
-        || mall_json_add_str(e, "event", order_event_name(ev)) != MALL_OK
-        || mall_json_add_str(e, "from", order_status_name(h->status))
-           != MALL_OK
-        || mall_json_add_str(e, "to", order_status_name(to)) != MALL_OK
-        || (ej = cJSON_PrintUnformatted(e)) == NULL)
-    {
-        cJSON_Delete(e);
-        b->oom = 1;
-        return;
-    }
-    cJSON_Delete(e);
-    mall_batch_addl(b, 3, "RPUSH", ekey, ej);
-    cJSON_free(ej);
-}
-
-
-void
-order_batch_release(mall_batch_t *b, const order_head_t *h)
-{
-    char    q[24], bkey[ORDER_KEY_MAX], sid[24];
-    size_t  i;
-
-    for (i = 0; i < h->nitems; i++) {
-        stock_batch_give(b, h->items[i].sku_id, h->items[i].quantity, h->id);
-    }
-    order_key(bkey, sizeof(bkey), ORDER_KEY_BOUGHT, h->uid, NULL);
-    for (i = 0; h->counted && i < h->nitems; i++) {
-        snprintf(sid, sizeof(sid), "%lld", (long long) h->items[i].sku_id);
-        snprintf(q, sizeof(q), "-%lld", (long long) h->items[i].quantity);
-        mall_batch_addl(b, 4, "HINCRBY", bkey, sid, q);
-    }
-}
-
-
-/* Appends HGET of every line's low-stock threshold (last in the MULTI,
- * for release_follow_up). */
-static void
-batch_thresholds(mall_batch_t *b, const order_head_t *h)
-{
-    char    key[48];
-    size_t  i;
-
-    for (i = 0; i < h->nitems; i++) {
-        snprintf(key, sizeof(key), CATALOG_KEY_SKU_FMT,
-                 (long long) h->items[i].sku_id);
-        mall_batch_addl(b, 3, "HGET", key, "low_stock_threshold");
-    }
-}
-
-
-/*
- * The stock changes a release made, from its EXEC: the HINCRBY replies
- * (the first of every pair) and the thresholds (the last n replies), for
- * the derived stock state.
- */
-static void
-release_follow_up(mall_ctx_t *ctx, const order_head_t *h,
-    const redisReply *exec)
-{
-    stock_change_t  ch[ORDER_LINES_MAX];
-    size_t          i, n;
-
-    n = h->nitems;
-    if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
-        || exec->elements < 3 * n)
-    {
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        if (exec->element[2 * i]->type != REDIS_REPLY_INTEGER) {
-            return;
-        }
-        memset(&ch[i], 0, sizeof(ch[i]));
-        ch[i].sku_id = h->items[i].sku_id;
-        ch[i].product_id = h->items[i].product_id;
-        ch[i].after = exec->element[2 * i]->integer;
-        ch[i].before = ch[i].after - h->items[i].quantity;
-        ch[i].threshold = order_reply_int(
-                              exec->element[exec->elements - n + i], -1);
-        ch[i].before_threshold = ch[i].threshold;
-        ch[i].on_sale = ch[i].was_on_sale = 1;
-    }
-    stock_follow_up(ctx, ch, n);
-}
-
-
-int
-order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
-    order_event_e ev, order_actor_e actor, const char *actor_id,
-    order_status_e *cur, mall_err_t *err)
-{
-    order_head_t    h;
-    order_status_e  to;
-    mall_batch_t    b;
-    redisReply     *exec;
-    int             rc, tries, release;
-
-    *cur = ORDER_ST_NONE;
-    rc = MALL_BATCH_ABORTED;
-    for (tries = 0; tries < ORDER_TRIES; tries++) {
-        rc = order_load_head(ctx, oid, 1, &h, err);
-        if (rc != MALL_OK) {
-            break;
-        }
-        if (h.status == ORDER_ST_NONE
-            || (owner != NULL && strcmp(owner, h.uid) != 0))
-        {
-            mall_unwatch(ctx->redis);
-            return ORDER_NOT_FOUND;
-        }
-        *cur = h.status;
-        to = order_state_next(h.status, ev, actor, h.refund_from);
-        if (to == ORDER_ST_NONE) {
-            mall_unwatch(ctx->redis);
-            return ORDER_ILLEGAL;
-        }
-        release = order_state_releases_stock(h.status, to);
-
-        mall_batch_init(&b);
-        if (release) {
-            order_batch_release(&b, &h);
-        }
-        order_batch_status(&b, &h, to, ev, actor, actor_id, time(NULL));
-        if (h.status == ORDER_ST_UNPAID) {
-            /* no longer waiting for payment */
-            mall_batch_addl(&b, 3, "ZREM", ORDER_KEY_EXPIRY, h.id);
-        }
-        mall_batch_addl(&b, 3, "ZREM", ORDER_KEY_CLAIMED, h.id);
-        if (release) {
-            batch_thresholds(&b, &h);
-        }
-        rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
-        mall_batch_free(&b);
-        if (rc == MALL_BATCH_ABORTED) {
-            continue;               /* a concurrent change won: re-read */
-        }
-        if (rc != MALL_OK) {
-            break;
-        }
-        *cur = to;
-        if (release) {
-            release_follow_up(ctx, &h, exec);
-        }
-        freeReplyObject(exec);
-        return MALL_OK;
-    }
-    if (rc != MALL_RETRY && rc != MALL_BATCH_ABORTED) {
-        mall_unwatch(ctx->redis);
-    }
     return rc;
 }
 
@@ -455,14 +300,14 @@ order_discard(mall_ctx_t *ctx, const char *oid, int drop_idem,
         }
         mall_batch_init(&b);
         discard_batch(&b, &h, drop_idem);
-        batch_thresholds(&b, &h);
+        order_batch_thresholds(&b, &h);
         rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
         mall_batch_free(&b);
         if (rc == MALL_OK) {
             mall_log_req(MALL_LOG_INFO, "order", ctx->request_id, h.uid,
                          "order %s discarded: its stock hold was short",
                          oid);
-            release_follow_up(ctx, &h, exec);
+            order_release_follow_up(ctx, &h, exec);
             freeReplyObject(exec);
         }
     }

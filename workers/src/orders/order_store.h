@@ -23,6 +23,8 @@
 
 #define ORDER_NOT_FOUND   3     /* no such order (or not the caller's) */
 #define ORDER_ILLEGAL     4     /* the table has no such transition */
+#define ORDER_NEEDS_CLOSE 5     /* cancel/expire: close its prepay first */
+#define ORDER_PLAN_NONE   6     /* a plan found nothing to write */
 #define ORDER_TRIES       8     /* WATCH retries of one transition */
 
 typedef struct {
@@ -31,6 +33,9 @@ typedef struct {
     int64_t  quantity;
     int64_t  threshold;         /* low-stock threshold; -1 = config's */
 } order_item_ref_t;
+
+#define ORDER_PREPAY_MAX  72        /* prepay_id + NUL */
+#define ORDER_TXN_MAX     40        /* WeChat transaction_id + NUL */
 
 /* What the transactions need of an order (not its display fields). */
 typedef struct {
@@ -41,6 +46,17 @@ typedef struct {
     order_status_e    refund_from;
     int64_t           created_ms;
     int               counted;      /* its units are in the limit counters */
+    int64_t           total_fen;
+    int64_t           pay_deadline; /* s */
+    /* payment (pay_keys.h): all zero / "" until there is one */
+    char              prepay_id[ORDER_PREPAY_MAX];
+    int64_t           prepay_expires;   /* s */
+    int               pay_closed;       /* closed at WeChat */
+    char              transaction_id[ORDER_TXN_MAX];
+    int64_t           pay_total;        /* fen WeChat took */
+    int               pay_late;         /* paid after it was cancelled */
+    int64_t           refund_reserved;  /* fen of live or done refunds */
+    int64_t           refunded;         /* fen refunded for good */
     order_item_ref_t  items[ORDER_LINES_MAX];
     size_t            nitems;
 } order_head_t;
@@ -82,12 +98,55 @@ void order_batch_status(mall_batch_t *b, const order_head_t *h,
  * when it was counted there. */
 void order_batch_release(mall_batch_t *b, const order_head_t *h);
 
+/* Appends HGET of every line's low-stock threshold (last in a MULTI that
+ * gives stock back, for order_release_follow_up). */
+void order_batch_thresholds(mall_batch_t *b, const order_head_t *h);
+
+/*
+ * After an EXEC that gave h's stock back (order_batch_release first,
+ * order_batch_thresholds last): brings the derived stock state in line.
+ */
+void order_release_follow_up(mall_ctx_t *ctx, const order_head_t *h,
+    const redisReply *exec);
+
+/*
+ * A change of one order: called with its head, read under WATCH, a plan
+ * appends the commands of the change to b (they run inside MULTI/EXEC)
+ * and returns MALL_OK, or any other code to write nothing.
+ */
+typedef int (*order_plan_t)(mall_ctx_t *ctx, const order_head_t *h,
+    mall_batch_t *b, void *arg);
+
+/*
+ * The read-plan-EXEC loop of every change of an order: reads oid under
+ * WATCH into *h (status ORDER_ST_NONE when there is no such order), lets
+ * plan fill the MULTI and runs it; a concurrent change of the order
+ * re-reads and plans again (ORDER_TRIES times). On MALL_OK *exec (when not
+ * NULL) is the EXEC reply, for the caller to free. Returns MALL_OK, the
+ * plan's own code, MALL_BATCH_ABORTED, MALL_ERR or MALL_RETRY.
+ */
+int order_update(mall_ctx_t *ctx, const char *oid, order_plan_t plan,
+    void *arg, order_head_t *h, redisReply **exec, mall_err_t *err);
+
+/*
+ * Appends a status change of h to "to" with everything that goes with it:
+ * stock given back (first) with its thresholds (last) when the table says
+ * so, the record and indexes, the event, the timers' entries. Returns 1
+ * when stock goes back (call order_release_follow_up after the EXEC).
+ */
+int order_batch_transition(mall_batch_t *b, const order_head_t *h,
+    order_status_e to, order_event_e ev, order_actor_e actor,
+    const char *actor_id);
+
 /*
  * Moves order oid by event/actor under WATCH (retried ORDER_TRIES times).
  * owner, when not NULL, must own the order (else ORDER_NOT_FOUND). On
  * ORDER_ILLEGAL *cur is the current status. Stock goes back in the same
- * MULTI when the table says so, and its derived state follows. MALL_OK,
- * ORDER_NOT_FOUND, ORDER_ILLEGAL, MALL_BATCH_ABORTED, MALL_ERR, MALL_RETRY.
+ * MULTI when the table says so, and its derived state follows. A cancel or
+ * expiry of an order with a prepay not yet closed at WeChat is refused with
+ * ORDER_NEEDS_CLOSE (pay_cancel_order() closes it first). MALL_OK,
+ * ORDER_NOT_FOUND, ORDER_ILLEGAL, ORDER_NEEDS_CLOSE, MALL_BATCH_ABORTED,
+ * MALL_ERR, MALL_RETRY.
  */
 int order_transition(mall_ctx_t *ctx, const char *oid, const char *owner,
     order_event_e ev, order_actor_e actor, const char *actor_id,

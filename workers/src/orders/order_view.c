@@ -208,6 +208,41 @@ view_events(cJSON *o, const order_fields_t *f, const redisReply *events)
 }
 
 
+/*
+ * "payment": {transaction_id, paid_at, total_fen, refunded_fen,
+ * refunding_fen, late} once WeChat took the money, else null.
+ */
+static int
+view_payment(cJSON *o, const order_fields_t *f)
+{
+    const char  *txn = order_field(f, "pay_transaction_id");
+    int64_t      reserved, refunded;
+    cJSON       *p;
+
+    if (txn == NULL) {
+        return cJSON_AddNullToObject(o, "payment") != NULL ? MALL_OK
+                                                           : MALL_ERR;
+    }
+    reserved = field_int(f, "refund_reserved_fen");
+    refunded = field_int(f, "refunded_fen");
+    p = cJSON_AddObjectToObject(o, "payment");
+    if (p == NULL || mall_json_add_str(p, "transaction_id", txn) != MALL_OK
+        || mall_json_add_int(p, "paid_at", field_int(f, "paid_at"))
+           != MALL_OK
+        || mall_json_add_int(p, "total_fen", field_int(f, "pay_total"))
+           != MALL_OK
+        || mall_json_add_int(p, "refunded_fen", refunded) != MALL_OK
+        || mall_json_add_int(p, "refunding_fen", reserved - refunded)
+           != MALL_OK
+        || cJSON_AddBoolToObject(p, "late",
+                                 field_int(f, "pay_late") == 1) == NULL)
+    {
+        return MALL_ERR;
+    }
+    return MALL_OK;
+}
+
+
 cJSON *
 order_view(mall_ctx_t *ctx, const order_fields_t *f,
     const redisReply *events, unsigned flags)
@@ -262,6 +297,9 @@ order_view(mall_ctx_t *ctx, const order_fields_t *f,
         }
     }
     if ((flags & ORDER_VIEW_EVENTS) && view_events(o, f, events) != MALL_OK) {
+        goto fail;
+    }
+    if (view_payment(o, f) != MALL_OK) {
         goto fail;
     }
     return o;
