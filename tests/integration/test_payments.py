@@ -616,3 +616,106 @@ def test_no_payment_secret_in_logs_redis_or_answers(stack):
     for secret in (k["apiv3"], pem_line):
         assert secret not in logs
         assert secret.encode() not in aof
+
+
+# --- keys, forged answers, the query job ------------------------------------------
+
+def test_platform_keys_rotate_cert_serial_and_public_key_id(stack):
+    """Both configured WeChat Pay keys verify at once: the public key by its
+    PUB_KEY_ID_ id and the platform certificate by its serial (compared as
+    a number: case and leading zeros do not matter)."""
+    k = keys(stack)
+    d = os.path.join(stack.keys_dir, "wechat")
+    cert_key = wxcrypto.load_private_key(os.path.join(d,
+                                                      "platform_cert_private.pem"))
+    serial = subprocess.run(["openssl", "x509", "-in",
+                             os.path.join(d, "platform_cert.pem"), "-noout",
+                             "-serial"], capture_output=True, text=True
+                            ).stdout.strip().split("=")[1]
+    for key, sid in ((k["platform"], k["serial"]),
+                     (cert_key, "00" + serial.lower())):
+        u, o, t = unpaid_with_transaction(stack)
+        body = envelope(k, t)
+        r = notify(stack, body, signed_headers(k, body, serial=sid, key=key))
+        assert r.status_code == 204, (sid, r.text)
+        assert order_hash(stack, o["order_id"])["status"] == "paid"
+    # the certificate's key under the public key's id does not verify
+    u, o, t = unpaid_with_transaction(stack)
+    body = envelope(k, t)
+    r = notify(stack, body, signed_headers(k, body, key=cert_key))
+    assert r.status_code == 401
+    assert u.detail(o["order_id"])["status"] == "paid"     # by a query
+
+
+class _Forger(threading.Thread):
+    """Stands between the workers and WeChat and answers every call with a
+    plausible body that WeChat Pay did not sign (or signed with another
+    key): what a man in the middle would send."""
+
+    def __init__(self, k):
+        import http.server
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        other = rsa.generate_private_key(65537, 2048)
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.dumps({"prepay_id": "wx" + "f" * 30}).encode()
+                h = signed_headers(k, body, key=other)
+                self.send_response(200)
+                for name, v in h.items():
+                    self.send_header(name, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST
+
+        super().__init__(daemon=True)
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+
+    def run(self):
+        self.srv.serve_forever()
+
+
+def test_an_answer_that_does_not_verify_is_no_answer(stack):
+    from test_orders import reload_workers
+    sku = make_sku(stack)
+    u = Payer(stack)
+    o = u.order(sku)
+    f = _Forger(keys(stack))
+    f.start()
+    reload_workers(stack, MALL_WXPAY_API_BASE=f.url)
+    try:
+        r = u.prepay(o["order_id"])
+        assert_json_error(r, 502, "UPSTREAM_ERROR")
+        h = order_hash(stack, o["order_id"])
+        assert "pay_prepay_id" not in h and h["status"] == "unpaid"
+    finally:
+        reload_workers(stack, MALL_WXPAY_API_BASE=stack.sim)
+        f.srv.shutdown()
+    assert u.prepay(o["order_id"]).status_code == 200
+
+
+def test_query_job_finds_a_lost_payment_before_the_deadline(stack):
+    from test_orders import reload_workers
+    sku = make_sku(stack)
+    u = Payer(stack)
+    reload_workers(stack, MALL_ORDER_PAY_TIMEOUT="120")
+    try:
+        o = u.order(sku)
+        assert u.prepay(o["order_id"]).status_code == 200
+        sim_pay(stack, o["order_id"], notify=False)
+        # nobody reads the order: the payment timer asks WeChat
+        assert wait_for(lambda: order_hash(stack, o["order_id"])["status"]
+                        == "paid", timeout=20, step=0.25)
+    finally:
+        reload_workers(stack, MALL_ORDER_PAY_TIMEOUT="1800")
+    assert order_hash(stack, o["order_id"])["pay_source"] == "query"

@@ -13,6 +13,10 @@
 #   platform_private.pem             WeChat Pay key (the simulator signs)
 #   platform_public.pem              its public key (the workers verify)
 #   platform_serial                  its id, PUB_KEY_ID_... (Wechatpay-Serial)
+#   platform_cert_private.pem        a second "platform" key, as an older
+#   platform_cert.pem                WeChat Pay platform certificate (its
+#                                    serial is the id): the dev stack accepts
+#                                    both at once, as during a key rotation
 #   apiv3.key                        32-character APIv3 key (AES-256-GCM)
 #
 # appid/mchid default to MALL_WX_APPID / MALL_WX_MCHID when those are set.
@@ -69,9 +73,18 @@ fi
     printf 'PUB_KEY_ID_01%s%s\n' "$(cat "$out/mchid")" \
         "$(od -An -N4 -tu4 /dev/urandom | tr -dc '0-9')" >"$out/platform_serial"
 
+if [ ! -s "$out/platform_cert_private.pem" ] || [ ! -s "$out/platform_cert.pem" ]; then
+    rsa_key "$out/platform_cert_private.pem"
+    _serial=$(openssl rand -hex 20 | sed 's/^./3/' | tr 'a-f' 'A-F')
+    openssl req -x509 -new -key "$out/platform_cert_private.pem" -days 3650 \
+        -set_serial "0x$_serial" \
+        -subj "/O=Mall Edge DEV TEST ONLY/OU=not a WeChat Pay platform certificate/CN=Tenpay.com Root CA" \
+        -out "$out/platform_cert.pem" 2>/dev/null
+fi
+
 # Public halves and ids are not secret; keep the private ones 0600.
 chmod 644 "$out/appid" "$out/mchid" "$out/merchant_cert.pem" \
     "$out/merchant_public.pem" "$out/merchant_serial" \
-    "$out/platform_public.pem" "$out/platform_serial"
+    "$out/platform_public.pem" "$out/platform_serial" "$out/platform_cert.pem"
 chmod 600 "$out/appsecret" "$out/apiv3.key" "$out/merchant_private.pem" \
-    "$out/platform_private.pem"
+    "$out/platform_private.pem" "$out/platform_cert_private.pem"
