@@ -28,6 +28,9 @@
 # trigger, and before a refund without an answer is sent again.
 : "${MALL_PAY_QUERY_INTERVAL:=5}"
 : "${MALL_WXPAY_API_BASE:=http://127.0.0.1:$MALL_SIM_PORT}"
+# Seconds a notification's timestamp may be old (WeChat: 5 minutes; the
+# bench signs its notifications ahead of the run and allows longer).
+: "${MALL_WXPAY_NOTIFY_MAX_AGE:=300}"
 : "${MALL_REFUND_RETRY:=30}"
 
 export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_EDGE_TLS_PORT \
@@ -35,7 +38,7 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_SIM_PORT MALL_NGINX_WORKERS MALL_ADMIN_PASSWORD MALL_ORDER_PAY_TIMEOUT \
     MALL_ORDER_PURCHASE_LIMIT MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
     MALL_REDIS_TIMEOUT_MS MALL_PAY_QUERY_INTERVAL MALL_REFUND_RETRY \
-    MALL_WXPAY_API_BASE
+    MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
 # dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx

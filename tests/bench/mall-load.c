@@ -155,6 +155,8 @@ typedef struct {
     const char  *sign_key;
     const char  *token;
     const char  *unique_header;
+    const char  *request_list;      /* file of whole raw requests */
+    const char  *list_state;        /* where the list resumes next run */
     int          expect_status;
     int          timeout_ms;
     const char  *label;
@@ -412,6 +414,86 @@ tmpl_build(void)
 }
 
 
+/*
+ * --request-list: whole raw requests, each after a line with its length in
+ * bytes, sent in turn (each once per pass over the list): for requests
+ * that differ by more than a header, such as signed payment notifications
+ * of distinct orders.
+ */
+static struct {
+    char       *data;
+    size_t     *off;
+    size_t     *len;
+    size_t      n;
+    size_t      next;               /* counts on past n: repeats */
+    size_t      first;              /* next at the start of this run */
+} rlist;
+
+
+static void
+rlist_load(void)
+{
+    size_t  size, pos, cap, len;
+    char   *end;
+
+    rlist.data = read_file(opt.request_list, &size);
+    if (rlist.data == NULL) {
+        die("cannot read --request-list");
+    }
+    cap = 0;
+    for (pos = 0; pos < size; pos += len) {
+        len = strtoul(rlist.data + pos, &end, 10);
+        if (end == rlist.data + pos || *end != '\n' || len == 0
+            || len > size - (size_t) (end + 1 - rlist.data))
+        {
+            die("--request-list: bad record length");
+        }
+        pos = (size_t) (end + 1 - rlist.data);
+        if (rlist.n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            rlist.off = realloc(rlist.off, cap * sizeof(size_t));
+            rlist.len = realloc(rlist.len, cap * sizeof(size_t));
+            if (rlist.off == NULL || rlist.len == NULL) {
+                die("out of memory");
+            }
+        }
+        rlist.off[rlist.n] = pos;
+        rlist.len[rlist.n++] = len;
+    }
+    if (rlist.n == 0) {
+        die("--request-list is empty");
+    }
+    if (opt.list_state != NULL) {
+        FILE  *f = fopen(opt.list_state, "r");
+
+        if (f != NULL) {
+            if (fscanf(f, "%zu", &rlist.next) != 1) {
+                rlist.next = 0;
+            }
+            fclose(f);
+        }
+    }
+    rlist.first = rlist.next;
+}
+
+
+/* Where the next run resumes the list. */
+static void
+rlist_save(void)
+{
+    FILE  *f;
+
+    if (opt.list_state == NULL || rlist.n == 0) {
+        return;
+    }
+    f = fopen(opt.list_state, "w");
+    if (f == NULL || fprintf(f, "%zu\n", rlist.next) < 0) {
+        die("cannot write --list-state");
+    }
+    fclose(f);
+}
+
+
 /* Writes one fresh request into c->own (signed and/or unique). */
 static size_t
 tmpl_render(conn_t *c)
@@ -547,7 +629,10 @@ conn_flush(conn_t *c)
 static void
 conn_send(conn_t *c)
 {
-    if (tpl.dynamic) {
+    if (rlist.n > 0) {
+        c->wbuf = rlist.data + rlist.off[rlist.next % rlist.n];
+        c->wlen = rlist.len[rlist.next++ % rlist.n];
+    } else if (tpl.dynamic) {
         c->wbuf = c->own;
         c->wlen = tmpl_render(c);
     } else {
@@ -955,6 +1040,12 @@ usage(void)
         "      --sign               add X-Mall-Timestamp/Nonce/Signature\n"
         "      --sign-key K         sign_key for --sign\n"
         "      --unique-header NAME a fresh random value per request\n"
+        "      --request-list F     send the raw requests of F in turn (each"
+        " after a\n"
+        "                           line with its length; the template is"
+        " unused)\n"
+        "      --list-state F       resume the list where the last run with"
+        " F stopped\n"
         "      --expect-status N    count other statuses as unexpected\n"
         "      --timeout MS         per-request timeout (5000)\n"
         "      --label NAME         echoed in the JSON result\n");
@@ -983,6 +1074,8 @@ parse_args(int argc, char **argv)
         { "expect-status", required_argument, NULL, 6 },
         { "timeout",       required_argument, NULL, 7 },
         { "label",         required_argument, NULL, 8 },
+        { "request-list",  required_argument, NULL, 9 },
+        { "list-state",    required_argument, NULL, 10 },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -1025,6 +1118,8 @@ parse_args(int argc, char **argv)
         case 6: opt.expect_status = atoi(optarg); break;
         case 7: opt.timeout_ms = atoi(optarg); break;
         case 8: opt.label = optarg; break;
+        case 9: opt.request_list = optarg; break;
+        case 10: opt.list_state = optarg; break;
         default: usage();
         }
     }
@@ -1064,10 +1159,18 @@ print_json(double elapsed)
     int  i, first = 1;
 
     printf("{\"label\":\"%s\",\"conns\":%d,\"duration_s\":%.3f,"
-           "\"requests\":%" PRIu64 ",\"rps\":%.1f,\"unexpected\":%" PRIu64
-           ",\"status\":{", opt.label, opt.conns, elapsed, st.completed,
+           "\"requests\":%" PRIu64 ",\"rps\":%.1f,\"unexpected\":%" PRIu64,
+           opt.label, opt.conns, elapsed, st.completed,
            elapsed > 0 ? (double) st.completed / elapsed : 0.0,
            st.unexpected);
+    if (rlist.n > 0) {
+        /* requests sent again once every one of the list had gone once */
+        size_t  end = rlist.next, lo = rlist.first > rlist.n ? rlist.first
+                                                              : rlist.n;
+
+        printf(",\"list_repeats\":%zu", end > lo ? end - lo : 0);
+    }
+    printf(",\"status\":{");
 
     for (i = 0; i < MAX_STATUS; i++) {
         if (st.status[i] != 0) {
@@ -1110,6 +1213,9 @@ main(int argc, char **argv)
     }
 
     tmpl_build();
+    if (opt.request_list != NULL) {
+        rlist_load();
+    }
 
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
@@ -1178,6 +1284,7 @@ main(int argc, char **argv)
     /* Requests still in flight at the deadline are not counted. */
     print_json((double) (now - start) / 1e9);
     fflush(stdout);
+    rlist_save();
 
     for (i = 0; i < opt.conns; i++) {
         conn_close(&conns[i]);

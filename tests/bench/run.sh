@@ -429,6 +429,29 @@ setup_orders() {
         "$PORT_REDIS" "$TOKEN" "$SIGN_KEY" "$RUN/order-state.json" "$RUN/order.json"
 }
 
+# WeChat Pay notifications through the edge (no token: WeChat's own
+# signature), each an RSA-2048 verify, an AES-256-GCM decrypt and a state
+# change unpaid -> paid of its own order (notify-setup.py signs one per
+# order ahead of the run; runs resume the list where the last one stopped,
+# and "list_repeats" in the samples counts any that had to go twice).
+# Reported as notifications per second: there is no baseline to compare.
+case_pay_notify() {
+    C_DESC="WeChat Pay notifications through the edge: RSA verify + AES-GCM decrypt + unpaid->paid each"
+    C_NEEDS="module redis worker"
+    C_SNIPS="mall edge_proxy"
+    C_SERVER="location = /api/v1/payments/wechat/notify { mall_auth off;
+            mall_sign off; proxy_pass http://bench_workers; }"
+    C_STATUS=204
+    C_SETUP=setup_notify
+    C_REQ=(--request-list "$RUN/notify.list" --list-state "$RUN/notify.state")
+}
+
+setup_notify() {   # one order per notification the case can send
+    local n=${BENCH_NOTIFY_COUNT:-$(( (ROUNDS * DURATION + WARMUP + 2) * 7000 ))}
+    "$PY" "$HERE/notify-setup.py" "$PORT_REDIS" "$KEYS/wechat" "$n" \
+        pay_notify.bench "$RUN/notify.list"
+}
+
 # ---- slots for the capabilities still to come ---------------------------
 # Each capability adds its case function above (same shape) and removes its
 # line here. name | baseline | target | what
@@ -444,7 +467,7 @@ DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
          auth_off auth_get unsigned_post_1k auth_post_1k signed_post_1k
          auth_post_proxy signed_post_proxy
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products
-         order_create order_create_c1)
+         order_create order_create_c1 pay_notify)
 
 
 # =========================================================================
@@ -875,7 +898,8 @@ start_worker() {
             MALL_KEYS_DIR=$KEYS MALL_EDGE_PORT=$PORT_EDGE MALL_EDGE_TLS_PORT=28443 \
             MALL_ADMIN_PORT=$PORT_ADMIN MALL_WORKER_PORT=$PORT_WORKER \
             MALL_REDIS_PORT=$PORT_REDIS MALL_SIM_PORT=$PORT_SIM \
-            MALL_WORKER_PROCESSES=${BENCH_WORKER_PROCESSES:-auto}
+            MALL_WORKER_PROCESSES=${BENCH_WORKER_PROCESSES:-auto} \
+            MALL_WXPAY_NOTIFY_MAX_AGE=3600
         # shellcheck disable=SC1091
         . "$ROOT/lua-free-scripts/mall-env.sh"
         mkdir -p "$MALL_RUN_DIR/logs"
