@@ -152,7 +152,7 @@ class Config:
         if len(self.apiv3_key) not in (16, 24, 32):
             raise SystemExit("APIv3 key must be 32 bytes (16/24 for SDK "
                              "vectors), got %d" % len(self.apiv3_key))
-        self.port = a.port
+        self.port = a.port                  # the bound one, set in main()
         self.single_use_codes = a.single_use_codes
         self.retry_scale = a.retry_scale
         self.notify_cafile = a.notify_cafile
@@ -1303,6 +1303,7 @@ def main(argv=None):
     log = make_logger(a.log)
     Handler.wx = WeChat(cfg, State(a.state_file), log)
     srv = Server(("127.0.0.1", a.port), Handler)
+    cfg.port = srv.server_address[1]        # download_url (with --port 0)
     print("wechat-sim listening on 127.0.0.1:%d" % srv.server_address[1],
           flush=True)
     log("listening on 127.0.0.1:%d" % srv.server_address[1])

@@ -628,3 +628,53 @@ def test_serial_compares_by_value(keys, receiver):
         assert prepay(s, order(k, receiver.url)).startswith("wx")
     finally:
         s.stop()
+
+
+def test_trade_bill(sim, keys, receiver):
+    """GET /v3/bill/tradebill answers a signed download_url and the SHA-1
+    of the file; the file (a signed GET too, answered unsigned, as WeChat)
+    lists the day's payments and refunds with a summary that counts them."""
+    import hashlib
+    from datetime import datetime, timedelta, timezone
+    day = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m-%d")
+    b = order(keys, receiver.url, amount={"total": 1234, "currency": "CNY"})
+    prepay(sim, b)
+    sim.sim("/sim/pay", {"out_trade_no": b["out_trade_no"]})
+    sim.v3("POST", "/v3/refund/domestic/refunds", {
+        "out_trade_no": b["out_trade_no"], "out_refund_no": "B" + b[
+            "out_trade_no"], "amount": {"refund": 200, "total": 1234,
+                                        "currency": "CNY"}})
+    status, bill = sim.v3("GET", "/v3/bill/tradebill?bill_date=%s"
+                          "&bill_type=ALL" % day)
+    assert status == 200 and bill["hash_type"] == "SHA1", bill
+    url = bill["download_url"]
+    assert url.startswith("http://127.0.0.1:%d/v3/billdownload/file?token="
+                          % sim.port)
+    path = url[len("http://127.0.0.1:%d" % sim.port):]
+    auth = wxcrypto.build_authorization(keys["mchid"], keys["serial"],
+                                        keys["merchant_key"], "GET", path,
+                                        b"", int(time.time()))
+    status, headers, raw = sim.request("GET", path, None,
+                                       {"Authorization": auth})
+    assert status == 200 and "wechatpay-signature" not in headers
+    assert hashlib.sha1(raw).hexdigest() == bill["hash_value"]
+    lines = raw.decode().split("\r\n")
+    assert lines[0].startswith("交易时间,公众账号ID,商户号")
+    rows = [ln[1:].split(",`") for ln in lines[1:] if ln.startswith("`")]
+    mine = [r for r in rows[:-1] if r[6] == b["out_trade_no"]]
+    assert [(r[9], r[24]) for r in mine] == [("SUCCESS", "12.34"),
+                                             ("REFUND", "12.34")]
+    assert mine[1][15] == "B" + b["out_trade_no"] and mine[1][16] == "2.00"
+    summary_at = lines.index(next(ln for ln in lines if
+                                  ln.startswith("总交易单数")))
+    assert int(lines[summary_at + 1].split(",")[0][1:]) == len(rows) - 1
+    # unsigned download, a used-up token, no statement, a bad date
+    assert sim.request("GET", path)[0] == 401
+    status, err = sim.v3("GET", "/v3/bill/tradebill?bill_date=2001-01-01")
+    assert status == 400 and err["code"] == "INVALID_REQUEST"
+    old = (datetime.now(timezone(timedelta(hours=8)))
+           - timedelta(days=40)).strftime("%Y-%m-%d")
+    status, err = sim.v3("GET", "/v3/bill/tradebill?bill_date=" + old)
+    assert status == 400 and err["code"] == "NO_STATEMENT_EXIST"
+    status, err = sim.v3("GET", "/v3/bill/tradebill?bill_date=2026-02-30")
+    assert status == 400 and err["code"] == "PARAM_ERROR"

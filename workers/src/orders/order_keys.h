@@ -16,8 +16,8 @@
  *                                       counted (its units are in the
  *                                       purchase-limit counters) or limit
  *                                       (off);
- *                                       later: logistics (JSON),
- *                                       refund_from, paid_at, ...
+ *                                       refund_from; payment fields
+ *                                       (pay_keys.h); later: logistics
  *   mall:order:{oid}:events       list  JSON {at, actor, actor_id, event,
  *                                       from, to} of every transition after
  *                                       the creation, oldest first
