@@ -21,9 +21,13 @@ class Shopper:
         self.sign_key = derive_sign_key(read_secret(stack.key("sign-s1.key")),
                                         c["jti"])
 
+    ip = None       # a client address of its own (X-Forwarded-For), if set
+
     def call(self, method, target, body=None, headers=None):
         data = b"" if body is None else json.dumps(body).encode()
         h = {"Authorization": "Bearer " + self.token}
+        if self.ip:
+            h["X-Forwarded-For"] = self.ip
         if body is not None:
             h["Content-Type"] = "application/json"
         if method in ("POST", "PUT", "PATCH", "DELETE"):

@@ -36,11 +36,6 @@ class Buyer(Shopper):
         assert r.status_code == 201, r.text
         self.address_id = r.json()["address_id"]
 
-    def call(self, method, target, body=None, headers=None):
-        h = {"X-Forwarded-For": self.ip}
-        h.update(headers or {})
-        return super().call(method, target, body, h)
-
     def order(self, items, key=None, **extra):
         body = {"items": items, "address_id": self.address_id,
                 "coupon": None, "remark": ""}

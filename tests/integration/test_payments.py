@@ -13,7 +13,7 @@ simulator (and WeChat) does, so that the books stay consistent for the
 reconciliation test.
 """
 
-import base64
+import contextlib
 import json
 import os
 import secrets
@@ -27,8 +27,8 @@ import pytest
 import requests
 
 from conftest import MALLCTL, assert_json_error, client_ip
-from mall_client import sign_headers
-from sf_helpers import Admin, new_product
+from sf_helpers import Admin, Shopper, new_product
+from test_orders import reload_workers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
                                 "wechat_sim"))
@@ -43,7 +43,7 @@ ADDR = {"name": "王五", "phone": "13700001111", "province": "广东省",
 
 # --- helpers ---------------------------------------------------------------
 
-class Payer:
+class Payer(Shopper):
     """A buyer who logged in through WeChat (so the mall knows its openid),
     with a shipping address, signing every write like the mini-program."""
 
@@ -61,23 +61,6 @@ class Payer:
         r = self.post("/api/v1/addresses", ADDR)
         assert r.status_code == 201, r.text
         self.address_id = r.json()["address_id"]
-
-    def call(self, method, target, body=None, headers=None):
-        data = b"" if body is None else json.dumps(body).encode()
-        h = {"Authorization": "Bearer " + self.token,
-             "X-Forwarded-For": self.ip}
-        if body is not None:
-            h["Content-Type"] = "application/json"
-        if method != "GET":
-            h.update(sign_headers(self.sign_key, method, target, data))
-        h.update(headers or {})
-        return self.stack.request(method, target, data=data, headers=h)
-
-    def get(self, target):
-        return self.call("GET", target)
-
-    def post(self, target, body):
-        return self.call("POST", target, body)
 
     def order(self, sku, quantity=1):
         r = self.call("POST", "/api/v1/orders",
@@ -194,6 +177,22 @@ def wait_for(fn, timeout=10.0, step=0.1):
             return v
         time.sleep(step)
     return fn()
+
+
+@contextlib.contextmanager
+def workers_with(stack, **env):
+    """Workers reloaded with env for the block, then as they were."""
+    old = {k: stack.env.get(k) for k in env}
+    reload_workers(stack, **env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                stack.env.pop(k, None)
+            else:
+                stack.env[k] = v
+        reload_workers(stack)
 
 
 def paid_order(stack, payer, sku):
@@ -422,17 +421,13 @@ def test_cancel_of_an_order_paid_in_wechat_finds_it_paid(stack):
 
 
 def test_expiry_closes_the_payment(stack):
-    from test_orders import reload_workers
     sku = make_sku(stack)
     u = Payer(stack)
-    reload_workers(stack, MALL_ORDER_PAY_TIMEOUT="15")
-    try:
+    with workers_with(stack, MALL_ORDER_PAY_TIMEOUT="15"):
         o = u.order(sku)
         assert u.prepay(o["order_id"]).status_code == 200
         assert wait_for(lambda: u.detail(o["order_id"])["status"]
                         == "cancelled", timeout=30, step=0.5)
-    finally:
-        reload_workers(stack, MALL_ORDER_PAY_TIMEOUT="1800")
     st = sim(stack, "/sim/state").json()["orders"][o["order_id"]]
     assert st["trade_state"] == "CLOSED"
     e = events(stack, o["order_id"])[-1]
@@ -686,36 +681,30 @@ class _Forger(threading.Thread):
 
 
 def test_an_answer_that_does_not_verify_is_no_answer(stack):
-    from test_orders import reload_workers
     sku = make_sku(stack)
     u = Payer(stack)
     o = u.order(sku)
     f = _Forger(keys(stack))
     f.start()
-    reload_workers(stack, MALL_WXPAY_API_BASE=f.url)
     try:
-        r = u.prepay(o["order_id"])
-        assert_json_error(r, 502, "UPSTREAM_ERROR")
-        h = order_hash(stack, o["order_id"])
-        assert "pay_prepay_id" not in h and h["status"] == "unpaid"
+        with workers_with(stack, MALL_WXPAY_API_BASE=f.url):
+            r = u.prepay(o["order_id"])
+            assert_json_error(r, 502, "UPSTREAM_ERROR")
+            h = order_hash(stack, o["order_id"])
+            assert "pay_prepay_id" not in h and h["status"] == "unpaid"
     finally:
-        reload_workers(stack, MALL_WXPAY_API_BASE=stack.sim)
         f.srv.shutdown()
     assert u.prepay(o["order_id"]).status_code == 200
 
 
 def test_query_job_finds_a_lost_payment_before_the_deadline(stack):
-    from test_orders import reload_workers
     sku = make_sku(stack)
     u = Payer(stack)
-    reload_workers(stack, MALL_ORDER_PAY_TIMEOUT="120")
-    try:
+    with workers_with(stack, MALL_ORDER_PAY_TIMEOUT="120"):
         o = u.order(sku)
         assert u.prepay(o["order_id"]).status_code == 200
         sim_pay(stack, o["order_id"], notify=False)
         # nobody reads the order: the payment timer asks WeChat
         assert wait_for(lambda: order_hash(stack, o["order_id"])["status"]
                         == "paid", timeout=20, step=0.25)
-    finally:
-        reload_workers(stack, MALL_ORDER_PAY_TIMEOUT="1800")
     assert order_hash(stack, o["order_id"])["pay_source"] == "query"

@@ -218,6 +218,48 @@ mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
 }
 
 
+int
+mall_hmget(mall_redis_t *r, const char *key, int watch,
+    const char *const *fields, size_t n, redisReply **reply, mall_err_t *err)
+{
+    const char    *argv[BATCH_MAX_ARGS];
+    mall_batch_t   b;
+    redisReply    *reps[2];
+    size_t         i, nc;
+    int            rc;
+
+    if (n + 2 > BATCH_MAX_ARGS) {
+        return mall_err_set(err, 500, "too many fields");
+    }
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (i = 0; i < n; i++) {
+        argv[2 + i] = fields[i];
+    }
+    mall_batch_init(&b);
+    if (watch) {
+        mall_batch_addl(&b, 2, "WATCH", key);
+    }
+    mall_batch_add(&b, (int) n + 2, argv);
+    nc = b.n;
+    rc = mall_batch_send(&b, r, reps, err);
+    mall_batch_free(&b);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    if (nc == 2) {
+        freeReplyObject(reps[0]);
+    }
+    *reply = reps[nc - 1];
+    if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != n) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        return mall_err_set(err, 500, "unexpected HMGET reply");
+    }
+    return MALL_OK;
+}
+
+
 void
 mall_unwatch(mall_redis_t *r)
 {

@@ -62,6 +62,14 @@ int mall_cmd(mall_redis_t *r, redisReply **reply, mall_err_t *err, int argc,
     ...);
 
 /*
+ * HMGET of fields[0..n) of key, WATCHing key first in the same round trip
+ * when watch is set. MALL_OK with *reply the array of n replies (the
+ * caller frees it), MALL_ERR or MALL_RETRY.
+ */
+int mall_hmget(mall_redis_t *r, const char *key, int watch,
+    const char *const *fields, size_t n, redisReply **reply, mall_err_t *err);
+
+/*
  * Drops the connection's WATCHes after a transaction is given up. Best
  * effort: if it fails, the next EXEC or the reconnect drops them anyway.
  */

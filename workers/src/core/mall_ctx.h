@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mall_conf.h"
 #include "mall_edge.h"
@@ -43,5 +44,20 @@ typedef struct mall_ctx_s {
     int                     replied;
     int64_t                 start_us;     /* monotonic, for the access log */
 } mall_ctx_t;
+
+/*
+ * A context for work that is no request (timers, tools): config and Redis,
+ * no reply; name shows in its logs as the method and request id.
+ */
+static inline void
+mall_ctx_background(mall_ctx_t *ctx, const mall_conf_t *conf,
+    mall_redis_t *redis, const char *name)
+{
+    ctx->conf = conf;
+    ctx->redis = redis;
+    ctx->method = "TIMER";
+    ctx->uri = ctx->path = name;
+    snprintf(ctx->request_id, sizeof(ctx->request_id), "%s", name);
+}
 
 #endif

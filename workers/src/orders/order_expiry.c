@@ -186,11 +186,7 @@ order_expiry_start(struct event_base *base, const mall_conf_t *conf,
         mall_log(MALL_LOG_ERROR, "order", "no memory for the order timer");
         return NULL;
     }
-    x->ctx.conf = conf;
-    x->ctx.redis = redis;
-    x->ctx.method = "TIMER";
-    x->ctx.uri = x->ctx.path = "order-expiry";
-    snprintf(x->ctx.request_id, sizeof(x->ctx.request_id), "order-timer");
+    mall_ctx_background(&x->ctx, conf, redis, "order-timer");
     x->job = mall_job_every(base, 1000, "order timer", order_expiry_job, x);
     if (x->job == NULL) {
         free(x);

@@ -164,39 +164,30 @@ int
 order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     order_head_t *h, mall_err_t *err)
 {
-    char           key[ORDER_KEY_MAX];
-    mall_batch_t   b;
-    redisReply    *reps[2], *r;
-    size_t         n;
-    int            rc;
+    static const char *const  fields[] = {
+        "user_id", "status", "items", "created_ms", "refund_from",
+        "idem_key", "counted", "total_fen", "pay_deadline", "pay_prepay_id",
+        "pay_prepay_expires", "pay_closed", "pay_transaction_id",
+        "pay_total", "pay_late", "refund_reserved_fen", "refunded_fen"
+    };
+    char         key[ORDER_KEY_MAX];
+    redisReply  *r;
+    int          rc;
 
     memset(h, 0, sizeof(*h));
     snprintf(h->id, sizeof(h->id), "%s", oid);
     order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
-    mall_batch_init(&b);
-    if (watch) {
-        mall_batch_addl(&b, 2, "WATCH", key);
-    }
-    mall_batch_addl(&b, 19, "HMGET", key, "user_id", "status", "items",
-                    "created_ms", "refund_from", "idem_key", "counted",
-                    "total_fen", "pay_deadline", "pay_prepay_id",
-                    "pay_prepay_expires", "pay_closed", "pay_transaction_id",
-                    "pay_total", "pay_late", "refund_reserved_fen",
-                    "refunded_fen");
-    n = b.n;
-    rc = mall_batch_send(&b, ctx->redis, reps, err);
-    mall_batch_free(&b);
+    rc = mall_hmget(ctx->redis, key, watch, fields, MALL_ARRAY_LEN(fields),
+                    &r, err);
     if (rc != MALL_OK) {
         return rc;
     }
-    r = reps[n - 1];
-    rc = MALL_OK;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 17
-        || r->element[0]->type != REDIS_REPLY_STRING
+    if (r->element[0]->type != REDIS_REPLY_STRING
         || r->element[1]->type != REDIS_REPLY_STRING
         || r->element[2]->type != REDIS_REPLY_STRING)
     {
-        goto done;                       /* no such order */
+        freeReplyObject(r);
+        return MALL_OK;                  /* no such order */
     }
     snprintf(h->uid, sizeof(h->uid), "%s", r->element[0]->str);
     h->status = order_status_parse(r->element[1]->str);
@@ -204,9 +195,7 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     h->refund_from = r->element[4]->type == REDIS_REPLY_STRING
                      ? order_status_parse(r->element[4]->str)
                      : ORDER_ST_NONE;
-    if (r->element[5]->type == REDIS_REPLY_STRING) {
-        snprintf(h->idem_key, sizeof(h->idem_key), "%s", r->element[5]->str);
-    }
+    reply_str(r->element[5], h->idem_key, sizeof(h->idem_key));
     h->counted = r->element[6]->type == REDIS_REPLY_STRING;
     head_payment(h, r->element + 7);
     if (order_items_parse(r->element[2]->str, r->element[2]->len, h)
@@ -215,9 +204,7 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
         h->status = ORDER_ST_NONE;
         rc = mall_err_set(err, 500, "order %s: corrupt record", oid);
     }
-
-done:
-    mall_redis_free_replies(reps, n);
+    freeReplyObject(r);
     return rc;
 }
 

@@ -112,11 +112,7 @@ pay_jobs_start(struct event_base *base, const mall_conf_t *conf,
         mall_log(MALL_LOG_ERROR, "pay", "no memory for the payment timer");
         return NULL;
     }
-    j->ctx.conf = conf;
-    j->ctx.redis = redis;
-    j->ctx.method = "TIMER";
-    j->ctx.uri = j->ctx.path = "pay-jobs";
-    snprintf(j->ctx.request_id, sizeof(j->ctx.request_id), "pay-timer");
+    mall_ctx_background(&j->ctx, conf, redis, "pay-timer");
     j->job = mall_job_every(base, 1000, "payment timer", pay_jobs_run, j);
     if (j->job == NULL) {
         free(j);

@@ -60,13 +60,12 @@ static int
 refuse(mall_ctx_t *ctx, int status, const char *kind, const char *nid,
     const char *detail)
 {
-    pay_anomaly_t  an;
 
-    memset(&an, 0, sizeof(an));
-    an.kind = kind;
-    an.notification = nid;
-    an.detail = detail;
-    pay_anomaly(ctx, &an);
+    pay_anomaly(ctx, &(pay_anomaly_t) {
+        .kind = kind,
+        .notification = nid,
+        .detail = detail,
+    });
     return reply_fail(ctx, status, kind);
 }
 

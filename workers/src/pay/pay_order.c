@@ -66,7 +66,6 @@ batch_late(mall_batch_t *b, const order_head_t *h, const apply_t *a)
 {
     char           key[ORDER_KEY_MAX], no[REFUND_NO_MAX];
     order_head_t   paid = *h;
-    pay_anomaly_t  an;
 
     batch_payment(b, h, a);
     order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
@@ -75,13 +74,13 @@ batch_late(mall_batch_t *b, const order_head_t *h, const apply_t *a)
     refund_number(h->id, "late", no);
     refund_batch_new(b, &paid, no, a->t->total, "订单已取消，自动退款",
                      "system", "late-payment");
-    memset(&an, 0, sizeof(an));
-    an.kind = "paid_after_cancel";
-    an.out_trade_no = h->id;
-    an.out_refund_no = no;
-    an.notification = a->nid;
-    an.detail = "paid after the order was cancelled: refunded in full";
-    pay_batch_anomaly(b, &an);
+    pay_batch_anomaly(b, &(pay_anomaly_t) {
+        .kind = "paid_after_cancel",
+        .out_trade_no = h->id,
+        .out_refund_no = no,
+        .notification = a->nid,
+        .detail = "paid after the order was cancelled: refunded in full",
+    });
 }
 
 
@@ -170,7 +169,6 @@ pay_apply(mall_ctx_t *ctx, const wxpay_txn_t *t, const char *source,
     const char *nid, pay_outcome_e *outcome, mall_err_t *err)
 {
     order_head_t    h;
-    pay_anomaly_t   an;
     apply_t         a;
     redisReply     *exec;
     const char     *why;
@@ -203,12 +201,12 @@ pay_apply(mall_ctx_t *ctx, const wxpay_txn_t *t, const char *source,
         snprintf(a.detail, sizeof(a.detail), "%s", why);
     }
     if (why != NULL) {
-        memset(&an, 0, sizeof(an));
-        an.kind = why;
-        an.out_trade_no = t->out_trade_no;
-        an.notification = nid;
-        an.detail = a.detail;
-        pay_anomaly(ctx, &an);
+        pay_anomaly(ctx, &(pay_anomaly_t) {
+            .kind = why,
+            .out_trade_no = t->out_trade_no,
+            .notification = nid,
+            .detail = a.detail,
+        });
         mall_err_set(err, 400, "%s", why);
         *outcome = PAY_REJECTED;
         return MALL_OK;

@@ -195,7 +195,6 @@ static void
 mismatch(report_t *r, const char *kind, const char *otn, const char *orn,
     int64_t local, int64_t wechat)
 {
-    pay_anomaly_t  an;
     char           detail[128];
     cJSON         *m;
 
@@ -217,12 +216,12 @@ mismatch(report_t *r, const char *kind, const char *otn, const char *orn,
         snprintf(detail, sizeof(detail), "reconciliation of %s: local %lld "
                  "fen, WeChat %lld fen", r->date, (long long) local,
                  (long long) wechat);
-        memset(&an, 0, sizeof(an));
-        an.kind = kind;
-        an.out_trade_no = otn;
-        an.out_refund_no = orn;
-        an.detail = detail;
-        pay_anomaly(r->ctx, &an);
+        pay_anomaly(r->ctx, &(pay_anomaly_t) {
+            .kind = kind,
+            .out_trade_no = otn,
+            .out_refund_no = orn,
+            .detail = detail,
+        });
     }
 }
 
@@ -467,11 +466,7 @@ reconcile_tool(const mall_conf_t *conf, const char *date)
     memset(&ctx, 0, sizeof(ctx));
     mall_redis_init(&redis, conf->redis_host, conf->redis_port,
                     conf->redis_timeout_ms);
-    ctx.conf = conf;
-    ctx.redis = &redis;
-    ctx.method = "TOOL";
-    ctx.uri = ctx.path = "reconcile";
-    snprintf(ctx.request_id, sizeof(ctx.request_id), "reconcile-tool");
+    mall_ctx_background(&ctx, conf, &redis, "reconcile-tool");
     err.msg[0] = '\0';
     rc = reconcile_run(&ctx, date, &report, &err);
     mall_redis_close(&redis);

@@ -107,30 +107,23 @@ int
 refund_load(mall_ctx_t *ctx, const char *no, int watch, refund_rec_t *r,
     mall_err_t *err)
 {
-    char           key[ORDER_KEY_MAX];
-    mall_batch_t   b;
-    redisReply    *reps[2], *f;
-    size_t         n;
-    int            rc;
+    static const char *const  fields[] = {
+        "order_id", "status", "amount", "total", "attempts", "refund_id",
+        "reason", "accepted"
+    };
+    char         key[ORDER_KEY_MAX];
+    redisReply  *f;
+    int          rc;
 
     memset(r, 0, sizeof(*r));
     snprintf(r->no, sizeof(r->no), "%s", no);
     order_key(key, sizeof(key), PAY_KEY_REFUND, no, NULL);
-    mall_batch_init(&b);
-    if (watch) {
-        mall_batch_addl(&b, 2, "WATCH", key);
-    }
-    mall_batch_addl(&b, 10, "HMGET", key, "order_id", "status", "amount",
-                    "total", "attempts", "refund_id", "reason", "accepted");
-    n = b.n;
-    rc = mall_batch_send(&b, ctx->redis, reps, err);
-    mall_batch_free(&b);
+    rc = mall_hmget(ctx->redis, key, watch, fields, MALL_ARRAY_LEN(fields),
+                    &f, err);
     if (rc != MALL_OK) {
         return rc;
     }
-    f = reps[n - 1];
-    if (f->type == REDIS_REPLY_ARRAY && f->elements == 8
-        && f->element[0]->type == REDIS_REPLY_STRING
+    if (f->element[0]->type == REDIS_REPLY_STRING
         && f->element[1]->type == REDIS_REPLY_STRING)
     {
         snprintf(r->oid, sizeof(r->oid), "%s", f->element[0]->str);
@@ -147,7 +140,7 @@ refund_load(mall_ctx_t *ctx, const char *no, int watch, refund_rec_t *r,
         }
         r->accepted = f->element[7]->type == REDIS_REPLY_STRING;
     }
-    mall_redis_free_replies(reps, n);
+    freeReplyObject(f);
     return MALL_OK;
 }
 
@@ -245,7 +238,6 @@ apply_plan(mall_ctx_t *ctx, const order_head_t *h, mall_batch_t *b,
 {
     apply_t        *a = arg;
     char            okey[ORDER_KEY_MAX], fen[24];
-    pay_anomaly_t   an;
     int             rc;
 
     rc = refund_load(ctx, a->r->out_refund_no, 1, &a->rec, a->err);
@@ -293,12 +285,12 @@ apply_plan(mall_ctx_t *ctx, const order_head_t *h, mall_batch_t *b,
         break;
     default:                                /* abnormal */
         mall_batch_addl(b, 3, "ZREM", PAY_KEY_REFUNDS_DUE, a->rec.no);
-        memset(&an, 0, sizeof(an));
-        an.kind = "refund_abnormal";
-        an.out_trade_no = h->id;
-        an.out_refund_no = a->rec.no;
-        an.detail = "WeChat could not pay the refund out; settle it by hand";
-        pay_batch_anomaly(b, &an);
+        pay_batch_anomaly(b, &(pay_anomaly_t) {
+            .kind = "refund_abnormal",
+            .out_trade_no = h->id,
+            .out_refund_no = a->rec.no,
+            .detail = "WeChat could not pay the refund out; settle it by hand",
+        });
         break;
     }
     if (a->stock_back) {
@@ -314,7 +306,6 @@ refund_apply(mall_ctx_t *ctx, const wxpay_refund_t *r, const char *source,
     const char *nid, pay_outcome_e *outcome, mall_err_t *err)
 {
     order_head_t    h;
-    pay_anomaly_t   an;
     redisReply     *exec;
     apply_t         a;
     int             rc;
@@ -343,13 +334,13 @@ refund_apply(mall_ctx_t *ctx, const wxpay_refund_t *r, const char *source,
     }
     *outcome = a.outcome;
     if (a.outcome == PAY_REJECTED) {
-        memset(&an, 0, sizeof(an));
-        an.kind = a.why;
-        an.out_trade_no = r->out_trade_no;
-        an.out_refund_no = r->out_refund_no;
-        an.notification = nid;
-        an.detail = source;
-        pay_anomaly(ctx, &an);
+        pay_anomaly(ctx, &(pay_anomaly_t) {
+            .kind = a.why,
+            .out_trade_no = r->out_trade_no,
+            .out_refund_no = r->out_refund_no,
+            .notification = nid,
+            .detail = source,
+        });
         mall_err_set(err, 400, "%s", a.why);
         return MALL_OK;
     }
@@ -410,7 +401,6 @@ failed_plan(mall_ctx_t *ctx, const order_head_t *h, mall_batch_t *b,
 {
     failed_t       *f = arg;
     char            key[ORDER_KEY_MAX], fen[24], now[24], detail[96];
-    pay_anomaly_t   an;
     int             rc;
 
     rc = refund_load(ctx, f->no, 1, &f->rec, f->err);
@@ -431,12 +421,12 @@ failed_plan(mall_ctx_t *ctx, const order_head_t *h, mall_batch_t *b,
     mall_batch_addl(b, 3, "ZREM", PAY_KEY_REFUNDS_DUE, f->no);
     snprintf(detail, sizeof(detail), "WeChat refused the refund: %s",
              f->code);
-    memset(&an, 0, sizeof(an));
-    an.kind = "refund_refused";
-    an.out_trade_no = h->id;
-    an.out_refund_no = f->no;
-    an.detail = detail;
-    pay_batch_anomaly(b, &an);
+    pay_batch_anomaly(b, &(pay_anomaly_t) {
+        .kind = "refund_refused",
+        .out_trade_no = h->id,
+        .out_refund_no = f->no,
+        .detail = detail,
+    });
     return MALL_OK;
 }
 

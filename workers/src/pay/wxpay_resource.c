@@ -219,21 +219,46 @@ wxpay_refund_parse(const cJSON *o, wxpay_refund_t *r, mall_err_t *err)
 }
 
 
-int
-wxpay_txn_parse_text(const char *text, size_t len, wxpay_txn_t *t,
-    mall_err_t *err)
+/* text as a JSON object handed to parse (one of the two above). */
+static int
+parse_text(const char *text, size_t len, const char *what,
+    int (*parse)(const cJSON *, void *, mall_err_t *), void *out,
+    size_t outsz, mall_err_t *err)
 {
     cJSON  *o;
     int     rc;
 
     o = mall_json_object(text, len);
     if (o == NULL) {
-        memset(t, 0, sizeof(*t));
-        return mall_err_set(err, 400, "the transaction is not JSON");
+        memset(out, 0, outsz);
+        return mall_err_set(err, 400, "the %s is not JSON", what);
     }
-    rc = wxpay_txn_parse(o, t, err);
+    rc = parse(o, out, err);
     cJSON_Delete(o);
     return rc;
+}
+
+
+static int
+txn_parse(const cJSON *o, void *out, mall_err_t *err)
+{
+    return wxpay_txn_parse(o, out, err);
+}
+
+
+static int
+refund_parse(const cJSON *o, void *out, mall_err_t *err)
+{
+    return wxpay_refund_parse(o, out, err);
+}
+
+
+int
+wxpay_txn_parse_text(const char *text, size_t len, wxpay_txn_t *t,
+    mall_err_t *err)
+{
+    return parse_text(text, len, "transaction", txn_parse, t, sizeof(*t),
+                      err);
 }
 
 
@@ -241,15 +266,5 @@ int
 wxpay_refund_parse_text(const char *text, size_t len, wxpay_refund_t *r,
     mall_err_t *err)
 {
-    cJSON  *o;
-    int     rc;
-
-    o = mall_json_object(text, len);
-    if (o == NULL) {
-        memset(r, 0, sizeof(*r));
-        return mall_err_set(err, 400, "the refund is not JSON");
-    }
-    rc = wxpay_refund_parse(o, r, err);
-    cJSON_Delete(o);
-    return rc;
+    return parse_text(text, len, "refund", refund_parse, r, sizeof(*r), err);
 }

@@ -1,6 +1,7 @@
 /*
  * WeChat Pay times (see wxpay_time.h).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,25 +138,29 @@ beijing_date(int64_t t, int *y, int *m, int *d)
 }
 
 
-void
-wxpay_day_key(int64_t t, char out[9])
+/* The Beijing date of t as YYYY{sep}MM{sep}DD ("" or "-"). */
+static void
+day_format(int64_t t, const char *sep, char *out, size_t outsz)
 {
     int  y, m, d;
 
     beijing_date(t, &y, &m, &d);
-    snprintf(out, 9, "%04u%02u%02u", (unsigned) y % 10000u,
-             (unsigned) m % 100u, (unsigned) d % 100u);
+    snprintf(out, outsz, "%04u%s%02u%s%02u", (unsigned) y % 10000u, sep,
+             (unsigned) m % 100u, sep, (unsigned) d % 100u);
+}
+
+
+void
+wxpay_day_key(int64_t t, char out[9])
+{
+    day_format(t, "", out, 9);
 }
 
 
 void
 wxpay_day_iso(int64_t t, char out[11])
 {
-    int  y, m, d;
-
-    beijing_date(t, &y, &m, &d);
-    snprintf(out, 11, "%04u-%02u-%02u", (unsigned) y % 10000u,
-             (unsigned) m % 100u, (unsigned) d % 100u);
+    day_format(t, "-", out, 11);
 }
 
 
