@@ -1554,12 +1554,24 @@ ngx_http_mall_cache_policy(ngx_http_request_t *r,
             return NGX_ABORT;
         }
 
-        p = ngx_cpymem(ctx->ctype.data, r->headers_out.content_type.data,
-                       ctx->ctype.len);
+        /*
+         * no Content-Type or no Surrogate-Key: data is NULL, and memcpy
+         * must not see a NULL even for 0 bytes
+         */
+
+        p = ctx->ctype.data;
+
+        if (ctx->ctype.len) {
+            p = ngx_cpymem(p, r->headers_out.content_type.data,
+                           ctx->ctype.len);
+        }
 
         ctx->tags.data = p;
         ctx->tags.len = tags.len;
-        p = ngx_cpymem(p, tags.data, tags.len);
+
+        if (tags.len) {
+            p = ngx_cpymem(p, tags.data, tags.len);
+        }
 
         ctx->headers.data = p;
     }
@@ -1757,7 +1769,10 @@ ngx_http_mall_cache_store(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
     p = ngx_cpymem(p, ctx->ctype.data, ctx->ctype.len);
     p = ngx_cpymem(p, ctx->headers.data, ctx->headers.len);
     p = ngx_cpymem(p, body, ctx->body_len);
-    ngx_memcpy(p, gz.data, gz.len);
+
+    if (gz.len) {
+        ngx_memcpy(p, gz.data, gz.len);
+    }
 
     ngx_http_mall_shm_lock(zone);
 

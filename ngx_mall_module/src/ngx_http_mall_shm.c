@@ -459,7 +459,11 @@ ngx_http_mall_shm_set_locked(ngx_shm_zone_t *zone, u_char *key, size_t klen,
         }
 
         if (sn->value_len == vlen) {
-            ngx_memcpy(sn->data + sn->key_len, value, vlen);
+            /* value may be NULL when vlen is 0 (memcpy must not see it) */
+            if (vlen) {
+                ngx_memcpy(sn->data + sn->key_len, value, vlen);
+            }
+
             sn->expire = expire;
             ctx->sh->pinned -= sn->pinned;
             sn->pinned = (flags & NGX_HTTP_MALL_SHM_PINNED) ? 1 : 0;
