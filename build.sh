@@ -183,13 +183,12 @@ run_pytest() {
         tests/integration tests/wechat_sim)
 }
 
-# The integration suite with the stack (mallctl) on the sanitizer builds.
-# Only nginx gets libasan preloaded (other programs, ps for one, hang under
-# it); every report goes to a file under build/san-logs, and any report
-# fails the run. Leak checks stay with the unit tests and fuzzers: the
-# daemons end by signal or _exit, and nginx's and OpenSSL's exit-time
-# blocks are not ours. The module-only tests (edge_harness.py) start
-# /usr/sbin/nginx with the normal module themselves.
+# The integration suite with the stack (mallctl) and the module-only
+# tests (edge_harness.py) on the sanitizer builds. Only nginx gets libasan
+# preloaded (other programs, ps for one, hang under it); every report goes
+# to a file under build/san-logs, and any report fails the run. Leak checks
+# stay with the unit tests and fuzzers: the daemons end by signal or _exit,
+# and nginx's and OpenSSL's exit-time blocks are not ours.
 run_pytest_san() {
     local logs=$BUILD/san-logs rc=0
     rm -rf "$logs"

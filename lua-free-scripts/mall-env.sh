@@ -43,12 +43,15 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
 # dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx
 # a wrapper that preloads libasan, which must come first, into the stock
-# nginx). Unset: the normal build.
+# nginx). Unset: the normal build. MALL_MODULE_DIR and MALL_NGINX, when
+# set, win over both (tests/integration/edge_harness.py does the same).
 if [ -n "${MALL_SAN_DIR:-}" ]; then
-    MALL_BIN_DIR=$MALL_SAN_DIR/bin MALL_MODULE_DIR=$MALL_SAN_DIR/modules
+    MALL_BIN_DIR=$MALL_SAN_DIR/bin
+    MALL_MODULE_DIR=${MALL_MODULE_DIR:-$MALL_SAN_DIR/modules}
     MALL_NGINX=${MALL_NGINX:-$MALL_SAN_DIR/nginx}
 else
-    MALL_BIN_DIR=$MALL_BUILD_DIR/bin MALL_MODULE_DIR=$MALL_BUILD_DIR/modules
+    MALL_BIN_DIR=$MALL_BUILD_DIR/bin
+    MALL_MODULE_DIR=${MALL_MODULE_DIR:-$MALL_BUILD_DIR/modules}
 fi
 export MALL_MODULE_DIR
 

@@ -26,7 +26,15 @@ from mall_client import claims, jwt_es256
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("MALL_BUILD_DIR", os.path.join(ROOT, "build"))
-MODULE = os.path.join(BUILD, "modules", "ngx_http_mall_module.so")
+# The nginx and the module the stack runs (lua-free-scripts/mall-env.sh):
+# MALL_NGINX and MALL_MODULE_DIR when set, else the sanitizer builds when
+# MALL_SAN_DIR names them (./build.sh test --sanitize), else the normal ones.
+SAN_DIR = os.environ.get("MALL_SAN_DIR", "")
+NGINX = os.environ.get("MALL_NGINX") or (
+    os.path.join(SAN_DIR, "nginx") if SAN_DIR else "/usr/sbin/nginx")
+MODULE_DIR = os.environ.get("MALL_MODULE_DIR") or os.path.join(
+    SAN_DIR or BUILD, "modules")
+MODULE = os.path.join(MODULE_DIR, "ngx_http_mall_module.so")
 
 MAIN = """load_module %(module)s;
 pid %(dir)s/nginx.pid;
@@ -74,7 +82,7 @@ class Edge:
             free_port(), free_port(), free_port())
         self.ports = {name: free_port() for name in extra_ports}
         self.url = "http://127.0.0.1:%d" % self.edge_port
-        self.nginx = ["/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"]
+        self.nginx = [NGINX, "-p", d, "-c", d + "/nginx.conf"]
 
     def key(self, name):
         return os.path.join(self.dir, name)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from edge_harness import (MODULE, Edge, bad_log_lines, error_of,
+from edge_harness import (MODULE, NGINX, Edge, bad_log_lines, error_of,
                           running_edge)
 
 LIMITED = """
@@ -361,7 +361,7 @@ def test_config_errors_name_file_and_line(edge, directive, message):
                 "events {}\nhttp {\n    mall_limit_zone name=rl:1m;\n"
                 "    server {\n        listen 127.0.0.1:1;\n"
                 "        %s\n    }\n}\n" % (MODULE, d, d, directive))
-    r = subprocess.run(["/usr/sbin/nginx", "-t", "-p", d, "-c", conf],
+    r = subprocess.run([NGINX, "-t", "-p", d, "-c", conf],
                        capture_output=True, text=True)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
