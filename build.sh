@@ -185,18 +185,22 @@ run_pytest() {
 
 # The integration suite with the stack (mallctl) and the module-only
 # tests (edge_harness.py) on the sanitizer builds. Only nginx gets libasan
-# preloaded (other programs, ps for one, hang under it); every report goes
-# to a file under build/san-logs, and any report fails the run. Leak checks
-# stay with the unit tests and fuzzers: the daemons end by signal or _exit,
-# and nginx's and OpenSSL's exit-time blocks are not ours.
+# preloaded (other programs, ps for one, hang under it). ASan reports go to
+# files under build/san-logs. UBSan's cannot (with gcc's two runtimes its
+# log_path is ignored): they go to each daemon's stderr, i.e. its log in
+# the test's runtime dir, where the fixtures find them, fail the test and
+# copy them to build/san-logs (tests/integration/san_reports.py). Any
+# report fails the run. Leak checks stay with the unit tests and fuzzers:
+# the daemons end by signal or _exit, and nginx's and OpenSSL's exit-time
+# blocks are not ours.
 run_pytest_san() {
     local logs=$BUILD/san-logs rc=0
     rm -rf "$logs"
     mkdir -p "$logs"
     (
-        export MALL_SAN_DIR=$BUILD/san
+        export MALL_SAN_DIR=$BUILD/san MALL_SAN_LOG_DIR=$logs
         export ASAN_OPTIONS="detect_leaks=0:log_path=$logs/asan"
-        export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
+        export UBSAN_OPTIONS="print_stacktrace=1"
         run_pytest
     ) || rc=1
     if grep -l -r -e 'ERROR: AddressSanitizer' -e 'runtime error:' \

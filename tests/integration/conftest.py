@@ -16,6 +16,8 @@ import time
 import pytest
 import requests
 
+import san_reports
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("MALL_BUILD_DIR", os.path.join(ROOT, "build"))
 MALLCTL = os.path.join(ROOT, "lua-free-scripts", "mallctl")
@@ -55,6 +57,7 @@ class Stack:
         self.sim = "http://127.0.0.1:%d" % p["MALL_SIM_PORT"]
         self.redis_port = p["MALL_REDIS_PORT"]
         self.http = requests.Session()
+        self.san = san_reports.Reader(os.path.join(run_dir, "logs"), "stack")
 
     # --- lifecycle ------------------------------------------------------
     def mallctl(self, *args, check=True):
@@ -148,10 +151,13 @@ def stack():
         yield s
     finally:
         s.stop()
+        reports = s.san.new_reports()
         if os.environ.get("MALL_KEEP_RUN_DIR"):
             print("runtime dir kept:", run_dir)
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+    assert not reports, "sanitizer reports in the stack's logs:\n" + \
+        "\n".join(reports)
 
 
 _client_seq = iter(range(1, 1 << 16))
@@ -168,7 +174,8 @@ def client_ip():
 def _own_client_ip(request):
     """Each test that uses the stack acts as its own client IP, so the
     shipped per-IP limits and CC guard (which also apply to loopback) see
-    each test separately, as they would see separate shoppers."""
+    each test separately, as they would see separate shoppers. Afterwards,
+    a sanitizer report in the stack's logs fails the test."""
     if "stack" not in request.fixturenames:
         yield
         return
@@ -176,6 +183,9 @@ def _own_client_ip(request):
     s.http.headers["X-Forwarded-For"] = client_ip()
     yield
     s.http.headers.pop("X-Forwarded-For", None)
+    reports = s.san.new_reports()
+    assert not reports, "sanitizer reports in the stack's logs:\n" + \
+        "\n".join(reports)
 
 
 def assert_json_error(resp, status, code):

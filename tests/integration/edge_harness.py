@@ -22,6 +22,7 @@ import time
 import pytest
 import requests
 
+import san_reports
 from mall_client import claims, jwt_es256
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -165,8 +166,11 @@ class Edge:
 
 
 def bad_log_lines(log):
+    """alert/crit/emerg lines, and sanitizer reports (UBSan writes them to
+    stderr, which nginx points at its error log: san_reports.py)."""
     return [l for l in log.splitlines()
-            if "[alert]" in l or "[crit]" in l or "[emerg]" in l]
+            if "[alert]" in l or "[crit]" in l or "[emerg]" in l] \
+        + san_reports.report_lines(log)
 
 
 @contextlib.contextmanager
@@ -180,7 +184,10 @@ def running_edge(conf, prefix="mall-mod-", extra_ports=()):
     try:
         e.start()
         yield e
-        bad = bad_log_lines(e.log())
+        log = e.log()
+        if san_reports.report_lines(log):
+            san_reports.save(os.path.basename(d), san_reports.excerpt(log))
+        bad = bad_log_lines(log)
         assert not bad, bad
     finally:
         e.stop()
