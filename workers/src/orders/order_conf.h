@@ -19,6 +19,7 @@
 
 #define ORDER_CONF_NOT_MINE  1       /* order_conf_directive(): not ours */
 #define ORDER_LINES_MAX      50      /* hard cap of order_max_lines */
+#define ORDER_COUPONS_MAX    10      /* coupons one order may use */
 
 typedef struct {
     int      pay_timeout;            /* seconds */
