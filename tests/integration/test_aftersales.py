@@ -3,6 +3,9 @@ buyer's refund request, the merchant's approval (the WeChat refund goes out
 through the simulator) or rejection, partial refunds per line, the return
 flow with the goods back in stock, and coupons back on a full refund."""
 
+import json
+import time
+
 from conftest import assert_json_error
 from sf_helpers import Admin, new_product
 from test_coupons import Buyer, template
@@ -144,3 +147,38 @@ def test_return_needs_shipped_goods(stack):
     assert_json_error(u.post("/api/v1/orders/%s/refund" % oid,
                              {"reason": "x", "type": "return"}), 422,
                       "VALIDATION_FAILED")
+
+
+# --- stock reconciliation ------------------------------------------------------
+
+def test_check_stock_repairs_what_a_crash_left(stack):
+    (sku,) = skus(stack, 2000)
+    u = Buyer(stack)
+    o = u.order_with([{"sku_id": sku, "quantity": 2}], None)
+    assert o.status_code == 201, o.text
+    oid = o.json()["order_id"]
+    assert stock(stack, sku) == 8
+    # a crash between the expiry's claim and its EXEC lost the queue entry,
+    # with the deadline past; and a hold outlived its (gone) order
+    stack.redis("ZREM", "mall:orders:expiry", oid)
+    stack.redis("HSET", "mall:order:%s" % oid, "pay_deadline", "1000")
+    ghost = "20200101AAAAAAAAAAAAAAAA"
+    stack.redis("HSET", "mall:order:%s:hold:%d" % (ghost, sku), "stock", "5")
+    r = stack.mallctl("check-stock", check=False)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    kinds = {(f["kind"], f.get("order_id")) for f in
+             json.loads(r.stdout)["findings"]}
+    assert ("expiry_requeued", oid) in kinds
+    assert ("orphan_hold", ghost) in kinds
+    assert stack.redis("EXISTS", "mall:order:%s:hold:%d"
+                       % (ghost, sku)).strip() == "0"
+    # the expiry now gives the units back as usual
+    deadline = time.time() + 15
+    while u.detail(oid)["status"] != "cancelled" \
+            and time.time() < deadline:
+        time.sleep(0.3)
+    assert u.detail(oid)["status"] == "cancelled"
+    assert stock(stack, sku) == 10
+    r = stack.mallctl("check-stock", check=False)
+    assert r.returncode in (0, 2), r.stderr
+    assert oid not in r.stdout

@@ -28,6 +28,7 @@ typedef struct {
     int      purchase_limit;         /* 0 = off */
     int64_t  free_shipping_over;     /* fen; items_fen >= this: free */
     int64_t  shipping_fen;
+    int      stock_check_interval;   /* s between stock checks; 0 = off */
 } order_conf_t;
 
 void order_conf_init(order_conf_t *c);
