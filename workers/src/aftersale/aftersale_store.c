@@ -180,14 +180,7 @@ aftersale_view(mall_ctx_t *ctx, int64_t id, mall_err_t *err)
 int
 aftersale_reply(mall_ctx_t *ctx, int status, int64_t id)
 {
-    mall_err_t   err;
-    cJSON       *o = aftersale_view(ctx, id, &err);
-    int          rc;
+    mall_err_t  err;
 
-    if (o == NULL) {
-        return MALL_ERR;
-    }
-    rc = mall_reply_json_nostore(ctx, status, o);
-    cJSON_Delete(o);
-    return rc;
+    return mall_reply_json_drop(ctx, status, aftersale_view(ctx, id, &err));
 }

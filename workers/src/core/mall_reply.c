@@ -116,6 +116,20 @@ mall_reply_json_nostore(mall_ctx_t *ctx, int status, const cJSON *root)
 
 
 int
+mall_reply_json_drop(mall_ctx_t *ctx, int status, cJSON *root)
+{
+    int  rc;
+
+    if (root == NULL) {
+        return MALL_ERR;
+    }
+    rc = mall_reply_json_nostore(ctx, status, root);
+    cJSON_Delete(root);
+    return rc;
+}
+
+
+int
 mall_reply_error(mall_ctx_t *ctx, int status, const char *code,
     const char *fmt, ...)
 {

@@ -28,6 +28,12 @@ int mall_reply_json(mall_ctx_t *ctx, int status, const cJSON *root);
 int mall_reply_json_nostore(mall_ctx_t *ctx, int status, const cJSON *root);
 
 /*
+ * mall_reply_json_nostore of a document the call then deletes; MALL_ERR
+ * (nothing sent) when root is NULL (it could not be built).
+ */
+int mall_reply_json_drop(mall_ctx_t *ctx, int status, cJSON *root);
+
+/*
  * Sends the contract error with Cache-Control: no-store. Returns MALL_OK
  * once the reply is queued, so handlers can "return mall_reply_error(..)".
  */

@@ -40,22 +40,6 @@ const mall_route_t  mall_coupon_admin_routes[] = {
 };
 
 
-static int
-reply_view(mall_ctx_t *ctx, int status, const coupon_tpl_t *t,
-    int64_t claimed)
-{
-    cJSON  *o = coupon_tpl_view(t, claimed);
-    int     rc;
-
-    if (o == NULL) {
-        return MALL_ERR;
-    }
-    rc = mall_reply_json_nostore(ctx, status, o);
-    cJSON_Delete(o);
-    return rc;
-}
-
-
 static void
 audit(mall_ctx_t *ctx, const char *action, int64_t id, const char *what)
 {
@@ -130,16 +114,15 @@ coupon_create(mall_ctx_t *ctx)
         return sf_fail(ctx, rc, "coupon create", &err);
     }
     audit(ctx, "coupon.create", t.id, "created");
-    return reply_view(ctx, 201, &t, 0);
+    return mall_reply_json_drop(ctx, 201, coupon_tpl_view(&t, 0));
 }
 
 
 static int
 coupon_list(mall_ctx_t *ctx)
 {
-    redisReply    *ids, *reps[COUPON_TPLS_LISTED];
+    redisReply    *reps[COUPON_TPLS_LISTED];
     coupon_tpl_t   t;
-    mall_batch_t   b;
     mall_err_t     err;
     cJSON         *root, *arr, *o;
     int64_t        claimed;
@@ -149,19 +132,7 @@ coupon_list(mall_ctx_t *ctx)
     if (merch_role(ctx, 0, "coupon.read") != MALL_OK) {
         return MALL_OK;
     }
-    rc = mall_cmd(ctx->redis, &ids, &err, 4, "ZREVRANGE", COUPON_KEY_TPLS,
-                  "0", "199");
-    if (rc != MALL_OK) {
-        return sf_fail(ctx, rc, "coupon list", &err);
-    }
-    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
-    mall_batch_init(&b);
-    for (i = 0; i < n; i++) {
-        coupon_batch_tpl(&b, strtoll(ids->element[i]->str, NULL, 10));
-    }
-    freeReplyObject(ids);
-    rc = n > 0 ? mall_batch_send(&b, ctx->redis, reps, &err) : MALL_OK;
-    mall_batch_free(&b);
+    rc = coupon_tpls_read(ctx, NULL, reps, &n, &err);
     if (rc != MALL_OK) {
         return sf_fail(ctx, rc, "coupon list", &err);
     }
@@ -175,9 +146,11 @@ coupon_list(mall_ctx_t *ctx)
         }
     }
     mall_redis_free_replies(reps, n);
-    rc = arr != NULL ? mall_reply_json_nostore(ctx, 200, root) : MALL_ERR;
-    cJSON_Delete(root);
-    return rc;
+    if (arr == NULL) {
+        cJSON_Delete(root);
+        return MALL_ERR;
+    }
+    return mall_reply_json_drop(ctx, 200, root);
 }
 
 
@@ -226,7 +199,7 @@ coupon_get(mall_ctx_t *ctx)
     if (rc != MALL_OK) {
         return sf_fail(ctx, rc, "coupon read", &err);
     }
-    return reply_view(ctx, 200, &t, claimed);
+    return mall_reply_json_drop(ctx, 200, coupon_tpl_view(&t, claimed));
 }
 
 
@@ -312,5 +285,5 @@ coupon_patch(mall_ctx_t *ctx)
         return sf_fail(ctx, rc, "coupon edit", &err);
     }
     audit(ctx, "coupon.edit", id, t.enabled ? "enabled" : "disabled");
-    return reply_view(ctx, 200, &t, claimed);
+    return mall_reply_json_drop(ctx, 200, coupon_tpl_view(&t, claimed));
 }

@@ -7,6 +7,7 @@
 
 #include "coupon_keys.h"
 #include "coupon_store.h"
+#include "mall_batch.h"
 #include "mall_json.h"
 
 
@@ -48,6 +49,43 @@ coupon_tpl_reply(const redisReply *r, coupon_tpl_t *t, int64_t *claimed)
     c = r->element[1];
     *claimed = c->type == REDIS_REPLY_STRING ? strtoll(c->str, NULL, 10) : 0;
     return MALL_OK;
+}
+
+
+int
+coupon_tpls_read(mall_ctx_t *ctx, const char *uid, redisReply **reps,
+    size_t *n, mall_err_t *err)
+{
+    char           key[COUPON_KEY_BUF], last[16];
+    redisReply    *ids;
+    mall_batch_t   b;
+    int64_t        id;
+    size_t         i;
+    int            rc;
+
+    snprintf(last, sizeof(last), "%d", COUPON_TPLS_LISTED - 1);
+    rc = mall_cmd(ctx->redis, &ids, err, 4, "ZREVRANGE", COUPON_KEY_TPLS,
+                  "0", last);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    *n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+    mall_batch_init(&b);
+    for (i = 0; i < *n; i++) {
+        id = strtoll(ids->element[i]->str, NULL, 10);
+        coupon_batch_tpl(&b, id);
+        if (uid != NULL) {
+            coupon_key_id(key, sizeof(key), COUPON_KEY_TPL_USERS, id);
+            mall_batch_addl(&b, 3, "HGET", key, uid);
+        }
+    }
+    freeReplyObject(ids);
+    rc = *n > 0 ? mall_batch_send(&b, ctx->redis, reps, err) : MALL_OK;
+    mall_batch_free(&b);
+    if (rc != MALL_OK) {
+        *n = 0;
+    }
+    return rc;
 }
 
 

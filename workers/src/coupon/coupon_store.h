@@ -29,6 +29,15 @@ void coupon_batch_tpl(mall_batch_t *b, int64_t id);
  * when there is no such template, MALL_ERR when it is corrupt.
  */
 int coupon_tpl_reply(const redisReply *r, coupon_tpl_t *t, int64_t *claimed);
+/*
+ * The newest COUPON_TPLS_LISTED templates: into reps, per template the
+ * reply of coupon_batch_tpl and, when uid is not NULL, that buyer's claim
+ * count (the caller frees the replies). *n = templates read. MALL_OK,
+ * MALL_ERR, MALL_RETRY.
+ */
+int coupon_tpls_read(mall_ctx_t *ctx, const char *uid, redisReply **reps,
+    size_t *n, mall_err_t *err);
+
 /* The template as shown: coupon_tpl_json + claimed, remaining. */
 cJSON *coupon_tpl_view(const coupon_tpl_t *t, int64_t claimed);
 

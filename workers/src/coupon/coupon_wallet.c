@@ -62,34 +62,18 @@ available_item(const redisReply *tpl, const redisReply *mine, int64_t now)
 static int
 coupon_available(mall_ctx_t *ctx)
 {
-    char           uid[SF_UID_MAX], key[COUPON_KEY_BUF];
-    redisReply    *ids, *reps[2 * COUPON_TPLS_LISTED];
-    mall_batch_t   b;
+    char           uid[SF_UID_MAX];
+    redisReply    *reps[2 * COUPON_TPLS_LISTED];
     mall_err_t     err;
     cJSON         *root, *arr, *o;
-    int64_t        id, now = (int64_t) time(NULL);
+    int64_t        now = (int64_t) time(NULL);
     size_t         i, n;
     int            rc;
 
     if (sf_require_user(ctx, uid) != MALL_OK) {
         return MALL_OK;
     }
-    rc = mall_cmd(ctx->redis, &ids, &err, 4, "ZREVRANGE", COUPON_KEY_TPLS,
-                  "0", "199");
-    if (rc != MALL_OK) {
-        return sf_fail(ctx, rc, "coupons available", &err);
-    }
-    n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
-    mall_batch_init(&b);
-    for (i = 0; i < n; i++) {
-        id = strtoll(ids->element[i]->str, NULL, 10);
-        coupon_batch_tpl(&b, id);
-        coupon_key_id(key, sizeof(key), COUPON_KEY_TPL_USERS, id);
-        mall_batch_addl(&b, 3, "HGET", key, uid);
-    }
-    freeReplyObject(ids);
-    rc = n > 0 ? mall_batch_send(&b, ctx->redis, reps, &err) : MALL_OK;
-    mall_batch_free(&b);
+    rc = coupon_tpls_read(ctx, uid, reps, &n, &err);
     if (rc != MALL_OK) {
         return sf_fail(ctx, rc, "coupons available", &err);
     }

@@ -75,20 +75,6 @@ cat_json(int64_t id, int64_t parent, int64_t level, const char *name,
 
 
 static int
-cat_reply(mall_ctx_t *ctx, int status, cJSON *o)
-{
-    int  rc;
-
-    if (o == NULL) {
-        return MALL_ERR;
-    }
-    rc = mall_reply_json_nostore(ctx, status, o);
-    cJSON_Delete(o);
-    return rc;
-}
-
-
-static int
 merch_cat_create(mall_ctx_t *ctx)
 {
     char          name[CATALOG_TEXT_MAX], name_en[CATALOG_TEXT_MAX];
@@ -166,7 +152,7 @@ merch_cat_create(mall_ctx_t *ctx)
         cJSON_Delete(o);
         return rc == MALL_RETRY ? MALL_RETRY : MALL_ERR;
     }
-    return cat_reply(ctx, 201, o);
+    return mall_reply_json_drop(ctx, 201, o);
 }
 
 
@@ -302,7 +288,7 @@ merch_cat_patch(mall_ctx_t *ctx)
     if (renamed) {
         cat_reindex(ctx, id);   /* detail paths and search terms */
     }
-    return cat_reply(ctx, 200, o);
+    return mall_reply_json_drop(ctx, 200, o);
 }
 
 
@@ -387,5 +373,5 @@ merch_cat_delete(mall_ctx_t *ctx)
         cJSON_Delete(o);
         return MALL_ERR;
     }
-    return cat_reply(ctx, 200, o);
+    return mall_reply_json_drop(ctx, 200, o);
 }

@@ -66,6 +66,10 @@ typedef struct {
  */
 int create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err);
 
+/* Line i as the order keeps and shows it (attrs, sku_id, product_id,
+ * name, image, price_fen, quantity, subtotal_fen); NULL on OOM. */
+cJSON *create_line_json(const create_t *c, size_t i);
+
 /* Releases one attempt's buffers (the request is kept for a retry). */
 void create_reset(create_t *c);
 

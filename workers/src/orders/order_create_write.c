@@ -17,43 +17,55 @@
 
 /* ---- the record and the answer ----------------------------------------- */
 
+cJSON *
+create_line_json(const create_t *c, size_t i)
+{
+    const order_line_t  *l = &c->req.lines[i];
+    cJSON               *it, *attrs;
+
+    it = cJSON_CreateObject();
+    attrs = c->sku[i].attrs != NULL ? cJSON_Parse(c->sku[i].attrs) : NULL;
+    if (attrs == NULL) {
+        attrs = cJSON_CreateObject();
+    }
+    if (it == NULL || attrs == NULL
+        || !cJSON_AddItemToObject(it, "attrs", attrs))
+    {
+        cJSON_Delete(attrs);
+        cJSON_Delete(it);
+        return NULL;
+    }
+    if (mall_json_add_int(it, "sku_id", l->sku_id) != MALL_OK
+        || mall_json_add_int(it, "product_id", c->sku[i].product_id)
+           != MALL_OK
+        || mall_json_add_str(it, "name", c->sku[i].name) != MALL_OK
+        || mall_json_add_str(it, "image", c->sku[i].image) != MALL_OK
+        || mall_json_add_int(it, "price_fen", l->price_fen) != MALL_OK
+        || mall_json_add_int(it, "quantity", l->quantity) != MALL_OK
+        || mall_json_add_int(it, "subtotal_fen", l->subtotal_fen) != MALL_OK)
+    {
+        cJSON_Delete(it);
+        return NULL;
+    }
+    return it;
+}
+
+
 /* The items document stored with the order; NULL on OOM. */
 static char *
 create_items_json(const create_t *c)
 {
-    cJSON   *arr, *it, *attrs;
+    cJSON   *arr, *it;
     char    *out;
     size_t   i;
 
     arr = cJSON_CreateArray();
     for (i = 0; arr != NULL && i < c->req.nlines; i++) {
-        const order_line_t  *l = &c->req.lines[i];
-
-        it = cJSON_CreateObject();
+        it = create_line_json(c, i);
         if (it == NULL || !cJSON_AddItemToArray(arr, it)) {
             cJSON_Delete(it);
-            goto fail;
-        }
-        attrs = c->sku[i].attrs != NULL ? cJSON_Parse(c->sku[i].attrs)
-                                        : NULL;
-        if (attrs == NULL) {
-            attrs = cJSON_CreateObject();
-        }
-        if (attrs == NULL || !cJSON_AddItemToObject(it, "attrs", attrs)) {
-            cJSON_Delete(attrs);
-            goto fail;
-        }
-        if (mall_json_add_int(it, "sku_id", l->sku_id) != MALL_OK
-            || mall_json_add_int(it, "product_id", c->sku[i].product_id)
-               != MALL_OK
-            || mall_json_add_str(it, "name", c->sku[i].name) != MALL_OK
-            || mall_json_add_str(it, "image", c->sku[i].image) != MALL_OK
-            || mall_json_add_int(it, "price_fen", l->price_fen) != MALL_OK
-            || mall_json_add_int(it, "quantity", l->quantity) != MALL_OK
-            || mall_json_add_int(it, "subtotal_fen", l->subtotal_fen)
-               != MALL_OK)
-        {
-            goto fail;
+            cJSON_Delete(arr);
+            return NULL;
         }
     }
     if (arr == NULL) {
@@ -62,10 +74,6 @@ create_items_json(const create_t *c)
     out = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
     return out;
-
-fail:
-    cJSON_Delete(arr);
-    return NULL;
 }
 
 

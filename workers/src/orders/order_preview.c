@@ -34,35 +34,18 @@ const mall_route_t  mall_order_preview_routes[] = {
 static int
 preview_lines(cJSON *root, const create_t *c)
 {
-    cJSON   *arr, *it, *attrs;
+    cJSON   *arr, *it;
     size_t   i;
 
     arr = cJSON_AddArrayToObject(root, "lines");
     for (i = 0; arr != NULL && i < c->req.nlines; i++) {
-        const order_line_t  *l = &c->req.lines[i];
-
-        it = cJSON_CreateObject();
+        it = create_line_json(c, i);
         if (it == NULL || !cJSON_AddItemToArray(arr, it)) {
             cJSON_Delete(it);
             return MALL_ERR;
         }
-        attrs = c->sku[i].attrs != NULL ? cJSON_Parse(c->sku[i].attrs)
-                                        : cJSON_CreateObject();
-        if (attrs == NULL || !cJSON_AddItemToObject(it, "attrs", attrs)) {
-            cJSON_Delete(attrs);
-            return MALL_ERR;
-        }
-        if (mall_json_add_int(it, "sku_id", l->sku_id) != MALL_OK
-            || mall_json_add_int(it, "product_id", c->sku[i].product_id)
-               != MALL_OK
-            || mall_json_add_str(it, "name", c->sku[i].name) != MALL_OK
-            || mall_json_add_str(it, "image", c->sku[i].image) != MALL_OK
-            || mall_json_add_int(it, "price_fen", l->price_fen) != MALL_OK
-            || mall_json_add_int(it, "promotion_price_fen", l->price_fen)
-               != MALL_OK
-            || mall_json_add_int(it, "quantity", l->quantity) != MALL_OK
-            || mall_json_add_int(it, "subtotal_fen", l->subtotal_fen)
-               != MALL_OK)
+        if (mall_json_add_int(it, "promotion_price_fen",
+                              c->req.lines[i].price_fen) != MALL_OK)
         {
             return MALL_ERR;
         }

@@ -13,6 +13,7 @@
 #include "mall_batch.h"
 #include "mall_json.h"
 #include "mall_log.h"
+#include "mall_tool.h"
 #include "order_store.h"
 #include "pay_anomaly.h"
 #include "pay_keys.h"
@@ -445,15 +446,17 @@ reconcile_daily(mall_ctx_t *ctx, mall_err_t *err)
 }
 
 
+static int
+tool_run(mall_ctx_t *ctx, void *date, cJSON **report, mall_err_t *err)
+{
+    return reconcile_run(ctx, date, report, err);
+}
+
+
 int
 reconcile_tool(const mall_conf_t *conf, const char *date)
 {
-    mall_redis_t  redis;
-    mall_ctx_t    ctx;
-    mall_err_t    err;
-    cJSON        *report;
-    char          day[11], *text;
-    int           rc;
+    char  day[11];
 
     if (!wxpay_conf_enabled(&conf->pay)) {
         fprintf(stderr, "reconcile: WeChat Pay is not configured\n");
@@ -463,21 +466,5 @@ reconcile_tool(const mall_conf_t *conf, const char *date)
         wxpay_day_iso((int64_t) time(NULL) - 86400, day);
         date = day;
     }
-    memset(&ctx, 0, sizeof(ctx));
-    mall_redis_init(&redis, conf->redis_host, conf->redis_port,
-                    conf->redis_timeout_ms);
-    mall_ctx_background(&ctx, conf, &redis, "reconcile-tool");
-    err.msg[0] = '\0';
-    rc = reconcile_run(&ctx, date, &report, &err);
-    mall_redis_close(&redis);
-    if (rc != MALL_OK) {
-        fprintf(stderr, "reconcile %s: %s\n", date, err.msg);
-        return rc == MALL_RETRY ? 75 : 1;
-    }
-    text = cJSON_Print(report);
-    printf("%s\n", text != NULL ? text : "{}");
-    cJSON_free(text);
-    rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "ok")) ? 0 : 2;
-    cJSON_Delete(report);
-    return rc;
+    return mall_tool_report(conf, "reconcile", tool_run, (void *) date);
 }

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "aftersale.h"
 #include "mall_json.h"
 #include "mall_log.h"
 #include "pay_anomaly.h"
 #include "pay_keys.h"
-#include "aftersale.h"
 #include "refund.h"
 #include "wxpay_client.h"
 #include "wxpay_time.h"

@@ -11,6 +11,7 @@
 #include "mall_job.h"
 #include "mall_json.h"
 #include "mall_log.h"
+#include "mall_tool.h"
 #include "order_store.h"
 #include "stock_check.h"
 
@@ -214,33 +215,18 @@ stock_check_run(mall_ctx_t *ctx, int repair, cJSON **report,
 }
 
 
+static int
+tool_run(mall_ctx_t *ctx, void *arg, cJSON **report, mall_err_t *err)
+{
+    (void) arg;
+    return stock_check_run(ctx, 1, report, err);
+}
+
+
 int
 stock_check_tool(const mall_conf_t *conf)
 {
-    mall_redis_t  redis;
-    mall_ctx_t    ctx;
-    mall_err_t    err;
-    cJSON        *report;
-    char         *text;
-    int           rc;
-
-    memset(&ctx, 0, sizeof(ctx));
-    mall_redis_init(&redis, conf->redis_host, conf->redis_port,
-                    conf->redis_timeout_ms);
-    mall_ctx_background(&ctx, conf, &redis, "check-stock");
-    err.msg[0] = '\0';
-    rc = stock_check_run(&ctx, 1, &report, &err);
-    mall_redis_close(&redis);
-    if (rc != MALL_OK) {
-        fprintf(stderr, "check-stock: %s\n", err.msg);
-        return rc == MALL_RETRY ? 75 : 1;
-    }
-    text = cJSON_Print(report);
-    printf("%s\n", text != NULL ? text : "{}");
-    cJSON_free(text);
-    rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(report, "ok")) ? 0 : 2;
-    cJSON_Delete(report);
-    return rc;
+    return mall_tool_report(conf, "check-stock", tool_run, NULL);
 }
 
 
