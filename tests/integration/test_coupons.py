@@ -259,17 +259,30 @@ def test_named_coupons_are_checked(stack):
 
 
 def test_category_scope_counts_subcategories(stack):
-    cats = stack.request("GET", "/api/v1/categories").json()
-    root = next(c for c in cats["categories"] if c.get("children"))
-    leaf = root["children"][0]
-    while leaf.get("children"):
-        leaf = leaf["children"][0]
-    sku, _ = sku_of(stack, 4000, category_id=leaf["id"])
+    # 113 (where the tests' products go, as in the other suites) and the
+    # root above it
+    cats = stack.request("GET", "/api/v1/categories").json()["categories"]
+
+    def path_to(nodes, want):
+        for c in nodes:
+            if c["id"] == want:
+                return [c["id"]]
+            sub = path_to(c.get("children") or [], want)
+            if sub:
+                return [c["id"]] + sub
+        return None
+
+    root = path_to(cats, 113)[0]
+    assert root != 113
+    sku, _ = sku_of(stack, 4000, category_id=113)
     u = Buyer(stack)
     c = u.coupon(template(stack, kind="percent", percent=50, max_off_fen=1500,
-                          scope={"category_ids": [root["id"]]}))
+                          scope={"category_ids": [root]}))
     p = u.preview(line(sku), [c]).json()
     assert p["coupon_discount_fen"] == 1500          # 50 % capped at 15 yuan
+    other = u.coupon(template(stack, off_fen=100,
+                              scope={"category_ids": [root + 1000000]}))
+    assert_json_error(u.preview(line(sku), [other]), 422, "COUPON_INVALID")
 
 
 def test_one_coupon_one_order_under_concurrency(stack):
