@@ -152,9 +152,11 @@ def test_return_needs_shipped_goods(stack):
 # --- stock reconciliation ------------------------------------------------------
 
 def test_check_stock_repairs_what_a_crash_left(stack):
+    """Also the coupon of an order that times out comes back."""
     (sku,) = skus(stack, 2000)
     u = Buyer(stack)
-    o = u.order_with([{"sku_id": sku, "quantity": 2}], None)
+    cid = u.coupon(template(stack, off_fen=300))
+    o = u.order_with([{"sku_id": sku, "quantity": 2}], [cid])
     assert o.status_code == 201, o.text
     oid = o.json()["order_id"]
     assert stock(stack, sku) == 8
@@ -179,6 +181,7 @@ def test_check_stock_repairs_what_a_crash_left(stack):
         time.sleep(0.3)
     assert u.detail(oid)["status"] == "cancelled"
     assert stock(stack, sku) == 10
+    assert cid in u.mine()                     # the timeout gave it back
     r = stack.mallctl("check-stock", check=False)
     assert r.returncode in (0, 2), r.stderr
     assert oid not in r.stdout
