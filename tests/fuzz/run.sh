@@ -75,7 +75,7 @@ for t in $targets; do
         "$work/new" "$corpus" >"$log" 2>&1 || rc=$?
 
     if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
-        -e 'LeakSanitizer' -e 'ERROR: libFuzzer' "$log"
+        -e 'ERROR: LeakSanitizer' -e 'ERROR: libFuzzer' "$log"
     then
         [ $rc -eq 0 ] && rc=1
     fi
