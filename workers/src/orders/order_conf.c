@@ -19,6 +19,8 @@ order_conf_init(order_conf_t *c)
     c->free_shipping_over = 9900;
     c->shipping_fen = 800;
     c->stock_check_interval = 3600;
+    c->auto_receive = 10 * 86400;
+    c->after_sales = 7 * 86400;
 }
 
 
@@ -53,6 +55,19 @@ order_conf_directive(order_conf_t *c, char **argv, int argc,
             return MALL_ERR;
         }
         c->stock_check_interval = (int) v;
+        return MALL_OK;
+    }
+    if (strcmp(argv[0], "order_auto_receive") == 0
+        || strcmp(argv[0], "order_after_sales") == 0)
+    {
+        if (order_conf_int(argv, argc, 1, 90 * 86400, &v, err) != MALL_OK) {
+            return MALL_ERR;
+        }
+        if (strcmp(argv[0], "order_auto_receive") == 0) {
+            c->auto_receive = (int) v;
+        } else {
+            c->after_sales = (int) v;
+        }
         return MALL_OK;
     }
     if (strcmp(argv[0], "order_max_lines") == 0) {

@@ -9,6 +9,10 @@
  *                                 non-cancelled orders; 0 = no limit
  *   order_shipping 9900 800       free shipping from 9900 fen of goods,
  *                                 else 800 fen (0 0 = always free)
+ *   order_auto_receive 864000     seconds after shipping an order counts
+ *                                 as received (10 days)
+ *   order_after_sales 604800      seconds after receipt the after-sales
+ *                                 window closes and it completes (7 days)
  */
 #ifndef ORDER_CONF_H
 #define ORDER_CONF_H
@@ -29,6 +33,8 @@ typedef struct {
     int64_t  free_shipping_over;     /* fen; items_fen >= this: free */
     int64_t  shipping_fen;
     int      stock_check_interval;   /* s between stock checks; 0 = off */
+    int      auto_receive;           /* s from shipped to received */
+    int      after_sales;            /* s from received to completed */
 } order_conf_t;
 
 void order_conf_init(order_conf_t *c);

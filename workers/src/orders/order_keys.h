@@ -36,6 +36,13 @@
  *                                       progress (re-run when stale)
  *   mall:pay:watch                zset  oid -> pay_deadline: unpaid orders
  *                                       with a prepay (pay_keys.h)
+ *   mall:orders:all               zset  oid -> created_ms: every order that
+ *                                       changed status once (merchant list)
+ *   mall:orders:status:{st}       zset  oid -> created_ms, per status, from
+ *                                       the first change on (merchant)
+ *   mall:orders:shipped           zset  oid -> shipped_at (s): auto-receive
+ *   mall:orders:received          zset  oid -> received_at (s): completion
+ *                                       after the after-sales window
  */
 #ifndef ORDER_KEYS_H
 #define ORDER_KEYS_H
@@ -50,6 +57,10 @@
 #define ORDER_KEY_EXPIRY        "mall:orders:expiry"
 #define ORDER_KEY_CLAIMED       "mall:orders:expiry:claimed"
 #define ORDER_KEY_PAY_WATCH     "mall:pay:watch"
+#define ORDER_KEY_ALL           "mall:orders:all"
+#define ORDER_KEY_STATUS        "mall:orders:status:%s"
+#define ORDER_KEY_SHIPPED       "mall:orders:shipped"
+#define ORDER_KEY_RECEIVED      "mall:orders:received"
 
 #define ORDER_IDEM_TTL          "86400"    /* seconds: keys kept 24 h */
 #define ORDER_IDEM_VERSION      "v1"

@@ -32,17 +32,10 @@ const mall_route_t  mall_order_query_routes[] = {
 static int
 order_list(mall_ctx_t *ctx)
 {
-    char               uid[SF_UID_MAX], key[ORDER_KEY_MAX], start[24], stop[24];
-    char             (*okeys)[ORDER_KEY_MAX];
-    const char        *sname, *argv[2][4], **hargv;
-    mall_redis_cmd_t   cmds[2], *hcmds;
-    redisReply        *reps[2], **hreps;
+    char               uid[SF_UID_MAX], key[ORDER_KEY_MAX];
+    const char        *sname;
     order_status_e     st;
     long long          page, size;
-    mall_err_t         err;
-    cJSON             *root, *items, *o;
-    size_t             i, n;
-    int                rc;
 
     if (sf_require_user(ctx, uid) != MALL_OK
         || sf_page(ctx, ORDER_PAGE_DEFAULT, ORDER_PAGE_MAX, &page, &size)
@@ -66,6 +59,24 @@ order_list(mall_ctx_t *ctx)
     } else {
         order_key(key, sizeof(key), ORDER_KEY_USER_ALL, uid, NULL);
     }
+    return order_list_page(ctx, key, st, page, size, 0);
+}
+
+
+int
+order_list_page(mall_ctx_t *ctx, const char *key, order_status_e st,
+    long long page, long long size, int with_user)
+{
+    char               start[24], stop[24];
+    char             (*okeys)[ORDER_KEY_MAX];
+    const char        *argv[2][4], **hargv;
+    mall_redis_cmd_t   cmds[2], *hcmds;
+    redisReply        *reps[2], **hreps;
+    mall_err_t         err;
+    cJSON             *root, *items, *o;
+    size_t             i, n;
+    int                rc;
+
     snprintf(start, sizeof(start), "%lld", (page - 1) * size);
     snprintf(stop, sizeof(stop), "%lld", page * size - 1);
 
@@ -143,6 +154,13 @@ order_list(mall_ctx_t *ctx)
             continue;
         }
         o = order_view(ctx, &f, NULL, 0);
+        if (o != NULL && with_user && mall_json_add_str(o, "user_id",
+                order_field(&f, "user_id") != NULL
+                ? order_field(&f, "user_id") : "") != MALL_OK)
+        {
+            cJSON_Delete(o);
+            o = NULL;
+        }
         if (o == NULL || !cJSON_AddItemToArray(items, o)) {
             cJSON_Delete(o);
             goto done;

@@ -40,6 +40,14 @@ order_batch_status(mall_batch_t *b, const order_head_t *h,
     }
     mall_batch_addl(b, 3, "ZREM", from_k, h->id);
     mall_batch_addl(b, 4, "ZADD", to_k, score, h->id);
+    /* the merchant's indexes: orders that moved once (paid, cancelled) */
+    order_key(from_k, sizeof(from_k), ORDER_KEY_STATUS,
+              order_status_name(h->status), NULL);
+    order_key(to_k, sizeof(to_k), ORDER_KEY_STATUS, order_status_name(to),
+              NULL);
+    mall_batch_addl(b, 3, "ZREM", from_k, h->id);
+    mall_batch_addl(b, 4, "ZADD", to_k, score, h->id);
+    mall_batch_addl(b, 4, "ZADD", ORDER_KEY_ALL, score, h->id);
 
     e = cJSON_CreateObject();
     if (e == NULL || mall_json_add_int(e, "at", (int64_t) now) != MALL_OK

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "mall_ctx.h"
+#include "order_state.h"
 
 #define ORDER_VIEW_ADDRESS  0x01    /* the address snapshot, phone masked */
 #define ORDER_VIEW_EVENTS   0x02    /* the history, creation first */
@@ -51,5 +52,14 @@ int order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
  */
 int order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
     mall_err_t *err);
+
+/*
+ * Replies with page/size of the orders of index key (a zset, newest
+ * first) whose record is still in status st (ORDER_ST_NONE: any), with
+ * their user_id when with_user (the merchant's list). MALL_OK once
+ * replied, MALL_ERR, MALL_RETRY.
+ */
+int order_list_page(mall_ctx_t *ctx, const char *key, order_status_e st,
+    long long page, long long size, int with_user);
 
 #endif
