@@ -3,6 +3,8 @@ module only: a private nginx in front of a small Python backend that counts
 what reaches it (edge_harness.py)."""
 
 import http.server
+import os
+import socket
 import json
 import socketserver
 import threading
@@ -11,6 +13,8 @@ import pytest
 import requests
 
 from edge_harness import error_of, running_edge
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 CONF = """
 %(main)s
@@ -30,9 +34,18 @@ http {
     mall_cache_ignore_args utm_* spm;
     mall_cache_default_args page=1 size=20 sort=sales;
 
+    client_max_body_size 1k;
+
     server {
         listen 127.0.0.1:%(edge)d;
+        include %(root)s/conf/mall-errors.conf;
         location / { mall_json_error 404 NOT_FOUND "no such resource"; }
+        location /down/ { proxy_pass http://127.0.0.1:1; }
+        location /api/v1/cart/ {
+            mall_auth required;
+%(forward)s
+            proxy_pass http://127.0.0.1:%(backend)d;
+        }
         location ~ ^/api/v1/(categories|products|search)(/|$) {
             mall_auth optional;
             mall_cache zone=cat;
@@ -86,7 +99,7 @@ class Backend:
 
 @pytest.fixture(scope="module")
 def env():
-    with running_edge(CONF, prefix="mall-hard-",
+    with running_edge(CONF.replace("%(root)s", ROOT), prefix="mall-hard-",
                       extra_ports=("backend",)) as e:
         e.backend = Backend(e.ports["backend"])
         e.backend.start()
@@ -125,3 +138,72 @@ def test_duplicate_catalog_params_refused_before_cache(env, query):
 def test_repeated_ignored_params_still_cached(env):
     r = get(env, "/api/v1/products?utm_a=1&utm_a=2&spm=x&spm=y")
     assert r.status_code == 200
+
+
+# --- finding 9: nginx's own errors answer the contract's JSON --------------
+
+def raw(env, data, timeout=5):
+    """Sends raw bytes, returns (status, headers dict, body)."""
+    s = socket.create_connection(("127.0.0.1", env.edge_port), timeout=timeout)
+    try:
+        s.sendall(data)
+        buf = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines[0] else 0
+    headers = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body
+
+
+def json_error(status, headers, body, want_status, want_code):
+    assert status == want_status, (status, body[:200])
+    assert headers.get("content-type") == "application/json", headers
+    err = json.loads(body)["error"]
+    assert err["code"] == want_code, err
+    return err
+
+
+EDGE_ERRORS = [
+    (b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "VALIDATION_FAILED"),
+    (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "VALIDATION_FAILED"),
+    (b"GET / HTTP/1.1\r\n\r\n", 400, "VALIDATION_FAILED"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400,
+     "VALIDATION_FAILED"),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414,
+     "URI_TOO_LONG"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Mall-User: " + b"u" * 9000
+     + b"\r\n\r\n", 400, "VALIDATION_FAILED"),
+    (b"POST /api/v1/products HTTP/1.1\r\nHost: x\r\nContent-Length: 5000"
+     b"\r\nConnection: close\r\n\r\n" + b"x" * 5000, 413, "PAYLOAD_TOO_LARGE"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+     "NOT_IMPLEMENTED"),
+    (b"GET /down/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 502,
+     "UPSTREAM_UNAVAILABLE"),
+]
+
+
+@pytest.mark.parametrize("data,status,code", EDGE_ERRORS,
+                         ids=[str(i) for i in range(len(EDGE_ERRORS))])
+def test_nginx_errors_are_contract_json(env, data, status, code):
+    json_error(*raw(env, data), status, code)
+
+
+def test_overlong_bearer_token_is_401(env):
+    for n in (3000, 9000, 40000):
+        st, h, body = raw(env, b"GET /api/v1/cart/ HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: Bearer " + b"a" * n + b"\r\n\r\n")
+        json_error(st, h, body, 401, "UNAUTHORIZED")
