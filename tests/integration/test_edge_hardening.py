@@ -41,7 +41,7 @@ http {
         include %(root)s/conf/mall-errors.conf;
         location / { mall_json_error 404 NOT_FOUND "no such resource"; }
         location /down/ { proxy_pass http://127.0.0.1:1; }
-        location /api/v1/cart/ {
+        location /api/v1/ {
             mall_auth required;
 %(forward)s
             proxy_pass http://127.0.0.1:%(backend)d;
@@ -207,3 +207,33 @@ def test_overlong_bearer_token_is_401(env):
         st, h, body = raw(env, b"GET /api/v1/cart/ HTTP/1.1\r\nHost: x\r\n"
                           b"Authorization: Bearer " + b"a" * n + b"\r\n\r\n")
         json_error(st, h, body, 401, "UNAUTHORIZED")
+
+
+# --- finding 3: the location nginx picks is the route the workers take -----
+
+@pytest.mark.parametrize("target", [
+    "/api/v1/cart/items/..%2F..%2Fproducts",
+    "/api/v1/cart/items/..%2f..%2fproducts",
+    "/api/v1/products/%2e%2e/cart",
+    "/api/v1/cart/../products",
+    "/api/v1/cart/./items",
+    "/api/v1/products/..",
+    "/api/v1/products/x%5C..%5Ccart",
+])
+def test_ambiguous_api_paths_refused(env, target):
+    before = len(env.backend.queries)
+    for method in (b"GET", b"PATCH"):
+        st, h, body = raw(env, method + b" " + target.encode()
+                          + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n")
+        err = json_error(st, h, body, 400, "VALIDATION_FAILED")
+        assert "dot segments" in err["message"]
+    assert len(env.backend.queries) == before
+
+
+def test_plain_api_paths_still_served(env):
+    for target in ("/api/v1/products/12", "/api/v1/products/a.b",
+                   "/api/v1/products/..x", "/api/v1/search?q=a%2Fb"):
+        st, h, body = raw(env, b"GET " + target.encode() + b" HTTP/1.1\r\n"
+                          b"Host: x\r\nConnection: close\r\n\r\n")
+        assert st == 200, (target, body)
