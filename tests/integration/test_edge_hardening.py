@@ -7,6 +7,7 @@ import os
 import socket
 import json
 import socketserver
+import subprocess
 import threading
 
 import pytest
@@ -237,3 +238,29 @@ def test_plain_api_paths_still_served(env):
         st, h, body = raw(env, b"GET " + target.encode() + b" HTTP/1.1\r\n"
                           b"Host: x\r\nConnection: close\r\n\r\n")
         assert st == 200, (target, body)
+
+
+# --- finding 8: whose X-Forwarded-For is believed --------------------------
+
+def render_nginx_conf(tmp_path, **env):
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("MALL_")}
+    e.update(env, MALL_RUN_DIR=str(tmp_path))
+    out = tmp_path / "nginx.conf"
+    subprocess.run(["sh", "-c", '. "$0"/lua-free-scripts/mall-env.sh && '
+                    'mall_render "$0"/conf/nginx.conf.tmpl "$1"',
+                    ROOT, str(out)], env=e, check=True, capture_output=True)
+    return [l.strip() for l in out.read_text().splitlines()
+            if "set_real_ip_from" in l]
+
+
+def test_trusted_proxies_switch(tmp_path):
+    assert render_nginx_conf(tmp_path) == ["set_real_ip_from 127.0.0.1;"]
+    assert render_nginx_conf(tmp_path, MALL_ENV="production") == []
+    lines = render_nginx_conf(tmp_path, MALL_ENV="production",
+                              MALL_TRUSTED_PROXIES="203.0.113.0/24,"
+                                                   "2001:db8::/32")
+    assert lines == ["set_real_ip_from 203.0.113.0/24; "
+                     "set_real_ip_from 2001:db8::/32;"]
+    with pytest.raises(subprocess.CalledProcessError):
+        render_nginx_conf(tmp_path, MALL_TRUSTED_PROXIES="1.2.3.4;evil")
