@@ -37,13 +37,44 @@
 : "${MALL_WXPAY_NOTIFY_MAX_AGE:=300}"
 : "${MALL_REFUND_RETRY:=30}"
 
+# Client addresses: nginx believes X-Forwarded-For only from these proxies
+# (CIDRs or addresses, separated by spaces or commas), the CDN or load
+# balancer in front of the edge; anyone else's header is ignored and the
+# connection's address counts. MALL_ENV=production trusts nobody unless
+# named here; the dev stack and the tests (MALL_ENV=dev, the default) trust
+# loopback so one machine can act as many clients. "none": trust nobody.
+: "${MALL_ENV:=dev}"
+if [ -z "${MALL_TRUSTED_PROXIES+set}" ]; then
+    case $MALL_ENV in
+        production) MALL_TRUSTED_PROXIES=none ;;
+        *)          MALL_TRUSTED_PROXIES=127.0.0.1 ;;
+    esac
+fi
+
+# MALL_TRUSTED_PROXIES as nginx directives, on one line (mall_render).
+mall_real_ip_conf() {
+    _conf=""
+    for _cidr in $(printf '%s' "$MALL_TRUSTED_PROXIES" | tr ',' ' '); do
+        [ "$_cidr" = none ] && continue
+        case $_cidr in
+            *[!0-9A-Fa-f.:/]*|"")
+                echo "MALL_TRUSTED_PROXIES: not a CIDR: $_cidr" >&2
+                return 1 ;;
+        esac
+        _conf="$_conf set_real_ip_from $_cidr;"
+    done
+    printf '%s' "${_conf:-# no trusted proxy: X-Forwarded-For is ignored}"
+}
+MALL_REAL_IP_CONF=$(mall_real_ip_conf) || exit 1
+
 export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_EDGE_TLS_PORT \
     MALL_ADMIN_PORT MALL_WORKER_PORT MALL_WORKER_PROCESSES MALL_REDIS_PORT \
     MALL_SIM_PORT MALL_NGINX_WORKERS MALL_ADMIN_PASSWORD MALL_ORDER_PAY_TIMEOUT \
     MALL_ORDER_PURCHASE_LIMIT MALL_ORDER_AUTO_RECEIVE MALL_ORDER_AFTER_SALES \
     MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
     MALL_REDIS_TIMEOUT_MS MALL_PAY_QUERY_INTERVAL MALL_REFUND_RETRY \
-    MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE
+    MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE MALL_ENV \
+    MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
 # dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx

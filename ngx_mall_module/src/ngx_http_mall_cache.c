@@ -567,6 +567,15 @@ ngx_http_mall_cache_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (rc == NGX_ABORT) {
+        /* refused before anything is cached (see ngx_http_mall_cache_key) */
+        ctx->key.len = 0;
+        ctx->state = NGX_HTTP_MALL_CACHE_BYPASS;
+        return ngx_http_mall_deny(r, NGX_HTTP_BAD_REQUEST,
+                                  "VALIDATION_FAILED",
+                                  "a query parameter is given twice");
+    }
+
     if (rc == NGX_DECLINED || ctx->key.len > NGX_HTTP_MALL_SHM_KEY_MAX) {
         ctx->key.len = 0;
         ctx->state = NGX_HTTP_MALL_CACHE_BYPASS;

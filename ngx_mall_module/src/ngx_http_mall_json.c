@@ -222,6 +222,33 @@ ngx_http_mall_deny(ngx_http_request_t *r, ngx_uint_t status, char *code,
 
 
 /*
+ * A 494 caused by the Authorization line: nginx keeps the start of the line
+ * it could not buffer in header_name_start (ngx_http_request.c) and never
+ * added it to headers_in, unlike an Authorization line that fitted.
+ */
+
+static ngx_uint_t
+ngx_http_mall_json_long_auth(ngx_http_request_t *r)
+{
+    u_char  *p;
+
+    static u_char  name[] = "authorization";
+
+    p = r->header_name_start;
+
+    if (p == NULL || r->headers_in.authorization != NULL || r->header_in == NULL
+        || p < r->header_in->start
+        || (size_t) (r->header_in->last - p) < sizeof(name))
+    {
+        return 0;
+    }
+
+    return ngx_strncasecmp(p, name, sizeof(name) - 1) == 0
+           && (p[sizeof(name) - 1] == ':' || p[sizeof(name) - 1] == ' ');
+}
+
+
+/*
  * Content handler of "mall_json_error <status> <CODE> <message>": conf maps
  * nginx's own errors (error_page ... @json_404) to the contract's schema.
  */
@@ -231,7 +258,18 @@ ngx_http_mall_json_error_handler(ngx_http_request_t *r)
 {
     ngx_http_mall_loc_conf_t  *mlcf;
 
+    static ngx_str_t  unauth = ngx_string("UNAUTHORIZED");
+    static ngx_str_t  toolong = ngx_string("token too long");
+
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+
+    if (mlcf->error_status == NGX_HTTP_BAD_REQUEST
+        && ngx_http_mall_json_long_auth(r))
+    {
+        r->err_status = NGX_HTTP_UNAUTHORIZED;
+        return ngx_http_mall_send_error(r, NGX_HTTP_UNAUTHORIZED, &unauth,
+                                        &toolong, 0);
+    }
 
     return ngx_http_mall_send_error(r, mlcf->error_status, &mlcf->error_code,
                                     &mlcf->error_message,

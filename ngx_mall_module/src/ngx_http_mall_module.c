@@ -1021,6 +1021,13 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    if (ngx_http_mall_path_ambiguous(r)) {
+        return ngx_http_mall_deny(r, NGX_HTTP_BAD_REQUEST,
+                                  "VALIDATION_FAILED",
+                                  "encoded slashes and dot segments are "
+                                  "not allowed in API paths");
+    }
+
     ctx = ngx_http_mall_create_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -118,6 +118,9 @@ struct ngx_http_mall_ctx_s {
 
 ngx_http_mall_ctx_t *ngx_http_mall_get_ctx(ngx_http_request_t *r);
 ngx_http_mall_ctx_t *ngx_http_mall_create_ctx(ngx_http_request_t *r);
+
+/* ngx_http_mall_path.c: an API path nginx and the workers read apart */
+ngx_uint_t ngx_http_mall_path_ambiguous(ngx_http_request_t *r);
 void *ngx_http_mall_conn_data(ngx_connection_t *c, ngx_pool_cleanup_pt owner,
     size_t size, ngx_uint_t create);
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,

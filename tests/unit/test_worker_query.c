@@ -56,16 +56,34 @@ test_parse_pairs(void **state)
     assert_int_equal(parse(NULL), MALL_OK);
     assert_int_equal(q.n, 0);
 
-    assert_int_equal(parse("a=1&&b=&c&brand=%E5%8D%8E%E4%B8%BA&a=2"),
+    assert_int_equal(parse("a=1&&b=&c&brand=%E5%8D%8E%E4%B8%BA"),
                      MALL_OK);
-    assert_int_equal(q.n, 5);
-    assert_string_equal(mall_query_get(&q, "a"), "1");   /* first wins */
+    assert_int_equal(q.n, 4);
+    assert_string_equal(mall_query_get(&q, "a"), "1");
     assert_string_equal(mall_query_get(&q, "b"), "");
     assert_string_equal(mall_query_get(&q, "c"), "");
     assert_string_equal(mall_query_get(&q, "brand"), "华为");
     assert_null(mall_query_get(&q, "d"));
 
     assert_int_equal(parse("x=%ZZ"), MALL_ERR);
+}
+
+
+/* Issue 20, finding 2: a repeated name has no one meaning; refused. */
+
+static void
+test_duplicates(void **state)
+{
+    mall_err_t  err;
+
+    (void) state;
+    assert_int_equal(parse("page=1&page=7"), MALL_ERR);
+    assert_int_equal(parse("size=3&sort=sales&sort=price_desc"), MALL_ERR);
+    assert_int_equal(mall_query_parse("p%61ge=1&page=7", 15, &q, &err),
+                     MALL_ERR);
+    assert_int_equal(err.code, 400);
+    assert_int_equal(parse("a+b=1&a%20b=2"), MALL_ERR);
+    assert_int_equal(parse("page=1&pages=7&pag=2"), MALL_OK);
 }
 
 
@@ -232,6 +250,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_parse_pairs),
+        cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_too_many),
         cmocka_unit_test(test_int),
         cmocka_unit_test(test_list_defaults),

@@ -88,6 +88,10 @@ mall_query_parse(const char *q, size_t len, mall_query_t *out,
             return mall_err_set(err, 400, "malformed query parameter name");
         }
         b[dlen] = '\0';
+        if (mall_query_get(out, b) != NULL) {
+            /* one query, one meaning: the edge cache keys refuse it too */
+            return mall_err_set(err, 400, "%s: given twice", b);
+        }
         out->params[out->n].name = b;
         b += dlen + 1;
 

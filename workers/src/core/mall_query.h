@@ -34,7 +34,8 @@ int mall_percent_decode(const char *s, size_t len, int plus_space, char *out,
 /*
  * Splits and decodes a raw query string (without '?'; may be NULL). Empty
  * pieces ("a=1&&b=2") are skipped. MALL_ERR with err->code 400 when it is
- * too long, has too many parameters or a bad escape.
+ * too long, has too many parameters, a bad escape or a (decoded) name given
+ * twice: the edge cache keys refuse the same, so both read one meaning.
  */
 int mall_query_parse(const char *q, size_t len, mall_query_t *out,
     mall_err_t *err);
