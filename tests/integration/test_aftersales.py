@@ -185,3 +185,41 @@ def test_check_stock_repairs_what_a_crash_left(stack):
     r = stack.mallctl("check-stock", check=False)
     assert r.returncode in (0, 2), r.stderr
     assert oid not in r.stdout
+
+
+def test_return_flow_puts_the_goods_back(stack):
+    a_sku, b_sku = skus(stack, 5000, 3000)
+    u = Buyer(stack)
+    o = paid(stack, u, [{"sku_id": a_sku, "quantity": 2},
+                        {"sku_id": b_sku, "quantity": 1}])
+    oid = o["order_id"]
+    r = Admin(stack).post("/admin/api/v1/orders/%s/ship" % oid,
+                          {"carrier": "shunfeng", "tracking_no": "SF100200"})
+    assert r.status_code == 200, r.text
+    assert stock(stack, a_sku) == 8
+    r = u.post("/api/v1/orders/%s/refund" % oid, {
+        "reason": "尺码不合适", "type": "return",
+        "items": [{"sku_id": a_sku, "quantity": 1}]})
+    assert r.status_code == 201, r.text
+    a = r.json()
+    assert a["type"] == "return" and a["amount_fen"] == 5000
+    assert_json_error(u.post("/api/v1/orders/%s/refund/return" % oid,
+                             {"carrier": "yuantong", "tracking_no": "YT1"}),
+                      409, "CONFLICT")       # not approved yet
+    a = admin(stack, a["aftersale_id"], "approve").json()
+    assert a["status"] == "awaiting_return"
+    r = u.post("/api/v1/orders/%s/refund/return" % oid,
+               {"carrier": "yuantong", "tracking_no": "YT9988"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "returning" \
+        and r.json()["return_tracking_no"] == "YT9988"
+    r = admin(stack, a["aftersale_id"], "receive")
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["status"] == "refunding"
+    assert stock(stack, a_sku) == 9 and stock(stack, b_sku) == 9
+    pay_refund(stack, a)
+    d = u.detail(oid)
+    assert d["status"] == "shipped" and d["payment"]["refunded_fen"] == 5000
+    assert u.get("/api/v1/orders/%s/after-sale" % oid).json()["status"] == \
+        "refunded"
