@@ -33,7 +33,6 @@ static int
 order_list(mall_ctx_t *ctx)
 {
     char               uid[SF_UID_MAX], key[ORDER_KEY_MAX];
-    const char        *sname;
     order_status_e     st;
     long long          page, size;
 
@@ -43,23 +42,36 @@ order_list(mall_ctx_t *ctx)
     {
         return MALL_OK;
     }
-    sname = mall_query_get(&ctx->query, "status");
-    st = ORDER_ST_NONE;
-    if (sname != NULL && sname[0] != '\0') {
-        st = order_status_parse(sname);
-        if (st == ORDER_ST_NONE) {
-            return mall_reply_error(ctx, 400, "VALIDATION_FAILED",
-                                    "status must be one of unpaid, paid, "
-                                    "shipped, received, completed, "
-                                    "cancelled, refund_requested, "
-                                    "refunded");
-        }
+    if (order_query_status(ctx, &st) != MALL_OK) {
+        return MALL_OK;
+    }
+    if (st != ORDER_ST_NONE) {
         order_key(key, sizeof(key), ORDER_KEY_USER_STATUS, uid,
                   order_status_name(st));
     } else {
         order_key(key, sizeof(key), ORDER_KEY_USER_ALL, uid, NULL);
     }
     return order_list_page(ctx, key, st, page, size, 0);
+}
+
+
+int
+order_query_status(mall_ctx_t *ctx, order_status_e *st)
+{
+    const char  *s = mall_query_get(&ctx->query, "status");
+
+    *st = ORDER_ST_NONE;
+    if (s == NULL || s[0] == '\0') {
+        return MALL_OK;
+    }
+    *st = order_status_parse(s);
+    if (*st == ORDER_ST_NONE) {
+        mall_reply_error(ctx, 400, "VALIDATION_FAILED", "status must be one "
+                         "of unpaid, paid, shipped, received, completed, "
+                         "cancelled, refund_requested, refunded");
+        return MALL_ERR;
+    }
+    return MALL_OK;
 }
 
 

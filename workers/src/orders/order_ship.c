@@ -246,7 +246,6 @@ static int
 admin_list(mall_ctx_t *ctx)
 {
     char             key[ORDER_KEY_MAX];
-    const char      *sname;
     order_status_e   st;
     long long        page, size;
 
@@ -255,15 +254,12 @@ admin_list(mall_ctx_t *ctx)
     {
         return MALL_OK;
     }
-    sname = mall_query_get(&ctx->query, "status");
-    st = ORDER_ST_NONE;
-    if (sname != NULL && sname[0] != '\0') {
-        st = order_status_parse(sname);
-        if (st == ORDER_ST_NONE) {
-            return mall_reply_error(ctx, 400, "VALIDATION_FAILED",
-                                    "unknown order status");
-        }
-        order_key(key, sizeof(key), ORDER_KEY_STATUS, sname, NULL);
+    if (order_query_status(ctx, &st) != MALL_OK) {
+        return MALL_OK;
+    }
+    if (st != ORDER_ST_NONE) {
+        order_key(key, sizeof(key), ORDER_KEY_STATUS, order_status_name(st),
+                  NULL);
     } else {
         snprintf(key, sizeof(key), "%s", ORDER_KEY_ALL);
     }

@@ -54,6 +54,12 @@ int order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
     mall_err_t *err);
 
 /*
+ * The list's ?status= (ORDER_ST_NONE when absent): MALL_OK, or MALL_ERR
+ * once it answered 400 VALIDATION_FAILED for an unknown status.
+ */
+int order_query_status(mall_ctx_t *ctx, order_status_e *st);
+
+/*
  * Replies with page/size of the orders of index key (a zset, newest
  * first) whose record is still in status st (ORDER_ST_NONE: any), with
  * their user_id when with_user (the merchant's list). MALL_OK once
