@@ -211,6 +211,7 @@ ngx_http_mall_auth_create_loc_conf(ngx_http_mall_auth_loc_conf_t *conf)
      *
      *     conf->issuer = { 0, NULL };
      *     conf->audience = { 0, NULL };
+     *     conf->role = { 0, NULL };
      */
 
     conf->mode = NGX_CONF_UNSET_UINT;
@@ -227,6 +228,7 @@ ngx_http_mall_auth_merge_loc_conf(ngx_conf_t *cf,
     ngx_conf_merge_uint_value(conf->mode, prev->mode, NGX_HTTP_MALL_OFF);
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
     ngx_conf_merge_str_value(conf->audience, prev->audience, "");
+    ngx_conf_merge_str_value(conf->role, prev->role, "");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 30);
 
     if (conf->mode == NGX_HTTP_MALL_OFF) {
@@ -602,6 +604,14 @@ ngx_http_mall_auth_check(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
         ngx_http_mall_metrics_auth(NGX_HTTP_MALL_M_AUTH_REVOKED);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                   "token revoked");
+    }
+
+    if (mlcf->auth.role.len
+        && ngx_strcmp(c->role, mlcf->auth.role.data) != 0)
+    {
+        /* a valid token of another role: operators, read-only admins */
+        return ngx_http_mall_deny(r, NGX_HTTP_FORBIDDEN, "FORBIDDEN",
+                                  "this action needs another admin role");
     }
 
     if (c != ctx->claims) {

@@ -32,6 +32,7 @@ typedef struct {
     ngx_uint_t                     mode;        /* NGX_HTTP_MALL_OFF... */
     ngx_str_t                      issuer;      /* NUL-terminated; "" any */
     ngx_str_t                      audience;    /* NUL-terminated; "" any */
+    ngx_str_t                      role;        /* required role; "" any */
     time_t                         leeway;      /* seconds */
 } ngx_http_mall_auth_loc_conf_t;
 

@@ -58,6 +58,7 @@ static size_t ngx_http_mall_ban_key(u_char *buf, char *prefix, ngx_str_t *ip);
 static ngx_int_t ngx_http_mall_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_status_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_status_delete(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_mall_status_admin(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_ban_collect(ngx_http_mall_shm_node_t *sn,
     void *data);
 static ngx_int_t ngx_http_mall_ban_count(ngx_http_mall_shm_node_t *sn,
@@ -418,6 +419,28 @@ ngx_http_mall_status_handler(ngx_http_request_t *r)
  * at NGX_HTTP_MALL_STATUS_BANS.
  */
 
+/*
+ * A state change on the admin port: a token verified in the access phase
+ * (mall_auth) and a role required of it (mall_auth_role, checked there).
+ * Without both configured, nobody may lift a ban: the loopback bind alone
+ * lets any local process in.
+ */
+
+static ngx_uint_t
+ngx_http_mall_status_admin(ngx_http_request_t *r)
+{
+    ngx_http_mall_ctx_t       *ctx;
+    ngx_http_mall_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
+    ctx = ngx_http_mall_get_ctx(r);
+
+    return mlcf->auth.role.len
+           && ctx != NULL
+           && ctx->auth_state == NGX_HTTP_MALL_AUTH_VERIFIED;
+}
+
+
 static ngx_int_t
 ngx_http_mall_ban_collect(ngx_http_mall_shm_node_t *sn, void *data)
 {
@@ -617,6 +640,14 @@ ngx_http_mall_status_delete(ngx_http_request_t *r)
     ngx_uint_t                   i, lifted;
     ngx_http_mall_limit_zone_t  *lz;
     ngx_http_mall_main_conf_t   *mmcf;
+
+    if (!ngx_http_mall_status_admin(r)) {
+        ngx_str_set(&code, "UNAUTHORIZED");
+        ngx_str_set(&message, "lifting a ban needs an admin token of the "
+                              "role named by mall_auth_role");
+        return ngx_http_mall_send_error(r, NGX_HTTP_UNAUTHORIZED, &code,
+                                        &message, 0);
+    }
 
     if (ngx_http_arg(r, (u_char *) "ip", 2, &ip) != NGX_OK
         || ip.len == 0 || ip.len > NGX_SOCKADDR_STRLEN

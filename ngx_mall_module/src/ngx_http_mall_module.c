@@ -132,6 +132,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       offsetof(ngx_http_mall_loc_conf_t, auth.audience),
       NULL },
 
+    { ngx_string("mall_auth_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, auth.role),
+      NULL },
+
     { ngx_string("mall_auth_leeway"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,

@@ -73,6 +73,7 @@ http {
         location = /cache/purge {
             mall_auth required;
             mall_auth_audience mall-admin;
+            mall_auth_role admin;
             mall_cache_purge zone=cat;
         }
         location = /cache/status { mall_cache_status; }
@@ -440,6 +441,12 @@ def test_purge_via_admin_endpoint(env):
     error_of(requests.post(url, json={"tags": ["category:c9"]}, timeout=5,
                            headers={"Authorization": "Bearer " + shopper}),
              401, "UNAUTHORIZED")
+    # issue 20, finding 6: an operator's admin token may not purge
+    op = env.token(aud="mall-admin", role="operator", sub="admin:op")[0]
+    error_of(requests.post(url, json={"tags": ["category:c9"]}, timeout=5,
+                           headers={"Authorization": "Bearer " + op}),
+             403, "FORBIDDEN")
+    assert state(get(env, a)) == "HIT"
     h = {"Authorization": "Bearer " + admin_token(env)}
     r = requests.post(url, json={"tags": ["category:c9"]}, headers=h,
                       timeout=5)

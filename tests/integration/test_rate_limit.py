@@ -107,7 +107,12 @@ http {
 
     server {
         listen 127.0.0.1:%(admin)d;
-        location = /status { mall_status; }
+        location = /status {
+            mall_auth optional;
+            mall_auth_audience mall-admin;
+            mall_auth_role admin;
+            mall_status;
+        }
     }
 
     server {
@@ -288,13 +293,22 @@ def test_ban_survives_lru_churn_and_can_be_lifted(edge):
     assert z["evictions"] > 0, z
     assert hit(edge, "/x", ip, port=port).status_code == 429
     admin = "http://127.0.0.1:%d/status" % edge.ports["admin"]
-    r = requests.delete(admin + "?ip=" + ip, timeout=10)
+    # issue 20, finding 6: lifting a ban needs an admin token of role admin
+    error_of(requests.delete(admin + "?ip=" + ip, timeout=10), 401,
+             "UNAUTHORIZED")
+    op = edge.token(aud="mall-admin", role="operator", sub="admin:op")[0]
+    error_of(requests.delete(admin + "?ip=" + ip, timeout=10, headers={
+        "Authorization": "Bearer " + op}), 403, "FORBIDDEN")
+    assert hit(edge, "/x", ip, port=port).status_code == 429
+    adm = edge.token(aud="mall-admin", role="admin", sub="admin:a")[0]
+    h = {"Authorization": "Bearer " + adm}
+    r = requests.delete(admin + "?ip=" + ip, timeout=10, headers=h)
     assert r.status_code == 200 and r.json() == {"ip": ip, "lifted": True}
     assert hit(edge, "/x", ip, port=port).status_code == 200
-    error_of(requests.delete(admin + "?ip=" + ip, timeout=10), 404,
-             "NOT_FOUND")
-    error_of(requests.delete(admin + "?ip=a%20b", timeout=10), 400,
-             "VALIDATION_FAILED")
+    error_of(requests.delete(admin + "?ip=" + ip, timeout=10, headers=h),
+             404, "NOT_FOUND")
+    error_of(requests.delete(admin + "?ip=a%20b", timeout=10, headers=h),
+             400, "VALIDATION_FAILED")
 
 
 def test_full_zone_evicts_and_still_limits_hot_key(edge):
