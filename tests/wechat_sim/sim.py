@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """WeChat login + WeChat Pay v3 simulator: a test double of an outside service.
 
-It speaks the real wire protocol (see /work/shared/WECHAT.md and README.md
+It speaks the real wire protocol (see ../shared/WECHAT.md (beside the repo) and README.md
 beside this file): code2Session, access_token + getuserphonenumber, and the
 Pay v3 JSAPI / query / close / refund APIs with merchant signature checks,
 signed responses and signed, encrypted notifications with WeChat's retry

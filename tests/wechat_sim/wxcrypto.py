@@ -1,6 +1,6 @@
 """WeChat Pay v3 cryptography, shared by the simulator and its tests.
 
-Everything here follows /work/shared/WECHAT.md: SHA256withRSA (PKCS#1 v1.5)
+Everything here follows ../shared/WECHAT.md (beside the repo): SHA256withRSA (PKCS#1 v1.5)
 signatures in base64, the `WECHATPAY2-SHA256-RSA2048` Authorization header
 and AEAD_AES_256_GCM resources whose base64 ciphertext ends with the 16-byte
 GCM tag.  Standard library + `cryptography` only.
