@@ -139,10 +139,6 @@ ngx_http_mall_waf_rules(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_mall_waf_rules_cleanup;
     cln->data = mmcf->waf.rules;
 
-    ngx_conf_log_error(NGX_LOG_INFO, cf, 0,
-                       "mall_waf_rules: %uz rules from %ui files",
-                       mall_waf_rule_count(mmcf->waf.rules), paths.nelts);
-
     return NGX_CONF_OK;
 }
 
