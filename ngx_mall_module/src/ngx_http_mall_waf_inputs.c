@@ -13,7 +13,18 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <mall_kv.h>
+
 #include "ngx_http_mall_module.h"
+
+
+/* state of a mall_kv_walk() over args or cookies */
+typedef struct {
+    mall_waf_scan_t               *s;
+    u_char                        *buf;      /* decoded args */
+    ngx_uint_t                     stop;
+    ngx_uint_t                     reached;
+} ngx_http_mall_waf_walk_t;
 
 
 /* feed one value; on reaching the threshold stop when asked to */
@@ -34,8 +45,6 @@ static ngx_int_t ngx_http_mall_waf_cookies(mall_waf_scan_t *s,
     ngx_str_t *cookie, ngx_uint_t stop);
 static ngx_int_t ngx_http_mall_waf_body_scan(ngx_http_request_t *r,
     mall_waf_scan_t *s, ngx_str_t *body);
-static u_char *ngx_http_mall_waf_decode(u_char *dst, u_char *src,
-    u_char *last);
 static ngx_int_t ngx_http_mall_waf_anomaly(mall_waf_scan_t *s, int which);
 
 
@@ -100,6 +109,53 @@ ngx_http_mall_waf_scan_request(ngx_http_request_t *r, mall_waf_scan_t *s,
 }
 
 
+/* One query arg, decoded once into the r->pool buffer of the walk. */
+
+static int
+ngx_http_mall_waf_arg(void *data, const uint8_t *name, size_t nlen,
+    const uint8_t *val, size_t vlen)
+{
+    ngx_http_mall_waf_walk_t *w = data;
+
+    size_t  dn, dv;
+
+    dn = mall_kv_decode(w->buf, name, nlen);
+    dv = val ? mall_kv_decode(w->buf + dn, val, vlen) : 0;
+
+    if (ngx_http_mall_waf_value(w->s, MALL_WAF_ARG_NAME, w->buf, dn,
+                                w->buf, dn) == 1
+        || ngx_http_mall_waf_value(w->s, MALL_WAF_ARG_VALUE, w->buf, dn,
+                                   w->buf + dn, dv) == 1)
+    {
+        w->reached = 1;
+        return w->stop;
+    }
+
+    return 0;
+}
+
+
+/* One cookie, as sent (not decoded). */
+
+static int
+ngx_http_mall_waf_cookie(void *data, const uint8_t *name, size_t nlen,
+    const uint8_t *val, size_t vlen)
+{
+    ngx_http_mall_waf_walk_t *w = data;
+
+    if (ngx_http_mall_waf_value(w->s, MALL_WAF_COOKIE_NAME, name, nlen,
+                                name, nlen) == 1
+        || (val && ngx_http_mall_waf_value(w->s, MALL_WAF_COOKIE_VALUE,
+                                           name, nlen, val, vlen) == 1))
+    {
+        w->reached = 1;
+        return w->stop;
+    }
+
+    return 0;
+}
+
+
 /*
  * Query args, each name and value percent-decoded once ('+' is a space,
  * as the signing canonical reads them). Returns 1 on the threshold.
@@ -109,95 +165,28 @@ static ngx_int_t
 ngx_http_mall_waf_args(ngx_http_request_t *r, mall_waf_scan_t *s,
     ngx_uint_t max, ngx_uint_t stop)
 {
-    u_char      *p, *last, *amp, *eq, *buf, *name, *value, *end;
-    ngx_int_t    reached;
-    ngx_uint_t   n;
+    int                       more;
+    ngx_http_mall_waf_walk_t  w;
 
-    buf = ngx_pnalloc(r->pool, r->args.len);
-    if (buf == NULL) {
+    w.buf = ngx_pnalloc(r->pool, r->args.len);
+    if (w.buf == NULL) {
         return 0;
     }
 
-    reached = 0;
-    n = 0;
-    p = r->args.data;
-    last = p + r->args.len;
+    w.s = s;
+    w.stop = stop;
+    w.reached = 0;
 
-    while (p < last) {
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
+    (void) mall_kv_walk(r->args.data, r->args.len, MALL_KV_QUERY, max,
+                        ngx_http_mall_waf_arg, &w, &more);
 
-        if (amp == p) {
-            p++;
-            continue;
-        }
-
-        if (++n > max) {
-            NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_anomaly(s, 2));
-            break;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-        if (eq == NULL) {
-            eq = amp;
-        }
-
-        /* decoded name and value side by side in buf (never longer) */
-
-        name = buf;
-        value = ngx_http_mall_waf_decode(name, p, eq);
-        end = (eq < amp) ? ngx_http_mall_waf_decode(value, eq + 1, amp)
-                         : value;
-
-        NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_value(s, MALL_WAF_ARG_NAME,
-                               name, value - name, name, value - name));
-
-        NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_value(s, MALL_WAF_ARG_VALUE,
-                               name, value - name, value, end - value));
-
-        p = amp + 1;
+    if (more && !(w.reached && stop)
+        && ngx_http_mall_waf_anomaly(s, 2) == 1)
+    {
+        w.reached = 1;
     }
 
-    return reached;
-}
-
-
-/* Percent-decoding with '+' as a space; a bad escape stays as it is. */
-
-static u_char *
-ngx_http_mall_waf_decode(u_char *dst, u_char *src, u_char *last)
-{
-    u_char  c, hi, lo;
-
-    while (src < last) {
-        c = *src++;
-
-        if (c == '+') {
-            *dst++ = ' ';
-            continue;
-        }
-
-        if (c == '%' && last - src >= 2) {
-            hi = (u_char) (src[0] | 0x20);
-            lo = (u_char) (src[1] | 0x20);
-
-            if (((hi >= '0' && hi <= '9') || (hi >= 'a' && hi <= 'f'))
-                && ((lo >= '0' && lo <= '9') || (lo >= 'a' && lo <= 'f')))
-            {
-                hi = (hi <= '9') ? hi - '0' : hi - 'a' + 10;
-                lo = (lo <= '9') ? lo - '0' : lo - 'a' + 10;
-                *dst++ = (u_char) (hi << 4 | lo);
-                src += 2;
-                continue;
-            }
-        }
-
-        *dst++ = c;
-    }
-
-    return dst;
+    return w.reached;
 }
 
 
@@ -264,56 +253,24 @@ ngx_http_mall_waf_headers(ngx_http_request_t *r, mall_waf_scan_t *s,
 }
 
 
-/* "a=1; b=2": each cookie's name and value (not decoded). */
+/* "a=1; b=2": each cookie's name and value. */
 
 static ngx_int_t
 ngx_http_mall_waf_cookies(mall_waf_scan_t *s, ngx_str_t *cookie,
     ngx_uint_t stop)
 {
-    u_char     *p, *last, *semi, *eq, *end;
-    ngx_int_t   reached;
+    int                       more;
+    ngx_http_mall_waf_walk_t  w;
 
-    reached = 0;
-    p = cookie->data;
-    last = p + cookie->len;
+    w.s = s;
+    w.stop = stop;
+    w.reached = 0;
+    w.buf = NULL;
 
-    while (p < last) {
-        while (p < last && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
+    (void) mall_kv_walk(cookie->data, cookie->len, MALL_KV_COOKIE,
+                        (size_t) -1, ngx_http_mall_waf_cookie, &w, &more);
 
-        semi = ngx_strlchr(p, last, ';');
-        if (semi == NULL) {
-            semi = last;
-        }
-
-        end = semi;
-
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-            end--;
-        }
-
-        if (end > p) {
-            eq = ngx_strlchr(p, end, '=');
-            if (eq == NULL) {
-                eq = end;
-            }
-
-            NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_value(s,
-                                   MALL_WAF_COOKIE_NAME, p, eq - p,
-                                   p, eq - p));
-
-            if (eq < end) {
-                NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_value(s,
-                                       MALL_WAF_COOKIE_VALUE, p, eq - p,
-                                       eq + 1, end - eq - 1));
-            }
-        }
-
-        p = semi + 1;
-    }
-
-    return reached;
+    return w.reached;
 }
 
 
