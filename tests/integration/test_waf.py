@@ -7,6 +7,7 @@ import json
 import os
 import random
 import secrets
+import socket
 import threading
 import time
 
@@ -17,6 +18,7 @@ from conftest import _PORT_OFFSET, assert_json_error
 
 # A server of its own (conf.d, http level) for per-location policies.
 WAF_PORT = 18090 + _PORT_OFFSET
+SYSLOG_PORT = 18091 + _PORT_OFFSET
 
 # Custom rules the tests add; one rule in the rule language of
 # conf/waf/README.md: matches a phrase in any query arg value or JSON value.
@@ -90,13 +92,17 @@ server {
         mall_waf_body_over reject;
         try_files /.none @ok;
     }
+    location /syslog/ {
+        mall_waf_audit_log syslog:server=127.0.0.1:%d,tag=mall_waf;
+        try_files /.none @ok;
+    }
     location /small-pass/ {
         mall_waf_body_limit 1k;
         mall_waf_body_over pass;
         try_files /.none @ok;
     }
 }
-""" % WAF_PORT)
+""" % (WAF_PORT, SYSLOG_PORT))
     with open(os.path.join(rules_dir(stack), "zz-test.rules"), "w") as f:
         f.write(custom_rule(990001, "wafexclusionprobe"))
     r = stack.reload()
@@ -130,7 +136,8 @@ def test_attack_blocked_with_a_valid_token_and_before_auth(stack):
 
 def test_json_body_attack_at_depth_is_blocked(stack):
     body = {"items": [{"sku_id": 1, "quantity": 1,
-                       "meta": {"deep": [{"note": "<script>alert(1)</script>"}]}}]}
+                       "meta": {"deep": [
+                           {"note": "<script>alert(1)</script>"}]}}]}
     r = stack.request("POST", "/api/v1/cart/items", json=body)
     assert_blocked(r)
     nosql = {"a": {"b": {"c": {"d": {"$where": "sleep(5000)"}}}}}
@@ -248,6 +255,23 @@ def test_audit_line_content_has_no_token_or_body(stack):
     raw = json.dumps(line)
     assert token not in raw and token[:20] not in raw
     assert secret_text not in raw
+
+
+def test_audit_to_syslog(stack, waf_server):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", SYSLOG_PORT))
+    sock.settimeout(3)
+    try:
+        r = requests.get(waf_server + "/syslog/x",
+                         params={"q": "<script>alert(1)</script>"}, timeout=5)
+        assert_blocked(r)
+        msg = sock.recv(65536).decode()
+    finally:
+        sock.close()
+    assert msg.startswith("<") and "mall_waf: " in msg
+    line = json.loads(msg.split("mall_waf: ", 1)[1])
+    assert line["request_id"] == r.headers["X-Request-Id"]
+    assert line["action"] == "block"
 
 
 # --- rule checking and live reload -------------------------------------------
