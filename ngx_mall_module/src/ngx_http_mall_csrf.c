@@ -35,37 +35,29 @@ ngx_http_mall_csrf_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mall_loc_conf_t *mlcf = conf;
 
-    ngx_str_t   *value, *o;
+    ngx_str_t   *o;
     ngx_uint_t   i;
 
     if (mlcf->waf.csrf_origins != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
-    mlcf->waf.csrf_origins = ngx_array_create(cf->pool, cf->args->nelts,
-                                              sizeof(ngx_str_t));
+    mlcf->waf.csrf_origins = ngx_http_mall_waf_conf_args(cf);
     if (mlcf->waf.csrf_origins == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    value = cf->args->elts;
+    o = mlcf->waf.csrf_origins->elts;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_strncmp(value[i].data, "http://", 7) != 0
-            && ngx_strncmp(value[i].data, "https://", 8) != 0)
+    for (i = 0; i < mlcf->waf.csrf_origins->nelts; i++) {
+        if (ngx_strncmp(o[i].data, "http://", 7) != 0
+            && ngx_strncmp(o[i].data, "https://", 8) != 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid origin \"%V\" (scheme://host[:port])",
-                               &value[i]);
+                               &o[i]);
             return NGX_CONF_ERROR;
         }
-
-        o = ngx_array_push(mlcf->waf.csrf_origins);
-        if (o == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *o = value[i];
     }
 
     return NGX_CONF_OK;

@@ -143,15 +143,45 @@ ngx_http_mall_waf_rules(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * A directive's arguments as an array of ngx_str_t (the conf parser leaves
+ * each word NUL-terminated), or NULL.
+ */
+
+ngx_array_t *
+ngx_http_mall_waf_conf_args(ngx_conf_t *cf)
+{
+    ngx_str_t    *value, *arg;
+    ngx_uint_t    i;
+    ngx_array_t  *args;
+
+    args = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                            sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NULL;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        arg = ngx_array_push(args);
+        if (arg == NULL) {
+            return NULL;
+        }
+
+        *arg = value[i];
+    }
+
+    return args;
+}
+
+
 /* mall_waf_policy key=value...: handed to the engine at merge time. */
 
 char *
 ngx_http_mall_waf_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mall_loc_conf_t *mlcf = conf;
-
-    ngx_str_t   *value, *arg;
-    ngx_uint_t   i;
 
     if (mlcf->waf.policy_args != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -161,26 +191,9 @@ ngx_http_mall_waf_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has too many arguments";
     }
 
-    mlcf->waf.policy_args = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                             sizeof(ngx_str_t));
-    if (mlcf->waf.policy_args == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    mlcf->waf.policy_args = ngx_http_mall_waf_conf_args(cf);
 
-    value = cf->args->elts;
-
-    /* the conf parser leaves each word NUL-terminated */
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        arg = ngx_array_push(mlcf->waf.policy_args);
-        if (arg == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *arg = value[i];
-    }
-
-    return NGX_CONF_OK;
+    return mlcf->waf.policy_args ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 

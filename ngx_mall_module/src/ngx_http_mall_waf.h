@@ -77,6 +77,7 @@ typedef struct ngx_http_mall_ctx_s  ngx_http_mall_ctx_t;
 extern ngx_conf_enum_t  ngx_http_mall_waf_modes[];
 extern ngx_conf_enum_t  ngx_http_mall_waf_over[];
 
+ngx_array_t *ngx_http_mall_waf_conf_args(ngx_conf_t *cf);
 char *ngx_http_mall_waf_rules(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mall_waf_policy(ngx_conf_t *cf, ngx_command_t *cmd,

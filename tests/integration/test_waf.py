@@ -92,6 +92,11 @@ server {
         mall_waf_body_over reject;
         try_files /.none @ok;
     }
+    location /csrf/ {
+        mall_csrf on;
+        mall_csrf_origins https://shop.example https://m.shop.example:8443;
+        try_files /.none @ok;
+    }
     location /syslog/ {
         mall_waf_audit_log syslog:server=127.0.0.1:%d,tag=mall_waf;
         try_files /.none @ok;
@@ -387,3 +392,13 @@ def test_csrf_same_origin_token_and_bearer_pass(stack):
     r = stack.get(ADMIN, headers={"Cookie": "mall_session=abc",
                                   "Origin": "https://evil.example"})
     assert_json_error(r, 401, "UNAUTHORIZED")
+
+
+def test_csrf_allowed_origins_list(stack, waf_server):
+    for origin, status in (("https://shop.example", 200),
+                           ("https://m.shop.example:8443", 200),
+                           ("https://shop.example.evil", 403),
+                           ("http://shop.example", 403)):
+        r = requests.post(waf_server + "/csrf/x", json={"a": 1}, timeout=5,
+                          headers={"Cookie": "s=1", "Origin": origin})
+        assert r.status_code == status, (origin, r.text)
