@@ -422,15 +422,17 @@ ngx_http_mall_waf_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 
     ngx_str_null(&body);
 
-    if (!ctx->waf.body_over
-        && ngx_http_mall_waf_body(r, mlcf->waf.body_limit, &body) != NGX_OK)
-    {
+    rc = ctx->waf.body_over ? NGX_OK
+                            : ngx_http_mall_waf_body(r, mlcf->waf.body_limit,
+                                                     &body);
+    if (rc != NGX_OK) {
         /* chunked past the limit, or spilled to a temp file */
         if (mlcf->waf.body_over == NGX_HTTP_MALL_WAF_OVER_REJECT) {
             goto too_large;
         }
 
         ctx->waf.body_over = 1;
+        ctx->waf.body_in_file = (rc == NGX_ABORT);
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
@@ -447,13 +449,14 @@ ngx_http_mall_waf_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     reached = ngx_http_mall_waf_scan_request(r, s, &mlcf->waf,
                                    mlcf->waf.mode == NGX_HTTP_MALL_WAF_ON,
                                    ctx->waf.body_over ? NULL : &body);
-#ifdef MALL_WAF_ANOMALY_COUNT
     if (ctx->waf.body_over
-        && mall_waf_scan_anomaly(s, MALL_WAF_ANOMALY_BODY_OVER_LIMIT) == 1)
+        && mall_waf_scan_anomaly(s, ctx->waf.body_in_file
+                                    ? MALL_WAF_ANOMALY_BODY_NOT_INSPECTED
+                                    : MALL_WAF_ANOMALY_BODY_OVER_LIMIT)
+           == 1)
     {
         reached = 1;
     }
-#endif
 
     mall_waf_scan_result(s, &res);
 
@@ -498,8 +501,9 @@ too_large:
 
 /*
  * The body as one piece of memory: its buffer, or a copy in r->pool when
- * it came in several. NGX_DECLINED when it is over the limit or (partly)
- * in a temp file, which this phase cannot read without blocking.
+ * it came in several. NGX_DECLINED when it is over the limit, NGX_ABORT
+ * when it is (partly) in a temp file, which this phase cannot read without
+ * blocking.
  */
 
 static ngx_int_t
@@ -518,7 +522,7 @@ ngx_http_mall_waf_body(ngx_http_request_t *r, size_t limit, ngx_str_t *body)
     }
 
     if (rb->temp_file) {
-        return NGX_DECLINED;
+        return NGX_ABORT;
     }
 
     len = 0;
@@ -527,7 +531,7 @@ ngx_http_mall_waf_body(ngx_http_request_t *r, size_t limit, ngx_str_t *body)
         b = cl->buf;
 
         if (b->in_file || (!ngx_buf_in_memory(b) && ngx_buf_size(b) > 0)) {
-            return NGX_DECLINED;
+            return NGX_ABORT;
         }
 
         len += b->last - b->pos;

@@ -68,6 +68,7 @@ typedef struct {
     unsigned                       status:2;
     unsigned                       done:1;
     unsigned                       body_over:1;  /* over the limit, passed */
+    unsigned                       body_in_file:1;  /* so not inspected */
 } ngx_http_mall_waf_ctx_t;
 
 

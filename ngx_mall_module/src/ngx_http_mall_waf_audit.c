@@ -27,27 +27,6 @@ static void ngx_http_mall_waf_var(ngx_http_request_t *r, ngx_int_t index,
     ngx_str_t *out);
 
 
-static ngx_str_t  ngx_http_mall_waf_targets[] = {
-    ngx_string("method"),
-    ngx_string("path"),
-    ngx_string("raw_uri"),
-    ngx_string("arg_name"),
-    ngx_string("arg_value"),
-    ngx_string("header_name"),
-    ngx_string("header_value"),
-    ngx_string("cookie_name"),
-    ngx_string("cookie_value"),
-    ngx_string("body"),
-    ngx_string("json_key"),
-    ngx_string("json_value"),
-    ngx_string("form_name"),
-    ngx_string("form_value"),
-    ngx_string("part_name"),
-    ngx_string("file_name"),
-    ngx_string("client_ip")
-};
-
-
 /* mall_waf_audit_log PATH | syslog:... | off */
 
 char *
@@ -152,7 +131,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
 {
     u_char                     *line, *p, *head;
     size_t                      len, nlen, elen, plen;
-    ngx_str_t                   id, country, *target, excerpt;
+    ngx_str_t                   id, country, target, excerpt;
     ngx_uint_t                  i, n;
     const mall_waf_hit_t       *hit;
     ngx_http_mall_main_conf_t  *mmcf;
@@ -179,7 +158,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
                  + r->method_name.len + plen)
           + n * (sizeof("{\"id\":,\"score\":,\"target\":\"\",\"name\":\"\","
                         "\"excerpt\":\"\"},") + 2 * NGX_INT_T_LEN
-                 + sizeof("header_value")
+                 + sizeof("headers_names")
                  + 6 * (sizeof(hit->name) + sizeof(hit->excerpt)));
 
     line = ngx_pnalloc(r->pool, len);
@@ -223,10 +202,12 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
     for (i = 0; i < n; i++) {
         hit = &res->hits[i];
 
-        target = (hit->target < MALL_WAF_TARGET_COUNT
-                  && (size_t) hit->target
-                     < sizeof(ngx_http_mall_waf_targets) / sizeof(ngx_str_t))
-                 ? &ngx_http_mall_waf_targets[hit->target] : &unknown;
+        target.data = (u_char *) mall_waf_target_name(hit->target);
+        target.len = target.data ? ngx_strlen(target.data) : 0;
+
+        if (target.data == NULL) {
+            target = unknown;
+        }
 
         nlen = ngx_strnlen((u_char *) hit->name, sizeof(hit->name));
 
@@ -242,7 +223,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
 
         p = ngx_sprintf(p, "%s{\"id\":%uD,\"score\":%uD,\"target\":\"%V\","
                         "\"name\":\"", i ? "," : "", hit->rule_id,
-                        (uint32_t) hit->score, target);
+                        (uint32_t) hit->score, &target);
         p = ngx_http_mall_json_escape(p, (u_char *) hit->name, nlen);
         p = ngx_cpymem(p, "\",\"excerpt\":\"", sizeof("\",\"excerpt\":\"") - 1);
         p = ngx_http_mall_json_escape(p, excerpt.data, excerpt.len);

@@ -358,7 +358,6 @@ ngx_http_mall_waf_body_scan(ngx_http_request_t *r, mall_waf_scan_t *s,
 static ngx_int_t
 ngx_http_mall_waf_anomaly(mall_waf_scan_t *s, int which)
 {
-#ifdef MALL_WAF_ANOMALY_COUNT
     static const mall_waf_anomaly_e  map[] = {
         MALL_WAF_ANOMALY_NO_HOST,
         MALL_WAF_ANOMALY_CL_AND_TE,
@@ -367,7 +366,4 @@ ngx_http_mall_waf_anomaly(mall_waf_scan_t *s, int which)
     };
 
     return mall_waf_scan_anomaly(s, map[which]) == 1;
-#else
-    return 0;
-#endif
 }
