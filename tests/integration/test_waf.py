@@ -20,16 +20,16 @@ from conftest import _PORT_OFFSET, assert_json_error
 WAF_PORT = 18090 + _PORT_OFFSET
 SYSLOG_PORT = 18091 + _PORT_OFFSET
 
-# Custom rules the tests add; one rule in the rule language of
-# conf/waf/README.md: matches a phrase in any query arg value or JSON value.
+# Custom rules the tests add, in the rule language of conf/waf/README.md
+# (one rule a line: ID key=value... @op argument): a phrase in any query
+# arg value or JSON value; and a rule whose regex does not compile.
 def custom_rule(rule_id, phrase, score=5):
-    return ('rule id:%d phase:request score:%d msg:"test rule %d" '
-            'target:args,json '
-            'op:contains "%s"\n' % (rule_id, score, rule_id, phrase))
+    return ('%d msg="test rule %d" targets=args,json t=none score=%d '
+            'tags=test pl=1 @contains %s\n' % (rule_id, rule_id, score, phrase))
 
 
 def broken_rule():
-    return 'rule id:990099 target:args op:rx "(unclosed"\n'
+    return '990099 msg="broken" targets=args score=5 pl=1 @rx (unclosed\n'
 
 
 def login(stack):
