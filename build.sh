@@ -69,8 +69,10 @@ build_module_tree() {
     local src=$BUILD/$1 out=$BUILD/$2
     shift 2
     mkdir -p "$out"
+    # lib/ newer: a file was added or removed (config globs lib/mall_waf*.c)
     if [ ! -f "$src/objs/Makefile" ] \
-        || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ]
+        || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ] \
+        || [ "$ROOT/lib" -nt "$src/objs/Makefile" ]
     then
         log "configuring nginx $(nginx -v 2>&1 | sed 's/.*\///') module build" \
             "in ${src#"$ROOT"/}"
