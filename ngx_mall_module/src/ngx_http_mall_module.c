@@ -1058,8 +1058,9 @@ ngx_http_mall_create_ctx(ngx_http_request_t *r)
 
 
 /*
- * PREACCESS: cheap guards (limits, blocklists) and the WAF will run here, in
- * that order. Never NGX_OK: it would skip the rest of the phase.
+ * PREACCESS: the cheap guards (limits, blocklists); the WAF follows at the
+ * start of ACCESS, where the body can be read and the phases re-run from
+ * its handler. Never NGX_OK: it would skip the rest of the phase.
  */
 
 static ngx_int_t
