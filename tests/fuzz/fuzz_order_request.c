@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err.code = 0;
     err.msg[0] = '\0';
-    if (order_req_parse(root, &c, req, &field, &err) == MALL_OK) {
+    if (order_req_parse(root, &c, 1, req, &field, &err) == MALL_OK) {
         FZ_ASSERT(req->nlines >= 1 && req->nlines <= (size_t) c.max_lines);
         for (i = 0; i < req->nlines; i++) {
             FZ_ASSERT(req->lines[i].quantity >= 1
@@ -64,7 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(req->address_id >= 1);
 
         order_req_digest(req, d1);
-        FZ_ASSERT(order_req_parse(root, &c, req2, &field, &err) == MALL_OK);
+        FZ_ASSERT(order_req_parse(root, &c, 1, req2, &field, &err)
+                  == MALL_OK);
         order_req_digest(req2, d2);
         FZ_ASSERT(strlen(d1) == 64 && strcmp(d1, d2) == 0);
     } else {

@@ -106,7 +106,7 @@ parse(const char *json, order_req_t *req, const char **field)
 
     conf(&c);
     body = cJSON_Parse(json);
-    rc = order_req_parse(body, &c, req, field, &err);
+    rc = order_req_parse(body, &c, 1, req, field, &err);
     cJSON_Delete(body);
     return rc;
 }
@@ -142,7 +142,16 @@ test_request_merge_sort_ignore(void **state)
                            "\"address_id\":1,\"coupon\":[\"a\",7]}", &req,
                            &field), MALL_OK);
     assert_int_equal(req.coupon, ORDER_COUPON_IDS);
-    assert_int_equal(req.ncoupons, 2);
+    assert_int_equal(req.ncoupons, 1);             /* "a" names none */
+    assert_int_equal(req.coupon_unknown, 1);
+    assert_int_equal(parse("{\"items\":[{\"sku_id\":1,\"quantity\":1}],"
+                           "\"address_id\":1,\"coupon\":[9,\"3\",9,1]}",
+                           &req, &field), MALL_OK);
+    assert_int_equal(req.ncoupons, 3);
+    assert_int_equal(req.coupon_ids[0], 1);
+    assert_int_equal(req.coupon_ids[1], 3);
+    assert_int_equal(req.coupon_ids[2], 9);
+    assert_int_equal(req.coupon_unknown, 0);
 }
 
 

@@ -188,10 +188,17 @@ write_skus(mall_batch_t *b, const catalog_product_t *a, char *list,
     size_t listsz)
 {
     char     skey[48], id[24], sid[24], price[24], stock[24], thr[24];
+    char     cats[CATALOG_MAX_DEPTH * 24 + 2];
     char    *attrs;
-    size_t   i, len;
+    size_t   i, len, clen;
 
     snprintf(id, sizeof(id), "%lld", (long long) a->id);
+    /* ",leaf,parent,...,root,": a coupon's category scope matches by it */
+    clen = (size_t) snprintf(cats, sizeof(cats), ",");
+    for (i = 0; i < a->nchain; i++) {
+        clen += (size_t) snprintf(cats + clen, sizeof(cats) - clen, "%lld,",
+                                  (long long) a->chain[i].id);
+    }
     list[0] = '\0';
     len = 0;
     for (i = 0; i < a->nskus; i++) {
@@ -208,10 +215,11 @@ write_skus(mall_batch_t *b, const catalog_product_t *a, char *list,
         if (attrs == NULL) {
             return MALL_ERR;
         }
-        mall_batch_addl(b, 18, "HSET", skey, "id", sid, "product_id", id,
+        mall_batch_addl(b, 20, "HSET", skey, "id", sid, "product_id", id,
                         "price_fen", price, "stock", stock, "attrs", attrs,
                         "name", a->name, "image", catalog_product_image(a),
-                        "status", a->on_sale ? "on_sale" : "delisted");
+                        "status", a->on_sale ? "on_sale" : "delisted",
+                        "categories", cats);
         cJSON_free(attrs);
         if (k->threshold >= 0) {
             mall_batch_addl(b, 4, "HSET", skey, "low_stock_threshold", thr);

@@ -21,6 +21,12 @@ extern const mall_route_t  mall_merchant_product_routes[];
 extern const mall_route_t  mall_merchant_sku_routes[];
 extern const mall_route_t  mall_merchant_category_routes[];
 extern const mall_route_t  mall_order_create_routes[]; /* order_create.c */
+extern const mall_route_t  mall_order_preview_routes[];  /* order_preview.c */
+extern const mall_route_t  mall_coupon_admin_routes[];  /* coupon_admin.c */
+extern const mall_route_t  mall_coupon_claim_routes[];  /* coupon_claim.c */
+extern const mall_route_t  mall_coupon_wallet_routes[]; /* coupon_wallet.c */
+extern const mall_route_t  mall_aftersale_buyer_routes[];
+extern const mall_route_t  mall_aftersale_admin_routes[];
 extern const mall_route_t  mall_order_query_routes[];  /* order_query.c */
 extern const mall_route_t  mall_order_cancel_routes[]; /* order_cancel.c */
 extern const mall_route_t  mall_pay_prepay_routes[];   /* pay_prepay.c */

@@ -36,6 +36,7 @@
 #include "mall_server.h"
 #include "order_expiry.h"
 #include "pay_jobs.h"
+#include "stock_check.h"
 
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
@@ -56,6 +57,7 @@ typedef struct mall_server_s {
     struct event                 *sig_events[3];
     struct event                 *stop_timer;
     order_expiry_t               *order_timer;   /* order_expiry.h */
+    stock_check_job_t            *stock_timer;   /* stock_check.h */
     pay_jobs_t                   *pay_timer;     /* pay_jobs.h */
 } mall_server_t;
 
@@ -486,6 +488,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
     /* unpaid-order expiry and reservation repair, in every child */
     srv.order_timer = order_expiry_start(srv.base, conf, &srv.redis);
     srv.pay_timer = pay_jobs_start(srv.base, conf, &srv.redis);
+    srv.stock_timer = stock_check_start(srv.base, conf, &srv.redis);
 
     mall_log(MALL_LOG_INFO, "server", "accepting on %s:%d (%zu routes, up "
              "to %d requests in flight)", conf->listen_host,
@@ -503,6 +506,7 @@ done:
     mall_log_unbuffer();
     order_expiry_stop(srv.order_timer);
     pay_jobs_stop(srv.pay_timer);
+    stock_check_stop(srv.stock_timer);
     mall_redis_close(&srv.redis);
     mall_http_client_shutdown();
     for (i = 0; i < MALL_ARRAY_LEN(sigs); i++) {

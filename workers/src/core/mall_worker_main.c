@@ -6,6 +6,8 @@
  *   mall-worker -c <conf> -r <date|yesterday>
  *                                reconcile one day of WeChat Pay and exit
  *                                (reconcile.h; mallctl reconcile)
+ *   mall-worker -c <conf> -k     check and repair stock and holds, exit
+ *                                (stock_check.h; mallctl check-stock)
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "mall_log.h"
 #include "mall_proc.h"
 #include "reconcile.h"
+#include "stock_check.h"
 
 static mall_conf_t  conf;
 
@@ -23,7 +26,7 @@ static mall_conf_t  conf;
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: mall-worker -c <conf> [-t | -r <date>]\n");
+    fprintf(stderr, "usage: mall-worker -c <conf> [-t | -r <date> | -k]\n");
 }
 
 
@@ -32,12 +35,12 @@ main(int argc, char **argv)
 {
     const char  *path, *reconcile;
     mall_err_t   err;
-    int          opt, test_only, rc;
+    int          opt, test_only, check_stock, rc;
 
     path = reconcile = NULL;
-    test_only = 0;
+    test_only = check_stock = 0;
 
-    while ((opt = getopt(argc, argv, "c:tr:h")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tr:kh")) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -47,6 +50,9 @@ main(int argc, char **argv)
             break;
         case 'r':
             reconcile = optarg;
+            break;
+        case 'k':
+            check_stock = 1;
             break;
         default:
             usage();
@@ -76,6 +82,12 @@ main(int argc, char **argv)
 
     if (reconcile != NULL) {
         rc = reconcile_tool(&conf, reconcile);
+        mall_conf_wipe(&conf);
+        return rc;
+    }
+
+    if (check_stock) {
+        rc = stock_check_tool(&conf);
         mall_conf_wipe(&conf);
         return rc;
     }

@@ -18,6 +18,7 @@ order_conf_init(order_conf_t *c)
     c->purchase_limit = 0;
     c->free_shipping_over = 9900;
     c->shipping_fen = 800;
+    c->stock_check_interval = 3600;
 }
 
 
@@ -45,6 +46,13 @@ order_conf_directive(order_conf_t *c, char **argv, int argc,
             return MALL_ERR;
         }
         c->pay_timeout = (int) v;
+        return MALL_OK;
+    }
+    if (strcmp(argv[0], "stock_check_interval") == 0) {
+        if (order_conf_int(argv, argc, 0, 7 * 86400, &v, err) != MALL_OK) {
+            return MALL_ERR;
+        }
+        c->stock_check_interval = (int) v;
         return MALL_OK;
     }
     if (strcmp(argv[0], "order_max_lines") == 0) {

@@ -19,6 +19,7 @@
 
 #define ORDER_CONF_NOT_MINE  1       /* order_conf_directive(): not ours */
 #define ORDER_LINES_MAX      50      /* hard cap of order_max_lines */
+#define ORDER_COUPONS_MAX    10      /* coupons one order may use */
 
 typedef struct {
     int      pay_timeout;            /* seconds */
@@ -27,6 +28,7 @@ typedef struct {
     int      purchase_limit;         /* 0 = off */
     int64_t  free_shipping_over;     /* fen; items_fen >= this: free */
     int64_t  shipping_fen;
+    int      stock_check_interval;   /* s between stock checks; 0 = off */
 } order_conf_t;
 
 void order_conf_init(order_conf_t *c);

@@ -31,6 +31,7 @@
 
 #include "catalog.h"
 #include "catalog_keys.h"
+#include "coupon_keys.h"
 #include "mall_buf.h"
 #include "mall_json.h"
 #include "mall_log.h"
@@ -71,7 +72,7 @@ create_parse(mall_ctx_t *ctx, create_t *c)
     }
     err.code = 0;
     err.msg[0] = '\0';
-    if (order_req_parse(body, &ctx->conf->order, &c->req, &field, &err)
+    if (order_req_parse(body, &ctx->conf->order, 1, &c->req, &field, &err)
         != MALL_OK)
     {
         cJSON_Delete(body);
@@ -79,11 +80,7 @@ create_parse(mall_ctx_t *ctx, create_t *c)
         return MALL_ERR;
     }
     cJSON_Delete(body);
-    if (c->req.coupon == ORDER_COUPON_IDS) {
-        /* no coupon exists yet, so no listed id can be valid */
-        mall_reply_error(ctx, 422, "COUPON_INVALID", "no such coupon");
-        return MALL_ERR;
-    }
+    c->wallet = c->req.coupon != ORDER_COUPON_NONE;
     order_req_digest(&c->req, c->digest);
     order_key(c->idem, sizeof(c->idem), ORDER_KEY_IDEM, c->uid, key);
     order_key(c->bought, sizeof(c->bought), ORDER_KEY_BOUGHT, c->uid, NULL);
@@ -94,27 +91,23 @@ create_parse(mall_ctx_t *ctx, create_t *c)
 
 /* ---- read ------------------------------------------------------------- */
 
-/* Round trip 1: everything the decision needs, in one pipeline. */
-static int
-create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+/* The commands of round trip 1 after the key's record. */
+static void
+read_batch(create_t *c, mall_batch_t *b)
 {
-    char          key[ORDER_KEY_MAX], aid[24], sids[ORDER_LINES_MAX][24];
-    const char   *argv[ORDER_LINES_MAX + 2];
-    mall_batch_t  b;
-    size_t        i;
-    int           rc;
+    char         key[ORDER_KEY_MAX], aid[24], sids[ORDER_LINES_MAX][24];
+    const char  *argv[ORDER_LINES_MAX + 2];
+    size_t       i;
 
-    mall_batch_init(&b);
-    mall_batch_addl(&b, 2, "GET", c->idem);
     order_key(key, sizeof(key), "mall:addr:%s", c->uid, NULL);
     snprintf(aid, sizeof(aid), "%lld", (long long) c->req.address_id);
-    mall_batch_addl(&b, 3, "HGET", key, aid);
+    mall_batch_addl(b, 3, "HGET", key, aid);
     for (i = 0; i < c->req.nlines; i++) {
         snprintf(key, sizeof(key), CATALOG_KEY_SKU_FMT,
                  (long long) c->req.lines[i].sku_id);
-        mall_batch_addl(&b, 10, "HMGET", key, "product_id", "price_fen",
-                        "stock", "low_stock_threshold", "attrs", "name",
-                        "image", "status");
+        mall_batch_addl(b, 2 + READ_SKU_FIELDS, "HMGET", key, "product_id",
+                        "price_fen", "stock", "low_stock_threshold", "attrs",
+                        "name", "image", "status", "categories");
     }
     if (c->limit) {
         argv[0] = "HMGET";
@@ -124,10 +117,50 @@ create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
                      (long long) c->req.lines[i].sku_id);
             argv[2 + i] = sids[i];
         }
-        mall_batch_add(&b, (int) (2 + c->req.nlines), argv);
+        mall_batch_add(b, (int) (2 + c->req.nlines), argv);
     }
-    c->nread = b.n;
-    rc = mall_batch_send(&b, ctx->redis, c->read, err);
+    if (c->wallet) {
+        order_key(key, sizeof(key), COUPON_KEY_WALLET, c->uid, NULL);
+        mall_batch_addl(b, 2, "HGETALL", key);
+        order_key(key, sizeof(key), COUPON_KEY_USED, c->uid, NULL);
+        mall_batch_addl(b, 2, "HGETALL", key);
+    }
+}
+
+
+int
+create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
+{
+    char          used[ORDER_KEY_MAX];
+    redisReply   *reps[ORDER_LINES_MAX + 6];
+    mall_batch_t  b;
+    size_t        first;
+    int           rc, watch = c->wallet && !c->preview;
+
+    mall_batch_init(&b);
+    if (watch) {
+        order_key(used, sizeof(used), COUPON_KEY_USED, c->uid, NULL);
+        mall_batch_addl(&b, 2, "WATCH", used);
+    }
+    if (!c->preview) {
+        mall_batch_addl(&b, 2, "GET", c->idem);
+    }
+    read_batch(c, &b);
+    rc = mall_batch_send(&b, ctx->redis, reps, err);
+    if (rc == MALL_OK) {
+        /* the layout of create.h: the WATCH's reply dropped, no record
+         * in a preview */
+        first = watch;
+        if (watch) {
+            freeReplyObject(reps[0]);
+        }
+        c->read[READ_IDEM] = c->preview ? NULL : reps[first++];
+        memcpy(&c->read[READ_ADDR], &reps[first],
+               (b.n - first) * sizeof(reps[0]));
+        c->nread = 1 + b.n - first;
+        c->at_bought = READ_SKU + c->req.nlines;
+        c->at_wallet = c->at_bought + (c->limit ? 1 : 0);
+    }
     mall_batch_free(&b);
     return rc;
 }
@@ -175,7 +208,8 @@ create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
     for (i = 0; i < c->req.nlines; i++) {
         const redisReply  *s = c->read[READ_SKU + i];
 
-        negative |= s->type == REDIS_REPLY_ARRAY && s->elements == 8
+        negative |= s->type == REDIS_REPLY_ARRAY
+                    && s->elements == READ_SKU_FIELDS
                     && order_reply_int(s->element[2], 0) < 0;
     }
     if (negative) {
@@ -218,8 +252,7 @@ create_attempt(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 }
 
 
-/* Releases one attempt's buffers (the request is kept for a retry). */
-static void
+void
 create_reset(create_t *c)
 {
     mall_redis_free_replies(c->read, c->nread);
@@ -227,6 +260,8 @@ create_reset(create_t *c)
     c->address = NULL;
     cJSON_free(c->items);
     c->items = NULL;
+    cJSON_free(c->coupon_json);
+    c->coupon_json = NULL;
     mall_buf_free(&c->idem_val);
 }
 

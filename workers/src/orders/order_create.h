@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "coupon_order.h"
 #include "mall_buf.h"
 #include "mall_ctx.h"
 #include "order_request.h"
@@ -21,6 +22,7 @@ typedef struct {
     const char  *attrs;
     const char  *name;
     const char  *image;
+    const char  *categories;    /* ",leaf,...,root," */
 } create_sku_t;
 
 typedef struct {
@@ -34,24 +36,44 @@ typedef struct {
     order_amounts_t   amounts;
     int64_t           created_ms;
     int               limit;            /* purchase limit in force */
-    redisReply       *read[ORDER_LINES_MAX + 3];
+    int               preview;          /* price only: nothing written */
+    int               wallet;           /* the buyer's coupons are read */
+    redisReply       *read[ORDER_LINES_MAX + 5];
     size_t            nread;
+    size_t            at_bought;        /* in read: purchase counters */
+    size_t            at_wallet;        /* coupons, then their marks */
+    coupon_choice_t   coupons;
+    char             *coupon_json;      /* picked ones (cJSON_free) */
+    char              coupon_ids[ORDER_COUPONS_MAX * 21 + 1];
     const char       *address;          /* sealed record, in c->read */
     char             *items;            /* items JSON (cJSON_free) */
     mall_buf_t        idem_val;         /* "v1 digest oid answer" */
     size_t            answer_at;        /* where the answer starts in it */
 } create_t;
 
-/* c->read: the key's record, the address, the SKUs, [purchase counters] */
+/* c->read: the key's record (NULL in a preview), the address, the SKUs,
+ * [purchase counters], [the buyer's coupons and their marks] */
 #define READ_IDEM   0
 #define READ_ADDR   1
 #define READ_SKU    2
+#define READ_SKU_FIELDS  9
+
+/*
+ * Round trip 1 (create and preview): everything the decision needs, in
+ * one pipeline; with coupons it WATCHes the buyer's coupon marks first,
+ * so an order's EXEC fails when another order took or gave back a coupon
+ * meanwhile. MALL_OK, MALL_ERR, MALL_RETRY.
+ */
+int create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err);
+
+/* Releases one attempt's buffers (the request is kept for a retry). */
+void create_reset(create_t *c);
 
 
 /*
  * The decision from round trip 1 (prices, SKUs on sale, the address, stock
- * and limits). MALL_OK to write; MALL_ERR once a reply is sent (or for an
- * internal error: err).
+ * and limits, the coupons). MALL_OK to write (or, in a preview, to
+ * answer); MALL_ERR once a reply is sent (or for an internal error: err).
  */
 int create_check(mall_ctx_t *ctx, create_t *c, mall_err_t *err);
 

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "coupon_keys.h"
 #include "mall_json.h"
 #include "order_create.h"
 
-#define CREATE_FIELDS      18
+#define CREATE_FIELDS      19
 #define CREATE_INTS        10
 
 
@@ -107,8 +108,8 @@ create_fields(mall_ctx_t *ctx, create_t *c, const char **kv,
     CREATE_KV("shipping_fen", ints[1]);
     CREATE_KV("discount_fen", ints[2]);
     CREATE_KV("total_fen", ints[3]);
-    CREATE_KV("coupon", c->req.coupon == ORDER_COUPON_AUTO ? "\"auto\""
-                                                           : "null");
+    CREATE_KV("coupon", c->coupon_json != NULL ? c->coupon_json : "null");
+    CREATE_KV("coupon_ids", c->coupon_ids);
     CREATE_KV("remark", c->req.remark);
     CREATE_KV("address_id", ints[4]);
     CREATE_KV("address", c->address);
@@ -141,22 +142,46 @@ create_answer(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
     mall_buf_printf(b, "{\"order_id\":\"%s\",\"status\":\"unpaid\","
                     "\"items_fen\":%lld,\"shipping_fen\":%lld,"
                     "\"discount_fen\":%lld,\"total_fen\":%lld,"
-                    "\"created_at\":%lld,\"pay_deadline\":%lld}", c->oid,
+                    "\"created_at\":%lld,\"pay_deadline\":%lld,"
+                    "\"coupons\":%s}", c->oid,
                     (long long) c->amounts.items_fen,
                     (long long) c->amounts.shipping_fen,
                     (long long) c->amounts.discount_fen,
                     (long long) c->amounts.total_fen, (long long) now,
-                    (long long) (now + ctx->conf->order.pay_timeout));
+                    (long long) (now + ctx->conf->order.pay_timeout),
+                    c->coupon_json != NULL ? c->coupon_json : "[]");
     return b->oom ? mall_err_set(err, 500, "out of memory") : MALL_OK;
 }
 
 
 /* ---- write ------------------------------------------------------------ */
 
+/* The coupons' marks: HSET mall:user:{uid}:coupons:used id oid ... */
+static void
+create_batch_coupons(mall_batch_t *b, const create_t *c)
+{
+    const char  *argv[2 + 2 * ORDER_COUPONS_MAX];
+    char         key[ORDER_KEY_MAX], ids[ORDER_COUPONS_MAX][24];
+    size_t       i, n = c->coupons.pick.n;
+
+    order_key(key, sizeof(key), COUPON_KEY_USED, c->uid, NULL);
+    argv[0] = "HSET";
+    argv[1] = key;
+    for (i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%lld",
+                 (long long) c->coupons.c[c->coupons.pick.idx[i]].id);
+        argv[2 + 2 * i] = ids[i];
+        argv[3 + 2 * i] = c->oid;
+    }
+    mall_batch_add(b, (int) (2 + 2 * n), argv);
+}
+
+
 /*
- * Round trip 2: the MULTI/EXEC. The EXEC reply: per line the HINCRBY
- * (stock after) and the COPY, then HSET, SET NX, three ZADDs and, with a
- * limit, the purchase counters.
+ * Round trip 2: the MULTI/EXEC (under the WATCH of the buyer's coupon
+ * marks when coupons are read). The EXEC reply: per line the HINCRBY
+ * (stock after) and the COPY, then HSET, SET NX, three ZADDs, with a
+ * limit the purchase counters and, with coupons, their marks.
  */
 static int
 create_write(mall_ctx_t *ctx, create_t *c, const char **kv,
@@ -191,6 +216,9 @@ create_write(mall_ctx_t *ctx, create_t *c, const char **kv,
                  (long long) c->req.lines[i].sku_id);
         snprintf(q, sizeof(q), "%lld", (long long) c->req.lines[i].quantity);
         mall_batch_addl(&b, 4, "HINCRBY", c->bought, sid, q);
+    }
+    if (c->coupons.pick.n > 0) {
+        create_batch_coupons(&b, c);
     }
     rc = mall_batch_exec(&b, ctx->redis, 1, exec, err);
     mall_batch_free(&b);
@@ -242,7 +270,8 @@ create_exec_ok(const create_t *c, const redisReply *exec)
     size_t  i, n = c->req.nlines;
 
     if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
-        || exec->elements != 2 * n + 5 + (c->limit ? n : 0))
+        || exec->elements != 2 * n + 5 + (c->limit ? n : 0)
+                             + (c->coupons.pick.n > 0))
     {
         return 0;
     }
@@ -262,7 +291,8 @@ create_exec_ok(const create_t *c, const redisReply *exec)
 
 /*
  * Write, then reply from the EXEC's verdict. MALL_OK (replied),
- * MALL_BATCH_ABORTED (the key was taken first: replay it), MALL_ERR,
+ * MALL_BATCH_ABORTED (the key was taken first, or the buyer's coupon
+ * marks moved under the WATCH: start again), MALL_ERR,
  * MALL_RETRY (outcome unknown: the client retries with its key).
  */
 int

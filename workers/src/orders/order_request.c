@@ -170,11 +170,55 @@ parse_items(const cJSON *items, const order_conf_t *c, order_req_t *req,
 }
 
 
-int
-order_req_parse(const cJSON *body, const order_conf_t *c, order_req_t *req,
-    const char **field, mall_err_t *err)
+/* The coupon id list: ids once each, ascending. MALL_OK or MALL_ERR. */
+static int
+parse_coupon_ids(const cJSON *arr, order_req_t *req)
 {
-    const cJSON  *v, *id;
+    const cJSON  *id;
+    int64_t       v;
+    size_t        i, j;
+
+    cJSON_ArrayForEach(id, arr) {
+        if (cJSON_IsString(id)) {
+            char  *end;
+
+            if (id->valuestring[0] == '\0') {
+                return MALL_ERR;
+            }
+            v = strtoll(id->valuestring, &end, 10);
+            if (*end != '\0' || v <= 0 || strlen(id->valuestring) > 15) {
+                req->coupon_unknown = 1;    /* no coupon has such an id */
+                continue;
+            }
+        } else if (mall_json_get_int(id, 1, ORDER_ID_MAX_VALUE, &v)
+                   != MALL_OK)
+        {
+            return MALL_ERR;
+        }
+        for (i = 0; i < req->ncoupons && req->coupon_ids[i] < v; i++) {
+            /* the place of v */
+        }
+        if (i < req->ncoupons && req->coupon_ids[i] == v) {
+            continue;
+        }
+        if (req->ncoupons == ORDER_COUPONS_MAX) {
+            return MALL_ERR;
+        }
+        for (j = req->ncoupons; j > i; j--) {
+            req->coupon_ids[j] = req->coupon_ids[j - 1];
+        }
+        req->coupon_ids[i] = v;
+        req->ncoupons++;
+    }
+    return MALL_OK;
+}
+
+
+int
+order_req_parse(const cJSON *body, const order_conf_t *c, int need_address,
+    order_req_t *req, const char **field, mall_err_t *err)
+{
+    const cJSON  *v;
     long          chars;
 
     memset(req, 0, sizeof(*req));
@@ -188,9 +232,10 @@ order_req_parse(const cJSON *body, const order_conf_t *c, order_req_t *req,
         return MALL_ERR;
     }
 
-    if (mall_json_get_int(cJSON_GetObjectItemCaseSensitive(body,
-                              "address_id"), 1, ORDER_ID_MAX_VALUE,
-                          &req->address_id) != MALL_OK)
+    v = cJSON_GetObjectItemCaseSensitive(body, "address_id");
+    if ((need_address || (v != NULL && !cJSON_IsNull(v)))
+        && mall_json_get_int(v, 1, ORDER_ID_MAX_VALUE, &req->address_id)
+           != MALL_OK)
     {
         return bad(field, "address_id", err, "address_id must be the id of "
                    "one of your addresses");
@@ -202,17 +247,12 @@ order_req_parse(const cJSON *body, const order_conf_t *c, order_req_t *req,
     } else if (cJSON_IsString(v) && strcmp(v->valuestring, "auto") == 0) {
         req->coupon = ORDER_COUPON_AUTO;
     } else if (cJSON_IsArray(v)) {
-        cJSON_ArrayForEach(id, v) {
-            if (!(cJSON_IsString(id) && id->valuestring[0] != '\0')
-                && !cJSON_IsNumber(id))
-            {
-                return bad(field, "coupon", err, "coupon ids must be "
-                           "strings or integers");
-            }
-            req->ncoupons++;
+        if (parse_coupon_ids(v, req) != MALL_OK) {
+            return bad(field, "coupon", err, "coupon must be \"auto\" or a "
+                       "list of at most 10 coupon ids");
         }
-        req->coupon = req->ncoupons > 0 ? ORDER_COUPON_IDS
-                                        : ORDER_COUPON_NONE;
+        req->coupon = req->ncoupons > 0 || req->coupon_unknown
+                      ? ORDER_COUPON_IDS : ORDER_COUPON_NONE;
     } else {
         return bad(field, "coupon", err, "coupon must be \"auto\", a list "
                    "of coupon ids or null");
@@ -254,6 +294,11 @@ order_req_digest(const order_req_t *req, char hex[ORDER_DIGEST_HEX])
         n = snprintf(buf, sizeof(buf), "item=%lld*%lld\n",
                      (long long) req->lines[i].sku_id,
                      (long long) req->lines[i].quantity);
+        mall_sha256_update(&sc, buf, (size_t) n);
+    }
+    for (i = 0; i < req->ncoupons; i++) {
+        n = snprintf(buf, sizeof(buf), "coupon_id=%lld\n",
+                     (long long) req->coupon_ids[i]);
         mall_sha256_update(&sc, buf, (size_t) n);
     }
     n = snprintf(buf, sizeof(buf), "remark=%zu:", strlen(req->remark));

@@ -4,6 +4,9 @@
  *   {"items": [{"sku_id", "quantity"}], "address_id",
  *    "coupon": "auto" | [coupon ids] | null, "remark"}
  *
+ * (at most 10 coupon ids, integers or their decimal text, kept once each
+ * in ascending order; another string can name no coupon: coupon_unknown)
+ *
  * parsed and normalized: lines naming the same SKU are merged (their
  * quantities added, the sum checked against order_max_quantity) and
  * sorted by SKU id; any other member (a client's "price_fen", ...) is
@@ -39,6 +42,8 @@ typedef struct {
     int64_t         address_id;
     order_coupon_e  coupon;
     size_t          ncoupons;
+    int64_t         coupon_ids[ORDER_COUPONS_MAX];  /* ascending */
+    int             coupon_unknown; /* the list names a non-id string */
     char            remark[ORDER_REMARK_BYTES];
 } order_req_t;
 
@@ -46,12 +51,15 @@ typedef struct {
 int order_idem_key_valid(const char *key);
 
 /*
- * Parses body into req under c's limits. MALL_OK, or MALL_ERR with
- * err->code 422, err->msg for the client and *field naming the member
- * ("items", "items[1].quantity", "address_id", "coupon", "remark").
+ * Parses body into req under c's limits; address_id may be absent (0)
+ * unless need_address (a preview prices a cart before the address is
+ * chosen). MALL_OK, or MALL_ERR with err->code 422, err->msg for the
+ * client and *field naming the member ("items", "items[1].quantity",
+ * "address_id", "coupon", "remark").
  */
 int order_req_parse(const cJSON *body, const order_conf_t *c,
-    order_req_t *req, const char **field, mall_err_t *err);
+    int need_address, order_req_t *req, const char **field,
+    mall_err_t *err);
 
 /* Lowercase hex SHA-256 of the canonical form of req (64 chars + NUL). */
 void order_req_digest(const order_req_t *req, char hex[ORDER_DIGEST_HEX]);

@@ -29,8 +29,8 @@ const order_transition_t  order_transitions[] = {
       ORDER_ST_REFUND_REQUESTED },
     { ORDER_ST_SHIPPED, ORDER_EV_REFUND_REQUEST, ORDER_ACTOR_USER,
       ORDER_ST_REFUND_REQUESTED },
-    { ORDER_ST_REFUND_REQUESTED, ORDER_EV_REFUND_APPROVE, ORDER_ACTOR_ADMIN,
-      ORDER_ST_REFUNDED },
+    { ORDER_ST_RECEIVED, ORDER_EV_REFUND_REQUEST, ORDER_ACTOR_USER,
+      ORDER_ST_REFUND_REQUESTED },              /* within the window */
     { ORDER_ST_REFUND_REQUESTED, ORDER_EV_REFUND_DONE, ORDER_ACTOR_SYSTEM,
       ORDER_ST_REFUNDED },                      /* WeChat refund success */
     /* a full refund completed at WeChat (the merchant refunded it) */
@@ -44,6 +44,9 @@ const order_transition_t  order_transitions[] = {
       ORDER_ST_PREVIOUS },
     { ORDER_ST_REFUND_REQUESTED, ORDER_EV_REFUND_WITHDRAW, ORDER_ACTOR_USER,
       ORDER_ST_PREVIOUS },
+    /* the after-sale's partial refund paid: the order goes on as before */
+    { ORDER_ST_REFUND_REQUESTED, ORDER_EV_REFUND_PARTIAL, ORDER_ACTOR_SYSTEM,
+      ORDER_ST_PREVIOUS },
 };
 
 const unsigned  order_transitions_n =
@@ -56,7 +59,7 @@ static const char  *status_names[ORDER_ST_COUNT] = {
 
 static const char  *event_names[ORDER_EV_COUNT] = {
     "", "pay", "cancel", "expire", "ship", "receive", "complete",
-    "refund_request", "refund_approve", "refund_done", "refund_reject",
+    "refund_request", "refund_partial", "refund_done", "refund_reject",
     "refund_withdraw", "void"
 };
 
@@ -82,6 +85,7 @@ order_state_next(order_status_e from, order_event_e event,
         }
         /* only the statuses a refund request can come from */
         return refund_from == ORDER_ST_PAID || refund_from == ORDER_ST_SHIPPED
+               || refund_from == ORDER_ST_RECEIVED
                ? refund_from : ORDER_ST_NONE;
     }
     return ORDER_ST_NONE;

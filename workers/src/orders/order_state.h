@@ -7,12 +7,13 @@
  *   unpaid --pay/system--> paid --ship/admin--> shipped
  *   shipped --receive/user|system--> received --complete/system--> completed
  *   unpaid --cancel/user|admin, expire/system, void/system--> cancelled
- *   paid|shipped --refund_request/user--> refund_requested
- *   refund_requested --refund_done/system, refund_approve/admin--> refunded
+ *   paid|shipped|received --refund_request/user--> refund_requested
+ *   refund_requested --refund_done/system--> refunded (all of it paid back)
  *   paid|shipped|received --refund_done/system--> refunded (a full refund
  *       completed at WeChat)
- *   refund_requested --refund_reject/admin, refund_withdraw/user--> the
- *       status the request was made from (kept in the order's refund_from)
+ *   refund_requested --refund_reject/admin, refund_withdraw/user,
+ *       refund_partial/system (a partial refund paid)--> the status the
+ *       request was made from (kept in the order's refund_from)
  *
  * "void" cancels an unpaid order whose stock hold turned out short: it
  * lost the race for the last units and its creator died before giving
@@ -44,7 +45,7 @@ typedef enum {
     ORDER_EV_RECEIVE,
     ORDER_EV_COMPLETE,
     ORDER_EV_REFUND_REQUEST,
-    ORDER_EV_REFUND_APPROVE,
+    ORDER_EV_REFUND_PARTIAL,      /* an after-sale refunded in part */
     ORDER_EV_REFUND_DONE,
     ORDER_EV_REFUND_REJECT,
     ORDER_EV_REFUND_WITHDRAW,
@@ -74,7 +75,7 @@ extern const unsigned            order_transitions_n;
  * The status event by actor leads to from "from", or ORDER_ST_NONE when
  * the table has no such row (illegal). ORDER_ST_PREVIOUS is resolved
  * with refund_from (the status before the refund request); it yields
- * ORDER_ST_NONE when refund_from is not paid or shipped.
+ * ORDER_ST_NONE when refund_from is not paid, shipped or received.
  */
 order_status_e order_state_next(order_status_e from, order_event_e event,
     order_actor_e actor, order_status_e refund_from);

@@ -160,6 +160,30 @@ head_payment(order_head_t *h, redisReply **f)
 }
 
 
+/* The coupon_ids field: "12 15" (absent: none). */
+static void
+head_coupons(order_head_t *h, const redisReply *f)
+{
+    const char  *p;
+    char        *end;
+    long long    v;
+
+    h->ncoupons = 0;
+    if (f->type != REDIS_REPLY_STRING) {
+        return;
+    }
+    for (p = f->str; *p != '\0' && h->ncoupons < ORDER_COUPONS_MAX;
+         p = end)
+    {
+        v = strtoll(p, &end, 10);
+        if (end == p || v <= 0) {
+            return;
+        }
+        h->coupons[h->ncoupons++] = v;
+    }
+}
+
+
 int
 order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     order_head_t *h, mall_err_t *err)
@@ -168,7 +192,8 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
         "user_id", "status", "items", "created_ms", "refund_from",
         "idem_key", "counted", "total_fen", "pay_deadline", "pay_prepay_id",
         "pay_prepay_expires", "pay_closed", "pay_transaction_id",
-        "pay_total", "pay_late", "refund_reserved_fen", "refunded_fen"
+        "pay_total", "pay_late", "refund_reserved_fen", "refunded_fen",
+        "coupon_ids"
     };
     char         key[ORDER_KEY_MAX];
     redisReply  *r;
@@ -198,6 +223,7 @@ order_load_head(mall_ctx_t *ctx, const char *oid, int watch,
     reply_str(r->element[5], h->idem_key, sizeof(h->idem_key));
     h->counted = r->element[6]->type == REDIS_REPLY_STRING;
     head_payment(h, r->element + 7);
+    head_coupons(h, r->element[17]);
     if (order_items_parse(r->element[2]->str, r->element[2]->len, h)
         != MALL_OK || h->status == ORDER_ST_NONE)
     {
@@ -249,6 +275,7 @@ discard_batch(mall_batch_t *b, const order_head_t *h, int drop_idem)
     char  key[ORDER_KEY_MAX];
 
     order_batch_release(b, h);
+    order_batch_coupons_back(b, h);
     order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
     mall_batch_addl(b, 2, "DEL", key);
     order_key(key, sizeof(key), ORDER_KEY_EVENTS, h->id, NULL);

@@ -59,6 +59,8 @@ typedef struct {
     int64_t           refunded;         /* fen refunded for good */
     order_item_ref_t  items[ORDER_LINES_MAX];
     size_t            nitems;
+    int64_t           coupons[ORDER_COUPONS_MAX];  /* the coupons it uses */
+    size_t            ncoupons;
 } order_head_t;
 
 /* 1 when s looks like an order id (so it is safe inside a key). */
@@ -97,6 +99,10 @@ void order_batch_status(mall_batch_t *b, const order_head_t *h,
  * with its hold records, and its units off the purchase-limit counters
  * when it was counted there. */
 void order_batch_release(mall_batch_t *b, const order_head_t *h);
+
+/* Gives the order's coupons back to its buyer (HDEL of their marks in
+ * mall:user:{uid}:coupons:used; coupon_keys.h). */
+void order_batch_coupons_back(mall_batch_t *b, const order_head_t *h);
 
 /* Appends HGET of every line's low-stock threshold (last in a MULTI that
  * gives stock back, for order_release_follow_up). */

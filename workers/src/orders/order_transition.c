@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "catalog_keys.h"
+#include "coupon_keys.h"
 #include "mall_json.h"
 #include "mall_log.h"
 #include "order_store.h"
@@ -77,6 +78,29 @@ order_batch_release(mall_batch_t *b, const order_head_t *h)
         snprintf(q, sizeof(q), "-%lld", (long long) h->items[i].quantity);
         mall_batch_addl(b, 4, "HINCRBY", bkey, sid, q);
     }
+}
+
+
+void
+order_batch_coupons_back(mall_batch_t *b, const order_head_t *h)
+{
+    const char  *argv[2 + ORDER_COUPONS_MAX];
+    char         key[ORDER_KEY_MAX], ids[ORDER_COUPONS_MAX][24];
+    size_t       i;
+
+    if (h->ncoupons == 0) {
+        return;
+    }
+    /* safe unconditionally: an order that exists holds its marks (its
+     * creation EXEC ran under WATCH of this hash) */
+    order_key(key, sizeof(key), COUPON_KEY_USED, h->uid, NULL);
+    argv[0] = "HDEL";
+    argv[1] = key;
+    for (i = 0; i < h->ncoupons; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%lld", (long long) h->coupons[i]);
+        argv[2 + i] = ids[i];
+    }
+    mall_batch_add(b, (int) (2 + h->ncoupons), argv);
 }
 
 
@@ -187,6 +211,9 @@ order_batch_transition(mall_batch_t *b, const order_head_t *h,
         mall_batch_addl(b, 3, "ZREM", ORDER_KEY_PAY_WATCH, h->id);
     }
     mall_batch_addl(b, 3, "ZREM", ORDER_KEY_CLAIMED, h->id);
+    if (to == ORDER_ST_CANCELLED || to == ORDER_ST_REFUNDED) {
+        order_batch_coupons_back(b, h);     /* cancel, timeout, full refund */
+    }
     if (release) {
         order_batch_thresholds(b, h);       /* last: see follow-up */
     }

@@ -10,6 +10,7 @@
 #include "mall_log.h"
 #include "pay_anomaly.h"
 #include "pay_keys.h"
+#include "aftersale.h"
 #include "refund.h"
 #include "wxpay_client.h"
 #include "wxpay_time.h"
@@ -109,7 +110,7 @@ refund_load(mall_ctx_t *ctx, const char *no, int watch, refund_rec_t *r,
 {
     static const char *const  fields[] = {
         "order_id", "status", "amount", "total", "attempts", "refund_id",
-        "reason", "accepted"
+        "reason", "accepted", "aftersale_id"
     };
     char         key[ORDER_KEY_MAX];
     redisReply  *f;
@@ -139,6 +140,7 @@ refund_load(mall_ctx_t *ctx, const char *no, int watch, refund_rec_t *r,
             snprintf(r->reason, sizeof(r->reason), "%s", f->element[6]->str);
         }
         r->accepted = f->element[7]->type == REDIS_REPLY_STRING;
+        r->aftersale = order_reply_int(f->element[8], 0);
     }
     freeReplyObject(f);
     return MALL_OK;
@@ -201,24 +203,29 @@ batch_record(mall_batch_t *b, const apply_t *a)
 }
 
 
-/* What a successful refund does to its order. */
+/* What a successful refund does to its order (and its after-sale). */
 static void
 batch_success(mall_batch_t *b, const order_head_t *h, apply_t *a)
 {
     char            key[ORDER_KEY_MAX], fen[24];
     order_status_e  to;
+    order_event_e   ev = ORDER_EV_REFUND_DONE;
 
     order_key(key, sizeof(key), ORDER_KEY_ORDER, h->id, NULL);
     snprintf(fen, sizeof(fen), "%lld", (long long) a->rec.amount);
     mall_batch_addl(b, 4, "HINCRBY", key, "refunded_fen", fen);
-    if (h->refunded + a->rec.amount < h->pay_total) {
-        return;                             /* partial: the order stays */
+    if (a->rec.aftersale != 0) {
+        aftersale_batch_refunded(b, h, a->rec.aftersale);
     }
-    to = order_state_next(h->status, ORDER_EV_REFUND_DONE,
-                          ORDER_ACTOR_SYSTEM, h->refund_from);
+    if (h->refunded + a->rec.amount < h->pay_total) {
+        if (a->rec.aftersale == 0 || h->status != ORDER_ST_REFUND_REQUESTED) {
+            return;                         /* partial: the order stays */
+        }
+        ev = ORDER_EV_REFUND_PARTIAL;       /* back to where it was */
+    }
+    to = order_state_next(h->status, ev, ORDER_ACTOR_SYSTEM, h->refund_from);
     if (to != ORDER_ST_NONE) {
-        order_batch_transition(b, h, to, ORDER_EV_REFUND_DONE,
-                               ORDER_ACTOR_SYSTEM, "wechat");
+        order_batch_transition(b, h, to, ev, ORDER_ACTOR_SYSTEM, "wechat");
     }
 }
 

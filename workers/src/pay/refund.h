@@ -50,6 +50,7 @@ typedef struct {
     char             refund_id[WXPAY_STR_MAX];
     char             reason[REFUND_REASON_BYTES];
     int              accepted;      /* in the day's ledger already */
+    int64_t          aftersale;     /* the after-sale it pays, or 0 */
 } refund_rec_t;
 
 const char *refund_status_name(refund_status_e s);
