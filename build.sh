@@ -23,7 +23,7 @@ export MALL_ROOT=$ROOT MALL_BUILD_DIR=$BUILD
 DEB_PACKAGES=(
     nginx-core nginx-dev libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libcjson-dev libmaxminddb-dev mmdb-bin
-    libevent-dev libcurl4-openssl-dev
+    libevent-dev libcurl4-openssl-dev libhyperscan-dev
     redis-server redis-tools
     libcmocka-dev python3-pytest python3-requests python3-cryptography
     build-essential pkg-config openssl ca-certificates
@@ -69,8 +69,10 @@ build_module_tree() {
     local src=$BUILD/$1 out=$BUILD/$2
     shift 2
     mkdir -p "$out"
+    # lib/ newer: a file was added or removed (config globs lib/mall_waf*.c)
     if [ ! -f "$src/objs/Makefile" ] \
-        || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ]
+        || [ "$ROOT/ngx_mall_module/config" -nt "$src/objs/Makefile" ] \
+        || [ "$ROOT/lib" -nt "$src/objs/Makefile" ]
     then
         log "configuring nginx $(nginx -v 2>&1 | sed 's/.*\///') module build" \
             "in ${src#"$ROOT"/}"

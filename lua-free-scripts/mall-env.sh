@@ -36,6 +36,9 @@
 # bench signs its notifications ahead of the run and allows longer).
 : "${MALL_WXPAY_NOTIFY_MAX_AGE:=300}"
 : "${MALL_REFUND_RETRY:=30}"
+# WAF rule files (*.rules) the edge compiles; the security team edits them,
+# then `mallctl check-rules` and `mallctl reload`.
+: "${MALL_WAF_RULES_DIR:=$MALL_ROOT/conf/waf}"
 
 # Client addresses: nginx believes X-Forwarded-For only from these proxies
 # (CIDRs or addresses, separated by spaces or commas), the CDN or load
@@ -74,7 +77,7 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
     MALL_REDIS_TIMEOUT_MS MALL_PAY_QUERY_INTERVAL MALL_REFUND_RETRY \
     MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE MALL_ENV \
-    MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF
+    MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF MALL_WAF_RULES_DIR
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
 # dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx

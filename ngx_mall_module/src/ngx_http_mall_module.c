@@ -37,6 +37,7 @@ static ngx_int_t ngx_http_mall_precontent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_header_filter(ngx_http_request_t *r);
 
 static void ngx_http_mall_ctx_cleanup(void *data);
+static void ngx_http_mall_body_handler(ngx_http_request_t *r);
 static void ngx_http_mall_secret_cleanup(void *data);
 
 
@@ -342,6 +343,76 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mall_waf_rules"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_waf_rules,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_waf"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, waf.mode),
+      &ngx_http_mall_waf_modes },
+
+    { ngx_string("mall_waf_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_waf_policy,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_waf_body_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, waf.body_limit),
+      NULL },
+
+    { ngx_string("mall_waf_body_over"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, waf.body_over),
+      &ngx_http_mall_waf_over },
+
+    { ngx_string("mall_waf_max_args"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, waf.max_args),
+      NULL },
+
+    { ngx_string("mall_waf_max_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, waf.max_headers),
+      NULL },
+
+    { ngx_string("mall_waf_audit_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_waf_audit_log,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_csrf"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, waf.csrf),
+      NULL },
+
+    { ngx_string("mall_csrf_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_csrf_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -403,6 +474,14 @@ static ngx_http_variable_t  ngx_http_mall_vars[] = {
 
     { ngx_string("mall_limit_status"), NULL,
       ngx_http_mall_limit_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_waf_status"), NULL,
+      ngx_http_mall_waf_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_waf_score"), NULL,
+      ngx_http_mall_waf_score_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -502,6 +581,7 @@ ngx_http_mall_create_loc_conf(ngx_conf_t *cf)
     ngx_http_mall_sign_create_loc_conf(&mlcf->sign);
     ngx_http_mall_limit_create_loc_conf(&mlcf->limit);
     ngx_http_mall_cache_create_loc_conf(&mlcf->cache);
+    ngx_http_mall_waf_create_loc_conf(&mlcf->waf);
 
     mlcf->request_id = NGX_CONF_UNSET;
 
@@ -535,6 +615,12 @@ ngx_http_mall_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_mall_cache_merge_loc_conf(cf, &prev->cache, &conf->cache)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mall_waf_merge_loc_conf(cf, &prev->waf, &conf->waf)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -854,6 +940,10 @@ ngx_http_mall_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_mall_waf_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mall_auth_init(cf);
 }
 
@@ -878,6 +968,10 @@ ngx_http_mall_init_process(ngx_cycle_t *cycle)
         && ngx_process != NGX_PROCESS_SINGLE)
     {
         return NGX_OK;
+    }
+
+    if (ngx_http_mall_waf_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ngx_worker != 0) {
@@ -971,8 +1065,9 @@ ngx_http_mall_create_ctx(ngx_http_request_t *r)
 
 
 /*
- * PREACCESS: cheap guards (limits, blocklists) and the WAF will run here, in
- * that order. Never NGX_OK: it would skip the rest of the phase.
+ * PREACCESS: the cheap guards (limits, blocklists); the WAF follows at the
+ * start of ACCESS, where the body can be read and the phases re-run from
+ * its handler. Never NGX_OK: it would skip the rest of the phase.
  */
 
 static ngx_int_t
@@ -1001,7 +1096,11 @@ ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
 }
 
 
-/* ACCESS: token, then request signature (which needs the token's claims). */
+/*
+ * ACCESS: WAF (after PREACCESS's cheap guards), CSRF, token, per-user
+ * limits, then request signature (which needs the token's claims). The
+ * body is read once, by the first of WAF and signature that needs it.
+ */
 
 static ngx_int_t
 ngx_http_mall_access_handler(ngx_http_request_t *r)
@@ -1014,7 +1113,9 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
 
     if (mlcf->auth.mode == NGX_HTTP_MALL_OFF
         && mlcf->sign.mode == NGX_HTTP_MALL_OFF
-        && mlcf->limit.nphase[NGX_HTTP_MALL_LIMIT_ACCESS] == 0)
+        && mlcf->limit.nphase[NGX_HTTP_MALL_LIMIT_ACCESS] == 0
+        && mlcf->waf.mode == NGX_HTTP_MALL_WAF_OFF
+        && !mlcf->waf.csrf)
     {
         return NGX_DECLINED;
     }
@@ -1038,6 +1139,18 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
     ctx = ngx_http_mall_create_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* WAF first: an attack is WAF_BLOCKED with or without a token */
+
+    rc = ngx_http_mall_waf_handler(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_mall_csrf_handler(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     rc = ngx_http_mall_auth_handler(r, ctx);
@@ -1305,6 +1418,66 @@ ngx_http_mall_conn_data(ngx_connection_t *c, ngx_pool_cleanup_pt owner,
     cln->handler = owner;
 
     return cln->data;
+}
+
+
+/*
+ * The request body, read once for every feature that needs it (the WAF in
+ * ACCESS before auth, then the signature), without blocking: the mirror
+ * module's way, the phases re-run from the body handler when the rest
+ * arrives. Returns NGX_OK when the body is in r->request_body (or there is
+ * none), NGX_DONE while it is being read, or an HTTP status.
+ */
+
+ngx_int_t
+ngx_http_mall_read_body(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->body_read || ctx->body_hashed
+        || (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked))
+    {
+        return NGX_OK;
+    }
+
+    ctx->body_reading = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_mall_body_handler);
+
+    ctx->body_reading = 0;
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* balances the reference the body read took */
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    /* read at once (the usual case): go on now, no second pass */
+    return ctx->body_read ? NGX_OK : NGX_DONE;
+}
+
+
+static void
+ngx_http_mall_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_mall_ctx_t  *ctx;
+
+    ctx = ngx_http_mall_get_ctx(r);
+
+    r->preserve_body = 1;
+
+    if (ctx) {
+        ctx->body_read = 1;
+
+        if (ctx->body_reading) {
+            /* called from within the read: the caller goes on */
+            return;
+        }
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
 }
 
 

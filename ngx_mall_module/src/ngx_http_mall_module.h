@@ -28,6 +28,7 @@
 #include "ngx_http_mall_limit.h"
 #include "ngx_http_mall_cache.h"
 #include "ngx_http_mall_metrics.h"
+#include "ngx_http_mall_waf.h"
 
 
 #define NGX_HTTP_MALL_OFF       0
@@ -60,6 +61,7 @@ typedef struct {
     ngx_http_mall_redis_conf_t       redis;
     ngx_http_mall_limit_main_conf_t  limit;
     ngx_http_mall_cache_main_conf_t  cache;
+    ngx_http_mall_waf_main_conf_t    waf;
     ngx_int_t                        request_id_index;
 } ngx_http_mall_main_conf_t;
 
@@ -69,6 +71,7 @@ typedef struct {
     ngx_http_mall_sign_loc_conf_t    sign;
     ngx_http_mall_limit_loc_conf_t   limit;
     ngx_http_mall_cache_loc_conf_t   cache;
+    ngx_http_mall_waf_loc_conf_t     waf;
 
     ngx_flag_t                       request_id;
 
@@ -105,6 +108,7 @@ struct ngx_http_mall_ctx_s {
 
     ngx_http_mall_limit_ctx_t      limit;
     ngx_http_mall_cache_ctx_t     *cache;
+    ngx_http_mall_waf_ctx_t        waf;
 
     unsigned                       body_hashed:1;
     unsigned                       body_reading:1;
@@ -123,6 +127,8 @@ ngx_http_mall_ctx_t *ngx_http_mall_create_ctx(ngx_http_request_t *r);
 ngx_uint_t ngx_http_mall_path_ambiguous(ngx_http_request_t *r);
 void *ngx_http_mall_conn_data(ngx_connection_t *c, ngx_pool_cleanup_pt owner,
     size_t size, ngx_uint_t create);
+ngx_int_t ngx_http_mall_read_body(ngx_http_request_t *r,
+    ngx_http_mall_ctx_t *ctx);
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
 ngx_int_t ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path,

@@ -61,7 +61,6 @@ static const u_char  ngx_http_mall_nonce_bad[256] = {
 };
 
 
-static void ngx_http_mall_sign_body_handler(ngx_http_request_t *r);
 static ngx_http_mall_sign_conn_t *ngx_http_mall_sign_key(
     ngx_http_request_t *r, ngx_http_mall_secret_t *secret,
     mall_jwt_claims_t *claims);
@@ -284,56 +283,14 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
                                   "nonce has invalid characters");
     }
 
-    if (!ctx->body_hashed
-        && !ctx->body_read
-        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
-    {
-        ctx->body_reading = 1;
+    /* read once, shared with the WAF (which usually read it already) */
 
-        rc = ngx_http_read_client_request_body(r,
-                                            ngx_http_mall_sign_body_handler);
-
-        ctx->body_reading = 0;
-
-        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
-
-        /* balances the reference the body read took */
-        ngx_http_finalize_request(r, NGX_DONE);
-
-        if (!ctx->body_read) {
-            /* the rest arrives later: the body handler re-runs the phases */
-            return NGX_DONE;
-        }
-
-        /* read at once (the usual case): verify now, no second pass */
+    rc = ngx_http_mall_read_body(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     return ngx_http_mall_sign_verify(r, ctx, &ts, &nonce, &sig, when);
-}
-
-
-static void
-ngx_http_mall_sign_body_handler(ngx_http_request_t *r)
-{
-    ngx_http_mall_ctx_t  *ctx;
-
-    ctx = ngx_http_mall_get_ctx(r);
-
-    r->preserve_body = 1;
-
-    if (ctx) {
-        ctx->body_read = 1;
-
-        if (ctx->body_reading) {
-            /* called from within the read: the sign handler goes on */
-            return;
-        }
-    }
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
 }
 
 

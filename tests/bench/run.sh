@@ -365,6 +365,68 @@ case_modsec_post_1k() {
     post_req
 }
 
+# ---- mall WAF (default rules, conf/waf/*.rules) ---------------------------
+# Each pair is the same location with mall_waf on and off, so the ratio is
+# the WAF's own cost (URI, args, headers and, on the POST, the JSON body read
+# and walked); the waf_vs_modsec pairs put the same request beside
+# ModSecurity + CRS PL1 (--with-modsecurity).
+
+case_waf_off_get() {
+    C_DESC="module loaded, mall_waf off, GET with query args"
+    C_NEEDS="module"
+    C_SNIPS="waf"
+    C_SERVER=$(late_return "mall_waf off;")
+    get_req
+}
+
+case_waf_get() {
+    C_DESC="mall WAF default rules, GET with query args"
+    C_BASE=waf_off_get
+    C_TARGET=0.85
+    C_NEEDS="module"
+    C_SNIPS="waf"
+    C_SERVER=$(late_return "mall_waf on;")
+    get_req
+}
+
+case_waf_off_post_1k() {
+    C_DESC="module loaded, mall_waf off, 1 KB JSON POST"
+    C_NEEDS="module"
+    C_SNIPS="waf"
+    C_SERVER=$(late_return "mall_waf off; client_body_buffer_size 64k;")
+    post_req
+}
+
+case_waf_post_1k() {
+    C_DESC="mall WAF default rules, 1 KB JSON POST (body read and walked)"
+    C_BASE=waf_off_post_1k
+    C_TARGET=0.60
+    C_NEEDS="module"
+    C_SNIPS="waf"
+    C_SERVER=$(late_return "mall_waf on; client_body_buffer_size 64k;")
+    post_req
+}
+
+case_waf_vs_modsec_get() {
+    C_DESC="mall WAF vs ModSecurity + CRS PL1 on the same GET"
+    C_BASE=modsec_get
+    C_TARGET=3.00
+    C_NEEDS="module modsec"
+    C_SNIPS="waf"
+    C_SERVER=$(late_return "mall_waf on;")
+    get_req
+}
+
+case_waf_vs_modsec_post_1k() {
+    C_DESC="mall WAF vs ModSecurity + CRS PL1 on the same 1 KB JSON POST"
+    C_BASE=modsec_post_1k
+    C_TARGET=3.00
+    C_NEEDS="module modsec"
+    C_SNIPS="waf"
+    C_SERVER=$(late_return "mall_waf on; client_body_buffer_size 64k;")
+    post_req
+}
+
 # ---- Redis ceiling and the workers --------------------------------------
 
 case_redis_incr() {
@@ -457,9 +519,6 @@ setup_notify() {   # one order per notification the case can send
 # line here. name | baseline | target | what
 PLANNED=(
     "edge_pipeline|static|0.85|guards + auth optional + limits + WAF + geo + cache hit on a catalog GET"
-    "waf_get|bare_content|0.85|mall WAF default rules, GET with query args"
-    "waf_post_1k|bare_post_1k|0.60|mall WAF default rules, 1 KB JSON POST"
-    "waf_vs_modsec_get|modsec_get|3.00|mall WAF vs ModSecurity + CRS on the same GET"
 )
 
 DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
@@ -467,7 +526,9 @@ DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
          auth_off auth_get unsigned_post_1k auth_post_1k signed_post_1k
          auth_post_proxy signed_post_proxy
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products
-         order_create order_create_c1 pay_notify)
+         order_create order_create_c1 pay_notify
+         waf_off_get waf_get waf_off_post_1k waf_post_1k
+         waf_vs_modsec_get waf_vs_modsec_post_1k)
 
 
 # =========================================================================
@@ -515,6 +576,13 @@ mall_auth_audience mall-mini;
 mall_sign_secret s1 $KEYS/sign-s1.key;
 mall_sign_zone bench_nonces:48m;
 mall_edge_key e1 $KEYS/edge-e1.key;
+EOF
+}
+
+snip_waf() {
+    cat <<EOF
+mall_waf_rules $ROOT/conf/waf/*.rules;
+mall_waf_body_limit 64k;
 EOF
 }
 
@@ -641,7 +709,7 @@ fi
 
 if [ ${#SELECTED[@]} -eq 0 ]; then
     for c in "${DEFINED[@]}"; do
-        case $c in modsec_*) [ $WITH_MODSEC = 1 ] && SELECTED+=("$c") ;;
+        case $c in modsec_*|waf_vs_modsec_*) [ $WITH_MODSEC = 1 ] && SELECTED+=("$c") ;;
                    *) SELECTED+=("$c") ;; esac
     done
 fi

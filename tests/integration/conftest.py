@@ -46,6 +46,7 @@ class Stack:
             "MALL_RUN_DIR": run_dir,
             "MALL_BUILD_DIR": BUILD,
             "MALL_KEYS_DIR": self.keys_dir,
+            "MALL_WAF_RULES_DIR": os.path.join(run_dir, "waf"),
             "MALL_NGINX_WORKERS": "2",
             "MALL_WORKER_PROCESSES": "2",
         })
@@ -68,6 +69,9 @@ class Stack:
         # Tests get their own copy of the dev keys so they can add keys
         # (rotation) without touching build/keys.
         shutil.copytree(os.path.join(BUILD, "keys"), self.keys_dir)
+        # and of the WAF rules, which test_waf.py edits and reloads
+        shutil.copytree(os.path.join(ROOT, "conf", "waf"),
+                        self.env["MALL_WAF_RULES_DIR"])
         r = self.mallctl("start", check=False)
         if r.returncode != 0:
             raise RuntimeError("mallctl start failed:\n%s\n%s\n%s" % (

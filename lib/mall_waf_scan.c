@@ -1,0 +1,315 @@
+/*
+ * WAF compile, per-value scan and anomaly scoring. A value is cut at
+ * max_value bytes, then for each transform chain whose rules target it:
+ * copied into the scan buffer, transformed once, scanned once by the
+ * chain's Hyperscan database, and the candidates plus the few direct
+ * rules (detectors, numeric, ...) evaluated. A rule scores once a request.
+ */
+#include "mall_waf_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const flags[MALL_WAF_ANOMALY_COUNT] = {
+    "no_host", "cl_and_te", "too_many_args", "too_many_headers",
+    "body_over_limit", "body_not_inspected", "json_invalid",
+    "json_bad_utf8", "json_dup_key", "json_too_deep", "multipart_invalid",
+};
+
+int waf_anomaly_flag(const char *name, size_t len)
+{
+    int i;
+    for (i = 0; i < MALL_WAF_ANOMALY_COUNT; i++)
+        if (strlen(flags[i]) == len && memcmp(flags[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+mall_waf_rules_t *mall_waf_compile(const char *const *paths, size_t npaths,
+    char *err, size_t errlen)
+{
+    mall_waf_rules_t *rs = calloc(1, sizeof(*rs));
+    size_t i;
+    if (!rs) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < npaths; i++)
+        if (waf_parse_file(rs, paths[i], err, errlen) != 0)
+            goto fail;
+    if (waf_hs_build(rs, err, errlen) != 0)
+        goto fail;
+    rs->md = pcre2_match_data_create(16, NULL);
+    rs->mctx = pcre2_match_context_create(NULL);
+    rs->jit = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+    if (!rs->md || !rs->mctx || !rs->jit) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    waf_rx_limits(rs->mctx);
+    pcre2_jit_stack_assign(rs->mctx, NULL, rs->jit);
+    return rs;
+fail:
+    mall_waf_free(rs);
+    return NULL;
+}
+
+void mall_waf_free(mall_waf_rules_t *rs)
+{
+    if (!rs)
+        return;
+    waf_hs_free(rs);
+    waf_rules_clear_all(rs);
+    if (rs->md)
+        pcre2_match_data_free(rs->md);
+    if (rs->mctx)
+        pcre2_match_context_free(rs->mctx);
+    if (rs->jit)
+        pcre2_jit_stack_free(rs->jit);
+    free(rs);
+}
+
+size_t mall_waf_rule_count(const mall_waf_rules_t *rs)
+{
+    return rs ? rs->nrules : 0;
+}
+
+static const waf_rule_t *find_rule(const mall_waf_rules_t *rs, uint32_t id)
+{
+    size_t i;
+    for (i = 0; rs && i < rs->nrules; i++)
+        if (rs->rules[i].id == id)
+            return &rs->rules[i];
+    return NULL;
+}
+
+const char *mall_waf_rule_msg(const mall_waf_rules_t *rs, uint32_t id)
+{
+    const waf_rule_t *r = find_rule(rs, id);
+    return r ? (r->msg ? r->msg : "") : NULL;
+}
+
+const char *mall_waf_rule_tags(const mall_waf_rules_t *rs, uint32_t id)
+{
+    const waf_rule_t *r = find_rule(rs, id);
+    return r ? (r->tags ? r->tags : "") : NULL;
+}
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+
+size_t mall_waf_scan_size(const mall_waf_rules_t *rs, size_t max_value)
+{
+    size_t bits = ALIGN8((rs->nrules + 8) / 8);
+    return ALIGN8(sizeof(mall_waf_scan_t)) + ALIGN8(max_value + 1)
+        + 2 * bits + ALIGN8((rs->nrules + 1) * sizeof(uint32_t))
+        + WAF_PATH_MAX + sizeof(size_t);   /* max_value is stored after */
+}
+
+mall_waf_scan_t *mall_waf_scan_init(void *mem, size_t memlen,
+    const mall_waf_rules_t *rs, const mall_waf_policy_t *pol)
+{
+    mall_waf_scan_t *s = mem;
+    uint8_t *p = mem;
+    size_t bits = ALIGN8((rs->nrules + 8) / 8), fixed, max_value;
+
+    fixed = ALIGN8(sizeof(*s)) + 2 * bits
+          + ALIGN8((rs->nrules + 1) * sizeof(uint32_t)) + WAF_PATH_MAX
+          + sizeof(size_t);
+    if (!mem || memlen < fixed + 16 || !pol || pol->rules != rs)
+        return NULL;
+    max_value = (memlen - fixed) & ~(size_t)7;
+    max_value = max_value ? max_value - 8 : 0;
+    memset(s, 0, sizeof(*s));
+    s->rules = rs;
+    s->policy = pol;
+    p += ALIGN8(sizeof(*s));
+    s->fired = p;
+    p += bits;
+    s->cand = p;
+    p += bits;
+    memset(s->fired, 0, 2 * bits);
+    s->cand_list = (uint32_t *)(void *)p;
+    p += ALIGN8((rs->nrules + 1) * sizeof(uint32_t));
+    s->path = (char *)p;
+    p += WAF_PATH_MAX;
+    s->buf = p;
+    s->max_value = max_value;
+    return s;
+}
+
+/* names in hits and excerpts: printable ASCII only, no quotes/backslash */
+static void sanitise(char *dst, size_t cap, const uint8_t *v, size_t n)
+{
+    size_t i, o = 0;
+    for (i = 0; i < n && o + 1 < cap; i++) {
+        uint8_t c = v[i];
+        dst[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                 ? (char)c : '.';
+    }
+    dst[o] = '\0';
+}
+
+static int has_tag(const char *tags, const char *tag)
+{
+    size_t tl = strlen(tag);
+    const char *p = tags;
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        if (n == tl && memcmp(p, tag, n) == 0)
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+int waf_rule_has_tag(const waf_rule_t *r, const char *tag)
+{
+    return r->tags && has_tag(r->tags, tag);
+}
+
+static int sel_match(const waf_sel_t *sel, int t, const char *name,
+    size_t nlen)
+{
+    return sel->target == t && name && sel->nlen == nlen
+        && memcmp(sel->name, name, nlen) == 0;
+}
+
+/* does the rule look at this target (and name)? */
+static int rule_applies(const waf_rule_t *r, int t, const char *name,
+    size_t nlen)
+{
+    unsigned k;
+    int yes = (r->tmask >> t) & 1;
+    for (k = 0; !yes && k < r->ninc; k++)
+        yes = sel_match(&r->inc[k], t, name, nlen);
+    for (k = 0; yes && k < r->nexc; k++)
+        if (sel_match(&r->exc[k], t, name, nlen))
+            yes = 0;
+    return yes;
+}
+
+static int policy_excludes(const mall_waf_policy_t *pol, size_t ri, int t,
+    const char *name, size_t nlen)
+{
+    const waf_rule_t *r = &pol->rules->rules[ri];
+    size_t i;
+    for (i = 0; i < pol->nexcl; i++) {
+        const waf_excl_t *e = &pol->excl[i];
+        if (e->by_tag ? !waf_rule_has_tag(r, e->tag) : e->rule != ri)
+            continue;
+        if (e->target == t && name && e->nlen == nlen
+            && memcmp(e->name, name, nlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int reached(const mall_waf_scan_t *s)
+{
+    return s->score >= s->policy->threshold;
+}
+
+static void record(mall_waf_scan_t *s, size_t ri, int t, const char *name,
+    size_t nlen, const uint8_t *v, size_t n)
+{
+    const waf_rule_t *r = &s->rules->rules[ri];
+    mall_waf_hit_t *h;
+    s->fired[ri >> 3] |= (uint8_t)(1u << (ri & 7));
+    s->score += r->score;
+    if (s->nhits >= MALL_WAF_MAX_HITS)
+        return;
+    h = &s->hits[s->nhits++];
+    h->rule_id = r->id;
+    h->score = r->score;
+    h->target = (mall_waf_target_e)t;
+    sanitise(h->name, sizeof(h->name), (const uint8_t *)name,
+             name ? nlen : 0);
+    sanitise(h->excerpt, sizeof(h->excerpt), v, n);
+}
+
+/* rule ri said yes or is a candidate: policy, targets, confirmation */
+static void consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
+    size_t nlen, const uint8_t *orig, size_t olen, int confirm)
+{
+    const waf_rule_t *r = &s->rules->rules[ri];
+    const mall_waf_policy_t *pol = s->policy;
+    if ((s->fired[ri >> 3] >> (ri & 7)) & 1)
+        return;
+    if (pol->off[ri] || r->pl > pol->paranoia
+        || !rule_applies(r, t, name, nlen))
+        return;
+    if (confirm && !waf_op_eval(s->rules, r, s->buf, s->ncand_len))
+        return;
+    if (pol->nexcl && policy_excludes(pol, ri, t, name, nlen))
+        return;
+    record(s, ri, t, name, nlen, orig, olen);
+}
+
+int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e t,
+    const char *name, size_t nlen, const uint8_t *val, size_t len)
+{
+    const mall_waf_rules_t *rs;
+    size_t g, i;
+    if (!s || (unsigned)t >= MALL_WAF_TARGET_COUNT)
+        return 0;
+    rs = s->rules;
+    if (len > s->max_value)
+        len = s->max_value;
+    for (g = 0; g < rs->ngroups; g++) {
+        const waf_group_t *gr = &rs->groups[g];
+        const waf_chain_t *c = &rs->chains[gr->chain];
+        size_t n = len, k;
+        if (!((gr->tmask >> t) & 1))
+            continue;
+        if (len)
+            memcpy(s->buf, val, len);
+        for (k = 0; k < c->n; k++)
+            n = waf_tf_apply(c->tf[k], s->buf, n);
+        s->ncand_len = n;
+        s->ncand = 0;
+        if (waf_hs_scan(s, gr, s->buf, n) == 0)
+            for (i = 0; i < s->ncand; i++) {
+                size_t ri = s->cand_list[i];
+                s->cand[ri >> 3] = 0;
+                consider(s, ri, t, name, nlen, val, len,
+                         rs->rules[ri].op == OP_RX);
+            }
+        for (i = 0; i < gr->ndirect; i++)
+            consider(s, gr->direct[i], t, name, nlen, val, len, 1);
+    }
+    return reached(s);
+}
+
+int mall_waf_scan_anomaly(mall_waf_scan_t *s, mall_waf_anomaly_e a)
+{
+    const mall_waf_rules_t *rs;
+    size_t i;
+    if (!s || (unsigned)a >= MALL_WAF_ANOMALY_COUNT)
+        return 0;
+    rs = s->rules;
+    if (!((s->anomalies >> a) & 1)) {
+        s->anomalies |= 1u << a;
+        for (i = 0; i < rs->nrules; i++) {
+            const waf_rule_t *r = &rs->rules[i];
+            if (r->op != OP_FLAG || waf_anomaly_flag(r->arg, r->arglen)
+                != (int)a || s->policy->off[i]
+                || r->pl > s->policy->paranoia
+                || ((s->fired[i >> 3] >> (i & 7)) & 1))
+                continue;
+            record(s, i, MALL_WAF_TARGET_COUNT, flags[a], strlen(flags[a]),
+                   (const uint8_t *)"", 0);
+        }
+    }
+    return reached(s);
+}
+
+void mall_waf_scan_result(const mall_waf_scan_t *s, mall_waf_result_t *out)
+{
+    out->score = s->score;
+    out->blocked = reached(s) && !s->policy->detect;
+    out->nhits = s->nhits;
+    out->hits = s->hits;
+}

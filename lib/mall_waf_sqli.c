@@ -1,0 +1,269 @@
+/*
+ * SQL injection detector: tokenizes the value as SQL three times (as is,
+ * and as if it closed a '...' or "..." string the application built) and
+ * looks for injected structure, not keywords: a string broken out of and
+ * followed by a comment, a boolean tautology, UNION or a stacked query;
+ * UNION SELECT; stacked statements; numeric tautologies ("1 or 1=1").
+ * So "select size M", "drop shoulder tee", "O'Neill", "1/2 price" pass.
+ * Linear in the value; at most MAX_TOK tokens looked at per context.
+ */
+#include "mall_waf_int.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define MAX_TOK 48
+
+typedef enum {
+    T_STR = 's', T_NUM = 'n', T_WORD = 'b', T_FUNC = 'f', T_LOGIC = '&',
+    T_OP = 'o', T_CMT = 'c', T_LP = '(', T_RP = ')', T_COMMA = ',',
+    T_SEMI = ';', T_UNION = 'U', T_SELECT = 'E', T_STMT = 'T',
+    T_KEY = 'k', T_VAR = 'v'
+} tok_e;
+
+typedef struct {
+    char   t[MAX_TOK];
+    int    n;
+    int    open_str;               /* last string unterminated */
+} toks_t;
+
+static const char *const logic_w[] = { "or", "and", "xor", "div", "not",
+                                       NULL };
+static const char *const stmt_w[] = { "drop", "delete", "insert", "update",
+    "exec", "execute", "shutdown", "declare", "create", "alter", "truncate",
+    "waitfor", "select", "replace", "grant", "call", "load", NULL };
+static const char *const key_w[] = { "from", "where", "order", "group",
+    "having", "limit", "into", "table", "database", "like", "rlike",
+    "regexp", "between", "is", "null", "in", "by", "all", "distinct",
+    "delay", "procedure", "sounds", "case", "when", "then", "else", "end",
+    NULL };
+static const char *const func_w[] = { "sleep", "benchmark", "pg_sleep",
+    "extractvalue", "updatexml", "load_file", "char", "chr", "concat",
+    "concat_ws", "group_concat", "substring", "substr", "mid", "ascii",
+    "ord", "version", "database", "user", "current_user", "schema", "if",
+    "ifnull", "count", "cast", "convert", "hex", "unhex", "md5", "exp",
+    "floor", "rand", "randomblob", "dbms_pipe", "utl_inaddr", "xp_cmdshell",
+    "json_keys", "name_const", "row", "elt", "make_set", "length", NULL };
+
+static int in_list(const char *const *l, const uint8_t *w, size_t n)
+{
+    for (; *l; l++)
+        if (strlen(*l) == n && strncasecmp(*l, (const char *)w, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_word(uint8_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? 1
+         : (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
+}
+
+static size_t skip_ws(const uint8_t *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n'
+                     || p[i] == '\r' || p[i] == '\v' || p[i] == '\f'
+                     || p[i] == 0xa0))
+        i++;
+    return i;
+}
+
+static void push(toks_t *t, char c)
+{
+    if (t->n < MAX_TOK)
+        t->t[t->n++] = c;
+}
+
+/* q: the quote the value is assumed to start inside (0: none) */
+static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
+{
+    size_t i = 0;
+    memset(t, 0, sizeof(*t));
+    if (q) {                         /* we are inside q...: read to it */
+        while (i < n && p[i] != q)
+            i += (p[i] == '\\' && i + 1 < n) ? 2 : 1;
+        if (i >= n)
+            return;                  /* never closed: not a break-out */
+        push(t, T_STR);
+        i++;
+    }
+    while (t->n < MAX_TOK) {
+        uint8_t c;
+        size_t s;
+        i = skip_ws(p, i, n);
+        if (i >= n)
+            break;
+        c = p[i];
+        s = i;
+        if (c == '\'' || c == '"' || c == '`') {
+            i++;
+            while (i < n && p[i] != c)
+                i += (p[i] == '\\' && i + 1 < n) ? 2 : 1;
+            t->open_str = i >= n;
+            i++;
+            push(t, c == '`' ? T_WORD : T_STR);
+        } else if ((c == '-' && i + 1 < n && p[i + 1] == '-') || c == '#'
+                   || (c == '/' && i + 1 < n && p[i + 1] == '*')) {
+            push(t, T_CMT);
+            break;                   /* the rest is commented out */
+        } else if (c >= '0' && c <= '9') {
+            while (i < n && (is_word(p[i]) || p[i] == '.'))
+                i++;
+            push(t, T_NUM);
+        } else if (c == '@') {
+            while (i < n && (p[i] == '@' || is_word(p[i])))
+                i++;
+            push(t, T_VAR);
+        } else if (is_word(c)) {
+            size_t e;
+            while (i < n && is_word(p[i]))
+                i++;
+            e = skip_ws(p, i, n);
+            if (i - s == 5 && strncasecmp((const char *)p + s, "union", 5)
+                == 0)
+                push(t, T_UNION);
+            else if (i - s == 6 && strncasecmp((const char *)p + s,
+                                               "select", 6) == 0)
+                push(t, T_SELECT);
+            else if (in_list(logic_w, p + s, i - s))
+                push(t, T_LOGIC);
+            else if (e < n && p[e] == '(' && in_list(func_w, p + s, i - s))
+                push(t, T_FUNC);
+            else if (in_list(stmt_w, p + s, i - s))
+                push(t, T_STMT);
+            else if (in_list(key_w, p + s, i - s))
+                push(t, T_KEY);
+            else
+                push(t, T_WORD);
+        } else if (c == '(' || c == ')' || c == ',' || c == ';') {
+            push(t, (char)c);
+            i++;
+        } else if ((c == '|' && i + 1 < n && p[i + 1] == '|')
+                   || (c == '&' && i + 1 < n && p[i + 1] == '&')) {
+            push(t, T_LOGIC);
+            i += 2;
+        } else if (strchr("=<>!|&+-*/%^~:", c) && c) {
+            while (i < n && strchr("=<>!|&+-*/%^~:", p[i]) && p[i]
+                   && !(p[i] == '-' && i + 1 < n && p[i + 1] == '-'))
+                i++;
+            push(t, T_OP);
+        } else {
+            i++;                     /* other punctuation: ignored */
+            push(t, T_WORD);
+        }
+    }
+}
+
+static int is_val(char c)
+{
+    return c == T_STR || c == T_NUM || c == T_WORD || c == T_VAR
+        || c == T_FUNC || c == T_LP;
+}
+
+/* UNION [ALL|DISTINCT] (* SELECT anywhere */
+static int union_select(const toks_t *t)
+{
+    int i, j;
+    for (i = 0; i < t->n; i++) {
+        if (t->t[i] != T_UNION)
+            continue;
+        j = i + 1;
+        if (j < t->n && t->t[j] == T_KEY)
+            j++;
+        while (j < t->n && t->t[j] == T_LP)
+            j++;
+        if (j < t->n && t->t[j] == T_SELECT)
+            return 1;
+    }
+    return 0;
+}
+
+/* "; drop table", "; select ... from" */
+static int stacked(const toks_t *t)
+{
+    int i;
+    for (i = 0; i + 2 < t->n; i++)
+        if (t->t[i] == T_SEMI && (t->t[i + 1] == T_STMT
+                                  || t->t[i + 1] == T_SELECT)
+            && (t->t[i + 2] == T_KEY || t->t[i + 2] == T_FUNC
+                || t->t[i + 2] == T_VAR || t->t[i + 2] == T_STR
+                || t->t[i + 2] == T_CMT))
+            return 1;
+    return 0;
+}
+
+/* value LOGIC value OP value, or LOGIC func( */
+static int tautology(const toks_t *t, int from)
+{
+    int i;
+    for (i = from; i + 1 < t->n; i++) {
+        if (t->t[i] != T_LOGIC)
+            continue;
+        if (t->t[i + 1] == T_FUNC)
+            return 1;
+        if (i + 3 < t->n + 1 && is_val(t->t[i + 1]) && i + 2 < t->n
+            && (t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY)
+            && (i + 3 >= t->n || is_val(t->t[i + 3])
+                || t->t[i + 3] == T_CMT))
+            return 1;
+        /* "' or 1--", "' or true#" */
+        if (i + 2 < t->n && is_val(t->t[i + 1]) && t->t[i + 2] == T_CMT)
+            return 1;
+    }
+    return 0;
+}
+
+/* the value closed a string: what comes straight after? */
+static int breakout(const toks_t *t)
+{
+    int i = 1;
+    if (t->n < 2 || t->t[0] != T_STR)
+        return 0;
+    while (i < t->n && t->t[i] == T_RP)
+        i++;
+    if (i >= t->n)
+        return 0;
+    switch (t->t[i]) {
+    case T_CMT:
+        return 1;                    /* admin'-- */
+    case T_SEMI:
+        return i + 1 >= t->n || t->t[i + 1] == T_CMT
+            || t->t[i + 1] == T_STMT || t->t[i + 1] == T_SELECT;
+    case T_UNION:
+        return 1;
+    case T_LOGIC:
+        return i + 1 < t->n && (is_val(t->t[i + 1]) || t->t[i + 1] == T_OP);
+    case T_OP:                       /* ' = 'x' --, '||(select */
+        return i + 1 < t->n && (t->t[i + 1] == T_LP || t->t[i + 1] == T_FUNC
+            || ((t->t[i + 1] == T_STR || t->t[i + 1] == T_NUM)
+                && (i + 2 >= t->n || t->t[i + 2] == T_CMT
+                    || t->t[i + 2] == T_LOGIC)));
+    case T_KEY:                      /* ' order by 1--, ' having 1=1 */
+        return i + 2 < t->n && (t->t[i + 1] == T_KEY || t->t[i + 1] == T_NUM)
+            && (t->t[i + 2] == T_NUM || t->t[i + 2] == T_OP
+                || t->t[i + 2] == T_CMT);
+    default:
+        return 0;
+    }
+}
+
+int mall_waf_is_sqli(const uint8_t *v, size_t n)
+{
+    toks_t t;
+    tokenize(v, n, 0, &t);
+    if (union_select(&t) || stacked(&t))
+        return 1;
+    if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1))
+        return 1;
+    if (memchr(v, '\'', n)) {
+        tokenize(v, n, '\'', &t);
+        if (breakout(&t) || union_select(&t) || stacked(&t))
+            return 1;
+    }
+    if (memchr(v, '"', n)) {
+        tokenize(v, n, '"', &t);
+        if (breakout(&t) || union_select(&t))
+            return 1;
+    }
+    return 0;
+}

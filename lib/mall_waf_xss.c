@@ -1,0 +1,170 @@
+/*
+ * XSS detector: reads the value as HTML the way a browser would and flags
+ * markup that runs script: a tag that is script-capable by itself
+ * (<script, <iframe, <object, <embed, <base, <meta http-equiv...), any tag
+ * with an on*= event handler or a javascript:/vbscript:/data:text/html URL
+ * in an attribute, an attribute break-out (" onmouseover=...), and a value
+ * that is itself a javascript: URL. "I <3 it", "a < b > c", "<b>" pass.
+ */
+#include "mall_waf_int.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int alpha(uint8_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static int space(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+        || c == '/' || c == '\v';
+}
+
+/* "javascript:" with the control and space characters browsers drop */
+static int script_url(const uint8_t *p, size_t n)
+{
+    static const char *const schemes[] = { "javascript:", "vbscript:",
+                                           "data:text/html", "livescript:",
+                                           NULL };
+    const char *const *s;
+    for (s = schemes; *s; s++) {
+        size_t i = 0, k = 0, l = strlen(*s);
+        while (i < n && (p[i] <= 0x20))
+            i++;
+        while (i < n && k < l) {
+            if (p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+                i++;
+                continue;
+            }
+            if ((p[i] | 0x20) != (*s)[k] && p[i] != (uint8_t)(*s)[k])
+                break;
+            i++;
+            k++;
+        }
+        if (k == l)
+            return 1;
+    }
+    return 0;
+}
+
+static const char *const bad_tags[] = { "script", "iframe", "frame",
+    "object", "embed", "applet", "base", "frameset", "xss", "vmlframe",
+    "import", "isindex", NULL };
+
+static int name_in(const char *const *l, const uint8_t *p, size_t n)
+{
+    for (; *l; l++)
+        if (strlen(*l) == n && strncasecmp(*l, (const char *)p, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* attributes of a tag from p; 1 if one runs script */
+static int attrs(const uint8_t *p, size_t n, size_t *used)
+{
+    size_t i = 0;
+    while (i < n && p[i] != '>') {
+        size_t s, an;
+        while (i < n && (space(p[i]) || p[i] == '"' || p[i] == '\''))
+            i++;
+        s = i;
+        while (i < n && !space(p[i]) && p[i] != '=' && p[i] != '>')
+            i++;
+        an = i - s;
+        while (i < n && space(p[i]) && p[i] != '/')
+            i++;
+        if (an > 2 && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n'
+            && alpha(p[s + 2]) && i < n && p[i] == '=')
+            return 1;
+        if (i < n && p[i] == '=') {
+            size_t vs;
+            uint8_t q = 0;
+            i++;
+            while (i < n && (p[i] == ' ' || p[i] == '\t'))
+                i++;
+            if (i < n && (p[i] == '"' || p[i] == '\'' || p[i] == '`'))
+                q = p[i++];
+            vs = i;
+            while (i < n && (q ? p[i] != q : (!space(p[i]) && p[i] != '>')))
+                i++;
+            if (script_url(p + vs, i - vs))
+                return 1;
+            if (q && i < n)
+                i++;
+        }
+        if (i == s)
+            i++;
+    }
+    *used = i;
+    return 0;
+}
+
+/* " onx= / ' autofocus onfocus= : a break out of an attribute value */
+static int attr_breakout(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i + 4 < n; i++) {
+        size_t j;
+        if (p[i] != '"' && p[i] != '\'')
+            continue;
+        j = i + 1;
+        while (j < n && space(p[j]))
+            j++;
+        if (j == i + 1 || j + 3 >= n)
+            continue;
+        /* skip other attributes (autofocus, x=...) to the event name */
+        while (j + 2 < n) {
+            size_t s = j;
+            while (j < n && alpha(p[j]))
+                j++;
+            if (j - s > 2 && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n')
+            {
+                while (j < n && space(p[j]))
+                    j++;
+                if (j < n && p[j] == '=')
+                    return 1;
+                break;
+            }
+            if (j == s || j >= n || !space(p[j]))
+                break;
+            while (j < n && space(p[j]))
+                j++;
+        }
+    }
+    return 0;
+}
+
+int mall_waf_is_xss(const uint8_t *p, size_t n)
+{
+    size_t i;
+    if (script_url(p, n))
+        return 1;
+    for (i = 0; i + 1 < n; i++) {
+        size_t s, tn, used = 0;
+        if (p[i] != '<')
+            continue;
+        s = i + 1;
+        if (s < n && p[s] == '/')
+            s++;
+        if (s >= n || !alpha(p[s]))
+            continue;
+        tn = 0;
+        while (s + tn < n && (alpha(p[s + tn]) || (p[s + tn] >= '0'
+                                                  && p[s + tn] <= '9')
+                              || p[s + tn] == ':' || p[s + tn] == '-'))
+            tn++;
+        if (name_in(bad_tags, p + s, tn) && p[s - 1] != '/')
+            return 1;
+        if ((tn == 4 && strncasecmp((const char *)p + s, "meta", 4) == 0
+             && memmem(p + s, n - s, "refresh", 7))
+            || (tn == 5 && strncasecmp((const char *)p + s, "style", 5) == 0
+                && (memmem(p + s, n - s, "expression", 10)
+                    || memmem(p + s, n - s, "@import", 7))))
+            return 1;
+        if (attrs(p + s + tn, n - s - tn, &used))
+            return 1;
+    }
+    return attr_breakout(p, n);
+}
