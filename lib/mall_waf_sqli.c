@@ -50,7 +50,7 @@ static int in_list(const char *const *l, const uint8_t *w, size_t n)
     if (n < 2 || n > 16)
         return 0;
     for (; *l; l++)
-        if ((*l)[0] == (w[0] | 0x20) && (*l)[n] == '\0'
+        if ((*l)[0] == (w[0] | 0x20) && strlen(*l) == n
             && strncasecmp(*l, (const char *)w, n) == 0)
             return 1;
     return 0;

@@ -139,6 +139,8 @@ static int attr_breakout(const uint8_t *p, size_t n)
 int mall_waf_is_xss(const uint8_t *p, size_t n)
 {
     size_t i;
+    if (!p || !n)
+        return 0;
     if (!memchr(p, '<', n) && !memchr(p, ':', n) && !memchr(p, '"', n)
         && !memchr(p, '\'', n))
         return 0;

@@ -79,7 +79,7 @@ static void show(const mall_waf_rules_t *rs, const mall_waf_result_t *res)
 
 int main(int argc, char **argv)
 {
-    char err[512], line[65536];
+    char err[512], line[65536], empty[1] = "";
     mall_waf_rules_t *rs;
     mall_waf_policy_t *pol;
     void *mem;
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
                 continue;
             }
             if (!payload)
-                payload = (char[]){ "" };
+                payload = empty;
             plen = unescape(payload);
             want_block = strcmp(expect, "block") == 0;
             s = mall_waf_scan_init(mem, sz, rs, pol);
