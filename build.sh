@@ -104,6 +104,13 @@ build_workers() {
     make -s -C "$ROOT/workers" BUILD="$BUILD" >/dev/null
 }
 
+# WAF tools: build/bin/mall-waf-check (rule validation, mallctl
+# check-rules) and build/bin/mall-waf-bench (engine micro-benchmark)
+build_waf_tools() {
+    log "building WAF tools (tests/waf)"
+    make -s -C "$ROOT/tests/waf" BUILD="$BUILD" all >/dev/null
+}
+
 build_fuzz() {
     install_packages "${FUZZ_PACKAGES[@]}"
     log "building fuzz targets (tests/fuzz)"
@@ -175,6 +182,7 @@ build_all() {
     fetch_geoip
     build_module
     build_workers
+    build_waf_tools
 }
 
 # --- commands ---------------------------------------------------------------
@@ -222,6 +230,8 @@ run_tests() {
     local rc=0 sanitize=${1:-} t0
     log "unit tests (cmocka)"
     make -s -C "$ROOT/tests/unit" BUILD="$BUILD" check || rc=1
+    log "WAF regression cases (tests/waf)"
+    make -s -C "$ROOT/tests/waf" BUILD="$BUILD" check || rc=1
     log "fuzz regression (tests/fuzz, 5 s a target)"
     t0=$SECONDS
     sh "$ROOT/tests/fuzz/run.sh" regress 5 || rc=1

@@ -123,15 +123,18 @@ static int build_group(mall_waf_rules_t *rs, waf_group_t *g, char *err,
     int in_hs;
 
     g->direct = malloc((rs->nrules + 1) * sizeof(*g->direct));
-    if (!g->direct)
+    g->sels = malloc((rs->nrules * WAF_MAX_SEL + 1) * sizeof(*g->sels));
+    if (!g->direct || !g->sels)
         goto oom;
     for (i = 0; i < rs->nrules; i++) {
         waf_rule_t *r = &rs->rules[i];
         if (r->chain != g->chain || r->op == OP_FLAG)
             continue;
         g->tmask |= r->tmask;
-        for (unsigned k = 0; k < r->ninc; k++)
-            g->tmask |= 1u << r->inc[k].target;
+        for (unsigned k = 0; k < r->ninc; k++) {
+            g->named |= 1u << r->inc[k].target;
+            g->sels[g->nsels++] = &r->inc[k];
+        }
         if (add_rule_patterns(&pl, r, (unsigned)i, &in_hs) != 0)
             goto oom;
         r->in_hs = (uint8_t)in_hs;
@@ -211,6 +214,7 @@ void waf_hs_free(mall_waf_rules_t *rs)
             hs_free_database(rs->groups[i].db);
         free(rs->groups[i].hs_rule);
         free(rs->groups[i].direct);
+        free(rs->groups[i].sels);
     }
     free(rs->groups);
     if (rs->hs_scratch)

@@ -79,6 +79,9 @@ typedef struct {
 typedef struct {
     uint16_t         chain;
     uint32_t         tmask;          /* union of the rules' targets */
+    uint32_t         named;          /* targets only some names of */
+    const waf_sel_t **sels;          /* those names */
+    size_t           nsels;
     hs_database_t   *db;
     uint32_t        *hs_rule;        /* hs pattern id -> rule index */
     size_t           nhs;
@@ -144,6 +147,9 @@ struct mall_waf_scan_s {
 int    waf_tf_lookup(const char *name, size_t len);
 const char *waf_tf_name(int tf);
 size_t waf_tf_apply(int tf, uint8_t *p, size_t n);
+unsigned waf_tf_classify(const uint8_t *p, size_t n);
+size_t waf_tf_chain(const uint8_t *tf, size_t ntf, uint8_t *p, size_t n,
+           unsigned cls);
 
 /* operators (mall_waf_ops.c) */
 int    waf_op_lookup(const char *name, size_t len);

@@ -248,26 +248,40 @@ static void consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
     record(s, ri, t, name, nlen, orig, olen);
 }
 
+/* does a rule of the group name this target:name? */
+static int group_names(const waf_group_t *g, int t, const char *name,
+    size_t nlen)
+{
+    size_t i;
+    if (!((g->named >> t) & 1))
+        return 0;
+    for (i = 0; i < g->nsels; i++)
+        if (sel_match(g->sels[i], t, name, nlen))
+            return 1;
+    return 0;
+}
+
 int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e t,
     const char *name, size_t nlen, const uint8_t *val, size_t len)
 {
     const mall_waf_rules_t *rs;
     size_t g, i;
+    unsigned cls;
     if (!s || (unsigned)t >= MALL_WAF_TARGET_COUNT)
         return 0;
     rs = s->rules;
     if (len > s->max_value)
         len = s->max_value;
+    cls = waf_tf_classify(val, len);
     for (g = 0; g < rs->ngroups; g++) {
         const waf_group_t *gr = &rs->groups[g];
         const waf_chain_t *c = &rs->chains[gr->chain];
-        size_t n = len, k;
-        if (!((gr->tmask >> t) & 1))
+        size_t n;
+        if (!((gr->tmask >> t) & 1) && !group_names(gr, t, name, nlen))
             continue;
         if (len)
             memcpy(s->buf, val, len);
-        for (k = 0; k < c->n; k++)
-            n = waf_tf_apply(c->tf[k], s->buf, n);
+        n = waf_tf_chain(c->tf, c->n, s->buf, len, cls);
         s->ncand_len = n;
         s->ncand = 0;
         if (waf_hs_scan(s, gr, s->buf, n) == 0)

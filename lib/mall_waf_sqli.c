@@ -47,8 +47,11 @@ static const char *const func_w[] = { "sleep", "benchmark", "pg_sleep",
 
 static int in_list(const char *const *l, const uint8_t *w, size_t n)
 {
+    if (n < 2 || n > 16)
+        return 0;
     for (; *l; l++)
-        if (strlen(*l) == n && strncasecmp(*l, (const char *)w, n) == 0)
+        if ((*l)[0] == (w[0] | 0x20) && strlen(*l) == n
+            && strncasecmp(*l, (const char *)w, n) == 0)
             return 1;
     return 0;
 }
@@ -247,9 +250,26 @@ static int breakout(const toks_t *t)
     }
 }
 
+/* nothing to inject with: no quote, no ';', no "union", no leading
+ * number or ')' (the common shopper value, decided in one pass) */
+static int inert(const uint8_t *v, size_t n)
+{
+    size_t i;
+    if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '))
+        return 0;
+    for (i = 0; i < n; i++)
+        if (v[i] == '\'' || v[i] == '"' || v[i] == ';' || v[i] == '`'
+            || ((v[i] | 0x20) == 'u' && i + 4 < n
+                && strncasecmp((const char *)v + i, "union", 5) == 0))
+            return 0;
+    return 1;
+}
+
 int mall_waf_is_sqli(const uint8_t *v, size_t n)
 {
     toks_t t;
+    if (inert(v, n))
+        return 0;
     tokenize(v, n, 0, &t);
     if (union_select(&t) || stacked(&t))
         return 1;

@@ -100,6 +100,8 @@ static size_t url_once(uint8_t *p, size_t n, int *changed)
 static size_t urldecode(uint8_t *p, size_t n)
 {
     int round, changed = 1;
+    if (!memchr(p, '%', n) && !memchr(p, '+', n))
+        return n;
     for (round = 0; round < 5 && changed; round++) {
         changed = 0;
         n = url_once(p, n, &changed);
@@ -165,6 +167,8 @@ static size_t htmldecode(uint8_t *p, size_t n)
 {
     size_t i = 0, o = 0;
     int round;
+    if (!memchr(p, '&', n))
+        return n;
     for (round = 0; round < 2; round++) {   /* &amp;lt; is decoded too */
         int changed = 0;
         for (i = 0, o = 0; i < n;) {
@@ -190,6 +194,8 @@ static size_t htmldecode(uint8_t *p, size_t n)
 static size_t jsondecode(uint8_t *p, size_t n)
 {
     size_t i, o = 0;
+    if (!memchr(p, '\\', n))
+        return n;
     for (i = 0; i < n; i++) {
         if (p[i] != '\\' || i + 1 >= n) {
             p[o++] = p[i];
@@ -248,8 +254,11 @@ static int is_ws(uint8_t c)
 
 static size_t compress_ws(uint8_t *p, size_t n)
 {
-    size_t i, o = 0;
-    for (i = 0; i < n; i++) {
+    size_t i, o;
+    for (i = 0; i < n && (p[i] > ' ' || (p[i] == ' ' && (i + 1 == n
+                          || p[i + 1] > ' '))); i++)
+        ;                               /* the common case: nothing to do */
+    for (o = i; i < n; i++) {
         if (is_ws(p[i])) {
             if (o == 0 || p[o - 1] != ' ')
                 p[o++] = ' ';
@@ -265,6 +274,8 @@ static size_t compress_ws(uint8_t *p, size_t n)
 static size_t sqlcomments(uint8_t *p, size_t n)
 {
     size_t i, o = 0;
+    if (!memchr(p, '*', n))
+        return n;
     for (i = 0; i < n; i++) {
         if (p[i] == '/' && i + 1 < n && p[i + 1] == '*') {
             if (i + 2 < n && p[i + 2] == '!') {
@@ -296,6 +307,8 @@ static size_t sqlcomments(uint8_t *p, size_t n)
 static size_t fullwidth(uint8_t *p, size_t n)
 {
     size_t i, o = 0;
+    if (!memchr(p, 0xef, n) && !memchr(p, 0xe3, n))
+        return n;
     for (i = 0; i < n; i++) {
         if (p[i] == 0xef && i + 2 < n && (p[i + 1] == 0xbc || p[i + 1] == 0xbd)
             && p[i + 2] >= 0x80 && p[i + 2] <= 0xbf) {
@@ -354,10 +367,77 @@ static size_t base64(uint8_t *p, size_t n)
 static size_t removenull(uint8_t *p, size_t n)
 {
     size_t i, o = 0;
+    if (!memchr(p, 0, n))
+        return n;
     for (i = 0; i < n; i++)
         if (p[i])
             p[o++] = p[i];
     return o;
+}
+
+/* Which transforms can change a value: one pass over it, so a chain on
+ * an ordinary value costs a table look-up per byte and nothing else. */
+enum {
+    C_PCT = 1, C_PLUS = 2, C_AMP = 4, C_BSL = 8, C_STAR = 16, C_WIDE = 32,
+    C_NUL = 64, C_UPPER = 128, C_WS = 256, C_B64 = 512
+};
+
+static uint16_t byte_class[256];
+
+static void init_classes(void)
+{
+    int c;
+    for (c = 'A'; c <= 'Z'; c++)
+        byte_class[c] = C_UPPER;
+    byte_class['%'] = C_PCT;
+    byte_class['+'] = C_PLUS;
+    byte_class['&'] = C_AMP;
+    byte_class['\\'] = C_BSL;
+    byte_class['*'] = C_STAR;
+    byte_class[0xef] = byte_class[0xe3] = C_WIDE;
+    byte_class[0] = C_NUL;
+    byte_class['\t'] = byte_class['\n'] = byte_class['\r'] = C_WS;
+    byte_class['\v'] = byte_class['\f'] = C_WS;
+}
+
+unsigned waf_tf_classify(const uint8_t *p, size_t n)
+{
+    unsigned cls = C_B64;
+    size_t i;
+    if (!byte_class['A'])
+        init_classes();
+    for (i = 0; i < n; i++) {
+        cls |= byte_class[p[i]];
+        if (p[i] == ' ' && i + 1 < n && p[i + 1] == ' ')
+            cls |= C_WS;
+    }
+    return cls;
+}
+
+static const unsigned tf_needs[TF_COUNT] = {
+    [TF_URLDECODE] = C_PCT | C_PLUS, [TF_HTMLDECODE] = C_AMP,
+    [TF_JSONDECODE] = C_BSL, [TF_LOWERCASE] = C_UPPER,
+    [TF_COMPRESS_WS] = C_WS, [TF_SQLCOMMENTS] = C_STAR,
+    [TF_FULLWIDTH] = C_WIDE, [TF_BASE64] = C_B64, [TF_REMOVENULL] = C_NUL,
+};
+
+/* the chain on p; cls from waf_tf_classify, recomputed after a decode */
+size_t waf_tf_chain(const uint8_t *tf, size_t ntf, uint8_t *p, size_t n,
+    unsigned cls)
+{
+    size_t k;
+    for (k = 0; k < ntf; k++) {
+        size_t m;
+        if (!(tf_needs[tf[k]] & cls))
+            continue;
+        m = waf_tf_apply(tf[k], p, n);
+        if (tf[k] == TF_LOWERCASE)
+            cls &= ~(unsigned)C_UPPER;
+        else if (m != n || tf[k] == TF_BASE64)
+            cls = waf_tf_classify(p, m);
+        n = m;
+    }
+    return n;
 }
 
 size_t waf_tf_apply(int tf, uint8_t *p, size_t n)

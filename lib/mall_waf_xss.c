@@ -139,6 +139,11 @@ static int attr_breakout(const uint8_t *p, size_t n)
 int mall_waf_is_xss(const uint8_t *p, size_t n)
 {
     size_t i;
+    if (!p || !n)
+        return 0;
+    if (!memchr(p, '<', n) && !memchr(p, ':', n) && !memchr(p, '"', n)
+        && !memchr(p, '\'', n))
+        return 0;
     if (script_url(p, n))
         return 1;
     for (i = 0; i + 1 < n; i++) {
@@ -160,7 +165,7 @@ int mall_waf_is_xss(const uint8_t *p, size_t n)
         if ((tn == 4 && strncasecmp((const char *)p + s, "meta", 4) == 0
              && memmem(p + s, n - s, "refresh", 7))
             || (tn == 5 && strncasecmp((const char *)p + s, "style", 5) == 0
-                && (memmem(p + s, n - s, "expression", 10)
+                && (memmem(p + s, n - s, "expression", 10) != NULL
                     || memmem(p + s, n - s, "@import", 7))))
             return 1;
         if (attrs(p + s + tn, n - s - tn, &used))
