@@ -258,10 +258,17 @@ static size_t compress_ws(uint8_t *p, size_t n)
     for (i = 0; i < n && (p[i] > ' ' || (p[i] == ' ' && (i + 1 == n
                           || p[i + 1] > ' '))); i++)
         ;                               /* the common case: nothing to do */
+    /* a run becomes one space, or one \n when it holds a line break:
+     * header-injection rules look for the break after compression */
     for (o = i; i < n; i++) {
         if (is_ws(p[i])) {
-            if (o == 0 || p[o - 1] != ' ')
-                p[o++] = ' ';
+            uint8_t c = (p[i] == '\n' || p[i] == '\r') ? '\n' : ' ';
+            if (o > 0 && (p[o - 1] == ' ' || p[o - 1] == '\n')) {
+                if (c == '\n')
+                    p[o - 1] = '\n';
+            } else {
+                p[o++] = c;
+            }
         } else {
             p[o++] = p[i];
         }

@@ -22,7 +22,8 @@ static int space(uint8_t c)
         || c == '/' || c == '\v';
 }
 
-/* "javascript:" with the control and space characters browsers drop */
+/* "javascript:" with the control characters browsers drop (tab, CR, LF;
+ * a space too, which is what compress_ws leaves of them) */
 static int script_url(const uint8_t *p, size_t n)
 {
     static const char *const schemes[] = { "javascript:", "vbscript:",
@@ -34,7 +35,8 @@ static int script_url(const uint8_t *p, size_t n)
         while (i < n && (p[i] <= 0x20))
             i++;
         while (i < n && k < l) {
-            if (p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+            if (p[i] == '\t' || p[i] == '\n' || p[i] == '\r'
+                || p[i] == ' ') {
                 i++;
                 continue;
             }
