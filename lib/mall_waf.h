@@ -95,7 +95,9 @@ mall_waf_scan_t *mall_waf_scan_init(void *mem, size_t memlen,
     const mall_waf_rules_t *rules, const mall_waf_policy_t *policy);
 
 /* One value. name may be NULL. Returns 1 when the threshold is reached
- * (in detect mode too: the caller may stop feeding), else 0. */
+ * (in detect mode too: the caller may stop feeding), else 0. Pattern
+ * rules run on batches of values, so a value's own verdict may only come
+ * with a later call or with mall_waf_scan_result(). */
 int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e target,
     const char *name, size_t name_len, const uint8_t *val, size_t len);
 
@@ -125,7 +127,8 @@ typedef struct {
     const mall_waf_hit_t *hits;
 } mall_waf_result_t;
 
-void mall_waf_scan_result(const mall_waf_scan_t *s, mall_waf_result_t *out);
+/* Scans what is still batched, then the verdict. */
+void mall_waf_scan_result(mall_waf_scan_t *s, mall_waf_result_t *out);
 
 /* Rule metadata for the audit log (NULL when unknown). */
 const char *mall_waf_rule_msg(const mall_waf_rules_t *rules, uint32_t id);

@@ -1,8 +1,8 @@
 /*
  * Multi-pattern matcher: per transform chain, one Hyperscan database of
  * every @rx (in prefilter mode), @phrases and @contains pattern of the
- * rules on that chain, so a value is scanned once whatever the number of
- * rules. A Hyperscan hit only makes the rule a candidate: @rx is then
+ * rules on that chain, so a batch of values (mall_waf_batch.c) is
+ * scanned once whatever the number of rules. A Hyperscan hit only makes the rule a candidate: @rx is then
  * confirmed by PCRE2 (prefilter mode may over-match; it also accepts
  * back-references and look-arounds Hyperscan cannot run exactly).
  */
@@ -79,19 +79,32 @@ static int hs_accepts(const char *expr, unsigned flags)
     return 1;
 }
 
+/* \A \z \Z \G mean the start or end of the whole batch to Hyperscan,
+ * not of the value: such rules are evaluated value by value */
+static int anchored_to_buffer(const char *expr)
+{
+    const char *p;
+    for (p = expr; (p = strchr(p, '\\')) != NULL && p[1]; p += 2)
+        if (strchr("AzZG", p[1]))
+            return 1;
+    return 0;
+}
+
 static int add_rule_patterns(pat_list_t *pl, const waf_rule_t *r,
     unsigned idx, int *in_hs)
 {
-    const unsigned lit = HS_FLAG_SINGLEMATCH;
+    /* no SINGLEMATCH: a batch holds many values and each one's match
+     * counts; MULTILINE: ^ and $ also at the '\n' between values */
+    const unsigned lit = 0;
     size_t i;
     *in_hs = 0;
     if (r->negate)
         return 0;
     if (r->op == OP_RX) {
-        unsigned fl = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH
+        unsigned fl = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE
                     | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY;
         char *e;
-        if (!hs_accepts(r->arg, fl))
+        if (anchored_to_buffer(r->arg) || !hs_accepts(r->arg, fl))
             return 0;
         if (!(e = strdup(r->arg)))
             return -1;
@@ -184,26 +197,18 @@ int waf_hs_build(mall_waf_rules_t *rs, char *err, size_t el)
     return 0;
 }
 
-static int on_match(unsigned id, unsigned long long from,
-    unsigned long long to, unsigned flags, void *ctx)
-{
-    mall_waf_scan_t *s = ctx;
-    (void)from; (void)to; (void)flags;
-    if (!(s->cand[id >> 3] & (1u << (id & 7)))) {
-        s->cand[id >> 3] |= (uint8_t)(1u << (id & 7));
-        s->cand_list[s->ncand++] = id;
-    }
-    return 0;
-}
-
-/* candidates (rule indices) into s->cand_list; the caller clears them */
+/* one scan of v (a batch of values); on_match gets each hit */
 int waf_hs_scan(mall_waf_scan_t *s, const waf_group_t *g, const uint8_t *v,
-    size_t n)
+    size_t n,
+    int (*on_match)(unsigned id, unsigned long long from,
+                    unsigned long long to, unsigned flags, void *s))
 {
+    hs_error_t rc;
     if (!g->db)
         return 0;
-    return hs_scan(g->db, (const char *)v, (unsigned)n, 0,
-                   s->rules->hs_scratch, on_match, s) == HS_SUCCESS ? 0 : -1;
+    rc = hs_scan(g->db, (const char *)v, (unsigned)n, 0,
+                 s->rules->hs_scratch, on_match, s);
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED ? 0 : -1;
 }
 
 void waf_hs_free(mall_waf_rules_t *rs)

@@ -124,6 +124,29 @@ struct mall_waf_policy_s {
     size_t      nexcl;
 };
 
+/* Values waiting for their group's one Hyperscan scan a request: the
+ * transformed copies back to back, each followed by a '\n', plus what a
+ * hit needs to know about each (names and original are copied: callers'
+ * buffers such as the JSON path change from one value to the next). */
+#define WAF_BATCH_VALUES  64
+#define WAF_BATCH_EXTRA   8192       /* bytes beyond one max_value value */
+#define WAF_EXCERPT       64
+
+typedef struct {
+    uint32_t  off, len;              /* transformed copy in batch->buf */
+    uint32_t  nlen;                  /* the name's real length */
+    uint8_t   target, olen;          /* olen: bytes of orig kept */
+    char      name[WAF_NAME_MAX];
+    uint8_t   orig[WAF_EXCERPT];
+} waf_pending_t;
+
+typedef struct {
+    uint8_t       *buf;
+    size_t         used, cap;
+    waf_pending_t *vals;
+    size_t         nvals;
+} waf_batch_t;
+
 struct mall_waf_scan_s {
     const mall_waf_rules_t  *rules;
     const mall_waf_policy_t *policy;
@@ -133,10 +156,11 @@ struct mall_waf_scan_s {
     size_t          max_value;
     uint8_t        *buf;             /* max_value bytes: transformed value */
     uint8_t        *fired;           /* nrules bits: scored once a request */
-    uint8_t        *cand;            /* nrules bits: hs candidates */
-    uint32_t       *cand_list;       /* nrules entries */
-    size_t          ncand;
-    size_t          ncand_len;       /* length of the transformed value */
+    uint32_t       *seen;            /* nrules: serial + value of the last
+                                        candidate, one check a value */
+    uint32_t        serial;
+    waf_batch_t    *batch;           /* ngroups, buf NULL without a db */
+    waf_batch_t    *flushing;        /* batch under scan (match callback) */
     char           *path;            /* JSON path, WAF_PATH_MAX */
     uint32_t        anomalies;       /* bits already raised */
 };
@@ -163,7 +187,9 @@ int    waf_ip_parse(const char *s, size_t n, waf_cidr_t *out);
 /* multi-pattern matcher (mall_waf_hs.c) */
 int    waf_hs_build(mall_waf_rules_t *rs, char *err, size_t el);
 int    waf_hs_scan(mall_waf_scan_t *s, const waf_group_t *g,
-           const uint8_t *v, size_t n);
+           const uint8_t *v, size_t n,
+           int (*on_match)(unsigned id, unsigned long long from,
+                           unsigned long long to, unsigned flags, void *s));
 void   waf_hs_free(mall_waf_rules_t *rs);
 
 /* detectors (mall_waf_sqli.c, mall_waf_xss.c) */
@@ -179,7 +205,17 @@ int    waf_rule_has_tag(const waf_rule_t *r, const char *tag);
 
 /* scan internals (mall_waf_scan.c) */
 int    waf_anomaly_flag(const char *name, size_t len);
-int    waf_scan_walk_value(mall_waf_scan_t *s, mall_waf_target_e t,
-           const char *name, size_t nlen, const uint8_t *v, size_t n);
+void   waf_consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
+           size_t nlen, const uint8_t *orig, size_t olen,
+           const uint8_t *tv, size_t tn, int confirm);
+int    waf_reached(const mall_waf_scan_t *s);
+
+/* batches (mall_waf_batch.c) */
+size_t waf_batch_layout(mall_waf_scan_t *s, const mall_waf_rules_t *rs,
+           size_t max_value, uint8_t *p);
+uint8_t *waf_batch_slot(mall_waf_scan_t *s, size_t g, size_t len);
+void   waf_batch_push(mall_waf_scan_t *s, size_t g, int t, const char *name,
+           size_t nlen, const uint8_t *orig, size_t olen, size_t tn);
+void   waf_batch_flush_all(mall_waf_scan_t *s);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * WAF compile, per-value scan and anomaly scoring. A value is cut at
  * max_value bytes, then for each transform chain whose rules target it:
- * copied into the scan buffer, transformed once, scanned once by the
- * chain's Hyperscan database, and the candidates plus the few direct
- * rules (detectors, numeric, ...) evaluated. A rule scores once a request.
+ * copied into the chain's batch, transformed once, the few direct rules
+ * (detectors, numeric, ...) evaluated at once, and the patterns matched
+ * when the batch is scanned (mall_waf_batch.c). A rule scores once a
+ * request.
  */
 #include "mall_waf_int.h"
 
@@ -98,42 +99,56 @@ const char *mall_waf_rule_tags(const mall_waf_rules_t *rs, uint32_t id)
 
 #define ALIGN8(x) (((x) + 7) & ~(size_t)7)
 
-size_t mall_waf_scan_size(const mall_waf_rules_t *rs, size_t max_value)
+/* the scan's parts after the struct, placed at mem (NULL: measured) */
+static size_t layout(mall_waf_scan_t *s, const mall_waf_rules_t *rs,
+    size_t max_value, uint8_t *mem)
 {
     size_t bits = ALIGN8((rs->nrules + 8) / 8);
-    return ALIGN8(sizeof(mall_waf_scan_t)) + ALIGN8(max_value + 1)
-        + 2 * bits + ALIGN8((rs->nrules + 1) * sizeof(uint32_t))
-        + WAF_PATH_MAX + sizeof(size_t);   /* max_value is stored after */
+    size_t used = ALIGN8(sizeof(mall_waf_scan_t));
+    if (mem) {
+        s->fired = mem + used;
+        s->seen = (uint32_t *)(void *)(mem + used + bits);
+    }
+    used += bits + ALIGN8((rs->nrules + 1) * sizeof(uint32_t));
+    if (mem)
+        s->path = (char *)(mem + used);
+    used += WAF_PATH_MAX;
+    if (mem)
+        s->buf = mem + used;
+    used += ALIGN8(max_value + 1);
+    return used + waf_batch_layout(s, rs, max_value, mem ? mem + used : NULL);
+}
+
+size_t mall_waf_scan_size(const mall_waf_rules_t *rs, size_t max_value)
+{
+    return layout(NULL, rs, ALIGN8(max_value), NULL);
 }
 
 mall_waf_scan_t *mall_waf_scan_init(void *mem, size_t memlen,
     const mall_waf_rules_t *rs, const mall_waf_policy_t *pol)
 {
     mall_waf_scan_t *s = mem;
-    uint8_t *p = mem;
-    size_t bits = ALIGN8((rs->nrules + 8) / 8), fixed, max_value;
-
-    fixed = ALIGN8(sizeof(*s)) + 2 * bits
-          + ALIGN8((rs->nrules + 1) * sizeof(uint32_t)) + WAF_PATH_MAX
-          + sizeof(size_t);
-    if (!mem || memlen < fixed + 16 || !pol || pol->rules != rs)
+    size_t fixed, max_value, groups = 1, g;
+    if (!mem || !rs || !pol || pol->rules != rs)
         return NULL;
-    max_value = (memlen - fixed) & ~(size_t)7;
-    max_value = max_value ? max_value - 8 : 0;
+    fixed = layout(NULL, rs, 0, NULL);
+    if (memlen < fixed + 16)
+        return NULL;
+    /* the largest max_value that fits: each batch holds one more */
+    for (g = 0; g < rs->ngroups; g++)
+        groups += rs->groups[g].db != NULL;
+    max_value = ALIGN8((memlen - fixed) / groups);
+    while (max_value > 8 && layout(NULL, rs, max_value, NULL) > memlen)
+        max_value -= 8;
+    if (layout(NULL, rs, max_value, NULL) > memlen)
+        return NULL;
     memset(s, 0, sizeof(*s));
     s->rules = rs;
     s->policy = pol;
-    p += ALIGN8(sizeof(*s));
-    s->fired = p;
-    p += bits;
-    s->cand = p;
-    p += bits;
-    memset(s->fired, 0, 2 * bits);
-    s->cand_list = (uint32_t *)(void *)p;
-    p += ALIGN8((rs->nrules + 1) * sizeof(uint32_t));
-    s->path = (char *)p;
-    p += WAF_PATH_MAX;
-    s->buf = p;
+    layout(s, rs, max_value, mem);
+    memset(s->fired, 0, ALIGN8((rs->nrules + 8) / 8));
+    memset(s->seen, 0, rs->nrules * sizeof(uint32_t));
+    s->serial = 1;
     s->max_value = max_value;
     return s;
 }
@@ -207,7 +222,7 @@ static int policy_excludes(const mall_waf_policy_t *pol, size_t ri, int t,
     return 0;
 }
 
-static int reached(const mall_waf_scan_t *s)
+int waf_reached(const mall_waf_scan_t *s)
 {
     return s->score >= s->policy->threshold;
 }
@@ -230,9 +245,11 @@ static void record(mall_waf_scan_t *s, size_t ri, int t, const char *name,
     sanitise(h->excerpt, sizeof(h->excerpt), v, n);
 }
 
-/* rule ri said yes or is a candidate: policy, targets, confirmation */
-static void consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
-    size_t nlen, const uint8_t *orig, size_t olen, int confirm)
+/* rule ri said yes or is a candidate: policy, targets, confirmation on
+ * the transformed value tv */
+void waf_consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
+    size_t nlen, const uint8_t *orig, size_t olen, const uint8_t *tv,
+    size_t tn, int confirm)
 {
     const waf_rule_t *r = &s->rules->rules[ri];
     const mall_waf_policy_t *pol = s->policy;
@@ -241,7 +258,7 @@ static void consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
     if (pol->off[ri] || r->pl > pol->paranoia
         || !rule_applies(r, t, name, nlen))
         return;
-    if (confirm && !waf_op_eval(s->rules, r, s->buf, s->ncand_len))
+    if (confirm && !waf_op_eval(s->rules, r, tv, tn))
         return;
     if (pol->nexcl && policy_excludes(pol, ri, t, name, nlen))
         return;
@@ -261,6 +278,9 @@ static int group_names(const waf_group_t *g, int t, const char *name,
     return 0;
 }
 
+/* Each group that looks at this target: the value transformed by the
+ * group's chain into its batch, the direct rules (detectors, numbers,
+ * lengths) checked now, the patterns when the batch is scanned. */
 int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e t,
     const char *name, size_t nlen, const uint8_t *val, size_t len)
 {
@@ -276,25 +296,20 @@ int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e t,
     for (g = 0; g < rs->ngroups; g++) {
         const waf_group_t *gr = &rs->groups[g];
         const waf_chain_t *c = &rs->chains[gr->chain];
+        uint8_t *tv;
         size_t n;
         if (!((gr->tmask >> t) & 1) && !group_names(gr, t, name, nlen))
             continue;
+        tv = gr->db ? waf_batch_slot(s, g, len) : s->buf;
         if (len)
-            memcpy(s->buf, val, len);
-        n = waf_tf_chain(c->tf, c->n, s->buf, len, cls);
-        s->ncand_len = n;
-        s->ncand = 0;
-        if (waf_hs_scan(s, gr, s->buf, n) == 0)
-            for (i = 0; i < s->ncand; i++) {
-                size_t ri = s->cand_list[i];
-                s->cand[ri >> 3] = 0;
-                consider(s, ri, t, name, nlen, val, len,
-                         rs->rules[ri].op == OP_RX);
-            }
+            memcpy(tv, val, len);
+        n = waf_tf_chain(c->tf, c->n, tv, len, cls);
         for (i = 0; i < gr->ndirect; i++)
-            consider(s, gr->direct[i], t, name, nlen, val, len, 1);
+            waf_consider(s, gr->direct[i], t, name, nlen, val, len, tv, n, 1);
+        if (gr->db)
+            waf_batch_push(s, g, t, name, nlen, val, len, n);
     }
-    return reached(s);
+    return waf_reached(s);
 }
 
 int mall_waf_scan_anomaly(mall_waf_scan_t *s, mall_waf_anomaly_e a)
@@ -317,13 +332,14 @@ int mall_waf_scan_anomaly(mall_waf_scan_t *s, mall_waf_anomaly_e a)
                    (const uint8_t *)"", 0);
         }
     }
-    return reached(s);
+    return waf_reached(s);
 }
 
-void mall_waf_scan_result(const mall_waf_scan_t *s, mall_waf_result_t *out)
+void mall_waf_scan_result(mall_waf_scan_t *s, mall_waf_result_t *out)
 {
+    waf_batch_flush_all(s);
     out->score = s->score;
-    out->blocked = reached(s) && !s->policy->detect;
+    out->blocked = waf_reached(s) && !s->policy->detect;
     out->nhits = s->nhits;
     out->hits = s->hits;
 }

@@ -250,11 +250,27 @@ static int breakout(const toks_t *t)
     }
 }
 
-/* nothing to inject with: no quote, no ';', no "union", no leading
- * number or ')' (the common shopper value, decided in one pass) */
+/* bytes that end a SQL token: without one a value is a single word or
+ * number, and one token is no injection */
+static int one_token(const uint8_t *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint8_t c = v[i];
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* nothing to inject with: one token, or no quote, no ';', no "union", no
+ * leading number or ')' (the common shopper value, decided in one pass) */
 static int inert(const uint8_t *v, size_t n)
 {
     size_t i;
+    if (one_token(v, n))
+        return 1;
     if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '))
         return 0;
     for (i = 0; i < n; i++)

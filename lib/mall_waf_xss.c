@@ -138,13 +138,22 @@ static int attr_breakout(const uint8_t *p, size_t n)
     return 0;
 }
 
+/* a tag, a script URL or an attribute break-out needs one of these */
+static int markup_bytes(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] == '<' || p[i] == ':' || p[i] == '"' || p[i] == '\'')
+            return 1;
+    return 0;
+}
+
 int mall_waf_is_xss(const uint8_t *p, size_t n)
 {
     size_t i;
     if (!p || !n)
         return 0;
-    if (!memchr(p, '<', n) && !memchr(p, ':', n) && !memchr(p, '"', n)
-        && !memchr(p, '\'', n))
+    if (!markup_bytes(p, n))
         return 0;
     if (script_url(p, n))
         return 1;
