@@ -65,10 +65,12 @@ static int on_match(unsigned id, unsigned long long from,
     const waf_pending_t *v;
     size_t vi = value_at(b, to ? to - 1 : 0);
     (void)from; (void)flags;
+    v = &b->vals[vi];
+    if (to && to - 1 == v->off + v->len)
+        return 0;           /* ends on the separator: not the value's own */
     if (s->seen[id] == s->serial + vi)
         return 0;                       /* this rule, this value: checked */
     s->seen[id] = s->serial + (uint32_t)vi;
-    v = &b->vals[vi];
     waf_consider(s, id, v->target, v->name, v->nlen, v->orig, v->olen,
                  b->buf + v->off, v->len, 1);
     return waf_reached(s);              /* enough: stop the scan */
