@@ -239,6 +239,43 @@ wx_token_unlock(mall_redis_t *r)
 
 
 /*
+ * The cached app access token into tok (*found = 1), unless there is none
+ * or it is stale, the one WeChat just refused (*found = 0). MALL_OK, or
+ * MALL_RETRY when Redis is down.
+ */
+static int
+wx_token_cached(mall_redis_t *r, const auth_conf_t *a, const char *stale,
+    char *tok, size_t toksz, int *found, mall_err_t *err)
+{
+    const char  *argv[2];
+    size_t       argvlen[2], len;
+    redisReply  *reply;
+    mall_err_t   e;
+    int          rc;
+
+    *found = 0;
+    argv[0] = "GET";
+    argv[1] = AUTH_WX_ACCESS_KEY;
+    argvlen[0] = 3;
+    argvlen[1] = strlen(argv[1]);
+    rc = mall_redis_command(r, &reply, err, 2, argv, argvlen);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    if (reply->type == REDIS_REPLY_STRING
+        && mall_unseal(a->data_keys, a->n_data_keys, AUTH_WX_ACCESS_KEY,
+                       reply->str, reply->len, (uint8_t *) tok, toksz - 1,
+                       &len, &e) == MALL_OK)
+    {
+        tok[len] = '\0';
+        *found = stale == NULL || strcmp(stale, tok) != 0;
+    }
+    freeReplyObject(reply);
+    return MALL_OK;
+}
+
+
+/*
  * The app access token: from the Redis cache (sealed with the data key)
  * unless it is stale (the one WeChat just refused), else fetched from
  * /cgi-bin/token and cached until 5 minutes before it expires. One
@@ -260,7 +297,7 @@ wx_access_token(mall_redis_t *r, const auth_conf_t *a, const char *stale,
     char               url[1024], e_appid[200], e_secret[400], ex[24];
     char               sealed[MALL_SEAL_LEN(AUTH_ID_MAX, 1024) + 1];
     long               expires;
-    int                rc, n;
+    int                rc, n, found;
 
     *errcode = 0;
     root = NULL;
@@ -270,32 +307,18 @@ wx_access_token(mall_redis_t *r, const auth_conf_t *a, const char *stale,
         return mall_err_set(err, 0, "no data_key configured");
     }
 
-    {
-        argv[0] = "GET";
-        argv[1] = AUTH_WX_ACCESS_KEY;
-        argvlen[0] = 3;
-        argvlen[1] = strlen(argv[1]);
-        rc = mall_redis_command(r, &reply, err, 2, argv, argvlen);
-        if (rc != MALL_OK) {
-            return rc;
-        }
-        rc = MALL_ERR;
-        if (reply->type == REDIS_REPLY_STRING
-            && mall_unseal(a->data_keys, a->n_data_keys, AUTH_WX_ACCESS_KEY,
-                           reply->str, reply->len, (uint8_t *) tok,
-                           toksz - 1, &len, err) == MALL_OK)
-        {
-            tok[len] = '\0';
-            freeReplyObject(reply);
-            if (stale == NULL || strcmp(stale, tok) != 0) {
-                return MALL_OK;         /* fresh, or already refreshed */
-            }
-        } else {
-            freeReplyObject(reply);
-        }
+    rc = wx_token_cached(r, a, stale, tok, toksz, &found, err);
+    if (rc != MALL_OK || found) {
+        return rc;
     }
     rc = wx_token_lock(r, err);
     if (rc != MALL_OK) {
+        return rc;
+    }
+    /* another process may have refreshed it while this one was reading */
+    rc = wx_token_cached(r, a, stale, tok, toksz, &found, err);
+    if (rc != MALL_OK || found) {
+        wx_token_unlock(r);
         return rc;
     }
     rc = MALL_ERR;

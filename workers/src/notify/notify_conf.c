@@ -24,6 +24,7 @@ notify_conf_init(notify_conf_t *c)
     snprintf(c->state, sizeof(c->state), "formal");
     snprintf(c->lang, sizeof(c->lang), "zh_CN");
     c->retry_max = 8;
+    c->retry_base_ms = 1000;
 }
 
 
@@ -56,6 +57,12 @@ template_directive(notify_conf_t *c, char **argv, int argc, mall_err_t *err)
     const char         *eq;
     size_t              i, j;
 
+    if (argc >= 3 && strcmp(argv[2], "off") == 0
+        && notify_event_parse(argv[1]) != NOTIFY_EV_COUNT)
+    {
+        memset(&c->tpl[notify_event_parse(argv[1])], 0, sizeof(*t));
+        return MALL_OK;
+    }
     if (argc < 4 || argc - 4 > NOTIFY_FIELDS_MAX) {
         return mall_err_set(err, 0, "notify_template takes <event> "
                             "<template_id> <page> and up to %d key=source",
@@ -128,5 +135,31 @@ notify_conf_directive(notify_conf_t *c, char **argv, int argc,
         c->retry_max = (int) v;
         return MALL_OK;
     }
+    if (strcmp(argv[0], "notify_retry_base_ms") == 0) {
+        if (argc != 2
+            || mall_parse_int(argv[1], 10, 3600000, &v) != MALL_OK)
+        {
+            return mall_err_set(err, 0, "notify_retry_base_ms is "
+                                "10..3600000");
+        }
+        c->retry_base_ms = (int) v;
+        return MALL_OK;
+    }
     return NOTIFY_CONF_NOT_MINE;
+}
+
+
+int
+notify_conf_has_template(const notify_conf_t *c, const char *tpl)
+{
+    unsigned  i;
+
+    for (i = 0; i < NOTIFY_EV_COUNT; i++) {
+        if (c->tpl[i].template_id[0] != '\0'
+            && strcmp(c->tpl[i].template_id, tpl) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
 }

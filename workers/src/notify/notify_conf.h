@@ -3,12 +3,18 @@
  *
  *   notify_template <paid|shipped|refund> <template_id> <page> \
  *       <data key>=<source> ...     e.g. thing1=product
+ *   notify_template <paid|shipped|refund> off ... (no message; the rest
+ *                                                of the line is ignored)
  *   notify_miniprogram_state formal        (formal | trial | developer)
  *   notify_lang zh_CN
  *   notify_retry_max 8                     attempts before giving up
+ *   notify_retry_base_ms 1000              first backoff; doubles, <= 1 h
  *
- * Sources: order_id, product (first line's name), amount (total, yuan),
- * carrier, tracking_no, time (of the event), status. Plain data.
+ * Sources: order_id, product (first line's name), amount (the order's
+ * total in yuan; a refund's amount for refund), carrier, tracking_no,
+ * time (of the send), status (the order's status in Chinese; the
+ * refund's result for refund). Values are cut to WeChat's lengths
+ * (thing 20 characters, the other types 32).
  */
 #ifndef NOTIFY_CONF_H
 #define NOTIFY_CONF_H
@@ -45,6 +51,7 @@ typedef struct {
     char               state[16];
     char               lang[16];
     int                retry_max;
+    int                retry_base_ms;
 } notify_conf_t;
 
 void notify_conf_init(notify_conf_t *c);
@@ -55,6 +62,9 @@ int notify_conf_directive(notify_conf_t *c, char **argv, int argc,
 
 /* "paid", "shipped", "refund"; NOTIFY_EV_COUNT when unknown. */
 notify_event_e notify_event_parse(const char *s);
+
+/* 1 when tpl is the template id of an event in c. */
+int notify_conf_has_template(const notify_conf_t *c, const char *tpl);
 const char *notify_event_name(notify_event_e e);
 
 #endif

@@ -12,7 +12,9 @@
 #include "notify_send.h"
 
 #define OUTBOX_BATCH     "20"
-#define INFLIGHT_MS      60000        /* a claim this old is taken over */
+#define LEASE_MS         60000        /* a claim this old is taken over */
+#define LEASE_PX         "60000"
+#define BACKOFF_MAX_MS   3600000LL
 #define MSG_TTL          "2592000"    /* 30 days */
 
 struct notify_job_s {
@@ -22,39 +24,67 @@ struct notify_job_s {
 
 
 void
-notify_batch_event(mall_batch_t *b, notify_event_e ev, const char *oid)
+notify_batch_event(mall_batch_t *b, notify_event_e ev, const char *oid,
+    const char *ref)
 {
-    char  m[64], now[24];
+    char  m[NOTIFY_MSG_MAX], now[24];
 
-    snprintf(m, sizeof(m), "%s:%s", notify_event_name(ev), oid);
+    if (ref != NULL) {
+        snprintf(m, sizeof(m), "%s:%s:%s", notify_event_name(ev), oid, ref);
+    } else {
+        snprintf(m, sizeof(m), "%s:%s", notify_event_name(ev), oid);
+    }
     snprintf(now, sizeof(now), "%lld", (long long) mall_wall_ms());
     mall_batch_addl(b, 5, "ZADD", NOTIFY_KEY_OUTBOX, "NX", now, m);
 }
 
 
-/* MULTI { ZREM from m; ZADD to score m }: 1 when this process moved it. */
+/*
+ * Takes message m for this process: the claim (SET NX with a lease), then
+ * a check that m is still due (another process may have settled it just
+ * before), then its due time pushed past the lease, so the next ticks do
+ * not list it while it is being sent. 1 when taken, 0 when not, -1 when
+ * Redis failed.
+ */
 static int
-move(mall_ctx_t *ctx, const char *from, const char *to, int64_t score,
-    const char *m, mall_err_t *err)
+claim(mall_ctx_t *ctx, const char *m, int64_t now, mall_err_t *err)
 {
-    mall_batch_t   b;
-    redisReply    *exec;
-    char           s[24];
-    int            rc, won;
+    redisReply  *r;
+    char         key[NOTIFY_MSG_MAX + 32], s[24];
+    int          won;
 
-    snprintf(s, sizeof(s), "%lld", (long long) score);
-    mall_batch_init(&b);
-    mall_batch_addl(&b, 3, "ZREM", from, m);
-    mall_batch_addl(&b, 4, "ZADD", to, s, m);
-    rc = mall_batch_exec(&b, ctx->redis, 1, &exec, err);
-    mall_batch_free(&b);
-    if (rc != MALL_OK) {
+    snprintf(key, sizeof(key), NOTIFY_KEY_CLAIM, m);
+    if (mall_cmd(ctx->redis, &r, err, 6, "SET", key, "1", "NX", "PX",
+                 LEASE_PX) != MALL_OK)
+    {
         return -1;
     }
-    won = exec->elements > 0 && exec->element[0]->type == REDIS_REPLY_INTEGER
-          && exec->element[0]->integer == 1;
-    freeReplyObject(exec);
-    return won;
+    won = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (!won) {
+        return 0;
+    }
+    if (mall_cmd(ctx->redis, &r, err, 3, "ZSCORE", NOTIFY_KEY_OUTBOX, m)
+        != MALL_OK)
+    {
+        return -1;
+    }
+    won = r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) <= now;
+    freeReplyObject(r);
+    if (won) {
+        snprintf(s, sizeof(s), "%lld", (long long) (now + LEASE_MS));
+        if (mall_cmd(ctx->redis, &r, err, 5, "ZADD", NOTIFY_KEY_OUTBOX, "XX",
+                     s, m) != MALL_OK)
+        {
+            return -1;
+        }
+        freeReplyObject(r);
+        return 1;
+    }
+    if (mall_cmd(ctx->redis, &r, err, 2, "DEL", key) == MALL_OK) {
+        freeReplyObject(r);
+    }
+    return 0;
 }
 
 
@@ -62,59 +92,83 @@ move(mall_ctx_t *ctx, const char *from, const char *to, int64_t score,
 static void
 settle(notify_job_t *j, const char *m, const notify_result_t *res)
 {
-    mall_batch_t   b;
-    redisReply    *exec;
-    mall_err_t     err;
-    char           key[96], code[24], att[24], at[24], due[24];
-    int64_t        delay;
+    const notify_conf_t  *c = &j->ctx.conf->notify;
+    mall_batch_t          b;
+    redisReply           *exec;
+    mall_err_t            err;
+    char                  key[NOTIFY_MSG_MAX + 32], code[24], att[24];
+    char                  at[24], due[24];
+    int64_t               delay;
+    int                   shift;
 
     snprintf(key, sizeof(key), NOTIFY_KEY_MSG, m);
     snprintf(code, sizeof(code), "%ld", res->errcode);
     snprintf(att, sizeof(att), "%d", res->attempts);
     snprintf(at, sizeof(at), "%lld", (long long) time(NULL));
     mall_batch_init(&b);
-    mall_batch_addl(&b, 3, "ZREM", NOTIFY_KEY_INFLIGHT, m);
     mall_batch_addl(&b, 12, "HSET", key, "status", res->status, "errcode",
                     code, "attempts", att, "at", at, "detail", res->detail);
     mall_batch_addl(&b, 3, "EXPIRE", key, MSG_TTL);
     if (strcmp(res->status, "retry") == 0) {
-        delay = 1000LL << (res->attempts < 16 ? res->attempts : 16);
+        shift = res->attempts > 1 ? res->attempts - 1 : 0;
+        delay = (int64_t) c->retry_base_ms << (shift < 20 ? shift : 20);
+        if (delay > BACKOFF_MAX_MS) {
+            delay = BACKOFF_MAX_MS;
+        }
         snprintf(due, sizeof(due), "%lld",
                  (long long) (mall_wall_ms() + delay));
         mall_batch_addl(&b, 4, "ZADD", NOTIFY_KEY_OUTBOX, due, m);
+    } else {
+        mall_batch_addl(&b, 3, "ZREM", NOTIFY_KEY_OUTBOX, m);
     }
+    snprintf(key, sizeof(key), NOTIFY_KEY_CLAIM, m);
+    mall_batch_addl(&b, 2, "DEL", key);
     if (mall_batch_exec(&b, j->ctx.redis, 1, &exec, &err) == MALL_OK) {
         freeReplyObject(exec);
+    } else {
+        /* the lease runs out and the message is sent again */
+        mall_log(MALL_LOG_WARN, "notify", "%s: cannot settle: %s", m,
+                 err.msg);
     }
     mall_batch_free(&b);
 }
 
 
-static int
-run_queue(notify_job_t *j, const char *src, int64_t max, mall_err_t *err)
+static void
+notify_tick(void *arg)
 {
+    notify_job_t     *j = arg;
     notify_result_t   res;
     redisReply       *ids;
+    mall_err_t        err;
     char              smax[24];
+    int64_t           now;
     size_t            i;
-    int               rc, won;
+    int               won;
 
-    snprintf(smax, sizeof(smax), "%lld", (long long) max);
-    rc = mall_cmd(j->ctx.redis, &ids, err, 7, "ZRANGEBYSCORE", src, "-inf",
-                  smax, "LIMIT", "0", OUTBOX_BATCH);
-    if (rc != MALL_OK) {
-        return rc;
+    err.msg[0] = '\0';
+    now = mall_wall_ms();
+    snprintf(smax, sizeof(smax), "%lld", (long long) now);
+    if (mall_cmd(j->ctx.redis, &ids, &err, 7, "ZRANGEBYSCORE",
+                 NOTIFY_KEY_OUTBOX, "-inf", smax, "LIMIT", "0", OUTBOX_BATCH)
+        != MALL_OK)
+    {
+        return;                         /* Redis down: the next tick */
     }
     for (i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
         const char  *m = ids->element[i]->str;
 
-        won = move(&j->ctx, src, NOTIFY_KEY_INFLIGHT, mall_wall_ms(), m, err);
+        if (ids->element[i]->type != REDIS_REPLY_STRING
+            || strlen(m) >= NOTIFY_MSG_MAX)
+        {
+            continue;
+        }
+        won = claim(&j->ctx, m, now, &err);
         if (won < 0) {
-            rc = MALL_RETRY;
             break;
         }
         if (!won) {
-            continue;               /* another process has it */
+            continue;                   /* another process has it */
         }
         notify_send(&j->ctx, m, &res);
         settle(j, m, &res);
@@ -126,27 +180,6 @@ run_queue(notify_job_t *j, const char *src, int64_t max, mall_err_t *err)
         }
     }
     freeReplyObject(ids);
-    return rc;
-}
-
-
-static void
-notify_tick(void *arg)
-{
-    notify_job_t  *j = arg;
-    mall_err_t     err;
-    int            rc;
-
-    err.msg[0] = '\0';
-    rc = run_queue(j, NOTIFY_KEY_OUTBOX, mall_wall_ms(), &err);
-    if (rc == MALL_OK) {
-        /* claims whose process died before settling */
-        rc = run_queue(j, NOTIFY_KEY_INFLIGHT, mall_wall_ms() - INFLIGHT_MS,
-                       &err);
-    }
-    if (rc == MALL_ERR) {
-        mall_log(MALL_LOG_WARN, "notify", "outbox: %s", err.msg);
-    }
 }
 
 

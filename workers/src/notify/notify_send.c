@@ -1,7 +1,8 @@
 /*
  * Builds and sends one subscription message (see notify.h): the data
- * comes from the order as it is now, the template from the worker conf,
- * the permission from the buyer's one-time subscriptions.
+ * comes from the order (and the refund) as it is now, the template from
+ * the worker conf, the permission from the buyer's one-time
+ * subscriptions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,50 @@
 #include "mall_json.h"
 #include "notify.h"
 #include "notify_send.h"
+#include "order_keys.h"
+#include "order_store.h"
+#include "pay_keys.h"
 
-/* the fields of the order the sources read, in HMGET order */
+/* the fields the sources read, in HMGET order: the order's, the refund's */
 enum { F_UID, F_ITEMS, F_TOTAL, F_CARRIER, F_TRACKING, F_STATUS, F_N };
+enum { R_AMOUNT, R_STATUS, R_N };
+
+typedef struct {
+    notify_event_e   ev;
+    char             oid[ORDER_KEY_MAX];
+    char             ref[NOTIFY_MSG_MAX];     /* out_refund_no or "" */
+    char             mkey[NOTIFY_MSG_MAX + 32];
+    redisReply      *order;                   /* F_N fields */
+    redisReply      *refund;                  /* R_N fields, or NULL */
+    redisReply      *msg;                     /* attempts, consumed */
+    redisReply      *openid;
+} msg_t;
+
+static const struct {
+    const char  *name;
+    const char  *text;
+} status_texts[] = {
+    { "unpaid", "待支付" }, { "paid", "已支付" }, { "shipped", "已发货" },
+    { "received", "已收货" }, { "completed", "已完成" },
+    { "cancelled", "已取消" }, { "refund_requested", "退款中" },
+    { "refunded", "已退款" }, { "success", "退款成功" },
+    { "closed", "退款关闭" }, { "abnormal", "退款异常" },
+    { "failed", "退款失败" }
+};
 
 
 static const char *
 str_of(const redisReply *r)
 {
     return r != NULL && r->type == REDIS_REPLY_STRING ? r->str : "";
+}
+
+
+static const char *
+field(const redisReply *arr, size_t i)
+{
+    return arr != NULL && arr->type == REDIS_REPLY_ARRAY && i < arr->elements
+           ? str_of(arr->element[i]) : "";
 }
 
 
@@ -42,33 +78,50 @@ clip(char *dst, size_t sz, const char *s, size_t max)
 
 
 static void
-source_value(const char *src, const char *oid, redisReply **f, char *out,
-    size_t sz)
+status_text(const char *s, char *out, size_t sz)
+{
+    size_t  i;
+
+    for (i = 0; i < MALL_ARRAY_LEN(status_texts); i++) {
+        if (strcmp(s, status_texts[i].name) == 0) {
+            snprintf(out, sz, "%s", status_texts[i].text);
+            return;
+        }
+    }
+    snprintf(out, sz, "%s", s);
+}
+
+
+static void
+source_value(const char *src, const msg_t *g, char *out, size_t sz)
 {
     cJSON         *items;
     const cJSON   *name;
     long long      fen;
     time_t         now;
     struct tm      tm;
+    int            refund = g->refund != NULL;
 
     out[0] = '\0';
     if (strcmp(src, "order_id") == 0) {
-        snprintf(out, sz, "%s", oid);
+        snprintf(out, sz, "%s", g->oid);
     } else if (strcmp(src, "amount") == 0) {
-        fen = strtoll(str_of(f[F_TOTAL]), NULL, 10);
+        fen = strtoll(refund ? field(g->refund, R_AMOUNT)
+                             : field(g->order, F_TOTAL), NULL, 10);
         snprintf(out, sz, "%lld.%02lld元", fen / 100, fen % 100);
     } else if (strcmp(src, "carrier") == 0) {
-        snprintf(out, sz, "%s", str_of(f[F_CARRIER]));
+        snprintf(out, sz, "%s", field(g->order, F_CARRIER));
     } else if (strcmp(src, "tracking_no") == 0) {
-        snprintf(out, sz, "%s", str_of(f[F_TRACKING]));
+        snprintf(out, sz, "%s", field(g->order, F_TRACKING));
     } else if (strcmp(src, "status") == 0) {
-        snprintf(out, sz, "%s", str_of(f[F_STATUS]));
+        status_text(refund ? field(g->refund, R_STATUS)
+                           : field(g->order, F_STATUS), out, sz);
     } else if (strcmp(src, "time") == 0) {
         now = time(NULL);
         localtime_r(&now, &tm);
         strftime(out, sz, "%Y-%m-%d %H:%M:%S", &tm);
     } else {                                        /* product */
-        items = cJSON_Parse(str_of(f[F_ITEMS]));
+        items = cJSON_Parse(field(g->order, F_ITEMS));
         name = cJSON_GetObjectItemCaseSensitive(
                    cJSON_GetArrayItem(items, 0), "name");
         if (cJSON_IsString(name)) {
@@ -82,15 +135,17 @@ source_value(const char *src, const char *oid, redisReply **f, char *out,
 /* The request body of /cgi-bin/message/subscribe/send (caller frees). */
 static char *
 message_body(const notify_conf_t *c, const notify_template_t *t,
-    const char *openid, const char *oid, redisReply **f)
+    const msg_t *g)
 {
     cJSON   *o, *data, *v;
-    char     page[256], raw[256], val[128], *json;
+    char     page[256], raw[256], val[160], *json;
     size_t   i, max;
 
-    snprintf(page, sizeof(page), "%s?id=%s", t->page, oid);
+    snprintf(page, sizeof(page), "%s?id=%s", t->page, g->oid);
     o = cJSON_CreateObject();
-    if (o == NULL || mall_json_add_str(o, "touser", openid) != MALL_OK
+    data = NULL;
+    if (o == NULL
+        || mall_json_add_str(o, "touser", str_of(g->openid)) != MALL_OK
         || mall_json_add_str(o, "template_id", t->template_id) != MALL_OK
         || mall_json_add_str(o, "page", page) != MALL_OK
         || (data = cJSON_AddObjectToObject(o, "data")) == NULL
@@ -101,9 +156,12 @@ message_body(const notify_conf_t *c, const notify_template_t *t,
         return NULL;
     }
     for (i = 0; i < t->nfields; i++) {
-        source_value(t->fields[i].source, oid, f, raw, sizeof(raw));
-        /* WeChat's limits per data type: thing 20, others 32 */
-        max = strncmp(t->fields[i].key, "thing", 5) == 0 ? 20 : 32;
+        source_value(t->fields[i].source, g, raw, sizeof(raw));
+        /* WeChat's limits per data type: thing 20, phrase 5, name 10,
+           the others 32 */
+        max = strncmp(t->fields[i].key, "thing", 5) == 0 ? 20
+              : strncmp(t->fields[i].key, "phrase", 6) == 0 ? 5
+              : strncmp(t->fields[i].key, "name", 4) == 0 ? 10 : 32;
         clip(val, sizeof(val), raw, max);
         v = cJSON_AddObjectToObject(data, t->fields[i].key);
         if (v == NULL || mall_json_add_str(v, "value", val) != MALL_OK) {
@@ -118,69 +176,128 @@ message_body(const notify_conf_t *c, const notify_template_t *t,
 
 
 /*
- * Spends one of uid's subscriptions of tpl once per message (kept in the
- * message record, so a retry does not spend another). 1 when allowed.
+ * Spends one of uid's subscriptions of tpl, once per message (marked in
+ * the message record in the same MULTI, so a retry does not spend
+ * another). 1 when allowed, 0 when none is left, -1 when Redis failed.
  */
 static int
-spend(mall_ctx_t *ctx, const char *uid, const char *tpl, const char *mkey,
-    int consumed, mall_err_t *err)
+spend(mall_ctx_t *ctx, const char *uid, const char *tpl, const msg_t *g,
+    mall_err_t *err)
 {
-    redisReply  *r;
-    char         key[128];
-    long long    left;
+    mall_batch_t   b;
+    redisReply    *exec, *r;
+    char           key[ORDER_KEY_MAX + 32];
+    long long      left;
 
-    if (consumed) {
-        return 1;
+    if (field(g->msg, 1)[0] == '1') {
+        return 1;                       /* spent by an earlier attempt */
     }
-    snprintf(key, sizeof(key), NOTIFY_KEY_SUBS, uid);
-    if (mall_cmd(ctx->redis, &r, err, 4, "HINCRBY", key, tpl, "-1")
-        != MALL_OK)
-    {
+    order_key(key, sizeof(key), NOTIFY_KEY_SUBS, uid, NULL);
+    mall_batch_init(&b);
+    mall_batch_addl(&b, 4, "HINCRBY", key, tpl, "-1");
+    mall_batch_addl(&b, 4, "HSET", g->mkey, "consumed", "1");
+    if (mall_batch_exec(&b, ctx->redis, 1, &exec, err) != MALL_OK) {
+        mall_batch_free(&b);
         return -1;
     }
-    left = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    if (left < 0) {
-        if (mall_cmd(ctx->redis, &r, err, 4, "HINCRBY", key, tpl, "1")
-            == MALL_OK)
-        {
-            freeReplyObject(r);
-        }
-        return 0;
+    mall_batch_free(&b);
+    left = exec->type == REDIS_REPLY_ARRAY && exec->elements == 2
+           && exec->element[0]->type == REDIS_REPLY_INTEGER
+           ? exec->element[0]->integer : -1;
+    freeReplyObject(exec);
+    if (left >= 0) {
+        return 1;
     }
-    if (mall_cmd(ctx->redis, &r, err, 4, "HSET", mkey, "consumed", "1")
-        == MALL_OK)
-    {
+    /* none was left: undo both */
+    mall_batch_init(&b);
+    mall_batch_addl(&b, 4, "HINCRBY", key, tpl, "1");
+    mall_batch_addl(&b, 3, "HDEL", g->mkey, "consumed");
+    if (mall_batch_exec(&b, ctx->redis, 1, &r, err) == MALL_OK) {
         freeReplyObject(r);
     }
-    return 1;
+    mall_batch_free(&b);
+    return 0;
 }
 
 
-/* Reads order, buyer and message record; NULL *st when it can go on. */
+/* Reads the order, the refund, the message record and the buyer. */
 static int
-load(mall_ctx_t *ctx, const char *oid, const char *mkey, redisReply **order,
-    redisReply **msg, redisReply **user, mall_err_t *err)
+load(mall_ctx_t *ctx, msg_t *g, mall_err_t *err)
 {
-    char  okey[96], ukey[128];
+    char  key[ORDER_KEY_MAX + 32];
     int   rc;
 
-    *order = *msg = *user = NULL;
-    snprintf(okey, sizeof(okey), "mall:order:%s", oid);
-    rc = mall_cmd(ctx->redis, order, err, 8, "HMGET", okey, "user_id",
+    order_key(key, sizeof(key), ORDER_KEY_ORDER, g->oid, NULL);
+    rc = mall_cmd(ctx->redis, &g->order, err, 8, "HMGET", key, "user_id",
                   "items", "total_fen", "carrier", "tracking_no", "status");
     if (rc == MALL_OK) {
-        rc = mall_cmd(ctx->redis, msg, err, 4, "HMGET", mkey, "attempts",
-                      "consumed");
+        rc = mall_cmd(ctx->redis, &g->msg, err, 4, "HMGET", g->mkey,
+                      "attempts", "consumed");
     }
-    if (rc == MALL_OK && (*order)->type == REDIS_REPLY_ARRAY
-        && (*order)->elements == F_N && str_of((*order)->element[F_UID])[0])
-    {
-        snprintf(ukey, sizeof(ukey), "mall:user:%s",
-                 str_of((*order)->element[F_UID]));
-        rc = mall_cmd(ctx->redis, user, err, 3, "HGET", ukey, "openid");
+    if (rc == MALL_OK && g->ref[0] != '\0') {
+        order_key(key, sizeof(key), PAY_KEY_REFUND, g->ref, NULL);
+        rc = mall_cmd(ctx->redis, &g->refund, err, 4, "HMGET", key,
+                      "amount", "status");
+    }
+    if (rc == MALL_OK && field(g->order, F_UID)[0] != '\0') {
+        snprintf(key, sizeof(key), "mall:user:%s", field(g->order, F_UID));
+        rc = mall_cmd(ctx->redis, &g->openid, err, 3, "HGET", key,
+                      "openid");
     }
     return rc;
+}
+
+
+/* "{event}:{order}[:{ref}]" into g; MALL_ERR when malformed. */
+static int
+parse(const char *m, msg_t *g)
+{
+    char         ev[16];
+    const char  *a, *b;
+
+    a = strchr(m, ':');
+    if (a == NULL || (size_t) (a - m) >= sizeof(ev)) {
+        return MALL_ERR;
+    }
+    memcpy(ev, m, (size_t) (a - m));
+    ev[a - m] = '\0';
+    g->ev = notify_event_parse(ev);
+    b = strchr(a + 1, ':');
+    if (b == NULL) {
+        b = a + 1 + strlen(a + 1);
+    } else {
+        snprintf(g->ref, sizeof(g->ref), "%s", b + 1);
+    }
+    if (g->ev == NOTIFY_EV_COUNT || (size_t) (b - a - 1) >= sizeof(g->oid)
+        || (g->ev == NOTIFY_EV_REFUND) != (g->ref[0] != '\0'))
+    {
+        return MALL_ERR;
+    }
+    memcpy(g->oid, a + 1, (size_t) (b - a - 1));
+    g->oid[b - a - 1] = '\0';
+    snprintf(g->mkey, sizeof(g->mkey), NOTIFY_KEY_MSG, m);
+    return order_id_valid(g->oid) ? MALL_OK : MALL_ERR;
+}
+
+
+/* What WeChat's answer means for the message. */
+static void
+outcome(const notify_conf_t *c, int rc, const mall_err_t *err,
+    notify_result_t *res)
+{
+    if (rc == MALL_OK && res->errcode == 0) {
+        res->status = "sent";
+    } else if (rc == MALL_OK && res->errcode == 43101) {
+        res->status = "refused";            /* the buyer said no */
+    } else if (rc == MALL_OK && (res->errcode == 40037
+                                 || res->errcode == 47003))
+    {
+        res->status = "failed";             /* the conf is wrong */
+    } else {
+        res->status = res->attempts < c->retry_max ? "retry" : "failed";
+    }
+    snprintf(res->detail, sizeof(res->detail), "%s",
+             rc == MALL_OK ? "" : err->msg);
 }
 
 
@@ -189,55 +306,49 @@ notify_send(mall_ctx_t *ctx, const char *m, notify_result_t *res)
 {
     const notify_conf_t      *c = &ctx->conf->notify;
     const notify_template_t  *t;
-    redisReply               *order, *msg, *user;
     cJSON                    *answer;
     mall_err_t                err;
-    char                      ev[16], mkey[96], *json;
-    const char               *oid, *colon;
+    msg_t                     g;
+    char                     *json;
     int                       ok;
 
     memset(res, 0, sizeof(*res));
+    memset(&g, 0, sizeof(g));
     res->status = "failed";
     err.msg[0] = '\0';
-    colon = strchr(m, ':');
-    if (colon == NULL || (size_t) (colon - m) >= sizeof(ev)) {
+    if (parse(m, &g) != MALL_OK) {
         snprintf(res->detail, sizeof(res->detail), "malformed entry");
         return;
     }
-    memcpy(ev, m, (size_t) (colon - m));
-    ev[colon - m] = '\0';
-    oid = colon + 1;
-    snprintf(mkey, sizeof(mkey), NOTIFY_KEY_MSG, m);
-    if (notify_event_parse(ev) == NOTIFY_EV_COUNT) {
-        snprintf(res->detail, sizeof(res->detail), "unknown event");
-        return;
-    }
-    t = &c->tpl[notify_event_parse(ev)];
+    t = &c->tpl[g.ev];
     if (t->template_id[0] == '\0') {
         res->status = "skipped";
-        snprintf(res->detail, sizeof(res->detail), "no template for %s", ev);
+        snprintf(res->detail, sizeof(res->detail), "no template for %s",
+                 notify_event_name(g.ev));
         return;
     }
-    if (load(ctx, oid, mkey, &order, &msg, &user, &err) != MALL_OK) {
+    if (load(ctx, &g, &err) != MALL_OK) {
         res->status = "retry";
         snprintf(res->detail, sizeof(res->detail), "%s", err.msg);
         goto done;
     }
-    if (user == NULL || str_of(user)[0] == '\0') {
+    res->attempts = (int) strtol(field(g.msg, 0), NULL, 10) + 1;
+    if (str_of(g.openid)[0] == '\0') {
         snprintf(res->detail, sizeof(res->detail), "no such order or buyer");
         goto done;
     }
-    res->attempts = (int) strtol(str_of(msg->element[0]), NULL, 10) + 1;
-    ok = spend(ctx, str_of(order->element[F_UID]), t->template_id, mkey,
-               str_of(msg->element[1])[0] == '1', &err);
+    ok = spend(ctx, field(g.order, F_UID), t->template_id, &g, &err);
     if (ok <= 0) {
         res->status = ok < 0 ? "retry" : "not_subscribed";
         res->attempts--;
+        snprintf(res->detail, sizeof(res->detail), "%s",
+                 ok < 0 ? err.msg : "the buyer has no subscription left");
         goto done;
     }
-    json = message_body(c, t, str_of(user), oid, order->element);
+    json = message_body(c, t, &g);
     if (json == NULL) {
         res->status = "retry";
+        snprintf(res->detail, sizeof(res->detail), "out of memory");
         goto done;
     }
     answer = NULL;
@@ -246,22 +357,11 @@ notify_send(mall_ctx_t *ctx, const char *m, notify_result_t *res)
                       &answer, &err);
     cJSON_free(json);
     cJSON_Delete(answer);
-    if (ok == MALL_OK && res->errcode == 0) {
-        res->status = "sent";
-    } else if (ok == MALL_OK && res->errcode == 43101) {
-        res->status = "refused";            /* the buyer said no */
-    } else if (ok == MALL_OK && (res->errcode == 40037
-                                 || res->errcode == 47003))
-    {
-        res->status = "failed";             /* the conf is wrong */
-    } else {
-        res->status = res->attempts < c->retry_max ? "retry" : "failed";
-    }
-    snprintf(res->detail, sizeof(res->detail), "%s",
-             ok == MALL_OK ? "" : err.msg);
+    outcome(c, ok, &err, res);
 
 done:
-    freeReplyObject(order);
-    freeReplyObject(msg);
-    freeReplyObject(user);
+    freeReplyObject(g.order);
+    freeReplyObject(g.refund);
+    freeReplyObject(g.msg);
+    freeReplyObject(g.openid);
 }
