@@ -22,7 +22,7 @@
 #include "mall_log.h"
 #include "mall_query.h"
 
-#define CONF_MAX_ARGS     8
+#define CONF_MAX_ARGS     16          /* notify_template: 4 + fields */
 #define CONF_LINE_MAX     4096
 #define CONF_FILE_MAX     (1024 * 1024)
 
