@@ -78,9 +78,7 @@ reply_templates(mall_ctx_t *ctx, const char *uid)
         cJSON_Delete(root);
         return mall_reply_error(ctx, 500, "INTERNAL", "out of memory");
     }
-    rc = sf_reply(ctx, 200, root);
-    cJSON_Delete(root);
-    return rc;
+    return mall_reply_json_drop(ctx, 200, root);
 }
 
 
