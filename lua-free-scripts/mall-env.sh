@@ -36,6 +36,14 @@
 # bench signs its notifications ahead of the run and allows longer).
 : "${MALL_WXPAY_NOTIFY_MAX_AGE:=300}"
 : "${MALL_REFUND_RETRY:=30}"
+# Order notifications (subscription messages): the template ids of the
+# mini-program for paid, shipped and refund result ("off": none sent), and
+# the first retry delay in ms of a failed send (it doubles each time). The
+# dev values are ids the WeChat simulator accepts.
+: "${MALL_NOTIFY_TPL_PAID:=mall-dev-tpl-order-paid}"
+: "${MALL_NOTIFY_TPL_SHIPPED:=mall-dev-tpl-order-shipped}"
+: "${MALL_NOTIFY_TPL_REFUND:=mall-dev-tpl-refund-result}"
+: "${MALL_NOTIFY_RETRY_BASE_MS:=1000}"
 # WAF rule files (*.rules) the edge compiles; the security team edits them,
 # then `mallctl check-rules` and `mallctl reload`.
 : "${MALL_WAF_RULES_DIR:=$MALL_ROOT/conf/waf}"
@@ -77,6 +85,8 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
     MALL_REDIS_TIMEOUT_MS MALL_PAY_QUERY_INTERVAL MALL_REFUND_RETRY \
     MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE MALL_ENV \
+    MALL_NOTIFY_TPL_PAID MALL_NOTIFY_TPL_SHIPPED MALL_NOTIFY_TPL_REFUND \
+    MALL_NOTIFY_RETRY_BASE_MS \
     MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF MALL_WAF_RULES_DIR
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build

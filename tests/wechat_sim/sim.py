@@ -204,6 +204,8 @@ class State:
         self.used_codes = {}    # "login:code" / "phone:code" -> epoch used
         self.notifications = []  # delivery attempts, oldest first
         self.bills = {}         # download token -> (bytes, expiry)
+        self.messages = []      # subscribe/send requests received
+        self.msg_faults = []    # scripted subscribe/send failures
 
     def save(self):
         """Write the persisted part atomically (caller holds the lock)."""
@@ -458,7 +460,8 @@ class WeChat:
             self.state.save()
         return {"access_token": tok, "expires_in": TOKEN_TTL}
 
-    def phone_number(self, q, body):
+    def _check_token(self, q):
+        """The access_token checks of every server API; None = ok."""
         tok = q.get("access_token", "")
         with self.state.lock:
             exp = self.state.tokens.get(tok) if tok else None
@@ -467,6 +470,12 @@ class WeChat:
                 40001, "invalid credential, access_token is invalid or not latest")
         if exp <= time.time():
             return self._wx_error(42001, "access_token expired")
+        return None
+
+    def phone_number(self, q, body):
+        err = self._check_token(q)
+        if err:
+            return err
         try:
             code = json.loads(body or b"{}").get("code", "")
         except (ValueError, AttributeError):
@@ -489,6 +498,90 @@ class WeChat:
             "countryCode": 86,
             "watermark": {"timestamp": int(time.time()),
                           "appid": self.cfg.appid}}}
+
+    # -- subscription messages (小程序订阅消息) --------------------------------
+
+    def subscribe_send(self, q, body):
+        """POST /cgi-bin/message/subscribe/send: checked as WeChat does and
+        recorded (GET /sim/messages), with any scripted failure applied."""
+        err = self._check_token(q)
+        if err:
+            return err
+        try:
+            msg = json.loads(body or b"{}")
+        except ValueError:
+            return self._wx_error(47001, "data format error")
+        if not isinstance(msg, dict):
+            return self._wx_error(47001, "data format error")
+        touser, tpl = msg.get("touser"), msg.get("template_id")
+        data = msg.get("data")
+        if not isinstance(touser, str) or not touser:
+            return self._wx_error(40003, "invalid openid")
+        if not isinstance(tpl, str) or not re.fullmatch(r"[A-Za-z0-9_-]{8,64}",
+                                                       tpl) \
+                or tpl.startswith("invalid"):
+            return self._wx_error(40037, "invalid template_id")
+        if not isinstance(data, dict) or not all(
+                isinstance(v, dict) and isinstance(v.get("value"), str)
+                for v in data.values()):
+            return self._wx_error(47003, "argument invalid! data.value empty")
+        if msg.get("miniprogram_state", "formal") not in (
+                "formal", "trial", "developer"):
+            return self._wx_error(47003, "argument invalid! miniprogram_state")
+        raw = body.decode("utf-8", "replace") if isinstance(body, bytes) \
+            else str(body)
+        errcode = 0
+        with self.state.lock:
+            for f in self.state.msg_faults:
+                if f["count"] > 0 and f["match"] in raw:
+                    f["count"] -= 1
+                    errcode = f["errcode"]
+                    break
+            self.state.messages.append({
+                "touser": touser, "template_id": tpl,
+                "page": msg.get("page", ""), "data": data,
+                "miniprogram_state": msg.get("miniprogram_state", "formal"),
+                "lang": msg.get("lang", "zh_CN"), "errcode": errcode,
+                "at": int(time.time())})
+        if errcode == 43101:
+            return self._wx_error(43101, "user refuse to accept the msg")
+        if errcode:
+            return self._wx_error(errcode, "system error")
+        self.log("subscribe/send %s to %s" % (tpl, touser))
+        return {"errcode": 0, "errmsg": "ok", "msgid": int(digits(12))}
+
+    def sim_messages(self, q):
+        with self.state.lock:
+            items = list(self.state.messages)
+        if q.get("touser"):
+            items = [m for m in items if m["touser"] == q["touser"]]
+        if q.get("template_id"):
+            items = [m for m in items if m["template_id"] == q["template_id"]]
+        if q.get("match"):
+            items = [m for m in items
+                     if q["match"] in json.dumps(m, ensure_ascii=False)]
+        return {"messages": items}
+
+    def sim_message_fault(self, d):
+        """{"errcode", "count", "match"}: the next count sends whose body
+        contains match (all, when empty) answer errcode."""
+        errcode, count = d.get("errcode"), d.get("count", 1)
+        if not isinstance(errcode, int) or not isinstance(count, int) \
+                or count < 1:
+            raise SimError(400, "PARAM_ERROR", "errcode and count integers")
+        with self.state.lock:
+            self.state.msg_faults.append({"errcode": errcode, "count": count,
+                                          "match": str(d.get("match", ""))})
+        return {"scripted": True}
+
+    def sim_invalidate_token(self, d):
+        """Every access_token issued so far becomes invalid (40001), as
+        when another server fetched a new one."""
+        with self.state.lock:
+            n = len(self.state.tokens)
+            self.state.tokens = {}
+            self.state.save()
+        return {"invalidated": n}
 
     # -- Pay v3: request authentication ----------------------------------------
 
@@ -1177,6 +1270,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send_wx(wx.token(q))
         if path == "/wxa/business/getuserphonenumber" and method == "POST":
             return self._send_wx(wx.phone_number(q, body))
+        if path == "/cgi-bin/message/subscribe/send" and method == "POST":
+            return self._send_wx(wx.subscribe_send(q, body))
         self._send(404, dumps(self.wx._wx_error(40066, "invalid url")),
                    "application/json; encoding=utf-8")
 
@@ -1229,6 +1324,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                           wx.sim_notifications(self._query()))
                 if path == "/sim/state":
                     return self._send_sim(200, wx.sim_state())
+                if path == "/sim/messages":
+                    return self._send_sim(200, wx.sim_messages(self._query()))
                 raise SimError(404, "NOT_FOUND", "unknown simulator endpoint")
             if method != "POST":
                 raise SimError(405, "METHOD_NOT_ALLOWED", "use GET or POST")
@@ -1241,7 +1338,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             routes = {"/sim/pay": wx.sim_pay,
                       "/sim/renotify": wx.sim_renotify,
                       "/sim/refund-result": wx.sim_refund_result,
-                      "/sim/notify-signtest": wx.sim_signtest}
+                      "/sim/notify-signtest": wx.sim_signtest,
+                      "/sim/message-fault": wx.sim_message_fault,
+                      "/sim/invalidate-token": wx.sim_invalidate_token}
             if path == "/sim/reset":
                 return self._send_sim(200, wx.sim_reset())
             if path not in routes:

@@ -314,6 +314,37 @@ def test_access_token_and_phone_number(sim, keys):
     assert phone("phone-13800138000", token="forged")["errcode"] == 40001
 
 
+def test_subscribe_send_errors_faults_and_token_invalidation(sim, keys):
+    q = urlencode({"grant_type": "client_credential", "appid": keys["appid"],
+                   "secret": keys["secret"]})
+    tok = sim.wx("/cgi-bin/token?" + q)["access_token"]
+
+    def send(msg, token=tok):
+        status, _, body = sim.request(
+            "POST", "/cgi-bin/message/subscribe/send?access_token=" + token,
+            json.dumps(msg, ensure_ascii=False).encode())
+        assert status == 200
+        return json.loads(body)["errcode"]
+
+    good = {"touser": "oTEST", "template_id": "tpl-shipped-0001",
+            "page": "pages/order/detail?id=ORDERX1", "data": {
+                "thing1": {"value": "商品"}}}
+    assert send(good) == 0
+    assert send(good, token="forged") == 40001
+    assert send(dict(good, touser="")) == 40003
+    assert send(dict(good, template_id="invalid-tpl-1")) == 40037
+    assert send(dict(good, data={"thing1": {"value": 1}})) == 47003
+    assert sim.sim("/sim/message-fault",
+                   {"errcode": 43101, "match": "ORDERX2"})[0] == 200
+    assert send(dict(good, page="p?id=ORDERX2")) == 43101
+    assert send(dict(good, page="p?id=ORDERX2")) == 0      # count 1: spent
+    got = sim.sim("/sim/messages?match=ORDERX2")[1]["messages"]
+    assert [m["errcode"] for m in got] == [43101, 0]
+    assert got[0]["data"] == {"thing1": {"value": "商品"}}
+    assert sim.sim("/sim/invalidate-token", {})[1]["invalidated"] >= 1
+    assert send(good) == 40001
+
+
 # --- Pay v3 request signatures ---------------------------------------------------
 
 def test_v3_signed_request_passes_and_tampered_fails(sim, keys, receiver):

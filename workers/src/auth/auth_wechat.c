@@ -9,6 +9,8 @@
 
 #include "auth_wechat.h"
 #include "mall_http_client.h"
+#include "mall_batch.h"
+#include "mall_query.h"
 #include "mall_log.h"
 
 #define WX_BODY_MAX   (64 * 1024)
@@ -202,14 +204,88 @@ done:
 }
 
 
+/* Takes the refresh lock (10 s). MALL_OK, or MALL_RETRY while held. */
+static int
+wx_token_lock(mall_redis_t *r, mall_err_t *err)
+{
+    redisReply  *reply;
+    int          rc, won;
+
+    rc = mall_cmd(r, &reply, err, 6, "SET", AUTH_WX_TOKEN_LOCK, "1", "NX",
+                  "PX", "10000");
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    won = reply->type == REDIS_REPLY_STATUS;
+    freeReplyObject(reply);
+    if (!won) {
+        mall_err_set(err, 503, "access token refresh in progress");
+        return MALL_RETRY;
+    }
+    return MALL_OK;
+}
+
+
+static void
+wx_token_unlock(mall_redis_t *r)
+{
+    redisReply  *reply;
+    mall_err_t   err;
+
+    if (mall_cmd(r, &reply, &err, 2, "DEL", AUTH_WX_TOKEN_LOCK) == MALL_OK) {
+        freeReplyObject(reply);
+    }
+}
+
+
 /*
- * The app access token: from the Redis cache (sealed with the data key)
- * unless force, else fetched from /cgi-bin/token and cached until 5
- * minutes before it expires. MALL_OK with tok set, MALL_OK with *errcode
- * from WeChat, MALL_ERR, MALL_RETRY.
+ * The cached app access token into tok (*found = 1), unless there is none
+ * or it is stale, the one WeChat just refused (*found = 0). MALL_OK, or
+ * MALL_RETRY when Redis is down.
  */
 static int
-wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
+wx_token_cached(mall_redis_t *r, const auth_conf_t *a, const char *stale,
+    char *tok, size_t toksz, int *found, mall_err_t *err)
+{
+    const char  *argv[2];
+    size_t       argvlen[2], len;
+    redisReply  *reply;
+    mall_err_t   e;
+    int          rc;
+
+    *found = 0;
+    argv[0] = "GET";
+    argv[1] = AUTH_WX_ACCESS_KEY;
+    argvlen[0] = 3;
+    argvlen[1] = strlen(argv[1]);
+    rc = mall_redis_command(r, &reply, err, 2, argv, argvlen);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    if (reply->type == REDIS_REPLY_STRING
+        && mall_unseal(a->data_keys, a->n_data_keys, AUTH_WX_ACCESS_KEY,
+                       reply->str, reply->len, (uint8_t *) tok, toksz - 1,
+                       &len, &e) == MALL_OK)
+    {
+        tok[len] = '\0';
+        *found = stale == NULL || strcmp(stale, tok) != 0;
+    }
+    freeReplyObject(reply);
+    return MALL_OK;
+}
+
+
+/*
+ * The app access token: from the Redis cache (sealed with the data key)
+ * unless it is stale (the one WeChat just refused), else fetched from
+ * /cgi-bin/token and cached until 5 minutes before it expires. One
+ * process refreshes at a time (SET NX of AUTH_WX_TOKEN_LOCK); the others
+ * get MALL_RETRY meanwhile and use the new token on their next try.
+ * MALL_OK with tok set, MALL_OK with *errcode from WeChat, MALL_ERR,
+ * MALL_RETRY.
+ */
+static int
+wx_access_token(mall_redis_t *r, const auth_conf_t *a, const char *stale,
     char *tok, size_t toksz, long *errcode, mall_err_t *err)
 {
     mall_http_response_t  body = { 0 };
@@ -221,7 +297,7 @@ wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
     char               url[1024], e_appid[200], e_secret[400], ex[24];
     char               sealed[MALL_SEAL_LEN(AUTH_ID_MAX, 1024) + 1];
     long               expires;
-    int                rc, n;
+    int                rc, n, found;
 
     *errcode = 0;
     root = NULL;
@@ -231,45 +307,41 @@ wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
         return mall_err_set(err, 0, "no data_key configured");
     }
 
-    if (!force) {
-        argv[0] = "GET";
-        argv[1] = AUTH_WX_ACCESS_KEY;
-        argvlen[0] = 3;
-        argvlen[1] = strlen(argv[1]);
-        rc = mall_redis_command(r, &reply, err, 2, argv, argvlen);
-        if (rc != MALL_OK) {
-            return rc;
-        }
-        rc = MALL_ERR;
-        if (reply->type == REDIS_REPLY_STRING
-            && mall_unseal(a->data_keys, a->n_data_keys, AUTH_WX_ACCESS_KEY,
-                           reply->str, reply->len, (uint8_t *) tok,
-                           toksz - 1, &len, err) == MALL_OK)
-        {
-            tok[len] = '\0';
-            freeReplyObject(reply);
-            return MALL_OK;
-        }
-        freeReplyObject(reply);
+    rc = wx_token_cached(r, a, stale, tok, toksz, &found, err);
+    if (rc != MALL_OK || found) {
+        return rc;
     }
+    rc = wx_token_lock(r, err);
+    if (rc != MALL_OK) {
+        return rc;
+    }
+    /* another process may have refreshed it while this one was reading */
+    rc = wx_token_cached(r, a, stale, tok, toksz, &found, err);
+    if (rc != MALL_OK || found) {
+        wx_token_unlock(r);
+        return rc;
+    }
+    rc = MALL_ERR;
 
     if (wx_escape(a->wechat_appid, e_appid, sizeof(e_appid)) != MALL_OK
         || wx_escape(a->wechat_secret, e_secret, sizeof(e_secret)) != MALL_OK)
     {
-        return mall_err_set(err, 0, "appid/secret too long");
+        mall_err_set(err, 0, "appid/secret too long");
+        goto done;
     }
     n = snprintf(url, sizeof(url), "%s/cgi-bin/token?grant_type="
                  "client_credential&appid=%s&secret=%s", a->wechat_api_base,
                  e_appid, e_secret);
     OPENSSL_cleanse(e_secret, sizeof(e_secret));
     if (n < 0 || (size_t) n >= sizeof(url)) {
-        return mall_err_set(err, 0, "token url too long");
+        mall_err_set(err, 0, "token url too long");
+        goto done;
     }
 
     n = wx_http(a, url, NULL, &body, err);
     OPENSSL_cleanse(url, sizeof(url));
     if (n != MALL_OK) {
-        return MALL_ERR;
+        goto done;
     }
 
     root = cJSON_ParseWithLength(body.body, body.body_len);
@@ -311,6 +383,64 @@ wx_access_token(mall_redis_t *r, const auth_conf_t *a, int force,
 
 done:
     cJSON_Delete(root);
+    wx_token_unlock(r);
+    return rc;
+}
+
+
+int
+auth_wx_call(mall_redis_t *r, const auth_conf_t *a, const char *path,
+    const char *json, long *errcode, cJSON **answer, mall_err_t *err)
+{
+    mall_http_response_t  body = { 0 };
+    char                  tok[600], stale[600], e_tok[1800], url[2200];
+    int                   attempt, rc;
+
+    *answer = NULL;
+    *errcode = 0;
+    stale[0] = '\0';
+    rc = MALL_ERR;
+    /* a token WeChat no longer accepts is refreshed once */
+    for (attempt = 0; attempt < 2; attempt++) {
+        rc = wx_access_token(r, a, attempt ? stale : NULL, tok, sizeof(tok),
+                             errcode, err);
+        if (rc != MALL_OK || *errcode != 0) {
+            break;
+        }
+        rc = MALL_ERR;
+        if (wx_escape(tok, e_tok, sizeof(e_tok)) != MALL_OK
+            || snprintf(url, sizeof(url), "%s%s?access_token=%s",
+                        a->wechat_api_base, path, e_tok)
+               >= (int) sizeof(url))
+        {
+            mall_err_set(err, 0, "access token too long");
+            break;
+        }
+        if (wx_http(a, url, json, &body, err) != MALL_OK) {
+            break;
+        }
+        cJSON_Delete(*answer);
+        *answer = cJSON_ParseWithLength(body.body, body.body_len);
+        wx_body_free(&body);
+        if (!cJSON_IsObject(*answer)) {
+            mall_err_set(err, 0, "%s: answer is not JSON", path);
+            break;
+        }
+        rc = MALL_OK;
+        *errcode = wx_errcode(*answer);
+        if (*errcode != 40001 && *errcode != 42001) {
+            break;
+        }
+        snprintf(stale, sizeof(stale), "%s", tok);
+    }
+    if (rc != MALL_OK) {
+        cJSON_Delete(*answer);
+        *answer = NULL;
+    }
+    OPENSSL_cleanse(tok, sizeof(tok));
+    OPENSSL_cleanse(stale, sizeof(stale));
+    OPENSSL_cleanse(e_tok, sizeof(e_tok));
+    OPENSSL_cleanse(url, sizeof(url));
     return rc;
 }
 
@@ -320,15 +450,12 @@ auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
     const char *code, long *errcode, char phone[AUTH_PHONE_MAX],
     mall_err_t *err)
 {
-    mall_http_response_t  body = { 0 };
     const cJSON       *info;
     cJSON             *req, *root;
-    char               tok[600], e_tok[1800], url[2200], *json;
-    int                attempt, rc;
+    char              *json;
+    int                rc;
 
-    json = NULL;
     root = NULL;
-    rc = MALL_ERR;
     *errcode = 0;
 
     if (a->wechat_appid[0] == '\0') {
@@ -346,41 +473,12 @@ auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
         return mall_err_set(err, 0, "out of memory");
     }
 
-    /* a cached token WeChat no longer accepts is refetched once */
-    for (attempt = 0; attempt < 2; attempt++) {
-        rc = wx_access_token(r, a, attempt, tok, sizeof(tok), errcode, err);
-        if (rc != MALL_OK || *errcode != 0) {
-            goto done;
-        }
-        rc = MALL_ERR;
-        if (wx_escape(tok, e_tok, sizeof(e_tok)) != MALL_OK
-            || snprintf(url, sizeof(url), "%s/wxa/business/"
-                        "getuserphonenumber?access_token=%s",
-                        a->wechat_api_base, e_tok) >= (int) sizeof(url))
-        {
-            mall_err_set(err, 0, "access token too long");
-            goto done;
-        }
-        if (wx_http(a, url, json, &body, err) != MALL_OK) {
-            goto done;
-        }
-        cJSON_Delete(root);
-        root = cJSON_ParseWithLength(body.body, body.body_len);
-        wx_body_free(&body);
-        if (!cJSON_IsObject(root)) {
-            mall_err_set(err, 0, "getuserphonenumber: answer is not JSON");
-            goto done;
-        }
-        *errcode = wx_errcode(root);
-        if (*errcode != 40001 && *errcode != 42001) {
-            break;
-        }
-    }
-
-    if (*errcode != 0) {
-        rc = MALL_OK;
+    rc = auth_wx_call(r, a, "/wxa/business/getuserphonenumber", json,
+                      errcode, &root, err);
+    if (rc != MALL_OK || *errcode != 0) {
         goto done;
     }
+    rc = MALL_ERR;
 
     info = cJSON_GetObjectItemCaseSensitive(root, "phone_info");
     if (wx_str(info, "purePhoneNumber", phone, AUTH_PHONE_MAX) != MALL_OK
@@ -394,8 +492,5 @@ auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
 done:
     cJSON_Delete(root);
     cJSON_free(json);
-    OPENSSL_cleanse(tok, sizeof(tok));
-    OPENSSL_cleanse(e_tok, sizeof(e_tok));
-    OPENSSL_cleanse(url, sizeof(url));
     return rc;
 }

@@ -8,6 +8,8 @@
 #ifndef AUTH_WECHAT_H
 #define AUTH_WECHAT_H
 
+#include <cjson/cJSON.h>
+
 #include "auth_conf.h"
 #include "auth_phone.h"
 #include "mall_common.h"
@@ -15,6 +17,7 @@
 
 #define AUTH_WX_OPENID_MAX   128
 #define AUTH_WX_ACCESS_KEY   "mall:wx:access_token"
+#define AUTH_WX_TOKEN_LOCK   "mall:wx:access_token:lock"
 
 typedef struct {
     long   errcode;                        /* 0 on success */
@@ -39,5 +42,15 @@ int auth_wx_code2session(const auth_conf_t *a, const char *code,
 int auth_wx_phone_by_code(mall_redis_t *r, const auth_conf_t *a,
     const char *code, long *errcode, char phone[AUTH_PHONE_MAX],
     mall_err_t *err);
+
+/*
+ * POST of json to WeChat's path ("/cgi-bin/message/subscribe/send") with
+ * the app access token; a token WeChat refuses (40001, 42001) is
+ * refreshed once and the call repeated. MALL_OK with *answer (caller
+ * deletes) and *errcode (0 = success), MALL_ERR (network/format),
+ * MALL_RETRY (Redis down, or another process is refreshing the token).
+ */
+int auth_wx_call(mall_redis_t *r, const auth_conf_t *a, const char *path,
+    const char *json, long *errcode, cJSON **answer, mall_err_t *err);
 
 #endif

@@ -22,7 +22,7 @@
 #include "mall_log.h"
 #include "mall_query.h"
 
-#define CONF_MAX_ARGS     8
+#define CONF_MAX_ARGS     16          /* notify_template: 4 + fields */
 #define CONF_LINE_MAX     4096
 #define CONF_FILE_MAX     (1024 * 1024)
 
@@ -58,6 +58,7 @@ mall_conf_init(mall_conf_t *conf)
     auth_conf_init(&conf->auth);
     order_conf_init(&conf->order);
     wxpay_conf_init(&conf->pay);
+    notify_conf_init(&conf->notify);
 }
 
 
@@ -289,6 +290,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
 
     rc = wxpay_conf_directive(&conf->pay, argv, argc, err);
     if (rc != WXPAY_CONF_NOT_MINE) {
+        return rc;
+    }
+
+    rc = notify_conf_directive(&conf->notify, argv, argc, err);
+    if (rc != NOTIFY_CONF_NOT_MINE) {
         return rc;
     }
 

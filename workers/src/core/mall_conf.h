@@ -39,6 +39,7 @@
 
 #include "auth_conf.h"
 #include "mall_common.h"
+#include "notify_conf.h"
 #include "order_conf.h"
 #include "wxpay_conf.h"
 
@@ -78,6 +79,7 @@ typedef struct {
     auth_conf_t       auth;                            /* auth_conf.h */
     order_conf_t      order;                           /* order_conf.h */
     wxpay_conf_t      pay;                             /* wxpay_conf.h */
+    notify_conf_t     notify;                          /* notify_conf.h */
 } mall_conf_t;
 
 /* Fills conf with the defaults (no listen, redis or edge keys). */

@@ -35,6 +35,7 @@ static const mall_route_t  *route_tables[] = {
     mall_pay_anomaly_routes,
     mall_refund_routes,
     mall_reconcile_routes,
+    mall_notify_routes,
 };
 
 static mall_route_t  *routes_flat;

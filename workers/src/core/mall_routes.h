@@ -36,6 +36,7 @@ extern const mall_route_t  mall_pay_notify_routes[];   /* pay_notify.c */
 extern const mall_route_t  mall_pay_anomaly_routes[];  /* pay_anomaly.c */
 extern const mall_route_t  mall_refund_routes[];       /* refund_routes.c */
 extern const mall_route_t  mall_reconcile_routes[];    /* reconcile_routes.c */
+extern const mall_route_t  mall_notify_routes[];     /* notify_subscribe.c */
 
 /*
  * Builds (once) and returns the flat table of all routes; *n is set to its

@@ -38,6 +38,7 @@
 #include "pay_jobs.h"
 #include "stock_check.h"
 #include "order_lifecycle.h"
+#include "notify.h"
 
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
@@ -61,6 +62,7 @@ typedef struct mall_server_s {
     stock_check_job_t            *stock_timer;   /* stock_check.h */
     order_lifecycle_t            *life_timer;    /* order_lifecycle.h */
     pay_jobs_t                   *pay_timer;     /* pay_jobs.h */
+    notify_job_t                 *notify_timer;  /* notify.h */
 } mall_server_t;
 
 
@@ -492,6 +494,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
     srv.pay_timer = pay_jobs_start(srv.base, conf, &srv.redis);
     srv.stock_timer = stock_check_start(srv.base, conf, &srv.redis);
     srv.life_timer = order_lifecycle_start(srv.base, conf, &srv.redis);
+    srv.notify_timer = notify_job_start(srv.base, conf, &srv.redis);
 
     mall_log(MALL_LOG_INFO, "server", "accepting on %s:%d (%zu routes, up "
              "to %d requests in flight)", conf->listen_host,
@@ -511,6 +514,7 @@ done:
     pay_jobs_stop(srv.pay_timer);
     stock_check_stop(srv.stock_timer);
     order_lifecycle_stop(srv.life_timer);
+    notify_job_stop(srv.notify_timer);
     mall_redis_close(&srv.redis);
     mall_http_client_shutdown();
     for (i = 0; i < MALL_ARRAY_LEN(sigs); i++) {

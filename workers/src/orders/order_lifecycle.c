@@ -10,6 +10,7 @@
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_query.h"
+#include "notify.h"
 #include "order_lifecycle.h"
 
 #define LIFE_BATCH     "50"         /* due orders per queue per tick */
@@ -52,6 +53,7 @@ batch_shipped(mall_batch_t *b, const order_head_t *h, const life_t *l,
                     "shipped_at", ts);
     cJSON_free(j);
     mall_batch_addl(b, 4, "ZADD", ORDER_KEY_SHIPPED, ts, h->id);
+    notify_batch_event(b, NOTIFY_EV_SHIPPED, h->id, NULL);
 }
 
 

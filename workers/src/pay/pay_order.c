@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "mall_log.h"
+#include "notify.h"
 #include "order_store.h"
 #include "pay_anomaly.h"
 #include "pay_keys.h"
@@ -53,6 +54,7 @@ batch_paid(mall_batch_t *b, const order_head_t *h, const apply_t *a)
 
     order_batch_transition(b, h, ORDER_ST_PAID, ORDER_EV_PAY,
                            ORDER_ACTOR_SYSTEM, a->source);
+    notify_batch_event(b, NOTIFY_EV_PAID, h->id, NULL);
     for (i = 0; i < h->nitems; i++) {
         stock_batch_settle(b, h->items[i].sku_id, h->id);
     }
