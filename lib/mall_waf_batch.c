@@ -1,7 +1,7 @@
 /*
  * Batched multi-pattern scans. Hyperscan's cost is mostly per call, and a
  * request is dozens of short values, so each group's transformed values
- * wait back to back in its batch (a '\n' after each) and the group's
+ * wait back to back in its batch (a separator after each) and the group's
  * database scans the batch once: at the end of the request, or sooner
  * when the batch is full. A match is traced back to the value holding its
  * last byte, and the rule is confirmed on that value alone (PCRE2 for @rx,
@@ -114,7 +114,7 @@ void waf_batch_push(mall_waf_scan_t *s, size_t g, int t, const char *name,
         memcpy(v->name, name, nlen < WAF_NAME_MAX ? nlen : WAF_NAME_MAX);
     v->olen = (uint8_t)(olen < WAF_EXCERPT ? olen : WAF_EXCERPT);
     memcpy(v->orig, orig, v->olen);
-    b->buf[b->used + tn] = '\n';
+    b->buf[b->used + tn] = s->rules->groups[g].sep;
     b->used += tn + 1;
 }
 

@@ -127,13 +127,41 @@ static int add_rule_patterns(pat_list_t *pl, const waf_rule_t *r,
     return 0;
 }
 
+static int no_match(unsigned id, unsigned long long from,
+    unsigned long long to, unsigned flags, void *ctx)
+{
+    (void)id; (void)from; (void)to; (void)flags;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+/* The byte between batched values: '\n' when a pattern anchors (^ and $
+ * then hold at each value's edges), else a byte no pattern matches on its
+ * own, so separators raise no candidates. */
+static uint8_t pick_separator(const mall_waf_rules_t *rs, const waf_group_t *g,
+    int anchors)
+{
+    static const uint8_t cand[] = { 0xff, 0xfe, 0x01, 0x7f, 0xc0 };
+    size_t i;
+    if (anchors)
+        return '\n';
+    for (i = 0; i < sizeof(cand); i++) {
+        int hit = 0;
+        hs_scan(g->db, (const char *)&cand[i], 1, 0, rs->hs_scratch,
+                no_match, &hit);
+        if (!hit)
+            return cand[i];
+    }
+    return '\n';
+}
+
 static int build_group(mall_waf_rules_t *rs, waf_group_t *g, char *err,
     size_t el)
 {
     pat_list_t pl = { 0 };
     hs_compile_error_t *ce = NULL;
     size_t i;
-    int in_hs;
+    int in_hs, anchors = 0;
 
     g->direct = malloc((rs->nrules + 1) * sizeof(*g->direct));
     g->sels = malloc((rs->nrules * WAF_MAX_SEL + 1) * sizeof(*g->sels));
@@ -150,6 +178,8 @@ static int build_group(mall_waf_rules_t *rs, waf_group_t *g, char *err,
         }
         if (add_rule_patterns(&pl, r, (unsigned)i, &in_hs) != 0)
             goto oom;
+        if (in_hs && r->op == OP_RX && strpbrk(r->arg, "^$"))
+            anchors = 1;
         r->in_hs = (uint8_t)in_hs;
         if (!in_hs)
             g->direct[g->ndirect++] = (uint32_t)i;
@@ -171,6 +201,7 @@ static int build_group(mall_waf_rules_t *rs, waf_group_t *g, char *err,
         if (hs_alloc_scratch(g->db, &rs->hs_scratch) != HS_SUCCESS)
             goto oom;
         g->nhs = pl.n;
+        g->sep = pick_separator(rs, g, anchors);
     }
     pat_free(&pl);
     return 0;

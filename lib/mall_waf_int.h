@@ -87,6 +87,7 @@ typedef struct {
     size_t           nhs;
     uint32_t        *direct;         /* rules evaluated one by one */
     size_t           ndirect;
+    uint8_t          sep;            /* between values in a batch */
 } waf_group_t;
 
 struct mall_waf_rules_s {
@@ -125,7 +126,8 @@ struct mall_waf_policy_s {
 };
 
 /* Values waiting for their group's one Hyperscan scan a request: the
- * transformed copies back to back, each followed by a '\n', plus what a
+ * transformed copies back to back, each followed by the group's separator
+ * ('\n' when a pattern anchors on ^ or $: MULTILINE), plus what a
  * hit needs to know about each (names and original are copied: callers'
  * buffers such as the JSON path change from one value to the next). */
 #define WAF_BATCH_VALUES  64

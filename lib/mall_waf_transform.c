@@ -150,6 +150,8 @@ static size_t entity(const uint8_t *p, size_t n, uint8_t *o, size_t *olen)
     }
     for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
         size_t l = ents[k].len;
+        if ((p[1] | 0x20) != ents[k].name[0])
+            continue;                   /* "&page=": no call per name */
         if (n > l && strncasecmp((const char *)p + 1, ents[k].name, l) == 0) {
             i = 1 + l;
             if (i < n && p[i] == ';')
