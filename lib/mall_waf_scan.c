@@ -304,8 +304,12 @@ int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e t,
         if (len)
             memcpy(tv, val, len);
         n = waf_tf_chain(c->tf, c->n, tv, len, cls);
-        for (i = 0; i < gr->ndirect; i++)
-            waf_consider(s, gr->direct[i], t, name, nlen, val, len, tv, n, 1);
+        for (i = 0; i < gr->ndirect; i++) {
+            const waf_rule_t *r = &rs->rules[gr->direct[i]];
+            if (((r->tmask >> t) & 1) || r->ninc)
+                waf_consider(s, gr->direct[i], t, name, nlen, val, len,
+                             tv, n, 1);
+        }
         if (gr->db)
             waf_batch_push(s, g, t, name, nlen, val, len, n);
     }

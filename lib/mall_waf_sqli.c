@@ -273,10 +273,12 @@ static int inert(const uint8_t *v, size_t n)
         return 1;
     if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '))
         return 0;
-    for (i = 0; i < n; i++)
-        if (v[i] == '\'' || v[i] == '"' || v[i] == ';' || v[i] == '`'
-            || ((v[i] | 0x20) == 'u' && i + 4 < n
-                && strncasecmp((const char *)v + i, "union", 5) == 0))
+    if (memchr(v, '\'', n) || memchr(v, '"', n) || memchr(v, ';', n)
+        || memchr(v, '`', n))
+        return 0;
+    for (i = 0; i + 4 < n; i++)
+        if ((v[i] | 0x20) == 'u' && strncasecmp((const char *)v + i,
+                                                "union", 5) == 0)
             return 0;
     return 1;
 }

@@ -388,7 +388,7 @@ static size_t removenull(uint8_t *p, size_t n)
  * an ordinary value costs a table look-up per byte and nothing else. */
 enum {
     C_PCT = 1, C_PLUS = 2, C_AMP = 4, C_BSL = 8, C_STAR = 16, C_WIDE = 32,
-    C_NUL = 64, C_UPPER = 128, C_WS = 256, C_B64 = 512
+    C_NUL = 64, C_UPPER = 128, C_WS = 256, C_B64 = 512, C_SPACE = 1024
 };
 
 static uint16_t byte_class[256];
@@ -407,6 +407,7 @@ static void init_classes(void)
     byte_class[0] = C_NUL;
     byte_class['\t'] = byte_class['\n'] = byte_class['\r'] = C_WS;
     byte_class['\v'] = byte_class['\f'] = C_WS;
+    byte_class[' '] = C_SPACE;
 }
 
 unsigned waf_tf_classify(const uint8_t *p, size_t n)
@@ -415,12 +416,12 @@ unsigned waf_tf_classify(const uint8_t *p, size_t n)
     size_t i;
     if (!byte_class['A'])
         init_classes();
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         cls |= byte_class[p[i]];
-        if (p[i] == ' ' && i + 1 < n && p[i + 1] == ' ')
-            cls |= C_WS;
-    }
-    return cls;
+    /* only a run of spaces needs compress_ws, one space does not */
+    if ((cls & C_SPACE) && !(cls & C_WS) && memmem(p, n, "  ", 2))
+        cls |= C_WS;
+    return cls & ~(unsigned)C_SPACE;
 }
 
 static const unsigned tf_needs[TF_COUNT] = {
