@@ -410,6 +410,17 @@ static void init_classes(void)
     byte_class[' '] = C_SPACE;
 }
 
+static int space_run(const uint8_t *p, size_t n)
+{
+    const uint8_t *q = p, *end = p + n;
+    while ((q = memchr(q, ' ', (size_t)(end - q))) != NULL && q + 1 < end) {
+        if (q[1] == ' ')
+            return 1;
+        q += 2;
+    }
+    return 0;
+}
+
 unsigned waf_tf_classify(const uint8_t *p, size_t n)
 {
     unsigned cls = C_B64;
@@ -419,7 +430,7 @@ unsigned waf_tf_classify(const uint8_t *p, size_t n)
     for (i = 0; i < n; i++)
         cls |= byte_class[p[i]];
     /* only a run of spaces needs compress_ws, one space does not */
-    if ((cls & C_SPACE) && !(cls & C_WS) && memmem(p, n, "  ", 2))
+    if ((cls & C_SPACE) && !(cls & C_WS) && space_run(p, n))
         cls |= C_WS;
     return cls & ~(unsigned)C_SPACE;
 }
