@@ -6,18 +6,7 @@
 #include <string.h>
 
 #include "carrier.h"
-#include "kd100.h"
 #include "wxpay_time.h"
-
-extern const carrier_client_t  kd100_client;
-
-
-const carrier_client_t *
-carrier_client(const logistics_conf_t *conf)
-{
-    return logistics_conf_enabled(conf) ? &kd100_client : NULL;
-}
-
 
 const char *
 carrier_state_name(int state)

@@ -171,6 +171,9 @@ parse_event(const cJSON *it)
             return NULL;
         }
     }
+    if (at < 0 || at > (INT64_C(1) << 40)) {
+        return NULL;                    /* a year the timeline cannot hold */
+    }
     ctx = str_member(it, "context");
     loc = str_member(it, "location");
     if (ctx == NULL || ctx[0] == '\0' || strlen(ctx) >= CARRIER_CONTEXT_MAX

@@ -17,7 +17,15 @@
 static int kd100_query(const logistics_conf_t *conf,
     const carrier_query_t *q, carrier_result_t *res, mall_err_t *err);
 
-const carrier_client_t  kd100_client = { "kuaidi100", kd100_query };
+static const carrier_client_t  kd100_client = { "kuaidi100", kd100_query };
+
+
+/* The one implementation there is (another provider: choose it here). */
+const carrier_client_t *
+carrier_client(const logistics_conf_t *conf)
+{
+    return logistics_conf_enabled(conf) ? &kd100_client : NULL;
+}
 
 
 static int
