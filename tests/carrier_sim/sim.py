@@ -36,6 +36,8 @@ COMPANIES = {"shunfeng", "shunfengkuaiyun", "yuantong", "zhongtong", "yunda",
              "shentong", "ems", "youzhengguonei", "jd", "jtexpress",
              "debangkuaidi", "huitongkuaidi", "zhaijisong", "manual_test"}
 NUM_RE = re.compile(r"[0-9A-Za-z\-]{1,32}")
+# SF Express wants the receiver's (or sender's) phone, or its last 4 digits
+PHONE_RE = re.compile(r"[0-9\-]{4,20}")
 # Kuaidi100's returnCode values and their messages.
 ERRORS = {
     "400": "找不到对应公司",                # incomplete data / unknown company
@@ -151,6 +153,15 @@ class Carrier:
             raise SimError(200, "400", ERRORS["400"])
         if not isinstance(num, str) or not NUM_RE.fullmatch(num):
             raise SimError(200, "400", "快递单号格式错误")
+        phone = p.get("phone")
+        if phone is not None and (not isinstance(phone, str)
+                                  or not PHONE_RE.fullmatch(phone)):
+            raise SimError(200, "408", ERRORS["408"])
+        if com.startswith("shunfeng"):
+            with self.lock:
+                want = self.tracks.get((com, num), (None,) * 4)[3]
+            if phone is None or (want and want[-4:] != phone[-4:]):
+                raise SimError(200, "408", ERRORS["408"])
         return com, num
 
     def _answer(self, com, num):
@@ -158,7 +169,7 @@ class Carrier:
             planted = self.tracks.get((com, num))
             first = self.first_seen.setdefault((com, num), time.time())
         if planted is not None:
-            state, ischeck, events = planted
+            state, ischeck, events, _ = planted
         elif num.upper().startswith("NONE"):
             raise SimError(200, "500", ERRORS["500"])
         else:
@@ -199,7 +210,7 @@ class Carrier:
         with self.lock:
             self.tracks[(com, num)] = (str(b.get("state", "0")),
                                        "1" if b.get("ischeck") else "0",
-                                       events)
+                                       events, b.get("phone"))
         return {"ok": True}
 
     def sim_fail(self, b):

@@ -59,6 +59,8 @@ def fresh_ttl(stack, oid):
 
 
 def test_timeline_from_carrier_then_cached(stack):
+    """Shipping answers the order with its first timeline (the carrier is
+    asked once, then the cache serves every read)."""
     num = new_num()
     csim(stack, "/sim/track", {"com": "zhongtong", "num": num, "state": "5",
                                "events": PLANTED})
@@ -105,6 +107,31 @@ def test_timeline_from_carrier_then_cached(stack):
     assert lg["state_name"] == "delivered" and lg["delivered"] is True
     assert lg["timeline"][0]["context"] == "已签收"
     assert len(lg["timeline"]) == 4
+
+
+def test_sf_express_query_carries_the_phone_tail(stack):
+    """SF Express answers only with the receiver's phone: the query sends
+    its last four digits (what the detail shows anyway), other carriers'
+    queries send none."""
+    num = new_num("SF")
+    csim(stack, "/sim/track", {"com": "shunfeng", "num": num,
+                               "phone": "13700001111", "events": PLANTED})
+    u, oid = shipped_order(stack, "shunfeng", num)
+    lg = u.detail(oid)["logistics"]
+    assert lg["timeline_status"] == "ok", lg
+    assert len(lg["timeline"]) == 3
+    q = queries(stack, num)["queries"][-1]
+    assert q["phone"] == "1111" and q["code"] == "200"
+    # a wrong tail is refused by the carrier (408): stale-on-error, logged
+    csim(stack, "/sim/track", {"com": "shunfeng", "num": num,
+                               "phone": "13700002222", "events": PLANTED})
+    stack.redis("DEL", "mall:logistics:%s:fresh" % oid)
+    lg = u.detail(oid)["logistics"]
+    assert lg["timeline_status"] == "stale" and lg["timeline_error"] == "408"
+    num2 = new_num()
+    u2, oid2 = shipped_order(stack, "zhongtong", num2)
+    u2.detail(oid2)
+    assert queries(stack, num2)["queries"][-1]["phone"] is None
 
 
 def test_carrier_error_keeps_the_cached_timeline(stack):
@@ -178,11 +205,11 @@ def test_manual_entries_merge_with_the_carrier(stack):
     assert ship(stack, oid, "zhongtong", num).status_code == 200
     r = Admin(stack).post(path, entry)
     assert r.status_code == 201, r.text
-    b = r.json()
-    assert b["order_id"] == oid
-    assert b["event"] == {"time": "2026-12-01 12:00:00",
-                          "at": b["event"]["at"], "context": "已到达杭州仓",
-                          "location": "杭州", "source": "merchant"}
+    b = r.json()                                    # the order back
+    assert b["order_id"] == oid and b["status"] == "shipped"
+    assert b["logistics"]["timeline"][2] == {
+        "time": "2026-12-01 12:00:00", "at": 1796097600,
+        "context": "已到达杭州仓", "location": "杭州", "source": "merchant"}
     times = [(e["time"], e["source"]) for e in b["logistics"]["timeline"]]
     assert times == [("2026-12-02 14:30:00", "carrier"),
                      ("2026-12-01 21:15:00", "carrier"),

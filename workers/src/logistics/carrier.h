@@ -24,7 +24,9 @@
 typedef struct {
     const char  *carrier;            /* company code ("shunfeng") */
     const char  *tracking_no;
-    const char  *phone;              /* receiver's phone (tail), or NULL */
+    const char  *phone;              /* last 4 digits of the receiver's
+                                        phone, or NULL; a client sends it
+                                        only where the carrier needs it */
 } carrier_query_t;
 
 typedef struct {

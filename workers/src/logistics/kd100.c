@@ -17,6 +17,13 @@
 
 
 int
+kd100_needs_phone(const char *carrier)
+{
+    return strncmp(carrier, "shunfeng", 8) == 0;
+}
+
+
+int
 kd100_sign(const char *param, const char *key, const char *customer,
     char out[KD100_SIGN_LEN + 1])
 {
@@ -77,6 +84,7 @@ kd100_form(const carrier_query_t *q, const char *customer,
     if (p == NULL || mall_json_add_str(p, "com", q->carrier) != MALL_OK
         || mall_json_add_str(p, "num", q->tracking_no) != MALL_OK
         || (q->phone != NULL && q->phone[0] != '\0'
+            && kd100_needs_phone(q->carrier)
             && mall_json_add_str(p, "phone", q->phone) != MALL_OK))
     {
         cJSON_Delete(p);

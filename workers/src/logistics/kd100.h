@@ -25,13 +25,21 @@
 #define KD100_PATH      "/poll/query.do"
 #define KD100_SIGN_LEN  32
 
+/*
+ * 1 when Kuaidi100 requires the receiver's phone for carrier (SF Express:
+ * shunfeng, shunfengkuaiyun, shunfenglengyun); the query sends it only
+ * then, and only its last four digits, which the API accepts.
+ */
+int kd100_needs_phone(const char *carrier);
+
 /* The sign of param for customer/key: 32 uppercase hex digits + NUL. */
 int kd100_sign(const char *param, const char *key, const char *customer,
     char out[KD100_SIGN_LEN + 1]);
 
 /*
- * The form body of one query into b (b->oom on failure). MALL_OK, or
- * MALL_ERR when the param JSON or the sign cannot be made.
+ * The form body of one query into b (b->oom on failure); q->phone goes
+ * in only when kd100_needs_phone(q->carrier). MALL_OK, or MALL_ERR when
+ * the param JSON or the sign cannot be made.
  */
 int kd100_form(const carrier_query_t *q, const char *customer,
     const char *key, mall_buf_t *b);

@@ -9,8 +9,9 @@
  *                                 fetched_at, state, delivered, events}:
  *                                 the last good carrier answer, 90 days
  *   mall:logistics:{oid}:fresh    string "ok" | "none" | "error <code>" |
- *                                 "busy", EX logistics_cache_ttl (ok,
- *                                 none), logistics_error_retry (error) or
+ *                                 "busy", EX logistics_cache_ttl (ok),
+ *                                 logistics_error_retry (none: the carrier
+ *                                 has no record yet; error) or
  *                                 the query timeout (busy): while it
  *                                 exists nobody asks the carrier; SET NX
  *                                 of "busy" elects the one read that does
@@ -40,8 +41,9 @@
  * disabled), "timeline_updated_at" and, after a failure,
  * "timeline_error". A stale cache is refreshed from the carrier first,
  * by one read at a time (its fiber waits up to logistics_timeout_ms; the
- * process does not). Never fails the read: Redis or carrier trouble
- * shows as timeline_status.
+ * process does not); the query carries the tail of view's "address"
+ * phone where the carrier needs it. Never fails the read: Redis or
+ * carrier trouble shows as timeline_status.
  */
 void logistics_attach(mall_ctx_t *ctx, const char *oid, cJSON *view);
 

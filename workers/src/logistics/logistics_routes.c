@@ -3,7 +3,7 @@
  *
  *   POST /admin/api/v1/orders/{id}/tracking {"time", "context",
  *        "location"?}
- *        201 {"order_id", "event", "logistics"} (the merged timeline);
+ *        201 with the order (its "logistics" has the merged timeline);
  *        404 NOT_FOUND; 409 CONFLICT with current_status when the order
  *        was never shipped; 422 VALIDATION_FAILED for a bad body
  *
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "carrier.h"
 #include "logistics.h"
 #include "mall_audit.h"
 #include "mall_batch.h"
@@ -22,6 +21,7 @@
 #include "mall_reply.h"
 #include "merchant.h"
 #include "order_store.h"
+#include "order_view.h"
 
 static int tracking_add(mall_ctx_t *ctx);
 
@@ -54,22 +54,21 @@ manual_record(const logistics_manual_t *m, const char *actor)
 
 
 /*
- * Stores entry m of order oid after checking it was shipped: MALL_OK,
- * ORDER_NOT_FOUND, ORDER_ILLEGAL (*cur set), MALL_ERR, MALL_RETRY. The
- * record's logistics text goes to *lg (caller deletes).
+ * Stores entry m of order oid after checking it was shipped (its record
+ * has logistics): MALL_OK, ORDER_NOT_FOUND, ORDER_ILLEGAL (*cur set),
+ * MALL_ERR, MALL_RETRY.
  */
 static int
 tracking_store(mall_ctx_t *ctx, const char *oid, const logistics_manual_t *m,
-    order_status_e *cur, cJSON **lg, mall_err_t *err)
+    order_status_e *cur, mall_err_t *err)
 {
     static const char *const  fields[] = { "status", "logistics" };
     redisReply               *r;
     mall_batch_t              b;
     char                      key[ORDER_KEY_MAX], mkey[LOGISTICS_KEY_MAX];
     char                      max[16], *text;
-    int                       rc;
+    int                       rc, shipped;
 
-    *lg = NULL;
     *cur = ORDER_ST_NONE;
     order_key(key, sizeof(key), ORDER_KEY_ORDER, oid, NULL);
     rc = mall_hmget(ctx->redis, key, 0, fields, 2, &r, err);
@@ -78,16 +77,12 @@ tracking_store(mall_ctx_t *ctx, const char *oid, const logistics_manual_t *m,
     }
     *cur = r->element[0]->type == REDIS_REPLY_STRING
            ? order_status_parse(r->element[0]->str) : ORDER_ST_NONE;
-    if (r->element[1]->type == REDIS_REPLY_STRING) {
-        *lg = mall_json_object(r->element[1]->str, r->element[1]->len);
-    }
+    shipped = r->element[1]->type == REDIS_REPLY_STRING;
     freeReplyObject(r);
     if (*cur == ORDER_ST_NONE) {
-        cJSON_Delete(*lg);
-        *lg = NULL;
         return ORDER_NOT_FOUND;
     }
-    if (*lg == NULL) {
+    if (!shipped) {
         return ORDER_ILLEGAL;
     }
     text = manual_record(m, ctx->ident.user);
@@ -106,37 +101,6 @@ tracking_store(mall_ctx_t *ctx, const char *oid, const logistics_manual_t *m,
 }
 
 
-/* 201 {"order_id", "event", "logistics"}. */
-static int
-tracking_reply(mall_ctx_t *ctx, const char *oid, const logistics_manual_t *m,
-    cJSON *lg)
-{
-    cJSON  *root, *ev;
-    char    tm[20];
-    int     rc;
-
-    root = cJSON_CreateObject();
-    ev = root != NULL ? cJSON_AddObjectToObject(root, "event") : NULL;
-    carrier_time_format(m->at, tm);
-    if (ev == NULL || mall_json_add_str(root, "order_id", oid) != MALL_OK
-        || mall_json_add_str(ev, "time", tm) != MALL_OK
-        || mall_json_add_int(ev, "at", m->at) != MALL_OK
-        || mall_json_add_str(ev, "context", m->context) != MALL_OK
-        || mall_json_add_str(ev, "location", m->location) != MALL_OK
-        || mall_json_add_str(ev, "source", "merchant") != MALL_OK
-        || !cJSON_AddItemToObject(root, "logistics", lg))
-    {
-        cJSON_Delete(lg);
-        cJSON_Delete(root);
-        return MALL_ERR;
-    }
-    logistics_attach(ctx, oid, root);
-    rc = mall_reply_json_nostore(ctx, 201, root);
-    cJSON_Delete(root);
-    return rc;
-}
-
-
 static int
 tracking_add(mall_ctx_t *ctx)
 {
@@ -145,7 +109,7 @@ tracking_add(mall_ctx_t *ctx)
     order_status_e       cur;
     const char          *oid, *field;
     mall_err_t           err;
-    cJSON               *body, *lg;
+    cJSON               *body;
     int                  rc;
 
     if (merch_role(ctx, 1, "order.tracking") != MALL_OK) {
@@ -164,20 +128,21 @@ tracking_add(mall_ctx_t *ctx)
     if (rc != MALL_OK) {
         return sf_reply_invalid(ctx, field, err.msg);
     }
-    rc = tracking_store(ctx, oid, &m, &cur, &lg, &err);
+    rc = tracking_store(ctx, oid, &m, &cur, &err);
     switch (rc) {
     case MALL_OK:
         f[0].name = "order_id";
         f[0].value = oid;
         mall_audit_ctx(ctx, ctx->ident.user, "order.tracking", "ok", f, 1);
-        return tracking_reply(ctx, oid, &m, lg);
+        rc = order_reply_stored(ctx, oid, 201, &err);
+        return rc == MALL_OK ? MALL_OK
+                             : sf_fail(ctx, rc, "order tracking", &err);
     case ORDER_NOT_FOUND:
         return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
     case ORDER_ILLEGAL:
         return order_reply_conflict(ctx, cur, "only a shipped order has a "
                                     "tracking timeline");
     default:
-        cJSON_Delete(lg);
         return sf_fail(ctx, rc, "order tracking", &err);
     }
 }

@@ -17,6 +17,7 @@ typedef struct {
     const char  *oid;
     const char  *carrier;
     const char  *tracking_no;
+    char         phone[5];                     /* last 4 digits, or "" */
     char         key[LOGISTICS_KEY_MAX];       /* the cache */
     char         fkey[LOGISTICS_KEY_MAX];      /* its freshness */
     cJSON       *cache;                        /* last good answer, or NULL */
@@ -92,14 +93,14 @@ cache_record(const lg_read_t *l, carrier_result_t *res)
 
 /*
  * Asks the carrier (this read holds the "busy" marker) and stores what it
- * says: a new cache and "ok", "none" (no record yet), or "error <code>"
- * for logistics_error_retry seconds.
+ * says: a new cache and "ok" for logistics_cache_ttl seconds, or "none"
+ * (no record yet) or "error <code>" for logistics_error_retry seconds.
  */
 static void
-refresh(mall_ctx_t *ctx, const carrier_client_t *cl, lg_read_t *l)
+fetch(mall_ctx_t *ctx, const carrier_client_t *cl, lg_read_t *l)
 {
     const logistics_conf_t  *c = &ctx->conf->logistics;
-    carrier_query_t          q = { l->carrier, l->tracking_no, NULL };
+    carrier_query_t          q = { l->carrier, l->tracking_no, l->phone };
     carrier_result_t         res;
     mall_batch_t             b;
     mall_err_t               err;
@@ -133,7 +134,8 @@ refresh(mall_ctx_t *ctx, const carrier_client_t *cl, lg_read_t *l)
         cJSON_Delete(rec);
         rec = NULL;
     }
-    snprintf(ttl, sizeof(ttl), "%d", strncmp(fresh, "error", 5) == 0
+    /* no record yet: it may appear soon, so ask again like after a failure */
+    snprintf(ttl, sizeof(ttl), "%d", strcmp(fresh, "ok") != 0
              ? c->error_retry : c->cache_ttl);
     mall_batch_init(&b);
     if (text != NULL) {
@@ -218,6 +220,28 @@ attach_members(cJSON *lg, const lg_read_t *l, const redisReply *manual)
 }
 
 
+/*
+ * The last four digits of the receiver's phone from the view's address
+ * (masked "138****5678": the tail is what the detail shows anyway).
+ */
+static void
+phone_tail(const cJSON *view, char out[5])
+{
+    const cJSON  *a, *p;
+    size_t        n;
+
+    out[0] = '\0';
+    a = cJSON_GetObjectItemCaseSensitive(view, "address");
+    p = cJSON_GetObjectItemCaseSensitive(a, "phone");
+    if (!cJSON_IsString(p) || (n = strlen(p->valuestring)) < 4
+        || strspn(p->valuestring + n - 4, "0123456789") != 4)
+    {
+        return;
+    }
+    memcpy(out, p->valuestring + n - 4, 5);
+}
+
+
 void
 logistics_attach(mall_ctx_t *ctx, const char *oid, cJSON *view)
 {
@@ -241,6 +265,7 @@ logistics_attach(mall_ctx_t *ctx, const char *oid, cJSON *view)
     l.oid = oid;
     l.carrier = c->valuestring;
     l.tracking_no = n->valuestring;
+    phone_tail(view, l.phone);
     snprintf(l.key, sizeof(l.key), LOGISTICS_KEY_CACHE, oid);
     snprintf(l.fkey, sizeof(l.fkey), LOGISTICS_KEY_FRESH, oid);
     snprintf(mkey, sizeof(mkey), LOGISTICS_KEY_MANUAL, oid);
@@ -266,7 +291,7 @@ logistics_attach(mall_ctx_t *ctx, const char *oid, cJSON *view)
         } else if (reps[1]->type == REDIS_REPLY_STRING) {
             status_of_fresh(&l, reps[1]->str);
         } else if (elect(ctx, &l)) {
-            refresh(ctx, cl, &l);
+            fetch(ctx, cl, &l);
         } else {
             status_of_fresh(&l, "busy");
         }
