@@ -91,7 +91,7 @@ class Carrier:
             self.queries = []       # every query: com, num, ok, code
             self.bad_sign = 0
 
-    # -- the API ---------------------------------------------------------------
+    # -- the API -------------------------------------------------------------
 
     def query(self, form):
         """One /poll/query.do: (http status, body bytes)."""
@@ -104,7 +104,8 @@ class Carrier:
                 time.sleep(float(fail["delay"]))
             if fail is not None and "http" in fail:
                 entry["code"] = "http%d" % fail["http"]
-                return fail["http"], b"<html><body>502 Bad Gateway</body></html>"
+                return fail["http"], (b"<html><body>%d</body></html>"
+                                      % fail["http"])
             com, num = self._check(form, entry)
             if fail is not None and "returnCode" in fail:
                 raise SimError(200, str(fail["returnCode"]),
@@ -192,7 +193,7 @@ class Carrier:
                 "condition": "F00" if ischeck == "1" else "00", "com": com,
                 "status": "200", "state": state, "data": data}
 
-    # -- /sim/* ----------------------------------------------------------------
+    # -- /sim/* --------------------------------------------------------------
 
     def sim_track(self, b):
         com, num = b.get("com"), b.get("num")
