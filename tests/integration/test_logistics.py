@@ -8,6 +8,8 @@ with the merchant's manual entries, newest first."""
 import hashlib
 import json
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -174,6 +176,42 @@ def test_carrier_error_keeps_the_cached_timeline(stack):
     stack.redis("DEL", "mall:logistics:%s:fresh" % oid2)
     lg = u2.detail(oid2)["logistics"]
     assert lg["timeline_status"] == "ok" and len(lg["timeline"]) >= 1
+
+
+def test_slow_carrier_blocks_no_one(stack):
+    """A carrier slower than logistics_timeout_ms (2 s): the reads that ask
+    it wait for the timeout and answer "unavailable"; meanwhile the same
+    worker processes go on answering everyone else at once (the query
+    parks its fiber on the libcurl-multi client, not the event loop)."""
+    orders = []
+    for _ in range(4):
+        num = new_num()
+        orders.append(shipped_order(stack, "zhongtong", num))
+    for _, oid in orders:
+        stack.redis("DEL", "mall:logistics:%s:fresh" % oid,
+                    "mall:logistics:%s" % oid)
+    csim(stack, "/sim/fail", {"delay": 3.5})
+    try:
+        with ThreadPoolExecutor(max_workers=12) as ex:
+            t0 = time.time()
+            slow = [ex.submit(u.detail, oid) for u, oid in orders]
+            time.sleep(0.3)             # the queries are in flight now
+            t1 = time.time()
+            # private answers: the workers serve them, never the edge cache
+            fast = [ex.submit(orders[i % 4][0].get, "/api/v1/orders/counts")
+                    for i in range(8)]
+            for f in fast:
+                assert f.result().status_code == 200
+            fast_done = time.time() - t1
+            for f in slow:
+                lg = f.result()["logistics"]
+                assert lg["timeline_status"] == "unavailable", lg
+                assert lg["timeline_error"] == "network"
+            slow_done = time.time() - t0
+    finally:
+        csim(stack, "/sim/fail", {"clear": True})
+    assert fast_done < 1.0, fast_done
+    assert 1.5 < slow_done < 3.4, slow_done
 
 
 def test_no_tracking_yet_is_pending(stack):
