@@ -109,6 +109,8 @@ def test_timeline_from_carrier_then_cached(stack):
     assert lg["state_name"] == "delivered" and lg["delivered"] is True
     assert lg["timeline"][0]["context"] == "已签收"
     assert len(lg["timeline"]) == 4
+    # a delivered parcel hardly changes: fresh for a day at least
+    assert 1800 < fresh_ttl(stack, oid) <= 86400
 
 
 def test_sf_express_query_carries_the_phone_tail(stack):

@@ -48,6 +48,20 @@ test_form(void **state)
              "%%22%%7D", sign);
     assert_string_equal(b.p, want);
     mall_buf_free(&b);
+
+    /* SF Express gets the phone tail; other carriers never see it */
+    q.phone = "5678";
+    mall_buf_init(&b);
+    assert_int_equal(kd100_form(&q, "CUST", "k3y", &b), MALL_OK);
+    assert_non_null(strstr(b.p, "%22phone%22%3A%225678%22%7D"));
+    mall_buf_free(&b);
+    q.carrier = "zhongtong";
+    mall_buf_init(&b);
+    assert_int_equal(kd100_form(&q, "CUST", "k3y", &b), MALL_OK);
+    assert_null(strstr(b.p, "phone"));
+    mall_buf_free(&b);
+    assert_true(kd100_needs_phone("shunfengkuaiyun"));
+    assert_false(kd100_needs_phone("yuantong"));
 }
 
 

@@ -9,7 +9,8 @@
  *                                 fetched_at, state, delivered, events}:
  *                                 the last good carrier answer, 90 days
  *   mall:logistics:{oid}:fresh    string "ok" | "none" | "error <code>" |
- *                                 "busy", EX logistics_cache_ttl (ok),
+ *                                 "busy", EX logistics_cache_ttl (ok; a
+ *                                 day at least once delivered),
  *                                 logistics_error_retry (none: the carrier
  *                                 has no record yet; error) or
  *                                 the query timeout (busy): while it
@@ -31,6 +32,7 @@
 #define LOGISTICS_KEY_FRESH    "mall:logistics:%s:fresh"
 #define LOGISTICS_KEY_MANUAL   "mall:logistics:%s:manual"
 #define LOGISTICS_KEEP         "7776000"      /* s: 90 days */
+#define LOGISTICS_DELIVERED_TTL  86400        /* s: fresh once delivered */
 #define LOGISTICS_MANUAL_MAX   100
 #define LOGISTICS_KEY_MAX      160
 

@@ -93,8 +93,9 @@ cache_record(const lg_read_t *l, carrier_result_t *res)
 
 /*
  * Asks the carrier (this read holds the "busy" marker) and stores what it
- * says: a new cache and "ok" for logistics_cache_ttl seconds, or "none"
- * (no record yet) or "error <code>" for logistics_error_retry seconds.
+ * says: a new cache and "ok" for logistics_cache_ttl seconds (a day when
+ * the parcel is delivered, if that is longer), or "none" (no record yet)
+ * or "error <code>" for logistics_error_retry seconds.
  */
 static void
 fetch(mall_ctx_t *ctx, const carrier_client_t *cl, lg_read_t *l)
@@ -107,13 +108,18 @@ fetch(mall_ctx_t *ctx, const carrier_client_t *cl, lg_read_t *l)
     char                     ttl[16], fresh[CARRIER_CODE_MAX + 8];
     char                    *text;
     cJSON                   *rec;
-    int                      rc;
+    int                      rc, secs;
 
     err.msg[0] = '\0';
     rc = cl->query(c, &q, &res, &err);
     rec = NULL;
     text = NULL;
+    /* no record yet: it may appear soon, so ask again like after a failure */
+    secs = c->error_retry;
     if (rc == MALL_OK && res.events != NULL) {
+        /* a parcel signed for hardly changes: look again daily at most */
+        secs = res.delivered && c->cache_ttl < LOGISTICS_DELIVERED_TTL
+               ? LOGISTICS_DELIVERED_TTL : c->cache_ttl;
         rec = cache_record(l, &res);
         text = rec != NULL ? cJSON_PrintUnformatted(rec) : NULL;
         snprintf(fresh, sizeof(fresh), "ok");
@@ -134,9 +140,7 @@ fetch(mall_ctx_t *ctx, const carrier_client_t *cl, lg_read_t *l)
         cJSON_Delete(rec);
         rec = NULL;
     }
-    /* no record yet: it may appear soon, so ask again like after a failure */
-    snprintf(ttl, sizeof(ttl), "%d", strcmp(fresh, "ok") != 0
-             ? c->error_retry : c->cache_ttl);
+    snprintf(ttl, sizeof(ttl), "%d", secs);
     mall_batch_init(&b);
     if (text != NULL) {
         mall_batch_addl(&b, 5, "SET", l->key, text, "EX", LOGISTICS_KEEP);
