@@ -190,7 +190,7 @@ build_all() {
 run_pytest() {
     # pytest exits 5 when it collects nothing: that is a failure here too.
     (cd "$ROOT" && /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        tests/integration tests/wechat_sim)
+        tests/integration tests/wechat_sim tests/carrier_sim)
 }
 
 # The integration suite with the stack (mallctl) and the module-only

@@ -59,9 +59,9 @@ sign_unreserved(unsigned char c)
 }
 
 
-/* Encodes s into out at *pos unless it would pass max; -1 then. */
-static int
-sign_encode(const char *s, size_t len, char *out, size_t *pos, size_t max)
+int
+mall_sign_pct_encode(const char *s, size_t len, char *out, size_t *pos,
+    size_t max)
 {
     static const char  hex[] = "0123456789ABCDEF";
     size_t             i;
@@ -195,14 +195,16 @@ mall_sign_canonical_query(const char *q, size_t qlen,
             }
             out[pos++] = '&';
         }
-        if (sign_encode(params[i].name, params[i].name_len, out, &pos, max)
+        if (mall_sign_pct_encode(params[i].name, params[i].name_len, out,
+                                 &pos, max)
             != 0
             || pos + 1 > max)
         {
             return -1;
         }
         out[pos++] = '=';
-        if (sign_encode(params[i].value, params[i].value_len, out, &pos, max)
+        if (mall_sign_pct_encode(params[i].value, params[i].value_len, out,
+                                 &pos, max)
             != 0)
         {
             return -1;

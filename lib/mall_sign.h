@@ -44,6 +44,15 @@ typedef struct {
 #define MALL_SIGN_CQUERY_SIZE(qlen)   (3 * (qlen) + 1)
 
 /*
+ * Percent-encodes len bytes of s as RFC 3986 (unreserved kept, the rest
+ * %XX uppercase) into out at *pos, advancing it, unless that would pass
+ * max bytes: -1 then (out partly written). No NUL. 0 on success. Also
+ * what the workers use for application/x-www-form-urlencoded values.
+ */
+int mall_sign_pct_encode(const char *s, size_t len, char *out, size_t *pos,
+    size_t max);
+
+/*
  * Canonical QUERY from the raw query string (without '?'). scratch must hold
  * MALL_SIGN_SCRATCH_SIZE(qlen) bytes for decoded names and values; out
  * must hold MALL_SIGN_CQUERY_SIZE(qlen) bytes.

@@ -44,6 +44,19 @@
 : "${MALL_NOTIFY_TPL_SHIPPED:=mall-dev-tpl-order-shipped}"
 : "${MALL_NOTIFY_TPL_REFUND:=mall-dev-tpl-refund-result}"
 : "${MALL_NOTIFY_RETRY_BASE_MS:=1000}"
+# Carrier tracking (Kuaidi100-style query API, docs/orders.md "Logistics").
+# The dev stack and the tests point it at tests/carrier_sim on
+# MALL_CARRIER_SIM_PORT with the DEV/TEST account that mall-keys.sh makes
+# in $MALL_KEYS_DIR/carrier; production sets the real base URL
+# (https://poll.kuaidi100.com) and files holding its customer id and key.
+: "${MALL_CARRIER_SIM_PORT:=9910}"
+: "${MALL_CARRIER_API_BASE:=http://127.0.0.1:$MALL_CARRIER_SIM_PORT}"
+: "${MALL_CARRIER_CUSTOMER_FILE:=$MALL_KEYS_DIR/carrier/customer}"
+: "${MALL_CARRIER_KEY_FILE:=$MALL_KEYS_DIR/carrier/key}"
+# Seconds a fetched timeline is fresh (detail reads do not ask the
+# carrier), and after a failed query before the carrier is asked again.
+: "${MALL_LOGISTICS_CACHE_TTL:=1800}"
+: "${MALL_LOGISTICS_ERROR_RETRY:=60}"
 # WAF rule files (*.rules) the edge compiles; the security team edits them,
 # then `mallctl check-rules` and `mallctl reload`.
 : "${MALL_WAF_RULES_DIR:=$MALL_ROOT/conf/waf}"
@@ -87,6 +100,8 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE MALL_ENV \
     MALL_NOTIFY_TPL_PAID MALL_NOTIFY_TPL_SHIPPED MALL_NOTIFY_TPL_REFUND \
     MALL_NOTIFY_RETRY_BASE_MS \
+    MALL_CARRIER_SIM_PORT MALL_CARRIER_API_BASE MALL_CARRIER_CUSTOMER_FILE \
+    MALL_CARRIER_KEY_FILE MALL_LOGISTICS_CACHE_TTL MALL_LOGISTICS_ERROR_RETRY \
     MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF MALL_WAF_RULES_DIR
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build

@@ -37,4 +37,11 @@ fi
 # WeChat Pay merchant/platform keys (the simulator plays WeChat's side).
 sh "$here/../tests/wechat_sim/gen_keys.sh" "$k/wechat"
 
+# Carrier-tracking account (Kuaidi100-style customer id + key) that the
+# dev stack's carrier simulator accepts. DEV/TEST values, not an account.
+mkdir -p "$k/carrier"
+[ -s "$k/carrier/customer" ] || echo "DEVTESTCUSTOMER0000000000000001" \
+    >"$k/carrier/customer"
+[ -s "$k/carrier/key" ] || openssl rand -hex 16 >"$k/carrier/key"
+
 chmod 644 "$k/jwt-k1.pub.pem" "$k/tls.crt"

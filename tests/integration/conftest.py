@@ -32,6 +32,7 @@ TEST_PORTS = {name: port + _PORT_OFFSET for name, port in {
     "MALL_WORKER_PORT": 19101,
     "MALL_REDIS_PORT": 16391,
     "MALL_SIM_PORT": 19900,
+    "MALL_CARRIER_SIM_PORT": 19910,
 }.items()}
 
 
@@ -56,6 +57,7 @@ class Stack:
         self.admin = "http://127.0.0.1:%d" % p["MALL_ADMIN_PORT"]
         self.worker = "http://127.0.0.1:%d" % p["MALL_WORKER_PORT"]
         self.sim = "http://127.0.0.1:%d" % p["MALL_SIM_PORT"]
+        self.carrier_sim = "http://127.0.0.1:%d" % p["MALL_CARRIER_SIM_PORT"]
         self.redis_port = p["MALL_REDIS_PORT"]
         self.http = requests.Session()
         self.san = san_reports.Reader(os.path.join(run_dir, "logs"), "stack")

@@ -206,6 +206,46 @@ test_errors(void **state)
 }
 
 
+/* logistics_*: the carrier API is off by default, all or nothing when on */
+static void
+test_logistics(void **state)
+{
+    mall_conf_t  c;
+    mall_err_t   err;
+
+    (void) state;
+    assert_int_equal(parse(MINIMAL, &c, &err), MALL_OK);
+    assert_false(logistics_conf_enabled(&c.logistics));
+    assert_int_equal(c.logistics.cache_ttl, 1800);
+    assert_int_equal(c.logistics.error_retry, 60);
+    mall_conf_wipe(&c);
+    assert_int_equal(parse(MINIMAL
+        "logistics_api_base http://127.0.0.1:9910/\n"
+        "logistics_customer_file %2\n"
+        "logistics_key_file %1\n"
+        "logistics_cache_ttl 5\n"
+        "logistics_error_retry 2\n"
+        "logistics_timeout_ms 500\n", &c, &err), MALL_OK);
+    assert_true(logistics_conf_enabled(&c.logistics));
+    assert_string_equal(c.logistics.api_base, "http://127.0.0.1:9910");
+    assert_string_equal(c.logistics.customer, "second-key-0123456789");
+    assert_string_equal(c.logistics.key,
+                        "0123456789abcdef0123456789abcdef");
+    assert_int_equal(c.logistics.cache_ttl, 5);
+    assert_int_equal(c.logistics.error_retry, 2);
+    assert_int_equal(c.logistics.timeout_ms, 500);
+    mall_conf_wipe(&c);
+    assert_string_equal(c.logistics.key, "");
+    expect_error(MINIMAL "logistics_api_base http://x\n",
+                 "needs logistics_customer_file");
+    expect_error(MINIMAL "logistics_api_base ftp://x\n", "http(s) URL");
+    expect_error(MINIMAL "logistics_cache_ttl 0\n", "logistics_cache_ttl");
+    expect_error(MINIMAL "logistics_cache_ttl 5\nlogistics_cache_ttl 6\n",
+                 "is duplicate");
+    expect_error(MINIMAL "logistics_bogus 1\n", "unknown directive");
+}
+
+
 static void
 test_load_missing_file(void **state)
 {
@@ -247,6 +287,7 @@ main(void)
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_all_directives),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_logistics),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_hostport),
     };

@@ -115,3 +115,27 @@ conf_value_text_file(const char *path, char *dst, size_t dstsz,
     OPENSSL_cleanse(buf, sizeof(buf));
     return MALL_OK;
 }
+
+
+/* An http(s) URL without a query or fragment into dst, trailing '/' cut. */
+int
+conf_value_url(char *dst, size_t dstsz, const char *v, const char *name,
+    int strip_slash, mall_err_t *err)
+{
+    size_t  len;
+
+    if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        || strpbrk(v, "?# \t") != NULL)
+    {
+        return mall_err_set(err, 0, "%s must be an http(s) URL without a "
+                            "query string", name);
+    }
+    if (conf_value_str(dst, dstsz, v, name, err) != MALL_OK) {
+        return MALL_ERR;
+    }
+    len = strlen(dst);
+    while (strip_slash && len > 0 && dst[len - 1] == '/') {
+        dst[--len] = '\0';
+    }
+    return MALL_OK;
+}

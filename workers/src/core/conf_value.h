@@ -35,4 +35,12 @@ int conf_value_file(const char *path, const char *what, char *buf,
 int conf_value_text_file(const char *path, char *dst, size_t dstsz,
     const char *name, mall_err_t *err);
 
+/*
+ * An http(s) URL without a query string or fragment into dst (dstsz
+ * bytes); with strip_slash, trailing '/' are cut (a base URL). name
+ * prefixes messages. MALL_OK or MALL_ERR.
+ */
+int conf_value_url(char *dst, size_t dstsz, const char *v, const char *name,
+    int strip_slash, mall_err_t *err);
+
 #endif

@@ -59,6 +59,7 @@ mall_conf_init(mall_conf_t *conf)
     order_conf_init(&conf->order);
     wxpay_conf_init(&conf->pay);
     notify_conf_init(&conf->notify);
+    logistics_conf_init(&conf->logistics);
 }
 
 
@@ -69,6 +70,7 @@ mall_conf_wipe(mall_conf_t *conf)
     conf->n_edge_keys = 0;
     auth_conf_wipe(&conf->auth);
     wxpay_conf_wipe(&conf->pay);
+    logistics_conf_wipe(&conf->logistics);
 }
 
 
@@ -298,6 +300,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return rc;
     }
 
+    rc = logistics_conf_directive(&conf->logistics, argv, argc, err);
+    if (rc != LOGISTICS_CONF_NOT_MINE) {
+        return rc;
+    }
+
     if (argc != 2) {
         return mall_err_set(err, 0, "\"%s\" takes exactly one value", key);
     }
@@ -451,7 +458,8 @@ mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
     }
     if (auth_conf_validate(&conf->auth, &lerr) != MALL_OK
         || wxpay_conf_validate(&conf->pay, conf->auth.wechat_appid, &lerr)
-           != MALL_OK)
+           != MALL_OK
+        || logistics_conf_validate(&conf->logistics, &lerr) != MALL_OK)
     {
         return mall_err_set(err, 0, "%s", lerr.msg);
     }

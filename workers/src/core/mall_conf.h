@@ -30,6 +30,8 @@
  * Identity directives (jwt_key, sign_secret, data_key, access_ttl, ...,
  * wechat_*) are parsed into conf->auth by auth_conf.c; see auth_conf.h.
  * Order directives (order_*) go into conf->order; see order_conf.h.
+ * Carrier tracking (logistics_*) goes into conf->logistics; see
+ * logistics_conf.h.
  */
 #ifndef MALL_CONF_H
 #define MALL_CONF_H
@@ -38,6 +40,7 @@
 #include <stdint.h>
 
 #include "auth_conf.h"
+#include "logistics_conf.h"
 #include "mall_common.h"
 #include "notify_conf.h"
 #include "order_conf.h"
@@ -80,6 +83,7 @@ typedef struct {
     order_conf_t      order;                           /* order_conf.h */
     wxpay_conf_t      pay;                             /* wxpay_conf.h */
     notify_conf_t     notify;                          /* notify_conf.h */
+    logistics_conf_t  logistics;                       /* logistics_conf.h */
 } mall_conf_t;
 
 /* Fills conf with the defaults (no listen, redis or edge keys). */

@@ -28,6 +28,7 @@ static const mall_route_t  *route_tables[] = {
     mall_aftersale_admin_routes,
     mall_order_confirm_routes,      /* before query: /orders/counts */
     mall_order_ship_routes,
+    mall_logistics_routes,
     mall_order_query_routes,
     mall_order_cancel_routes,
     mall_pay_prepay_routes,

@@ -29,6 +29,7 @@ extern const mall_route_t  mall_aftersale_buyer_routes[];
 extern const mall_route_t  mall_aftersale_admin_routes[];
 extern const mall_route_t  mall_order_confirm_routes[]; /* order_confirm.c */
 extern const mall_route_t  mall_order_ship_routes[];   /* order_ship.c */
+extern const mall_route_t  mall_logistics_routes[];    /* logistics_routes.c */
 extern const mall_route_t  mall_order_query_routes[];  /* order_query.c */
 extern const mall_route_t  mall_order_cancel_routes[]; /* order_cancel.c */
 extern const mall_route_t  mall_pay_prepay_routes[];   /* pay_prepay.c */

@@ -17,7 +17,14 @@
  *                                       purchase-limit counters) or limit
  *                                       (off);
  *                                       refund_from; payment fields
- *                                       (pay_keys.h); later: logistics
+ *                                       (pay_keys.h); logistics (JSON
+ *                                       {carrier, tracking_no,
+ *                                       shipped_at}), carrier,
+ *                                       tracking_no, shipped_at,
+ *                                       received_at, completed_at; the
+ *                                       tracking timeline's keys are
+ *                                       mall:logistics:{oid}*
+ *                                       (logistics.h)
  *   mall:order:{oid}:events       list  JSON {at, actor, actor_id, event,
  *                                       from, to} of every transition after
  *                                       the creation, oldest first

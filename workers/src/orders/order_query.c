@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logistics.h"
 #include "mall_json.h"
 #include "mall_log.h"
 #include "mall_reply.h"
@@ -280,6 +281,7 @@ order_get(mall_ctx_t *ctx)
     if (o == NULL) {
         return MALL_ERR;
     }
+    logistics_attach(ctx, oid, o);
     rc = sf_reply(ctx, 200, o);
     cJSON_Delete(o);
     return rc;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logistics.h"
 #include "mall_audit.h"
 #include "mall_json.h"
 #include "mall_query.h"
@@ -236,6 +237,7 @@ admin_get(mall_ctx_t *ctx)
     if (o == NULL) {
         return mall_reply_error(ctx, 404, "NOT_FOUND", "no such order");
     }
+    logistics_attach(ctx, oid, o);
     rc = mall_reply_json_nostore(ctx, 200, o);
     cJSON_Delete(o);
     return rc;

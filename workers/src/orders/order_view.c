@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "address_rules.h"
+#include "logistics.h"
 #include "mall_json.h"
 #include "mall_query.h"
 #include "mall_seal.h"
@@ -354,6 +355,7 @@ order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
     if (o == NULL) {
         return mall_err_set(err, 500, "order %s: unreadable record", oid);
     }
+    logistics_attach(ctx, oid, o);
     rc = sf_reply(ctx, status, o);
     cJSON_Delete(o);
     return rc;

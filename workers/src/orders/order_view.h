@@ -47,8 +47,9 @@ int order_load_full(mall_ctx_t *ctx, const char *oid, redisReply *reps[2],
     mall_err_t *err);
 
 /*
- * Reads order oid and replies with its full view and status. MALL_OK
- * once replied, MALL_ERR, MALL_RETRY.
+ * Reads order oid and replies with its full view (the logistics timeline
+ * included: logistics.h) and status. MALL_OK once replied, MALL_ERR,
+ * MALL_RETRY.
  */
 int order_reply_stored(mall_ctx_t *ctx, const char *oid, int status,
     mall_err_t *err);

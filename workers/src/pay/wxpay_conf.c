@@ -54,30 +54,6 @@ wxpay_conf_enabled(const wxpay_conf_t *c)
 }
 
 
-/* An http(s) URL without a query or fragment into dst, trailing '/' cut. */
-static int
-conf_url(char *dst, size_t dstsz, const char *v, const char *name,
-    int strip_slash, mall_err_t *err)
-{
-    size_t  len;
-
-    if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-        || strpbrk(v, "?# \t") != NULL)
-    {
-        return mall_err_set(err, 0, "%s must be an http(s) URL without a "
-                            "query string", name);
-    }
-    if (conf_value_str(dst, dstsz, v, name, err) != MALL_OK) {
-        return MALL_ERR;
-    }
-    len = strlen(dst);
-    while (strip_slash && len > 0 && dst[len - 1] == '/') {
-        dst[--len] = '\0';
-    }
-    return MALL_OK;
-}
-
-
 /* The serial of a PEM certificate, upper-case hex, into id. */
 static int
 cert_serial(const char *pem, size_t len, char id[WXPAY_ID_MAX])
@@ -296,9 +272,9 @@ single(wxpay_conf_t *c, unsigned bit, const char *key, const char *v,
 
     switch (bit) {
     case SEEN_BASE:
-        return conf_url(c->api_base, sizeof(c->api_base), v, key, 1, err);
+        return conf_value_url(c->api_base, sizeof(c->api_base), v, key, 1, err);
     case SEEN_NOTIFY:
-        return conf_url(c->notify_url, sizeof(c->notify_url), v, key, 0, err);
+        return conf_value_url(c->notify_url, sizeof(c->notify_url), v, key, 0, err);
     case SEEN_MCHID:
         return conf_value_text_file(v, c->mchid, sizeof(c->mchid), key, err);
     case SEEN_MSERIAL:
