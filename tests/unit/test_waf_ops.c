@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "test_waf_common.h"
@@ -520,28 +522,72 @@ test_parser_files(void **state)
 }
 
 
+/* conf/waf: $MALL_WAF_RULES_DIR, else from the source dir (make check
+ * runs here), else from the binary (build/unit/ -> ../../conf/waf) */
+static const char *
+rules_dir(void)
+{
+    static char  buf[4096];
+    const char  *env = getenv("MALL_WAF_RULES_DIR");
+    char        *slash;
+    ssize_t      n;
+
+    if (env != NULL) {
+        return env;
+    }
+    if (access("../../conf/waf/sqli.rules", R_OK) == 0) {
+        return "../../conf/waf";
+    }
+    n = readlink("/proc/self/exe", buf, sizeof(buf) - 32);
+    if (n > 0) {
+        buf[n] = '\0';
+        slash = strrchr(buf, '/');
+        if (slash != NULL) {
+            strcpy(slash, "/../../conf/waf");
+            return buf;
+        }
+    }
+    return "../../conf/waf";
+}
+
+
+static int
+cmpstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+
+/* every shipped rule file compiles, in one set, as the module loads it */
 static void
 test_shipped_rules_compile(void **state)
 {
-    static const char *const  files[] = {
-        "inject", "lfi", "nosql", "protocol", "rce", "scanners", "sqli",
-        "ssrf", "xss", "xxe",
-    };
-    const char        *dir = getenv("MALL_WAF_RULES_DIR");
-    char               paths[16][256], err[512] = "";
-    const char        *pp[16];
-    size_t             i;
+    const char        *dir = rules_dir();
+    char              *paths[64], err[512] = "";
+    size_t             n = 0, i, l;
+    DIR               *d;
+    struct dirent     *e;
     mall_waf_rules_t  *rs;
 
     (void) state;
-    if (dir == NULL) {
-        dir = "../../conf/waf";
+    d = opendir(dir);
+    if (d == NULL) {
+        fail_msg("%s: cannot open (set MALL_WAF_RULES_DIR)", dir);
     }
-    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(paths[i], sizeof(paths[i]), "%s/%s.rules", dir, files[i]);
-        pp[i] = paths[i];
+    while ((e = readdir(d)) != NULL && n < 64) {
+        l = strlen(e->d_name);
+        if (l > 6 && strcmp(e->d_name + l - 6, ".rules") == 0) {
+            paths[n] = malloc(strlen(dir) + l + 2);
+            sprintf(paths[n++], "%s/%s", dir, e->d_name);
+        }
     }
-    rs = mall_waf_compile(pp, i, err, sizeof(err));
+    closedir(d);
+    qsort(paths, n, sizeof(paths[0]), cmpstr);
+    assert_true(n > 0);
+    rs = mall_waf_compile((const char *const *) paths, n, err, sizeof(err));
+    for (i = 0; i < n; i++) {
+        free(paths[i]);
+    }
     if (rs == NULL) {
         fail_msg("%s", err);
     }
