@@ -446,9 +446,11 @@ size_t waf_tf_chain(const uint8_t *tf, size_t ntf, uint8_t *p, size_t n,
         if (!(tf_needs[tf[k]] & cls))
             continue;
         m = waf_tf_apply(tf[k], p, n);
+        /* a decode can change bytes without changing the length ('+' to
+         * ' ' makes a run of spaces that compress_ws must then see) */
         if (tf[k] == TF_LOWERCASE)
             cls &= ~(unsigned)C_UPPER;
-        else if (m != n || tf[k] == TF_BASE64)
+        else if (m != n || tf[k] == TF_BASE64 || tf[k] == TF_URLDECODE)
             cls = waf_tf_classify(p, m);
         n = m;
     }
