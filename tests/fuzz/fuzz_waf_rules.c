@@ -15,13 +15,23 @@
 #include "fuzz_common.h"
 
 static char  dir[64];
-static char  path1[128], path2[128];
+static char  path1[128], path2[128], phrases[128];
+
+
+/* the temp dir goes when the fuzzer exits */
+static void
+cleanup(void)
+{
+    unlink(path1);
+    unlink(path2);
+    unlink(phrases);
+    rmdir(dir);
+}
 
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char   p[128];
     FILE  *f;
 
     (void) argc;
@@ -30,8 +40,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     if (mkdtemp(dir) == NULL) {
         abort();
     }
-    snprintf(p, sizeof(p), "%s/p.txt", dir);
-    f = fopen(p, "w");
+    snprintf(phrases, sizeof(phrases), "%s/p.txt", dir);
+    f = fopen(phrases, "w");
     if (f == NULL) {
         abort();
     }
@@ -39,6 +49,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fclose(f);
     snprintf(path1, sizeof(path1), "%s/a.rules", dir);
     snprintf(path2, sizeof(path2), "%s/b.rules", dir);
+    atexit(cleanup);
     return 0;
 }
 
