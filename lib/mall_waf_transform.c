@@ -124,24 +124,32 @@ static size_t entity(const uint8_t *p, size_t n, uint8_t *o, size_t *olen)
 {
     size_t i = 1, k;
     uint32_t cp = 0;
-    int digits = 0;
+    int digits = 0, zeros = 0;
     if (n < 3)
         return 0;
     if (p[1] == '#') {
         int hex = n > 2 && (p[2] | 0x20) == 'x';
+#define ENT_DIGIT(c) (hex ? hexval(c) : ((c) >= '0' && (c) <= '9' \
+                                         ? (c) - '0' : -1))
         i = hex ? 3 : 2;
         while (i < n && digits < 8) {
-            int d = hex ? hexval(p[i]) : (p[i] >= '0' && p[i] <= '9'
-                                          ? p[i] - '0' : -1);
+            int d = ENT_DIGIT(p[i]);
             if (d < 0)
                 break;
-            cp = cp * (hex ? 16 : 10) + (uint32_t)d;
             i++;
+            if (d == 0 && digits == 0) {
+                zeros = 1;            /* leading zeros: &#0000000060 */
+                continue;
+            }
+            cp = cp * (hex ? 16 : 10) + (uint32_t)d;
             digits++;
         }
-        while (digits == 8 && i < n && hexval(p[i]) >= 0)
-            i++;                      /* leading zeros: &#0000000060 */
-        if (!digits)
+        while (digits == 8 && i < n && ENT_DIGIT(p[i]) >= 0) {
+            cp = 0x110000;            /* too many digits: not a code point */
+            i++;
+        }
+#undef ENT_DIGIT
+        if (!digits && !zeros)
             return 0;
         if (i < n && p[i] == ';')
             i++;
@@ -452,9 +460,11 @@ size_t waf_tf_chain(const uint8_t *tf, size_t ntf, uint8_t *p, size_t n,
         if (!(tf_needs[tf[k]] & cls))
             continue;
         m = waf_tf_apply(tf[k], p, n);
+        /* a decode can change bytes without changing the length ('+' to
+         * ' ' makes a run of spaces that compress_ws must then see) */
         if (tf[k] == TF_LOWERCASE)
             cls &= ~(unsigned)C_UPPER;
-        else if (m != n || tf[k] == TF_BASE64)
+        else if (m != n || tf[k] == TF_BASE64 || tf[k] == TF_URLDECODE)
             cls = waf_tf_classify(p, m);
         n = m;
     }

@@ -12,6 +12,13 @@
 #                         Debian packages when missing)
 #   --list                list the cases and exit
 #
+#   tests/bench/run.sh [--with-modsecurity] waf_compare [TSV...]
+#                         no benchmark: detection and false-positive rates
+#                         of the mall WAF (default rules) and ModSecurity +
+#                         CRS PL1 on tests/waf/cases/*.tsv, each case sent
+#                         as a real request (tests/waf/compare.py) to two
+#                         nginx on 127.0.0.1:18600/18601 (BENCH_COMPARE_PORT)
+#
 # Without case names it runs every defined case (ModSecurity ones only with
 # --with-modsecurity). See tests/bench/README.md for how to read the table.
 set -euo pipefail
@@ -608,6 +615,53 @@ EOF
 }
 
 
+# ModSecurity v3 + OWASP CRS: the Debian packages (installed when missing),
+# and $RUN/modsec/main.conf: the shipped recommended config with the engine
+# on (blocking), then CRS as packaged (crs-setup.conf: anomaly scoring,
+# paranoia level 1, inbound threshold 5). Used by the modsec_* cases and by
+# waf_compare.
+ensure_modsec() {
+    local missing=() p
+    for p in "${MODSEC_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+            || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]} (ModSecurity reference)"
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null || return 1
+    fi
+    [ -f "$MODSEC_MODULE" ] && [ -f /usr/share/modsecurity-crs/owasp-crs.load ]
+}
+
+# Our ModSecurity config: Debian's recommended one with the engine on (it
+# ships DetectionOnly), no audit log (our servers log nothing either), then
+# CRS at its default paranoia level 1.
+write_modsec_conf() {
+    local src=/etc/nginx/modsecurity.conf
+    [ -f "$src" ] || src=/usr/share/nginx/docs/modsecurity/modsecurity.conf
+    sed -e 's/^SecRuleEngine .*/SecRuleEngine On/' \
+        -e 's/^SecAuditEngine .*/SecAuditEngine Off/' \
+        -e "s|^SecAuditLog .*|SecAuditLog $RUN/logs/modsec_audit.log|" \
+        -e "s|^SecTmpDir .*|SecTmpDir $RUN/tmp/|" \
+        -e "s|^SecDataDir .*|SecDataDir $RUN/tmp/|" \
+        -e 's|^SecUnicodeMapFile .*|SecUnicodeMapFile /etc/nginx/unicode.mapping 20127|' \
+        -e 's/^SecStatusEngine .*/SecStatusEngine Off/' \
+        "$src" >"$RUN/modsec/main.conf"
+    # owasp-crs.load uses IncludeOptional, which ModSecurity v3 lacks.
+    {
+        echo "Include /etc/modsecurity/crs/crs-setup.conf"
+        [ -f /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf ] \
+            && echo "Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"
+        echo "Include /usr/share/modsecurity-crs/rules/*.conf"
+        [ -f /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf ] \
+            && echo "Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf"
+    } >>"$RUN/modsec/main.conf"
+}
+
 # =========================================================================
 # Process management: everything we start is recorded and stopped by PID.
 # =========================================================================
@@ -667,7 +721,7 @@ spawn() {   # spawn NAME CORE LOGFILE CMD...: background, pinned, recorded
 # Setup
 # =========================================================================
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 SELECTED=()
 while [ $# -gt 0 ]; do
@@ -685,6 +739,101 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+
+nginx_test() {   # nginx_test FILE: prints the first error on failure
+    local out
+    if ! out=$("$NGINX" -t -q -p "$RUN" -c "$1" 2>&1); then
+        printf '%s\n' "$out" | grep -m1 -E 'emerg|alert|crit|error' \
+            | sed -E 's/^.*\[(emerg|alert|crit|error)\] [0-9#]+: //; s/ in \/.*$//'
+        return 1
+    fi
+}
+
+# ---- waf_compare: the regression suite against both engines over HTTP -----
+
+PORT_CMP_MALL=${BENCH_COMPARE_PORT:-18600}
+PORT_CMP_MODSEC=$((PORT_CMP_MALL + 1))
+
+compare_conf() {   # compare_conf ENGINE PORT: an nginx config for mall|modsec
+    local engine=$1 port=$2 t
+    if [ "$engine" = mall ]; then echo "load_module $MALL_MODULE;"
+    else echo "load_module $MODSEC_MODULE;"; fi
+    cat <<EOF
+worker_processes 1;
+pid $RUN/$engine.pid;
+error_log $RUN/logs/$engine-error.log warn;
+events { worker_connections 1024; }
+http {
+    default_type application/json;
+    access_log off;
+    server_tokens off;
+    client_max_body_size 1m;
+EOF
+    for t in client_body proxy fastcgi uwsgi scgi; do
+        echo "    ${t}_temp_path $RUN/tmp/$engine-$t;"
+    done
+    # the very locations of the waf_post_1k / modsec_post_1k cases
+    case_reset
+    if [ "$engine" = mall ]; then
+        snip_waf | sed 's/^/    /'
+        case_waf_post_1k
+    else
+        case_modsec_post_1k
+    fi
+    printf '    server {\n        listen %s:%s default_server;\n%s\n    }\n}\n' \
+        "$ADDR" "$port" "$C_SERVER"
+}
+
+waf_compare() {   # waf_compare [TSV...]
+    local engines=() e engine port pid reason
+    RUN=$OUT/waf-compare
+    trap cleanup EXIT
+    trap on_signal INT TERM
+    mkdir -p "$OUT"
+    exec {LOCK_FD}>"$OUT/.lock-waf-compare"
+    flock -n "$LOCK_FD" || die "another waf_compare holds $OUT/.lock-waf-compare"
+    for port in $PORT_CMP_MALL $PORT_CMP_MODSEC; do
+        port_busy "$port" && die "port $port is in use (BENCH_COMPARE_PORT)"
+    done
+    [ -f "$MALL_MODULE" ] || die "module not built ($MALL_MODULE): ./build.sh"
+    rm -rf "$RUN"
+    mkdir -p "$RUN"/{www,logs,tmp,modsec}
+    cp "$DATA/catalog.json" "$RUN/www/catalog.json"
+    e="mall"
+    if [ "$WITH_MODSEC" = 1 ] || [ -f "$MODSEC_MODULE" ]; then
+        if ensure_modsec; then
+            write_modsec_conf
+            e="mall modsec"
+        else
+            log "ModSecurity packages unavailable: the mall WAF alone"
+        fi
+    else
+        log "ModSecurity not installed (--with-modsecurity installs it): the mall WAF alone"
+    fi
+    for engine in $e; do
+        port=$PORT_CMP_MALL
+        [ "$engine" = modsec ] && port=$PORT_CMP_MODSEC
+        compare_conf "$engine" "$port" >"$RUN/$engine.conf"
+        reason=$(nginx_test "$RUN/$engine.conf") \
+            || die "$engine nginx config rejected: $reason"
+        log "starting nginx ($engine) on $ADDR:$port"
+        spawn nginx "" "$RUN/logs/$engine.out" "$NGINX" -p "$RUN" \
+            -c "$RUN/$engine.conf" -g 'daemon off;'
+        pid=$SPAWNED
+        wait_port "$port" 20 "$pid" \
+            || die "nginx ($engine) did not start ($RUN/logs/$engine-error.log)"
+        engines+=(--engine "$engine=http://$ADDR:$port")
+    done
+    # shellcheck disable=SC2086
+    "$PY" "$ROOT/tests/waf/compare.py" "${engines[@]}" \
+        --json "$OUT/waf-compare.json" ${WAF_COMPARE_ARGS:-} "$@"
+    log "figures: $OUT/waf-compare.json; logs: $RUN/logs"
+}
+
+if [ "${SELECTED[0]:-}" = waf_compare ]; then
+    waf_compare "${SELECTED[@]:1}"
+    exit $?
+fi
 
 is_defined() { declare -F "case_$1" >/dev/null; }
 planned_line() {
@@ -769,48 +918,6 @@ add_case() {
 }
 for c in "${SELECTED[@]}"; do add_case "$c"; done
 
-ensure_modsec() {
-    local missing=() p
-    for p in "${MODSEC_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
-            || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing ${missing[*]} (ModSecurity reference)"
-        local sudo=""
-        [ "$(id -u)" -ne 0 ] && sudo=sudo
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-            --no-install-recommends "${missing[@]}" >/dev/null || return 1
-    fi
-    [ -f "$MODSEC_MODULE" ] && [ -f /usr/share/modsecurity-crs/owasp-crs.load ]
-}
-
-# Our ModSecurity config: Debian's recommended one with the engine on (it
-# ships DetectionOnly), no audit log (our servers log nothing either), then
-# CRS at its default paranoia level 1.
-write_modsec_conf() {
-    local src=/etc/nginx/modsecurity.conf
-    [ -f "$src" ] || src=/usr/share/nginx/docs/modsecurity/modsecurity.conf
-    sed -e 's/^SecRuleEngine .*/SecRuleEngine On/' \
-        -e 's/^SecAuditEngine .*/SecAuditEngine Off/' \
-        -e "s|^SecAuditLog .*|SecAuditLog $RUN/logs/modsec_audit.log|" \
-        -e "s|^SecTmpDir .*|SecTmpDir $RUN/tmp/|" \
-        -e "s|^SecDataDir .*|SecDataDir $RUN/tmp/|" \
-        -e 's|^SecUnicodeMapFile .*|SecUnicodeMapFile /etc/nginx/unicode.mapping 20127|' \
-        -e 's/^SecStatusEngine .*/SecStatusEngine Off/' \
-        "$src" >"$RUN/modsec/main.conf"
-    # owasp-crs.load uses IncludeOptional, which ModSecurity v3 lacks.
-    {
-        echo "Include /etc/modsecurity/crs/crs-setup.conf"
-        [ -f /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf ] \
-            && echo "Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"
-        echo "Include /usr/share/modsecurity-crs/rules/*.conf"
-        [ -f /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf ] \
-            && echo "Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf"
-    } >>"$RUN/modsec/main.conf"
-}
-
 check_needs() {   # check_needs CASE: sets SKIP[case] when a need is unmet
     local c=$1 n
     case_reset; "case_$c"
@@ -887,15 +994,6 @@ write_nginx_conf() {   # write_nginx_conf FILE CASE...
         for c in "$@"; do case_reset; "case_$c"; [ "$C_KIND" = http ] && server_block "$c"; done
         echo "}"
     } >"$file"
-}
-
-nginx_test() {   # nginx_test FILE: prints the first error on failure
-    local out
-    if ! out=$("$NGINX" -t -q -p "$RUN" -c "$1" 2>&1); then
-        printf '%s\n' "$out" | grep -m1 -E 'emerg|alert|crit|error' \
-            | sed -E 's/^.*\[(emerg|alert|crit|error)\] [0-9#]+: //; s/ in \/.*$//'
-        return 1
-    fi
 }
 
 for c in "${RUNLIST[@]}"; do
