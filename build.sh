@@ -141,8 +141,12 @@ build_san() {
     mkdir -p "$BUILD/san"
     ln -sfn ../bin-san "$BUILD/san/bin"
     ln -sfn ../modules-san "$BUILD/san/modules"
-    printf '#!/bin/sh\nLD_PRELOAD=%s exec /usr/sbin/nginx "$@"\n' \
+    # libstdc++ preloaded with the runtime: Hyperscan (C++) throws while
+    # compiling, and ASan's __cxa_throw interceptor must find the real one
+    # already loaded in a C program such as nginx
+    printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec /usr/sbin/nginx "$@"\n' \
         "$(readlink -f "$(gcc -print-file-name=libasan.so)")" \
+        "$(readlink -f "$(gcc -print-file-name=libstdc++.so.6)")" \
         >"$BUILD/san/nginx"
     chmod +x "$BUILD/san/nginx"
 }
