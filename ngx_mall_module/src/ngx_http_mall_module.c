@@ -155,7 +155,7 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       NULL },
 
     { ngx_string("mall_sign_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_mall_sign_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,

@@ -70,7 +70,7 @@ static ngx_int_t ngx_http_mall_sign_verify(ngx_http_request_t *r,
     ngx_str_t *sig, time_t when);
 
 
-/* mall_sign_zone <name>:<size> */
+/* mall_sign_zone <name>:<size> [per_user=N|N%|off] */
 
 char *
 ngx_http_mall_sign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -86,6 +86,8 @@ ngx_http_mall_sign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     mmcf->sign.zone = ngx_http_mall_nonce_zone_add(cf, &value[1],
+                                                   cf->args->nelts > 2
+                                                   ? &value[2] : NULL,
                                                    &ngx_http_mall_module);
     if (mmcf->sign.zone == NULL) {
         return NGX_CONF_ERROR;
@@ -398,7 +400,9 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     /* the nonce's buckets load while the body is hashed */
 
     ngx_http_mall_nonce_prepare(mmcf->sign.zone, sc->key, MALL_SIGN_KEY_LEN,
-                                nonce->data, nonce->len, when, &ticket);
+                                nonce->data, nonce->len,
+                                (u_char *) ctx->claims->sub,
+                                ngx_strlen(ctx->claims->sub), &ticket);
 
     if (ngx_http_mall_body_sha256(r, ctx) != NGX_OK) {
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_TOO_LARGE);
@@ -484,9 +488,15 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
      */
 
     rc = ngx_http_mall_nonce_add(mmcf->sign.zone, &ticket,
-                                 when + mlcf->sign.window + 1, ngx_time());
+                                 when + mlcf->sign.window + 1, ngx_time(),
+                                 2 * mlcf->sign.window + 1);
 
-    if (rc == NGX_BUSY) {
+    switch (rc) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_BUSY:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mall_sign: replayed nonce for token \"%s\"",
                       ctx->claims->jti);
@@ -494,13 +504,30 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_REPLAY);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "REPLAYED",
                                   "nonce already used");
-    }
 
-    if (rc != NGX_OK) {
-        /* cannot remember the nonce: refuse rather than allow a replay */
+    case NGX_DECLINED:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mall_sign: user \"%s\" holds its share of the "
+                      "replay cache", ctx->claims->sub);
+
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_USER_LIMITED);
+        return ngx_http_mall_deny_retry(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                        "RATE_LIMITED",
+                                        "too many signed requests",
+                                        ticket.retry);
+
+    case NGX_AGAIN:
+        /* no room to remember the nonce: refuse rather than allow a replay */
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNAVAILABLE);
-        return ngx_http_mall_deny(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "UNAVAILABLE", "replay cache unavailable");
+        return ngx_http_mall_deny_retry(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "UNAVAILABLE", "replay cache full",
+                                        ticket.retry);
+
+    default:
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNAVAILABLE);
+        return ngx_http_mall_deny_retry(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "UNAVAILABLE",
+                                        "replay cache unavailable", 1);
     }
 
     ctx->sign_done = 1;
