@@ -468,6 +468,10 @@ static ngx_http_variable_t  ngx_http_mall_vars[] = {
     { ngx_string("mall_edge_kid"), NULL, ngx_http_mall_edge_kid_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("mall_idempotency_key"), NULL,
+      ngx_http_mall_edge_idem_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("mall_edge_signature"), NULL,
       ngx_http_mall_edge_signature_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },

@@ -105,6 +105,7 @@ struct ngx_http_mall_ctx_s {
     size_t                         edge_ts_len;
     u_char                         edge_sig[MALL_EDGE_SIG_LEN];
     ngx_str_t                      edge_kid;
+    ngx_str_t                      edge_idem;     /* Idempotency-Key signed */
 
     ngx_http_mall_limit_ctx_t      limit;
     ngx_http_mall_cache_ctx_t     *cache;

@@ -108,18 +108,23 @@ def sign_headers(sign_key: str, method: str, target: str, body: bytes = b"",
 
 def edge_headers(edge_key: bytes, method, uri, body=b"", user="", role="",
                  token_id="", token_exp="", client_ip="127.0.0.1",
-                 request_id=None, kid="e1", ts=None):
+                 request_id=None, kid="e1", ts=None, idem_key=""):
+    """The edge's headers (lib/mall_edge_sig.h, mall-edge-v2); with
+    idem_key, the Idempotency-Key header it covers too."""
     request_id = request_id or secrets.token_hex(16)
     ts = str(int(time.time()) if ts is None else ts)
-    canonical = "\n".join(["mall-edge-v1", method, uri, request_id, client_ip,
-                           user, role, token_id, str(token_exp), ts,
+    canonical = "\n".join(["mall-edge-v2", method, uri, request_id, client_ip,
+                           user, role, token_id, str(token_exp), ts, idem_key,
                            hashlib.sha256(body).hexdigest()])
     sig = b64url(hmac.new(edge_key, canonical.encode(), hashlib.sha256).digest())
-    return {"X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
-            "X-Mall-User": user, "X-Mall-Role": role,
-            "X-Mall-Token-Id": token_id, "X-Mall-Token-Exp": str(token_exp),
-            "X-Mall-Edge-Ts": ts, "X-Mall-Edge-Kid": kid,
-            "X-Mall-Edge-Signature": sig}
+    h = {"X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
+         "X-Mall-User": user, "X-Mall-Role": role,
+         "X-Mall-Token-Id": token_id, "X-Mall-Token-Exp": str(token_exp),
+         "X-Mall-Edge-Ts": ts, "X-Mall-Edge-Kid": kid,
+         "X-Mall-Edge-Signature": sig}
+    if idem_key:
+        h["Idempotency-Key"] = idem_key
+    return h
 
 
 def nonce():

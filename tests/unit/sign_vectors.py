@@ -51,9 +51,9 @@ def signature(sign_key: str, canon: str) -> str:
 
 
 def edge_signature(key: bytes, f: dict) -> str:
-    canon = "\n".join(["mall-edge-v1", f["method"], f["uri"],
+    canon = "\n".join(["mall-edge-v2", f["method"], f["uri"],
                        f["request_id"], f["client_ip"], f["user"], f["role"],
-                       f["token_id"], f["token_exp"], f["ts"],
+                       f["token_id"], f["token_exp"], f["ts"], f["idem_key"],
                        hashlib.sha256(f["body"]).hexdigest()])
     return b64url(hmac.new(key, canon.encode(), hashlib.sha256).digest())
 
@@ -93,7 +93,8 @@ EDGE_KEY = b"e1-edge-key-0123456789abcdef0123456789abcdef0123456789abcdef01"
 EDGE_FIELDS = dict(
     method="POST", uri="/api/v1/orders?x=1", request_id="req-0001",
     client_ip="1.0.1.1", user="u-42", role="", token_id="tok-7Hq2ZpX9",
-    token_exp="1700003600", ts="1700000001", body=b'{"a":1}')
+    token_exp="1700003600", ts="1700000001", idem_key="idem-7f3a9c",
+    body=b'{"a":1}')
 
 
 def c_str(s: str) -> str:
