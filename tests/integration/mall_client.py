@@ -92,16 +92,25 @@ def derive_sign_key(secret: bytes, jti: str) -> str:
 
 
 def sign_headers(sign_key: str, method: str, target: str, body: bytes = b"",
-                 ts=None, nonce=None):
+                 ts=None, nonce=None, idem_key=None):
+    """The signing headers; with idem_key (a string, "" for none) version 2,
+    which covers the Idempotency-Key (returned too when not empty)."""
     path, _, query = target.partition("?")
     ts = str(int(time.time()) if ts is None else ts)
     nonce = nonce or secrets.token_urlsafe(18)
-    canonical = "\n".join([method, path, canonical_query(query), ts, nonce,
-                           hashlib.sha256(body).hexdigest()])
+    lines = [method, path, canonical_query(query), ts, nonce]
+    if idem_key is not None:
+        lines.append(idem_key)
+    canonical = "\n".join(lines + [hashlib.sha256(body).hexdigest()])
     sig = b64url(hmac.new(sign_key.encode(), canonical.encode(),
                           hashlib.sha256).digest())
-    return {"X-Mall-Timestamp": ts, "X-Mall-Nonce": nonce,
-            "X-Mall-Signature": sig}
+    h = {"X-Mall-Timestamp": ts, "X-Mall-Nonce": nonce,
+         "X-Mall-Signature": sig}
+    if idem_key is not None:
+        h["X-Mall-Sign-Version"] = "2"
+        if idem_key:
+            h["Idempotency-Key"] = idem_key
+    return h
 
 
 # --- edge -> worker signatures (for direct-to-worker tests) ---------------

@@ -471,6 +471,19 @@ def test_idempotency_key_is_covered_by_the_edge_signature(stack):
     assert r.status_code == 201, r.text
     assert sku_stock(stack, sku) == 3
 
+    # a client signing version 2 covers the key itself: altered on the way
+    # to the edge, it is refused there
+    h = {"Authorization": "Bearer " + u.token, "X-Forwarded-For": u.ip,
+         "Content-Type": "application/json"}
+    h.update(sign_headers(u.sign_key, "POST", "/api/v1/orders", body,
+                          idem_key="idem-d-1"))
+    r = stack.request("POST", "/api/v1/orders", data=body,
+                      headers=dict(h, **{"Idempotency-Key": "idem-d-2"}))
+    assert_json_error(r, 401, "BAD_SIGNATURE")
+    r = stack.request("POST", "/api/v1/orders", data=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert sku_stock(stack, sku) == 2
+
 
 # --- durability -----------------------------------------------------------------
 
