@@ -309,15 +309,19 @@ def test_two_idempotency_keys_one_forwarded(edge):
             url, tok, "".join("%s: %s\r\n" % kv for kv in h.items()))
     s = socket.create_connection(("127.0.0.1", edge.edge_port), timeout=5)
     s.sendall(head.encode())
-    resp = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        resp += chunk
+    resp = read_to_close(s)
     s.close()
     assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
     assert b"\r\nX-Got-Idem: second\r\n" in resp, resp[:600]
+
+
+def read_to_close(s):
+    resp = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return resp
+        resp += d
 
 
 def test_invalid_signature_does_not_burn_nonce(edge):
@@ -375,12 +379,7 @@ def test_slow_body_is_read_without_blocking(edge):
     for i in range(0, len(body), 1000):
         time.sleep(0.1)
         s.sendall(body[i:i + 1000])
-    resp = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        resp += d
+    resp = read_to_close(s)
     assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
     assert hashlib.sha256(body).hexdigest()  # body hash covered by signature
 

@@ -219,12 +219,16 @@ test_derive_key(void **state)
 }
 
 
+/* EXAMPLE in sign_vectors.py */
+static const char  example_body[] = "{\"items\":[{\"sku_id\":\"sku-1001\","
+                                    "\"quantity\":2}],\"address_id\":"
+                                    "\"addr-1\",\"coupon\":\"auto\"}";
+#define EXAMPLE_QUERY  "size=20&a=2&a=1&q=red+shoes&city=%E4%B8%8A%E6%B5%B7&flag"
+
+
 static void
 test_post_example(void **state)
 {
-    static const char  body[] = "{\"items\":[{\"sku_id\":\"sku-1001\","
-                                "\"quantity\":2}],\"address_id\":\"addr-1\","
-                                "\"coupon\":\"auto\"}";
     static const char  expect[] =
         "POST\n/api/v1/orders\n"
         "a=1&a=2&city=%E4%B8%8A%E6%B5%B7&flag=&q=red%20shoes&size=20\n"
@@ -235,11 +239,10 @@ test_post_example(void **state)
     long               qn, n;
 
     (void) state;
-    qn = cq("size=20&a=2&a=1&q=red+shoes&city=%E4%B8%8A%E6%B5%B7&flag",
-            cquery);
+    qn = cq(EXAMPLE_QUERY, cquery);
     assert_true(qn > 0);
 
-    mall_sha256_hex(body, strlen(body), hex);
+    mall_sha256_hex(example_body, strlen(example_body), hex);
     n = mall_sign_canonical("POST", 4, "/api/v1/orders", 14, cquery,
                             (size_t) qn, "1700000000", 10,
                             "n-4f9c2a7e1b3d5f60", 18, hex, canon,
@@ -275,9 +278,6 @@ test_post_example(void **state)
 static void
 test_v2_example(void **state)
 {
-    static const char  body[] = "{\"items\":[{\"sku_id\":\"sku-1001\","
-                                "\"quantity\":2}],\"address_id\":\"addr-1\","
-                                "\"coupon\":\"auto\"}";
     static const char  expect[] =
         "POST\n/api/v1/orders\n"
         "a=1&a=2&city=%E4%B8%8A%E6%B5%B7&flag=&q=red%20shoes&size=20\n"
@@ -288,11 +288,10 @@ test_v2_example(void **state)
     long               qn, n, n1;
 
     (void) state;
-    qn = cq("size=20&a=2&a=1&q=red+shoes&city=%E4%B8%8A%E6%B5%B7&flag",
-            cquery);
+    qn = cq(EXAMPLE_QUERY, cquery);
     assert_true(qn > 0);
 
-    mall_sha256_hex(body, strlen(body), hex);
+    mall_sha256_hex(example_body, strlen(example_body), hex);
     n = mall_sign_canonical_v2("POST", 4, "/api/v1/orders", 14, cquery,
                                (size_t) qn, "1700000000", 10,
                                "n-4f9c2a7e1b3d5f60", 18,
