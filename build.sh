@@ -141,8 +141,13 @@ build_san() {
     mkdir -p "$BUILD/san"
     ln -sfn ../bin-san "$BUILD/san/bin"
     ln -sfn ../modules-san "$BUILD/san/modules"
-    printf '#!/bin/sh\nLD_PRELOAD=%s exec /usr/sbin/nginx "$@"\n' \
+    # libstdc++ too: the module's libhs throws (and catches) C++
+    # exceptions while compiling the WAF rules, and ASan's __cxa_throw
+    # interceptor aborts ("real___cxa_throw != 0") when libstdc++ only
+    # arrives later with the module's dlopen
+    printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec /usr/sbin/nginx "$@"\n' \
         "$(readlink -f "$(gcc -print-file-name=libasan.so)")" \
+        "$(readlink -f "$(gcc -print-file-name=libstdc++.so.6)")" \
         >"$BUILD/san/nginx"
     chmod +x "$BUILD/san/nginx"
 }

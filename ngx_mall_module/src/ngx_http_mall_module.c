@@ -1493,6 +1493,26 @@ ngx_http_mall_body_handler(ngx_http_request_t *r)
 
 
 /*
+ * Copies the bytes of a chain of memory buffers to p; returns the end.
+ * Empty buffers are skipped: the last one of a chunked body, or of an
+ * upstream response, may have no memory at all (pos NULL), and memcpy()
+ * from NULL is undefined even for 0 bytes (UBSan stops the worker).
+ */
+
+u_char *
+ngx_http_mall_chain_copy(u_char *p, ngx_chain_t *cl)
+{
+    for ( /* void */ ; cl; cl = cl->next) {
+        if (cl->buf->last != cl->buf->pos) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    return p;
+}
+
+
+/*
  * Lowercase hex SHA-256 of the request body into ctx->body_sha256, once.
  * The body may span several memory buffers; a body (partly) in a temp
  * file is not read (that would block): returns NGX_DECLINED then. An absent

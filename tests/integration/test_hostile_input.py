@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from edge_harness import running_edge
+from edge_harness import SAN_DIR, running_edge
 from mall_client import derive_sign_key, read_secret, sign_headers
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -501,6 +501,10 @@ def blast(env, n, keep, close, threads=4, batch=64):
 
 
 def test_100k_hostile_requests_no_crash_no_memory_growth(env):
+    """Under the sanitizer builds (./build.sh test --sanitize) ASan's
+    quarantine holds freed memory, so RSS says nothing: there the requests
+    look for sanitizer reports only, 20k of them (ASan is slower)."""
+    n = 20000 if SAN_DIR else 100000
     keep, close = keepalive_cases(env)
     assert len(keep) > 20 and close, (len(keep), len(close))
     pids = workers(env)
@@ -511,10 +515,10 @@ def test_100k_hostile_requests_no_crash_no_memory_growth(env):
     before = {p: memory(p) for p in pids}
 
     t0 = time.time()
-    done, bad = blast(env, 100000, keep, close)
+    done, bad = blast(env, n, keep, close)
     took = time.time() - t0
     assert not bad, bad[:5]
-    assert done >= 100000
+    assert done >= n
     after = {p: memory(p) for p in pids}
 
     report = ", ".join("worker %d: VmRSS %d -> %d kB, RssAnon %d -> %d kB, "
@@ -526,7 +530,7 @@ def test_100k_hostile_requests_no_crash_no_memory_growth(env):
           % (done, took, len(keep), len(close), report))
 
     assert workers(env) == pids, "an nginx worker was replaced"
-    for p in pids:
+    for p in ([] if SAN_DIR else pids):
         # private memory, and all but the shm zones' pages: 2 MB of slack
         assert after[p][1] - before[p][1] <= 2048, report
         assert (after[p][0] - after[p][2]) - (before[p][0] - before[p][2]) \
