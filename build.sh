@@ -141,9 +141,10 @@ build_san() {
     mkdir -p "$BUILD/san"
     ln -sfn ../bin-san "$BUILD/san/bin"
     ln -sfn ../modules-san "$BUILD/san/modules"
-    # libstdc++ preloaded with the runtime: Hyperscan (C++) throws while
-    # compiling, and ASan's __cxa_throw interceptor must find the real one
-    # already loaded in a C program such as nginx
+    # libstdc++ too: the module's libhs throws (and catches) C++
+    # exceptions while compiling the WAF rules, and ASan's __cxa_throw
+    # interceptor aborts ("real___cxa_throw != 0") when libstdc++ only
+    # arrives later with the module's dlopen
     printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec /usr/sbin/nginx "$@"\n' \
         "$(readlink -f "$(gcc -print-file-name=libasan.so)")" \
         "$(readlink -f "$(gcc -print-file-name=libstdc++.so.6)")" \

@@ -10,7 +10,7 @@
 #include "mall_edge_sig.h"
 
 #define EDGE_CANON_MAX  8192
-#define EDGE_PREFIX     "mall-edge-v1"
+#define EDGE_PREFIX     "mall-edge-v2"
 
 
 /* Appends s and a '\n'; -1 when it would not fit. */
@@ -54,6 +54,7 @@ edge_mac(const mall_hmac_key_t *key, const mall_edge_fields_t *f,
         || edge_append(buf, &pos, f->token_id, f->token_id_len, 1)
         || edge_append(buf, &pos, f->token_exp, f->token_exp_len, 1)
         || edge_append(buf, &pos, f->ts, f->ts_len, 1)
+        || edge_append(buf, &pos, f->idem_key, f->idem_key_len, 1)
         || edge_append(buf, &pos, f->body_sha256_hex, MALL_SHA256_HEX_LEN,
                        0))
     {

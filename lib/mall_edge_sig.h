@@ -3,16 +3,20 @@
  * any request without a valid signature, so a direct hit on a worker port,
  * or a client-forged X-Mall-User, gets 401.
  *
- * canonical = "mall-edge-v1" \n METHOD \n URI \n REQUEST_ID \n CLIENT_IP \n
+ * canonical = "mall-edge-v2" \n METHOD \n URI \n REQUEST_ID \n CLIENT_IP \n
  *             USER \n ROLE \n TOKEN_ID \n TOKEN_EXP \n TIMESTAMP \n
- *             hex(SHA256(body))
+ *             IDEMPOTENCY_KEY \n hex(SHA256(body))
  * X-Mall-Edge-Signature =
  *     base64url_nopad(HMAC-SHA256(edge_key[kid], canonical))
  *
  * URI is the request target exactly as the worker receives it (path and
- * query). Empty fields stay as empty lines. Headers carrying the fields:
+ * query). IDEMPOTENCY_KEY is the Idempotency-Key header the worker gets
+ * (the workers decide by it which order, refund or claim a request is),
+ * empty when there is none (v1 had no such line: issue 20, finding 5).
+ * Empty fields stay as empty lines. Headers carrying the fields:
  * X-Request-Id, X-Mall-Client-Ip, X-Mall-User, X-Mall-Role, X-Mall-Token-Id,
- * X-Mall-Token-Exp, X-Mall-Edge-Ts, X-Mall-Edge-Kid, X-Mall-Edge-Signature.
+ * X-Mall-Token-Exp, X-Mall-Edge-Ts, Idempotency-Key, X-Mall-Edge-Kid,
+ * X-Mall-Edge-Signature.
  */
 #ifndef MALL_EDGE_SIG_H
 #define MALL_EDGE_SIG_H
@@ -34,6 +38,7 @@ typedef struct {
     const char *token_id;    size_t token_id_len;
     const char *token_exp;   size_t token_exp_len;
     const char *ts;          size_t ts_len;
+    const char *idem_key;    size_t idem_key_len;
     const char *body_sha256_hex;   /* 64 hex digits */
 } mall_edge_fields_t;
 

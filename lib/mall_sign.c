@@ -215,25 +215,15 @@ mall_sign_canonical_query(const char *q, size_t qlen,
 }
 
 
-long
-mall_sign_canonical(const char *method, size_t method_len,
-    const char *path, size_t path_len, const char *cquery, size_t cquery_len,
-    const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
-    const char body_sha256_hex[64], char *out, size_t outsz)
+/* Joins n parts with '\n' into out[outsz]; the length, or -1. */
+static long
+sign_join(const char **part, const size_t *plen, size_t n, char *out,
+    size_t outsz)
 {
-    size_t       i, pos, len;
-    const char  *part[6];
-    size_t       plen[6];
+    size_t  i, pos, len;
 
-    part[0] = method;            plen[0] = method_len;
-    part[1] = path;              plen[1] = path_len;
-    part[2] = cquery;            plen[2] = cquery_len;
-    part[3] = ts;                plen[3] = ts_len;
-    part[4] = nonce;             plen[4] = nonce_len;
-    part[5] = body_sha256_hex;   plen[5] = MALL_SHA256_HEX_LEN;
-
-    len = 5;                            /* the newlines */
-    for (i = 0; i < 6; i++) {
+    len = n - 1;                        /* the newlines */
+    for (i = 0; i < n; i++) {
         if (plen[i] > outsz) {
             return -1;
         }
@@ -244,7 +234,7 @@ mall_sign_canonical(const char *method, size_t method_len,
     }
 
     pos = 0;
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < n; i++) {
         if (i > 0) {
             out[pos++] = '\n';
         }
@@ -254,6 +244,48 @@ mall_sign_canonical(const char *method, size_t method_len,
         }
     }
     return (long) pos;
+}
+
+
+long
+mall_sign_canonical(const char *method, size_t method_len,
+    const char *path, size_t path_len, const char *cquery, size_t cquery_len,
+    const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
+    const char body_sha256_hex[64], char *out, size_t outsz)
+{
+    const char  *part[6];
+    size_t       plen[6];
+
+    part[0] = method;            plen[0] = method_len;
+    part[1] = path;              plen[1] = path_len;
+    part[2] = cquery;            plen[2] = cquery_len;
+    part[3] = ts;                plen[3] = ts_len;
+    part[4] = nonce;             plen[4] = nonce_len;
+    part[5] = body_sha256_hex;   plen[5] = MALL_SHA256_HEX_LEN;
+
+    return sign_join(part, plen, 6, out, outsz);
+}
+
+
+long
+mall_sign_canonical_v2(const char *method, size_t method_len,
+    const char *path, size_t path_len, const char *cquery, size_t cquery_len,
+    const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
+    const char *idem, size_t idem_len, const char body_sha256_hex[64],
+    char *out, size_t outsz)
+{
+    const char  *part[7];
+    size_t       plen[7];
+
+    part[0] = method;            plen[0] = method_len;
+    part[1] = path;              plen[1] = path_len;
+    part[2] = cquery;            plen[2] = cquery_len;
+    part[3] = ts;                plen[3] = ts_len;
+    part[4] = nonce;             plen[4] = nonce_len;
+    part[5] = idem;              plen[5] = idem_len;
+    part[6] = body_sha256_hex;   plen[6] = MALL_SHA256_HEX_LEN;
+
+    return sign_join(part, plen, 7, out, outsz);
 }
 
 

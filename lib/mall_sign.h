@@ -5,6 +5,12 @@
  *               hex(SHA256(body))
  *   X-Mall-Signature = base64url_nopad(HMAC-SHA256(sign_key, canonical))
  *
+ * Version 2 (the request says X-Mall-Sign-Version: 2) adds the
+ * Idempotency-Key header's value (empty when there is none) before the
+ * body hash: METHOD \n PATH \n QUERY \n TIMESTAMP \n NONCE \n
+ * IDEMPOTENCY_KEY \n hex(SHA256(body)). A v2 string has one line more than
+ * a v1 string and no field can hold a newline, so the two never collide.
+ *
  * QUERY: parameters percent-decoded ('+' is a space, a parameter without
  * '=' has an empty value), sorted by name then value (bytewise), each
  * re-encoded per RFC 3986 (unreserved A-Z a-z 0-9 - . _ ~ kept, everything
@@ -71,6 +77,16 @@ long mall_sign_canonical(const char *method, size_t method_len,
     const char *path, size_t path_len, const char *cquery, size_t cquery_len,
     const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
     const char body_sha256_hex[64], char *out, size_t outsz);
+
+/*
+ * The version 2 canonical string: the same with idem (the Idempotency-Key,
+ * idem_len 0 when absent) as the line before the body hash.
+ */
+long mall_sign_canonical_v2(const char *method, size_t method_len,
+    const char *path, size_t path_len, const char *cquery, size_t cquery_len,
+    const char *ts, size_t ts_len, const char *nonce, size_t nonce_len,
+    const char *idem, size_t idem_len, const char body_sha256_hex[64],
+    char *out, size_t outsz);
 
 /* X-Mall-Signature for a canonical string: 43 chars, no NUL. */
 int mall_sign_compute(const char *key, size_t keylen, const char *canonical,

@@ -1714,7 +1714,6 @@ ngx_http_mall_cache_store(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
     uint64_t                      now, expire;
     ngx_int_t                     rc;
     ngx_str_t                     gz;
-    ngx_chain_t                  *cl;
     ngx_shm_zone_t               *zone;
     ngx_http_mall_cache_stats_t  *stats;
     ngx_http_mall_cache_entry_t   e;
@@ -1731,10 +1730,7 @@ ngx_http_mall_cache_store(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
             goto failed;
         }
 
-        p = body;
-        for (cl = ctx->body; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-        }
+        (void) ngx_http_mall_chain_copy(body, ctx->body);
     }
 
     /* compressed once per fill, never per hit */

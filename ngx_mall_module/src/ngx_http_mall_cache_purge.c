@@ -649,10 +649,7 @@ ngx_http_mall_cache_purge_body(ngx_http_request_t *r)
             return;
         }
 
-        p = body;
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-        }
+        (void) ngx_http_mall_chain_copy(body, r->request_body->bufs);
 
         m = mall_json_flat_parse((char *) body, len, mem, 8);
 

@@ -46,6 +46,8 @@ ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 {
     u_char                     *p, exp[NGX_INT64_LEN];
     ngx_str_t                   id;
+    ngx_http_mall_header_want_t  idem = { ngx_string("idempotency-key"),
+                                          ngx_null_string };
     mall_edge_fields_t          f;
     ngx_http_mall_secret_t     *key;
     ngx_http_mall_main_conf_t  *mmcf;
@@ -118,6 +120,17 @@ ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 
     f.ts = (const char *) ctx->edge_ts;
     f.ts_len = ctx->edge_ts_len;
+
+    /*
+     * the key the worker decides by: conf/ forwards exactly this value
+     * ($mall_idempotency_key), so a second header cannot differ from it
+     */
+
+    ngx_http_mall_find_headers_in(r, &idem, 1);
+    ctx->edge_idem = idem.value;
+
+    f.idem_key = (const char *) idem.value.data;
+    f.idem_key_len = idem.value.len;
     f.body_sha256_hex = (const char *) ctx->body_sha256;
 
     if (mall_edge_sign_keyed(key[0].hmac, &f, (char *) ctx->edge_sig)
@@ -190,6 +203,31 @@ ngx_http_mall_edge_kid_variable(ngx_http_request_t *r,
         v->data = ctx->edge_kid.data;
         v->len = ctx->edge_kid.len;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * $mall_idempotency_key: the Idempotency-Key the edge signature covers;
+ * not found (so proxy_set_header sends none) when the request has none.
+ */
+
+ngx_int_t
+ngx_http_mall_edge_idem_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_mall_ctx_t  *ctx;
+
+    ctx = ngx_http_mall_edge_variable(r, v);
+
+    if (ctx == NULL || ctx->edge_idem.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = ctx->edge_idem.data;
+    v->len = ctx->edge_idem.len;
 
     return NGX_OK;
 }

@@ -2,7 +2,9 @@
 /*
  * Edge -> worker signature (lib/mall_edge_sig.h) exposed as the variables
  * $mall_edge_ts, $mall_edge_kid and $mall_edge_signature, which conf/ passes
- * to the workers with proxy_set_header.
+ * to the workers with proxy_set_header, with $mall_idempotency_key: the
+ * Idempotency-Key the signature covers (forwarded in place of the
+ * client's, so that the worker reads exactly the signed value).
  */
 
 
@@ -27,6 +29,8 @@ char *ngx_http_mall_edge_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mall_edge_ts_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_mall_edge_kid_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_mall_edge_idem_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_mall_edge_signature_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

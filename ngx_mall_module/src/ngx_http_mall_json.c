@@ -202,6 +202,17 @@ ngx_int_t
 ngx_http_mall_deny(ngx_http_request_t *r, ngx_uint_t status, char *code,
     char *message)
 {
+    return ngx_http_mall_deny_retry(r, status, code, message,
+                                    status == NGX_HTTP_TOO_MANY_REQUESTS);
+}
+
+
+/* The same with Retry-After: retry_after seconds (none when 0). */
+
+ngx_int_t
+ngx_http_mall_deny_retry(ngx_http_request_t *r, ngx_uint_t status,
+    char *code, char *message, time_t retry_after)
+{
     ngx_int_t  rc;
     ngx_str_t  c, m;
 
@@ -212,8 +223,7 @@ ngx_http_mall_deny(ngx_http_request_t *r, ngx_uint_t status, char *code,
 
     ngx_http_mall_metrics_denied(r, status);
 
-    rc = ngx_http_mall_send_error(r, status, &c, &m,
-                                  status == NGX_HTTP_TOO_MANY_REQUESTS);
+    rc = ngx_http_mall_send_error(r, status, &c, &m, retry_after);
 
     ngx_http_finalize_request(r, rc);
 

@@ -24,6 +24,8 @@ ngx_int_t ngx_http_mall_send_error(ngx_http_request_t *r, ngx_uint_t status,
  */
 ngx_int_t ngx_http_mall_deny(ngx_http_request_t *r, ngx_uint_t status,
     char *code, char *message);
+ngx_int_t ngx_http_mall_deny_retry(ngx_http_request_t *r, ngx_uint_t status,
+    char *code, char *message, time_t retry_after);
 
 ngx_int_t ngx_http_mall_json_error_handler(ngx_http_request_t *r);
 

@@ -25,7 +25,7 @@
  *   mall_shm_size_bytes{zone}, mall_shm_used_bytes{zone}   every mall zone
  *   mall_shm_entries{zone}, mall_shm_{evictions,expired,failures}_total{zone}
  *                                                keyed-store zones
- *   mall_nonce_{inserts,replays,evictions}_total{zone}  replay cache
+ *   mall_nonce_{inserts,replays,full,user_limited}_total{zone}  replay cache
  *   mall_redis_connected                         1: follower connected
  *   mall_redis_errors_total                      connection failures
  *   mall_redis_last_error_timestamp_seconds      unix time; 0: none
@@ -129,7 +129,7 @@ static char  *ngx_http_mall_auth_reasons[] = {
 static char  *ngx_http_mall_sign_reasons[] = {
     "missing", "no_token", "bad_timestamp", "expired", "bad_nonce",
     "unknown_key", "bad_query", "bad_signature", "too_large", "replay",
-    "unavailable"
+    "unavailable", "user_limited"
 };
 
 
@@ -902,13 +902,24 @@ ngx_http_mall_metrics_write_shm(ngx_http_mall_metrics_out_t *o,
             &nz->name, nz->sh->replays);
     }
 
-    ngx_http_mall_metrics_family(o, "mall_nonce_evictions_total", "counter",
-        "Live nonces dropped because their buckets were full.");
+    ngx_http_mall_metrics_family(o, "mall_nonce_full_total", "counter",
+        "Signed requests refused (503) because their buckets held live "
+        "nonces only.");
 
     if (nz) {
         ngx_http_mall_metrics_sample(o,
-            "mall_nonce_evictions_total{zone=\"%V\"} %uA\n",
-            &nz->name, nz->sh->evictions);
+            "mall_nonce_full_total{zone=\"%V\"} %uA\n",
+            &nz->name, nz->sh->full);
+    }
+
+    ngx_http_mall_metrics_family(o, "mall_nonce_user_limited_total",
+        "counter", "Signed requests refused (429) because the user held its "
+        "per_user share of the zone.");
+
+    if (nz) {
+        ngx_http_mall_metrics_sample(o,
+            "mall_nonce_user_limited_total{zone=\"%V\"} %uA\n",
+            &nz->name, nz->sh->user_limited);
     }
 }
 

@@ -51,7 +51,8 @@
 #define NGX_HTTP_MALL_M_SIGN_TOO_LARGE      9
 #define NGX_HTTP_MALL_M_SIGN_REPLAY         10
 #define NGX_HTTP_MALL_M_SIGN_UNAVAILABLE    11
-#define NGX_HTTP_MALL_M_SIGN_N              12
+#define NGX_HTTP_MALL_M_SIGN_USER_LIMITED   12  /* per_user share */
+#define NGX_HTTP_MALL_M_SIGN_N              13
 
 
 ngx_int_t ngx_http_mall_metrics_init(ngx_conf_t *cf);

@@ -155,7 +155,7 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       NULL },
 
     { ngx_string("mall_sign_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_mall_sign_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -174,6 +174,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mall_loc_conf_t, sign.mode),
       &ngx_http_mall_modes },
+
+    { ngx_string("mall_sign_v1"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, sign.v1),
+      NULL },
 
     { ngx_string("mall_sign_methods"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -466,6 +473,10 @@ static ngx_http_variable_t  ngx_http_mall_vars[] = {
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mall_edge_kid"), NULL, ngx_http_mall_edge_kid_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_idempotency_key"), NULL,
+      ngx_http_mall_edge_idem_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mall_edge_signature"), NULL,
@@ -1478,6 +1489,26 @@ ngx_http_mall_body_handler(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * Copies the bytes of a chain of memory buffers to p; returns the end.
+ * Empty buffers are skipped: the last one of a chunked body, or of an
+ * upstream response, may have no memory at all (pos NULL), and memcpy()
+ * from NULL is undefined even for 0 bytes (UBSan stops the worker).
+ */
+
+u_char *
+ngx_http_mall_chain_copy(u_char *p, ngx_chain_t *cl)
+{
+    for ( /* void */ ; cl; cl = cl->next) {
+        if (cl->buf->last != cl->buf->pos) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    return p;
 }
 
 

@@ -105,6 +105,7 @@ struct ngx_http_mall_ctx_s {
     size_t                         edge_ts_len;
     u_char                         edge_sig[MALL_EDGE_SIG_LEN];
     ngx_str_t                      edge_kid;
+    ngx_str_t                      edge_idem;     /* Idempotency-Key signed */
 
     ngx_http_mall_limit_ctx_t      limit;
     ngx_http_mall_cache_ctx_t     *cache;
@@ -131,6 +132,7 @@ ngx_int_t ngx_http_mall_read_body(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
+u_char *ngx_http_mall_chain_copy(u_char *p, ngx_chain_t *cl);
 ngx_int_t ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *key, size_t min, size_t max);
 char *ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,

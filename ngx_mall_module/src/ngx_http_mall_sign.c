@@ -67,10 +67,10 @@ static ngx_http_mall_sign_conn_t *ngx_http_mall_sign_key(
 static void ngx_http_mall_sign_conn_cleanup(void *data);
 static ngx_int_t ngx_http_mall_sign_verify(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx, ngx_str_t *ts, ngx_str_t *nonce,
-    ngx_str_t *sig, time_t when);
+    ngx_str_t *sig, ngx_str_t *idem, time_t when);
 
 
-/* mall_sign_zone <name>:<size> */
+/* mall_sign_zone <name>:<size> [per_user=N|N%|off] */
 
 char *
 ngx_http_mall_sign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -86,6 +86,8 @@ ngx_http_mall_sign_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     mmcf->sign.zone = ngx_http_mall_nonce_zone_add(cf, &value[1],
+                                                   cf->args->nelts > 2
+                                                   ? &value[2] : NULL,
                                                    &ngx_http_mall_module);
     if (mmcf->sign.zone == NULL) {
         return NGX_CONF_ERROR;
@@ -117,6 +119,7 @@ ngx_http_mall_sign_create_loc_conf(ngx_http_mall_sign_loc_conf_t *conf)
 {
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->window = NGX_CONF_UNSET;
+    conf->v1 = NGX_CONF_UNSET;
 
     /*
      * set by ngx_pcalloc():
@@ -135,6 +138,9 @@ ngx_http_mall_sign_merge_loc_conf(ngx_conf_t *cf,
 
     ngx_conf_merge_uint_value(conf->mode, prev->mode, NGX_HTTP_MALL_OFF);
     ngx_conf_merge_sec_value(conf->window, prev->window, 300);
+
+    /* the transition to v2 (the Idempotency-Key signed): v1 still taken */
+    ngx_conf_merge_value(conf->v1, prev->v1, 1);
 
     /* Writes are signed; reads are left to the token check by default. */
     ngx_conf_merge_bitmask_value(conf->methods, prev->methods,
@@ -181,14 +187,16 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     u_char                     bad;
     time_t                     when;
     ngx_int_t                  rc;
-    ngx_str_t                  ts, nonce, sig;
+    ngx_str_t                  ts, nonce, sig, version, idem;
     ngx_uint_t                 i;
     ngx_http_mall_loc_conf_t  *mlcf;
 
-    ngx_http_mall_header_want_t  want[3] = {
+    ngx_http_mall_header_want_t  want[5] = {
         { ngx_string("x-mall-timestamp"), ngx_null_string },
         { ngx_string("x-mall-nonce"), ngx_null_string },
         { ngx_string("x-mall-signature"), ngx_null_string },
+        { ngx_string("x-mall-sign-version"), ngx_null_string },
+        { ngx_string("idempotency-key"), ngx_null_string },
     };
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mall_module);
@@ -199,11 +207,13 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         return NGX_DECLINED;
     }
 
-    ngx_http_mall_find_headers_in(r, want, 3);
+    ngx_http_mall_find_headers_in(r, want, 5);
 
     ts = want[0].value;
     nonce = want[1].value;
     sig = want[2].value;
+    version = want[3].value;
+    idem = want[4].value;
 
     if (ts.data == NULL && nonce.data == NULL && sig.data == NULL
         && mlcf->sign.mode == NGX_HTTP_MALL_OPTIONAL)
@@ -231,6 +241,36 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
                                   NGX_HTTP_MALL_SIGN_BAD,
                                   "missing X-Mall-Nonce header");
+    }
+
+    /*
+     * v2 covers the Idempotency-Key too; v1 (no version header) is taken
+     * while mall_sign_v1 is on. idem.data NULL below: a v1 signature.
+     */
+
+    if (version.data == NULL
+        || (version.len == 1 && version.data[0] == '1'))
+    {
+        if (!mlcf->sign.v1) {
+            ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_MISSING);
+            return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                      NGX_HTTP_MALL_SIGN_BAD,
+                                      "signature version 1 is no longer "
+                                      "accepted: send X-Mall-Sign-Version: 2");
+        }
+
+        ngx_str_null(&idem);
+
+    } else if (version.len == 1 && version.data[0] == '2') {
+        if (idem.data == NULL) {
+            ngx_str_set(&idem, "");
+        }
+
+    } else {
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_MISSING);
+        return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED,
+                                  NGX_HTTP_MALL_SIGN_BAD,
+                                  "unsupported X-Mall-Sign-Version");
     }
 
     if (ctx->auth_state != NGX_HTTP_MALL_AUTH_VERIFIED) {
@@ -290,7 +330,7 @@ ngx_http_mall_sign_handler(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
         return rc;
     }
 
-    return ngx_http_mall_sign_verify(r, ctx, &ts, &nonce, &sig, when);
+    return ngx_http_mall_sign_verify(r, ctx, &ts, &nonce, &sig, &idem, when);
 }
 
 
@@ -357,7 +397,8 @@ ngx_http_mall_sign_conn_cleanup(void *data)
 
 static ngx_int_t
 ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
-    ngx_str_t *ts, ngx_str_t *nonce, ngx_str_t *sig, time_t when)
+    ngx_str_t *ts, ngx_str_t *nonce, ngx_str_t *sig, ngx_str_t *idem,
+    time_t when)
 {
     u_char                        *p, *canonical, *cquery, *scratch;
     char                           expected[MALL_SIGN_SIG_LEN];
@@ -398,7 +439,9 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     /* the nonce's buckets load while the body is hashed */
 
     ngx_http_mall_nonce_prepare(mmcf->sign.zone, sc->key, MALL_SIGN_KEY_LEN,
-                                nonce->data, nonce->len, when, &ticket);
+                                nonce->data, nonce->len,
+                                (u_char *) ctx->claims->sub,
+                                ngx_strlen(ctx->claims->sub), &ticket);
 
     if (ngx_http_mall_body_sha256(r, ctx) != NGX_OK) {
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_TOO_LARGE);
@@ -442,21 +485,34 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
     }
 
     len = r->method_name.len + path.len + cqlen + ts->len + nonce->len
-          + MALL_SHA256_HEX_LEN + 5;
+          + idem->len + MALL_SHA256_HEX_LEN + 6;
 
     canonical = ngx_pnalloc(r->pool, len);
     if (canonical == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    clen = mall_sign_canonical((const char *) r->method_name.data,
-                               r->method_name.len,
-                               (const char *) path.data, path.len,
-                               (const char *) cquery, (size_t) cqlen,
-                               (const char *) ts->data, ts->len,
-                               (const char *) nonce->data, nonce->len,
-                               (const char *) ctx->body_sha256,
-                               (char *) canonical, len);
+    if (idem->data == NULL) {
+        clen = mall_sign_canonical((const char *) r->method_name.data,
+                                   r->method_name.len,
+                                   (const char *) path.data, path.len,
+                                   (const char *) cquery, (size_t) cqlen,
+                                   (const char *) ts->data, ts->len,
+                                   (const char *) nonce->data, nonce->len,
+                                   (const char *) ctx->body_sha256,
+                                   (char *) canonical, len);
+
+    } else {
+        clen = mall_sign_canonical_v2((const char *) r->method_name.data,
+                                      r->method_name.len,
+                                      (const char *) path.data, path.len,
+                                      (const char *) cquery, (size_t) cqlen,
+                                      (const char *) ts->data, ts->len,
+                                      (const char *) nonce->data, nonce->len,
+                                      (const char *) idem->data, idem->len,
+                                      (const char *) ctx->body_sha256,
+                                      (char *) canonical, len);
+    }
 
     if (clen < 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -484,9 +540,15 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
      */
 
     rc = ngx_http_mall_nonce_add(mmcf->sign.zone, &ticket,
-                                 when + mlcf->sign.window + 1, ngx_time());
+                                 when + mlcf->sign.window + 1, ngx_time(),
+                                 2 * mlcf->sign.window + 1);
 
-    if (rc == NGX_BUSY) {
+    switch (rc) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_BUSY:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mall_sign: replayed nonce for token \"%s\"",
                       ctx->claims->jti);
@@ -494,13 +556,30 @@ ngx_http_mall_sign_verify(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx,
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_REPLAY);
         return ngx_http_mall_deny(r, NGX_HTTP_UNAUTHORIZED, "REPLAYED",
                                   "nonce already used");
-    }
 
-    if (rc != NGX_OK) {
-        /* cannot remember the nonce: refuse rather than allow a replay */
+    case NGX_DECLINED:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mall_sign: user \"%s\" holds its share of the "
+                      "replay cache", ctx->claims->sub);
+
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_USER_LIMITED);
+        return ngx_http_mall_deny_retry(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                        "RATE_LIMITED",
+                                        "too many signed requests",
+                                        ticket.retry);
+
+    case NGX_AGAIN:
+        /* no room to remember the nonce: refuse rather than allow a replay */
         ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNAVAILABLE);
-        return ngx_http_mall_deny(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "UNAVAILABLE", "replay cache unavailable");
+        return ngx_http_mall_deny_retry(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "UNAVAILABLE", "replay cache full",
+                                        ticket.retry);
+
+    default:
+        ngx_http_mall_metrics_sign(NGX_HTTP_MALL_M_SIGN_UNAVAILABLE);
+        return ngx_http_mall_deny_retry(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "UNAVAILABLE",
+                                        "replay cache unavailable", 1);
     }
 
     ctx->sign_done = 1;

@@ -29,6 +29,7 @@ typedef struct {
     ngx_uint_t                     mode;      /* NGX_HTTP_MALL_OFF... */
     ngx_uint_t                     methods;   /* NGX_HTTP_* bits to check */
     time_t                         window;    /* seconds, each side of now */
+    ngx_flag_t                     v1;        /* mall_sign_v1: take v1 */
 } ngx_http_mall_sign_loc_conf_t;
 
 

@@ -509,7 +509,6 @@ too_large:
 static ngx_int_t
 ngx_http_mall_waf_body(ngx_http_request_t *r, size_t limit, ngx_str_t *body)
 {
-    u_char                   *p;
     size_t                    len;
     ngx_buf_t                *b;
     ngx_chain_t              *cl;
@@ -552,11 +551,7 @@ ngx_http_mall_waf_body(ngx_http_request_t *r, size_t limit, ngx_str_t *body)
         return NGX_DECLINED;
     }
 
-    p = body->data;
-
-    for (cl = rb->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
+    (void) ngx_http_mall_chain_copy(body->data, rb->bufs);
 
     body->len = len;
 

@@ -581,7 +581,7 @@ mall_auth_key k1 ES256 $KEYS/jwt-k1.pub.pem;
 mall_auth_issuer mall-edge;
 mall_auth_audience mall-mini;
 mall_sign_secret s1 $KEYS/sign-s1.key;
-mall_sign_zone bench_nonces:48m;
+mall_sign_zone bench_nonces:48m per_user=off;
 mall_edge_key e1 $KEYS/edge-e1.key;
 EOF
 }

@@ -3,11 +3,11 @@
  * controls (method, URI, request id, ...) and the signature header the
  * worker receives.
  *
- * Input: nine '\0'-separated fields (method, uri, request id, client ip,
- * user, role, token id, token exp, ts), then the received signature.
- * Oracles: what is signed verifies (plain and prepared key agree), a
- * changed signature or field does not, and the received bytes verify only
- * if they are that signature.
+ * Input: ten '\0'-separated fields (method, uri, request id, client ip,
+ * user, role, token id, token exp, ts, idempotency key), then the received
+ * signature. Oracles: what is signed verifies (plain and prepared key
+ * agree), a changed signature or field (the idempotency key too) does not,
+ * and the received bytes verify only if they are that signature.
  */
 #include "fuzz_common.h"
 #include "fuzz_keys.h"
@@ -25,8 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                  i, rc, rck;
     char                 sig[MALL_EDGE_SIG_LEN], sig2[MALL_EDGE_SIG_LEN];
-    char                *recv, *fld[9];
-    size_t               len[9], rlen;
+    char                *recv, *fld[10];
+    size_t               len[10], rlen;
     fz_in_t              in;
     const uint8_t       *f;
     mall_hmac_key_t      hk;
@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     in.p = data;
     in.n = size;
-    for (i = 0; i < 9; i++) {
+    for (i = 0; i < 10; i++) {
         len[i] = fz_field(&in, '\0', &f);
         fld[i] = fz_dup(f, len[i]);
     }
@@ -51,6 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e.token_id = fld[6];    e.token_id_len = len[6];
     e.token_exp = fld[7];   e.token_exp_len = len[7];
     e.ts = fld[8];          e.ts_len = len[8];
+    e.idem_key = fld[9];    e.idem_key_len = len[9];
     e.body_sha256_hex = body_hex;
 
     rc = mall_edge_sign(KEY, KEYLEN, &e, sig);
@@ -69,6 +70,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(mall_edge_verify(KEY, KEYLEN, &e, recv, rlen)
                   == (rlen == sizeof(sig)
                       && memcmp(recv, sig, sizeof(sig)) == 0));
+        if (len[9] > 0) {
+            e.idem_key_len--;
+            FZ_ASSERT(mall_edge_verify(KEY, KEYLEN, &e, sig,
+                                       sizeof(sig)) == 0);
+            e.idem_key_len++;
+        }
         if (len[0] > 0) {
             e.method_len--;
             FZ_ASSERT(mall_edge_verify(KEY, KEYLEN, &e, sig,
@@ -79,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   == 0);
     }
 
-    for (i = 0; i < 9; i++) {
+    for (i = 0; i < 10; i++) {
         free(fld[i]);
     }
     free(recv);

@@ -7,7 +7,8 @@
  * header documents; both must agree, and canonicalising the canonical
  * form again must give it back (decode, sort and re-encode are
  * idempotent). Then the canonical string and the signature, sized as the
- * module sizes them.
+ * module sizes them, in version 1 and in version 2 (the input is the
+ * Idempotency-Key too, an untrusted header).
  */
 #include "fuzz_common.h"
 #include "mall_sign.h"
@@ -84,6 +85,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       32, body_hex, canonical, len - 1)
                   == -1);
         mall_sign_compute("k", 1, canonical, (size_t) clen, sig);
+        free(canonical);
+
+        /* v2: the module allocates one line more, the key's */
+        len += size + 1;
+        canonical = fz_alloc(len);
+        clen = mall_sign_canonical_v2("POST", 4, "/api/v1/orders", 14, mod,
+                                      (size_t) nmod, "1700000000", 10,
+                                      "0123456789abcdef0123456789abcdef", 32,
+                                      q, size, body_hex, canonical, len);
+        FZ_ASSERT(clen == (long) len);
+        FZ_ASSERT(memcmp(canonical + len - MALL_SHA256_HEX_LEN - size - 1,
+                         q, size) == 0);
+        FZ_ASSERT(mall_sign_canonical_v2("POST", 4, "/api/v1/orders", 14,
+                                         mod, (size_t) nmod, "1700000000",
+                                         10,
+                                         "0123456789abcdef0123456789abcdef",
+                                         32, q, size, body_hex, canonical,
+                                         len - 1)
+                  == -1);
         free(canonical);
     }
 

@@ -3,9 +3,10 @@
  * the edge signature over a request's headers and body (header values
  * arrive as evhttp's C strings, absent ones as NULL). Pure: no server.
  *
- * Input: a flags byte, then eleven '\0'-separated header values (method,
+ * Input: a flags byte, then twelve '\0'-separated header values (method,
  * uri, request id, client ip, user, role, token id, token exp, ts, kid,
- * signature) and the body. Flag bits make a header absent; bit 7 replaces
+ * signature, Idempotency-Key; an empty key is an absent header) and the
+ * body. Flag bits make a header absent; bit 7 replaces
  * the signature with the one the edge would have made, so the fuzzer also
  * reaches the identity copy behind a valid signature. Oracles: a check
  * passes only with that signature, a known kid and a timestamp within the
@@ -63,6 +64,8 @@ edge_sig(const mall_edge_input_t *in, char sig[MALL_EDGE_SIG_LEN + 1])
     f.token_exp = S(in->token_exp);
     f.token_exp_len = strlen(f.token_exp);
     f.ts = S(in->ts);                    f.ts_len = strlen(f.ts);
+    f.idem_key = S(in->idem_key);
+    f.idem_key_len = strlen(f.idem_key);
     f.body_sha256_hex = hex;
     if (mall_edge_sign((const uint8_t *) test_only_edge_key,
                        sizeof(test_only_edge_key) - 1, &f, sig) != 0)
@@ -78,7 +81,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                 i, rc;
-    char               *h[11], good[MALL_EDGE_SIG_LEN + 1];
+    char               *h[12], good[MALL_EDGE_SIG_LEN + 1];
     uint8_t             flags;
     fz_in_t             in;
     mall_err_t          err;
@@ -89,7 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.p = data;
     in.n = size;
     flags = fz_byte(&in);
-    for (i = 0; i < 11; i++) {
+    for (i = 0; i < 12; i++) {
         h[i] = fz_str_field(&in, '\0');
     }
 
@@ -105,6 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e.ts = (flags & 8) ? NULL : h[8];
     e.kid = (flags & 16) ? "e1" : h[9];
     e.signature = (flags & 32) ? NULL : h[10];
+    e.idem_key = h[11][0] != '\0' ? h[11] : NULL;
     e.body = (flags & 64) ? NULL : in.p;
     e.body_len = (flags & 64) ? 0 : in.n;
 
@@ -130,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(id.verified == 0 && err.code == 401);
     }
 
-    for (i = 0; i < 11; i++) {
+    for (i = 0; i < 12; i++) {
         free(h[i]);
     }
     return 0;

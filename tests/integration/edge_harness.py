@@ -53,6 +53,7 @@ ECHO = "\n".join(
     for h, v in (("User", "user"), ("Role", "role"), ("Jti", "token_id"),
                  ("Exp", "token_exp"), ("Ts", "edge_ts"), ("Kid", "edge_kid"),
                  ("Sig", "edge_signature"), ("Ip", "client_ip")))
+ECHO += "\n            add_header X-Got-Idem $http_idempotency_key always;"
 
 FORWARD = "\n".join(
     "            proxy_set_header %s %s;" % (h, v)
@@ -64,7 +65,8 @@ FORWARD = "\n".join(
                  ("X-Mall-Token-Exp", "$mall_token_exp"),
                  ("X-Mall-Edge-Ts", "$mall_edge_ts"),
                  ("X-Mall-Edge-Kid", "$mall_edge_kid"),
-                 ("X-Mall-Edge-Signature", "$mall_edge_signature")))
+                 ("X-Mall-Edge-Signature", "$mall_edge_signature"),
+                 ("Idempotency-Key", "$mall_idempotency_key")))
 
 
 def free_port():

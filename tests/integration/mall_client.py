@@ -92,34 +92,48 @@ def derive_sign_key(secret: bytes, jti: str) -> str:
 
 
 def sign_headers(sign_key: str, method: str, target: str, body: bytes = b"",
-                 ts=None, nonce=None):
+                 ts=None, nonce=None, idem_key=None):
+    """The signing headers; with idem_key (a string, "" for none) version 2,
+    which covers the Idempotency-Key (returned too when not empty)."""
     path, _, query = target.partition("?")
     ts = str(int(time.time()) if ts is None else ts)
     nonce = nonce or secrets.token_urlsafe(18)
-    canonical = "\n".join([method, path, canonical_query(query), ts, nonce,
-                           hashlib.sha256(body).hexdigest()])
+    lines = [method, path, canonical_query(query), ts, nonce]
+    if idem_key is not None:
+        lines.append(idem_key)
+    canonical = "\n".join(lines + [hashlib.sha256(body).hexdigest()])
     sig = b64url(hmac.new(sign_key.encode(), canonical.encode(),
                           hashlib.sha256).digest())
-    return {"X-Mall-Timestamp": ts, "X-Mall-Nonce": nonce,
-            "X-Mall-Signature": sig}
+    h = {"X-Mall-Timestamp": ts, "X-Mall-Nonce": nonce,
+         "X-Mall-Signature": sig}
+    if idem_key is not None:
+        h["X-Mall-Sign-Version"] = "2"
+        if idem_key:
+            h["Idempotency-Key"] = idem_key
+    return h
 
 
 # --- edge -> worker signatures (for direct-to-worker tests) ---------------
 
 def edge_headers(edge_key: bytes, method, uri, body=b"", user="", role="",
                  token_id="", token_exp="", client_ip="127.0.0.1",
-                 request_id=None, kid="e1", ts=None):
+                 request_id=None, kid="e1", ts=None, idem_key=""):
+    """The edge's headers (lib/mall_edge_sig.h, mall-edge-v2); with
+    idem_key, the Idempotency-Key header it covers too."""
     request_id = request_id or secrets.token_hex(16)
     ts = str(int(time.time()) if ts is None else ts)
-    canonical = "\n".join(["mall-edge-v1", method, uri, request_id, client_ip,
-                           user, role, token_id, str(token_exp), ts,
+    canonical = "\n".join(["mall-edge-v2", method, uri, request_id, client_ip,
+                           user, role, token_id, str(token_exp), ts, idem_key,
                            hashlib.sha256(body).hexdigest()])
     sig = b64url(hmac.new(edge_key, canonical.encode(), hashlib.sha256).digest())
-    return {"X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
-            "X-Mall-User": user, "X-Mall-Role": role,
-            "X-Mall-Token-Id": token_id, "X-Mall-Token-Exp": str(token_exp),
-            "X-Mall-Edge-Ts": ts, "X-Mall-Edge-Kid": kid,
-            "X-Mall-Edge-Signature": sig}
+    h = {"X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
+         "X-Mall-User": user, "X-Mall-Role": role,
+         "X-Mall-Token-Id": token_id, "X-Mall-Token-Exp": str(token_exp),
+         "X-Mall-Edge-Ts": ts, "X-Mall-Edge-Kid": kid,
+         "X-Mall-Edge-Signature": sig}
+    if idem_key:
+        h["Idempotency-Key"] = idem_key
+    return h
 
 
 def nonce():

@@ -62,6 +62,13 @@ http {
 %(forward)s
             proxy_pass http://127.0.0.1:%(echo)d;
         }
+        location /api/v2only/ {
+            mall_auth required;
+            mall_sign required;
+            mall_sign_v1 off;
+%(forward)s
+            proxy_pass http://127.0.0.1:%(echo)d;
+        }
         location /api/writes/ {
             mall_auth required;
             mall_sign required;
@@ -246,6 +253,77 @@ def test_signed_post_and_replay(edge):
     error_of(r, 401, "REPLAYED")
 
 
+def test_signature_v2_covers_idempotency_key(edge):
+    # issue 20, finding 5: X-Mall-Sign-Version: 2 adds the Idempotency-Key
+    # to the canonical string; v1 stays accepted unless mall_sign_v1 off
+    tok, c = edge.token()
+    url = "/api/signed/orders"
+
+    def post(h, target=url):
+        return edge.get(target, tok, method="POST", data=b"{}",
+                        headers=dict(h))
+
+    h, _, _ = signed(edge, "POST", url, b"{}", tok, c, idem_key="order-1")
+    r = post(h)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Got-Idem"] == "order-1"
+    for changed in ({"Idempotency-Key": "order-2"},
+                    {"Idempotency-Key": ""}, {"X-Mall-Sign-Version": "1"}):
+        h, _, _ = signed(edge, "POST", url, b"{}", tok, c, idem_key="order-1")
+        err = error_of(post(dict(h, **changed)), 401, "BAD_SIGNATURE")
+        assert err["message"] == "signature mismatch", changed
+    # signed without a key: one cannot be added afterwards
+    h, _, _ = signed(edge, "POST", url, b"{}", tok, c, idem_key="")
+    assert post(h).status_code == 200
+    h, _, _ = signed(edge, "POST", url, b"{}", tok, c, idem_key="")
+    error_of(post(dict(h, **{"Idempotency-Key": "x"})), 401, "BAD_SIGNATURE")
+    h, _, _ = signed(edge, "POST", url, b"{}", tok, c, idem_key="k")
+    err = error_of(post(dict(h, **{"X-Mall-Sign-Version": "3"})), 401,
+                   "BAD_SIGNATURE")
+    assert err["message"] == "unsupported X-Mall-Sign-Version"
+
+    # v1 (today's clients): still accepted, the key forwarded as it is
+    h, _, _ = signed(edge, "POST", url, b"{}", tok, c)
+    r = post(dict(h, **{"Idempotency-Key": "order-3"}))
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Got-Idem"] == "order-3"
+
+    # where mall_sign_v1 is off, only v2
+    v2only = "/api/v2only/orders"
+    h, _, _ = signed(edge, "POST", v2only, b"{}", tok, c)
+    err = error_of(post(h, v2only), 401, "BAD_SIGNATURE")
+    assert "version 1" in err["message"]
+    h, _, _ = signed(edge, "POST", v2only, b"{}", tok, c, idem_key="order-4")
+    assert post(h, v2only).status_code == 200
+
+
+def test_two_idempotency_keys_one_forwarded(edge):
+    # the edge signs and forwards one key (the last), never both
+    tok, c = edge.token()
+    url = "/api/signed/orders"
+    h, _, _ = signed(edge, "POST", url, b"{}", tok, c, idem_key="second")
+    h.pop("Idempotency-Key")
+    head = "POST %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n" \
+        "Idempotency-Key: first\r\nIdempotency-Key: second\r\n%s" \
+        "Content-Length: 2\r\nConnection: close\r\n\r\n{}" % (
+            url, tok, "".join("%s: %s\r\n" % kv for kv in h.items()))
+    s = socket.create_connection(("127.0.0.1", edge.edge_port), timeout=5)
+    s.sendall(head.encode())
+    resp = read_to_close(s)
+    s.close()
+    assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
+    assert b"\r\nX-Got-Idem: second\r\n" in resp, resp[:600]
+
+
+def read_to_close(s):
+    resp = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return resp
+        resp += d
+
+
 def test_invalid_signature_does_not_burn_nonce(edge):
     tok, c = edge.token()
     n = nonce()
@@ -301,12 +379,7 @@ def test_slow_body_is_read_without_blocking(edge):
     for i in range(0, len(body), 1000):
         time.sleep(0.1)
         s.sendall(body[i:i + 1000])
-    resp = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        resp += d
+    resp = read_to_close(s)
     assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
     assert hashlib.sha256(body).hexdigest()  # body hash covered by signature
 

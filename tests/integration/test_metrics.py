@@ -159,7 +159,8 @@ def test_exposition_parses_and_has_every_family(edge):
                  "mall_shm_size_bytes", "mall_shm_used_bytes",
                  "mall_shm_entries", "mall_shm_evictions_total",
                  "mall_nonce_inserts_total", "mall_nonce_replays_total",
-                 "mall_nonce_evictions_total", "mall_redis_connected",
+                 "mall_nonce_full_total", "mall_nonce_user_limited_total",
+                 "mall_redis_connected",
                  "mall_redis_errors_total",
                  "mall_redis_last_error_timestamp_seconds",
                  "mall_redis_stream_entries_total"):

@@ -14,9 +14,10 @@ import threading
 import time
 
 import pytest
+import requests
 
 from conftest import assert_json_error, client_ip
-from mall_client import sign_headers
+from mall_client import edge_headers, read_secret, sign_headers
 from sf_helpers import Admin, Shopper, new_product
 
 ADDR = {"name": "李四", "phone": "13912345678", "province": "浙江省",
@@ -432,6 +433,56 @@ def test_unsigned_and_replayed_orders_are_refused(stack):
     again = stack.request("POST", "/api/v1/orders", data=body, headers=h)
     assert_json_error(again, 401, "REPLAYED")
     assert sku_stock(stack, sku) == 4
+
+
+def test_idempotency_key_is_covered_by_the_edge_signature(stack):
+    # issue 20, finding 5: the workers decide by the Idempotency-Key which
+    # order a request is, so a key changed between the edge and a worker
+    # (or added, or dropped) must be refused by the worker
+    sku, _ = make_sku(stack, 5)
+    u = Buyer(stack)
+    body = json.dumps({"items": [{"sku_id": sku, "quantity": 1}],
+                       "address_id": u.address_id}).encode()
+    key = read_secret(stack.key("edge-e1.key"))
+
+    def direct(signed_key, sent_key):
+        h = edge_headers(key, "POST", "/api/v1/orders", body, user=u.sub,
+                         token_id=secrets.token_hex(8),
+                         token_exp=int(time.time()) + 3600,
+                         idem_key=signed_key)
+        h.pop("Idempotency-Key", None)
+        h["Content-Type"] = "application/json"
+        if sent_key is not None:
+            h["Idempotency-Key"] = sent_key
+        return requests.post(stack.worker + "/api/v1/orders", data=body,
+                             headers=h, timeout=10)
+
+    assert_json_error(direct("idem-a-1", "idem-b-1"), 401, "UNAUTHORIZED")
+    assert_json_error(direct("", "idem-b-2"), 401, "UNAUTHORIZED")
+    assert_json_error(direct("idem-a-3", None), 401, "UNAUTHORIZED")
+    assert sku_stock(stack, sku) == 5
+    r = direct("idem-a-4", "idem-a-4")
+    assert r.status_code == 201, r.text
+
+    # through the edge: the key the worker gets is the one the edge signed
+    # (one, even when a client sends two)
+    r = u.call("POST", "/api/v1/orders", json.loads(body),
+               {"Idempotency-Key": "idem-c-1"})
+    assert r.status_code == 201, r.text
+    assert sku_stock(stack, sku) == 3
+
+    # a client signing version 2 covers the key itself: altered on the way
+    # to the edge, it is refused there
+    h = {"Authorization": "Bearer " + u.token, "X-Forwarded-For": u.ip,
+         "Content-Type": "application/json"}
+    h.update(sign_headers(u.sign_key, "POST", "/api/v1/orders", body,
+                          idem_key="idem-d-1"))
+    r = stack.request("POST", "/api/v1/orders", data=body,
+                      headers=dict(h, **{"Idempotency-Key": "idem-d-2"}))
+    assert_json_error(r, 401, "BAD_SIGNATURE")
+    r = stack.request("POST", "/api/v1/orders", data=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert sku_stock(stack, sku) == 2
 
 
 # --- durability -----------------------------------------------------------------

@@ -45,15 +45,20 @@ def canonical(method, path, query, ts, nonce, body: bytes) -> str:
                       hashlib.sha256(body).hexdigest()])
 
 
+def canonical_v2(method, path, query, ts, nonce, idem, body: bytes) -> str:
+    return "\n".join([method, path, canonical_query(query), ts, nonce, idem,
+                      hashlib.sha256(body).hexdigest()])
+
+
 def signature(sign_key: str, canon: str) -> str:
     mac = hmac.new(sign_key.encode(), canon.encode(), hashlib.sha256)
     return b64url(mac.digest())
 
 
 def edge_signature(key: bytes, f: dict) -> str:
-    canon = "\n".join(["mall-edge-v1", f["method"], f["uri"],
+    canon = "\n".join(["mall-edge-v2", f["method"], f["uri"],
                        f["request_id"], f["client_ip"], f["user"], f["role"],
-                       f["token_id"], f["token_exp"], f["ts"],
+                       f["token_id"], f["token_exp"], f["ts"], f["idem_key"],
                        hashlib.sha256(f["body"]).hexdigest()])
     return b64url(hmac.new(key, canon.encode(), hashlib.sha256).digest())
 
@@ -89,11 +94,14 @@ EXAMPLE = dict(
 GET_EXAMPLE = dict(method="GET", path="/api/v1/users/me", query="",
                    ts="1700000123", nonce="abcdefghijklmnop", body=b"")
 
+IDEM_KEY = "order-2f1c9a7e-5b3d"
+
 EDGE_KEY = b"e1-edge-key-0123456789abcdef0123456789abcdef0123456789abcdef01"
 EDGE_FIELDS = dict(
     method="POST", uri="/api/v1/orders?x=1", request_id="req-0001",
     client_ip="1.0.1.1", user="u-42", role="", token_id="tok-7Hq2ZpX9",
-    token_exp="1700003600", ts="1700000001", body=b'{"a":1}')
+    token_exp="1700003600", ts="1700000001", idem_key="idem-7f3a9c",
+    body=b'{"a":1}')
 
 
 def c_str(s: str) -> str:
@@ -128,6 +136,14 @@ def main() -> int:
         print("  body_sha256 =", hashlib.sha256(ex["body"]).hexdigest())
         print("  canonical   =", c_str(canon))
         print("  signature   =", signature(sign_key, canon))
+    ex = EXAMPLE
+    canon = canonical_v2(ex["method"], ex["path"], ex["query"], ex["ts"],
+                         ex["nonce"], IDEM_KEY, ex["body"])
+    print()
+    print("POST example, version 2 (X-Mall-Sign-Version: 2)")
+    print("  idempotency =", c_str(IDEM_KEY))
+    print("  canonical   =", c_str(canon))
+    print("  signature   =", signature(sign_key, canon))
     print()
     print("edge signature =", edge_signature(EDGE_KEY, EDGE_FIELDS))
     return 0

@@ -11,7 +11,7 @@
 
 /* EDGE_KEY / EDGE_FIELDS in sign_vectors.py */
 #define EDGE_KEY  "e1-edge-key-0123456789abcdef0123456789abcdef0123456789abcdef01"
-#define EDGE_SIG  "bQlUBfWDj_5chclQY2EedxzTs_CT3y206xeA9bs9C5Y"
+#define EDGE_SIG  "MmmONgPyQZ1jUHyN6Lss0LZFcENEb9ofrJ8UavPPDIk"
 
 #define FIELD(f, name, s)  ((f)->name = (s), (f)->name##_len = strlen(s))
 
@@ -33,6 +33,7 @@ fields_init(mall_edge_fields_t *f)
     FIELD(f, token_id, "tok-7Hq2ZpX9");
     FIELD(f, token_exp, "1700003600");
     FIELD(f, ts, "1700000001");
+    FIELD(f, idem_key, "idem-7f3a9c");
     f->body_sha256_hex = body_hex;
 }
 
@@ -68,7 +69,7 @@ test_any_changed_field_fails(void **state)
     klen = strlen(EDGE_KEY);
     mall_sha256_hex("{\"a\":2}", 7, other_hex);
 
-    for (i = 0; i < 11; i++) {
+    for (i = 0; i < 14; i++) {
         fields_init(&f);
         switch (i) {
         case 0: FIELD(&f, method, "PUT"); break;
@@ -83,6 +84,14 @@ test_any_changed_field_fails(void **state)
         case 9: f.body_sha256_hex = other_hex; break;
         /* moving a byte between adjacent fields must not verify */
         case 10: FIELD(&f, user, "u-4"); FIELD(&f, role, "2"); break;
+        /*
+         * the Idempotency-Key decides which order a request is (issue 20,
+         * finding 5): changed, dropped or moved into the timestamp
+         */
+        case 11: FIELD(&f, idem_key, "idem-7f3a9d"); break;
+        case 12: FIELD(&f, idem_key, ""); break;
+        case 13: FIELD(&f, ts, "1700000001idem-7f3a9c");
+                 FIELD(&f, idem_key, ""); break;
         }
         assert_int_equal(mall_edge_verify(key, klen, &f, EDGE_SIG,
                                           strlen(EDGE_SIG)), 0);

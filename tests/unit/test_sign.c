@@ -219,12 +219,16 @@ test_derive_key(void **state)
 }
 
 
+/* EXAMPLE in sign_vectors.py */
+static const char  example_body[] = "{\"items\":[{\"sku_id\":\"sku-1001\","
+                                    "\"quantity\":2}],\"address_id\":"
+                                    "\"addr-1\",\"coupon\":\"auto\"}";
+#define EXAMPLE_QUERY  "size=20&a=2&a=1&q=red+shoes&city=%E4%B8%8A%E6%B5%B7&flag"
+
+
 static void
 test_post_example(void **state)
 {
-    static const char  body[] = "{\"items\":[{\"sku_id\":\"sku-1001\","
-                                "\"quantity\":2}],\"address_id\":\"addr-1\","
-                                "\"coupon\":\"auto\"}";
     static const char  expect[] =
         "POST\n/api/v1/orders\n"
         "a=1&a=2&city=%E4%B8%8A%E6%B5%B7&flag=&q=red%20shoes&size=20\n"
@@ -235,11 +239,10 @@ test_post_example(void **state)
     long               qn, n;
 
     (void) state;
-    qn = cq("size=20&a=2&a=1&q=red+shoes&city=%E4%B8%8A%E6%B5%B7&flag",
-            cquery);
+    qn = cq(EXAMPLE_QUERY, cquery);
     assert_true(qn > 0);
 
-    mall_sha256_hex(body, strlen(body), hex);
+    mall_sha256_hex(example_body, strlen(example_body), hex);
     n = mall_sign_canonical("POST", 4, "/api/v1/orders", 14, cquery,
                             (size_t) qn, "1700000000", 10,
                             "n-4f9c2a7e1b3d5f60", 18, hex, canon,
@@ -268,6 +271,53 @@ test_post_example(void **state)
                                          cquery, (size_t) qn, "1700000000",
                                          10, "n-4f9c2a7e1b3d5f60", 18, hex,
                                          canon, (size_t) n), n);
+}
+
+
+/* version 2: the Idempotency-Key is the line before the body hash */
+static void
+test_v2_example(void **state)
+{
+    static const char  expect[] =
+        "POST\n/api/v1/orders\n"
+        "a=1&a=2&city=%E4%B8%8A%E6%B5%B7&flag=&q=red%20shoes&size=20\n"
+        "1700000000\nn-4f9c2a7e1b3d5f60\norder-2f1c9a7e-5b3d\n"
+        "c48f2c88e00d10123bace91a459ac592087aa9b4fdeb1ad1217136f578f5c23c";
+    char               cquery[512], canon[1024], v1[1024], hex[64];
+    char               sig[MALL_SIGN_SIG_LEN];
+    long               qn, n, n1;
+
+    (void) state;
+    qn = cq(EXAMPLE_QUERY, cquery);
+    assert_true(qn > 0);
+
+    mall_sha256_hex(example_body, strlen(example_body), hex);
+    n = mall_sign_canonical_v2("POST", 4, "/api/v1/orders", 14, cquery,
+                               (size_t) qn, "1700000000", 10,
+                               "n-4f9c2a7e1b3d5f60", 18,
+                               "order-2f1c9a7e-5b3d", 19, hex, canon,
+                               sizeof(canon));
+    assert_int_equal(n, strlen(expect));
+    assert_memory_equal(canon, expect, (size_t) n);
+    assert_int_equal(mall_sign_compute(SIGN_KEY, strlen(SIGN_KEY), canon,
+                                       (size_t) n, sig), 0);
+    assert_memory_equal(sig, "2zSXF6c8pN78s4qjoNpf3XTPsDOQwUS6Pz78vmMIrJ0",
+                        MALL_SIGN_SIG_LEN);
+
+    /* no key: an empty line, never the v1 string */
+    n = mall_sign_canonical_v2("POST", 4, "/api/v1/orders", 14, cquery,
+                               (size_t) qn, "1700000000", 10,
+                               "n-4f9c2a7e1b3d5f60", 18, NULL, 0, hex, canon,
+                               sizeof(canon));
+    n1 = mall_sign_canonical("POST", 4, "/api/v1/orders", 14, cquery,
+                             (size_t) qn, "1700000000", 10,
+                             "n-4f9c2a7e1b3d5f60", 18, hex, v1, sizeof(v1));
+    assert_int_equal(n, n1 + 1);
+    assert_int_equal(mall_sign_canonical_v2("POST", 4, "/api/v1/orders", 14,
+                                            cquery, (size_t) qn,
+                                            "1700000000", 10,
+                                            "n-4f9c2a7e1b3d5f60", 18, "k", 1,
+                                            hex, canon, (size_t) n), -1);
 }
 
 
@@ -305,6 +355,7 @@ main(void)
         cmocka_unit_test(test_canonical_query_caller_sizes),
         cmocka_unit_test(test_derive_key),
         cmocka_unit_test(test_post_example),
+        cmocka_unit_test(test_v2_example),
         cmocka_unit_test(test_get_example),
     };
 

@@ -40,6 +40,9 @@ sign_with(const mall_edge_key_t *k)
     f.token_id = in.token_id; f.token_id_len = strlen(in.token_id);
     f.token_exp = in.token_exp; f.token_exp_len = strlen(in.token_exp);
     f.ts = in.ts; f.ts_len = strlen(in.ts);
+    if (in.idem_key != NULL) {
+        f.idem_key = in.idem_key; f.idem_key_len = strlen(in.idem_key);
+    }
     f.body_sha256_hex = hex;
     assert_int_equal(mall_edge_sign(k->key, k->key_len, &f, sig), 0);
     sig[MALL_EDGE_SIG_LEN] = '\0';
@@ -104,6 +107,38 @@ test_valid(void **state)
     assert_string_equal(id.token_exp, "1732500600");
     assert_string_equal(id.client_ip, "1.0.1.1");
     assert_string_equal(id.role, "");
+}
+
+
+/*
+ * The Idempotency-Key decides which order a request is: one changed,
+ * added or removed between the edge and the worker is refused (issue 20,
+ * finding 5); absent and empty are the same empty line.
+ */
+static void
+test_idempotency_key_signed(void **state)
+{
+    mall_identity_t  id;
+    mall_err_t       err;
+
+    (void) state;
+    in.idem_key = "order-7f3a9c";
+    sign_with(&conf.edge_keys[0]);
+    assert_int_equal(mall_edge_check(&conf, &in, NOW, &id, &err), MALL_OK);
+
+    in.idem_key = "order-7f3a9d";
+    assert_refused();
+    in.idem_key = NULL;
+    assert_refused();
+    in.idem_key = "";
+    assert_refused();
+
+    in.idem_key = NULL;
+    sign_with(&conf.edge_keys[0]);
+    in.idem_key = "order-7f3a9c";
+    assert_refused();
+    in.idem_key = "";
+    assert_int_equal(mall_edge_check(&conf, &in, NOW, &id, &err), MALL_OK);
 }
 
 
@@ -200,6 +235,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test_setup(test_valid, setup),
         cmocka_unit_test_setup(test_second_key, setup),
+        cmocka_unit_test_setup(test_idempotency_key_signed, setup),
         cmocka_unit_test_setup(test_tampered_fields, setup),
         cmocka_unit_test_setup(test_missing_and_unknown, setup),
         cmocka_unit_test_setup(test_clock_skew, setup),

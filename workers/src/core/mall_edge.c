@@ -78,6 +78,8 @@ mall_edge_check(const mall_conf_t *conf, const mall_edge_input_t *in,
     f.token_exp_len = strlen(f.token_exp);
     f.ts = in->ts;
     f.ts_len = strlen(in->ts);
+    f.idem_key = EDGE_S(in->idem_key);
+    f.idem_key_len = strlen(f.idem_key);
     f.body_sha256_hex = body_hex;
 
     if (!mall_edge_verify(key->key, key->key_len, &f, in->signature,

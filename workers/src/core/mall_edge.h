@@ -32,6 +32,7 @@ typedef struct {
     const char           *token_id;
     const char           *token_exp;
     const char           *ts;
+    const char           *idem_key;       /* Idempotency-Key */
     const char           *kid;
     const char           *signature;
     const unsigned char  *body;

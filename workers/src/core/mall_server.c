@@ -148,6 +148,8 @@ server_check_edge(mall_server_t *srv, mall_ctx_t *ctx,
     e.token_id = evhttp_find_header(in, "X-Mall-Token-Id");
     e.token_exp = evhttp_find_header(in, "X-Mall-Token-Exp");
     e.ts = evhttp_find_header(in, "X-Mall-Edge-Ts");
+    /* the handlers read this same (first) one: it is signed */
+    e.idem_key = evhttp_find_header(in, "Idempotency-Key");
     e.kid = evhttp_find_header(in, "X-Mall-Edge-Kid");
     e.signature = evhttp_find_header(in, "X-Mall-Edge-Signature");
     e.body = ctx->body;
