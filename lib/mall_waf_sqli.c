@@ -33,10 +33,11 @@ static const char *const stmt_w[] = { "drop", "delete", "insert", "update",
     "exec", "execute", "shutdown", "declare", "create", "alter", "truncate",
     "waitfor", "select", "replace", "grant", "call", "load", NULL };
 static const char *const key_w[] = { "from", "where", "order", "group",
-    "having", "limit", "into", "table", "database", "like", "rlike",
-    "regexp", "between", "is", "null", "in", "by", "all", "distinct",
+    "having", "limit", "into", "table", "database", "between", "is",
+    "null", "in", "by", "all", "distinct",
     "delay", "procedure", "sounds", "case", "when", "then", "else", "end",
     NULL };
+static const char *const cmp_w[] = { "like", "rlike", "regexp", NULL };
 static const char *const func_w[] = { "sleep", "benchmark", "pg_sleep",
     "extractvalue", "updatexml", "load_file", "char", "chr", "concat",
     "concat_ws", "group_concat", "substring", "substr", "mid", "ascii",
@@ -107,9 +108,19 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
             push(t, c == '`' ? T_WORD : T_STR);
         } else if ((c == '-' && i + 1 < n && p[i + 1] == '-') || c == '#'
                    || (c == '/' && i + 1 < n && p[i + 1] == '*')) {
+            const uint8_t *nl;
+            /* "--" and "#" end at a line break ("1--\nAND--\n1=1"):
+             * then they are only whitespace */
+            if (c != '/' && (nl = memchr(p + i, '\n', n - i))) {
+                i = (size_t)(nl - p) + 1;
+                continue;
+            }
             push(t, T_CMT);
             break;                   /* the rest is commented out */
-        } else if (c >= '0' && c <= '9') {
+        } else if ((c >= '0' && c <= '9')
+                   || (c == '-' && t->n == 0 && i + 1 < n && p[i + 1] >= '0'
+                       && p[i + 1] <= '9')) {   /* "-1 or 1=1" */
+            i++;
             while (i < n && (is_word(p[i]) || p[i] == '.'))
                 i++;
             push(t, T_NUM);
@@ -130,6 +141,13 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
                 push(t, T_SELECT);
             else if (in_list(logic_w, p + s, i - s))
                 push(t, T_LOGIC);
+            else if (in_list(cmp_w, p + s, i - s))
+                push(t, T_OP);       /* 1 like 1: a comparison */
+            else if ((i - s == 4 && strncasecmp((const char *)p + s, "true",
+                                                4) == 0)
+                     || (i - s == 5 && strncasecmp((const char *)p + s,
+                                                   "false", 5) == 0))
+                push(t, T_NUM);
             else if (e < n && p[e] == '(' && in_list(func_w, p + s, i - s))
                 push(t, T_FUNC);
             else if (in_list(stmt_w, p + s, i - s))
@@ -204,13 +222,52 @@ static int tautology(const toks_t *t, int from)
             continue;
         if (t->t[i + 1] == T_FUNC)
             return 1;
-        if (i + 3 < t->n + 1 && is_val(t->t[i + 1]) && i + 2 < t->n
-            && (t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY)
+        if (is_val(t->t[i + 1]) && i + 2 < t->n && t->t[i + 2] == T_OP
             && (i + 3 >= t->n || is_val(t->t[i + 3])
-                || t->t[i + 3] == T_CMT))
+                || t->t[i + 3] == T_CMT || t->t[i + 3] == T_KEY))
+            return 1;
+        /* "1 or x is null", "1 and 1 between 'a'": not "2 or 3 in stock" */
+        if (is_val(t->t[i + 1]) && i + 3 < t->n && t->t[i + 2] == T_KEY
+            && (t->t[i + 3] == T_STR || t->t[i + 3] == T_KEY))
             return 1;
         /* "' or 1--", "' or true#" */
         if (i + 2 < t->n && is_val(t->t[i + 1]) && t->t[i + 2] == T_CMT)
+            return 1;
+    }
+    return 0;
+}
+
+/* "and 1=1", "or 'a'='a", "having 2>1" anywhere: a comparison of two
+ * literals behind a boolean operator is structure no shopper writes */
+static int literal_taut(const toks_t *t)
+{
+    int i;
+    for (i = 0; i + 3 < t->n; i++)
+        if (t->t[i] == T_LOGIC
+            && ((t->t[i + 1] == T_NUM && t->t[i + 3] == T_NUM)
+                || (t->t[i + 1] == T_STR && t->t[i + 3] == T_STR))
+            && (t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY))
+            return 1;
+    return 0;
+}
+
+/* "(select 1 from dual", "(select user()", "(select @@version",
+ * "(select * from": a subquery, not "(select 2 colours)" */
+static int subselect(const toks_t *t)
+{
+    int i;
+    for (i = 0; i + 2 < t->n; i++) {
+        char a;
+        if (t->t[i] != T_LP || t->t[i + 1] != T_SELECT)
+            continue;
+        a = t->t[i + 2];
+        if (a == T_FUNC || a == T_VAR || a == T_LP
+            || (a == T_OP && i + 3 < t->n && t->t[i + 3] == T_KEY))
+            return 1;
+        if ((a == T_NUM || a == T_STR || a == T_WORD) && i + 4 < t->n
+            && t->t[i + 3] == T_KEY && t->t[i + 4] == T_WORD
+            && (i + 5 >= t->n || t->t[i + 5] == T_KEY
+                || t->t[i + 5] == T_RP || t->t[i + 5] == T_CMT))
             return 1;
     }
     return 0;
@@ -234,17 +291,36 @@ static int breakout(const toks_t *t)
             || t->t[i + 1] == T_STMT || t->t[i + 1] == T_SELECT;
     case T_UNION:
         return 1;
-    case T_LOGIC:
-        return i + 1 < t->n && (is_val(t->t[i + 1]) || t->t[i + 1] == T_OP);
+    case T_LOGIC:                    /* ' or 1=1, ' or '1, ' and sleep( */
+        if (i + 1 >= t->n)
+            return 0;
+        if (t->t[i + 1] == T_FUNC || t->t[i + 1] == T_LP
+            || t->t[i + 1] == T_OP || t->t[i + 1] == T_SELECT)
+            return 1;
+        if (!is_val(t->t[i + 1]))
+            return 0;
+        if (i + 2 >= t->n)           /* "' or 1", "x' or 'x": at the end */
+            return t->t[i + 1] == T_NUM || t->t[i + 1] == T_STR;
+        /* then an operator, keyword, comment, ';' or ')': structure;
+         * "5'4\" and the dress" (words) is English */
+        return t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY
+            || t->t[i + 2] == T_CMT || t->t[i + 2] == T_SEMI
+            || t->t[i + 2] == T_RP;
     case T_OP:                       /* ' = 'x' --, '||(select */
         return i + 1 < t->n && (t->t[i + 1] == T_LP || t->t[i + 1] == T_FUNC
             || ((t->t[i + 1] == T_STR || t->t[i + 1] == T_NUM)
                 && (i + 2 >= t->n || t->t[i + 2] == T_CMT
                     || t->t[i + 2] == T_LOGIC)));
     case T_KEY:                      /* ' order by 1--, ' having 1=1 */
-        return i + 2 < t->n && (t->t[i + 1] == T_KEY || t->t[i + 1] == T_NUM)
+        if (i + 2 < t->n && (t->t[i + 1] == T_KEY || t->t[i + 1] == T_NUM)
             && (t->t[i + 2] == T_NUM || t->t[i + 2] == T_OP
-                || t->t[i + 2] == T_CMT);
+                || t->t[i + 2] == T_CMT))
+            return 1;
+        /* ' group by col having ..., ' order by col-- */
+        return i + 3 < t->n && t->t[i + 1] == T_KEY
+            && is_val(t->t[i + 2]) && (t->t[i + 3] == T_KEY
+                                       || t->t[i + 3] == T_CMT
+                                       || t->t[i + 3] == T_COMMA);
     default:
         return 0;
     }
@@ -255,13 +331,23 @@ static int breakout(const toks_t *t)
 static int inert(const uint8_t *v, size_t n)
 {
     size_t i;
-    if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '))
+    if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '
+              || (v[0] == '-' && n > 1 && v[1] >= '0' && v[1] <= '9')))
         return 0;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if (v[i] == '\'' || v[i] == '"' || v[i] == ';' || v[i] == '`'
             || ((v[i] | 0x20) == 'u' && i + 4 < n
                 && strncasecmp((const char *)v + i, "union", 5) == 0))
             return 0;
+        if (v[i] == '(') {           /* "(select" */
+            size_t j = i + 1;
+            while (j < n && v[j] == ' ')
+                j++;
+            if (j + 6 <= n && strncasecmp((const char *)v + j, "select", 6)
+                == 0)
+                return 0;
+        }
+    }
     return 1;
 }
 
@@ -271,18 +357,19 @@ int mall_waf_is_sqli(const uint8_t *v, size_t n)
     if (inert(v, n))
         return 0;
     tokenize(v, n, 0, &t);
-    if (union_select(&t) || stacked(&t))
+    if (union_select(&t) || stacked(&t) || literal_taut(&t) || subselect(&t))
         return 1;
     if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1))
         return 1;
     if (memchr(v, '\'', n)) {
         tokenize(v, n, '\'', &t);
-        if (breakout(&t) || union_select(&t) || stacked(&t))
+        if (breakout(&t) || union_select(&t) || stacked(&t)
+            || literal_taut(&t) || subselect(&t))
             return 1;
     }
     if (memchr(v, '"', n)) {
         tokenize(v, n, '"', &t);
-        if (breakout(&t) || union_select(&t))
+        if (breakout(&t) || union_select(&t) || literal_taut(&t))
             return 1;
     }
     return 0;

@@ -53,7 +53,22 @@ static int script_url(const uint8_t *p, size_t n)
 
 static const char *const bad_tags[] = { "script", "iframe", "frame",
     "object", "embed", "applet", "base", "frameset", "xss", "vmlframe",
-    "import", "isindex", NULL };
+    "import", "isindex", "link", "layer", "ilayer", "bgsound", NULL };
+
+/* script inside an attribute value rather than at its start: CSS
+ * url(javascript:...), expression(), XBL/HTC bindings */
+static int script_in_value(const uint8_t *p, size_t n)
+{
+    static const char *const needles[] = { "javascript:", "vbscript:",
+        "expression(", "-moz-binding", "behavior:", NULL };
+    const char *const *s;
+    if (n < 9 || (!memchr(p, ':', n) && !memchr(p, '(', n)))
+        return 0;
+    for (s = needles; *s; s++)
+        if (memmem(p, n, *s, strlen(*s)))
+            return 1;
+    return 0;
+}
 
 static int name_in(const char *const *l, const uint8_t *p, size_t n)
 {
@@ -91,7 +106,7 @@ static int attrs(const uint8_t *p, size_t n, size_t *used)
             vs = i;
             while (i < n && (q ? p[i] != q : (!space(p[i]) && p[i] != '>')))
                 i++;
-            if (script_url(p + vs, i - vs))
+            if (script_url(p + vs, i - vs) || script_in_value(p + vs, i - vs))
                 return 1;
             if (q && i < n)
                 i++;
@@ -114,8 +129,17 @@ static int attr_breakout(const uint8_t *p, size_t n)
         j = i + 1;
         while (j < n && space(p[j]))
             j++;
-        if (j == i + 1 || j + 3 >= n)
+        if (j + 3 >= n)
             continue;
+        if (j == i + 1) {            /* "onmouseover=x: no space needed */
+            size_t s = j;
+            while (j < n && alpha(p[j]))
+                j++;
+            if (j - s > 4 && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n'
+                && j < n && p[j] == '=' && j + 1 < n && p[j + 1] != ' ')
+                return 1;
+            continue;
+        }
         /* skip other attributes (autofocus, x=...) to the event name */
         while (j + 2 < n) {
             size_t s = j;
