@@ -22,9 +22,30 @@ static int space(uint8_t c)
         || c == '/' || c == '\v';
 }
 
+/* what follows a bare "javascript:" value is code ("alert(1)",
+ * "document.cookie", "//%0a...", "void(0)"), not a title such as
+ * "JavaScript: The Good Parts" */
+static int code_follows(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] <= 0x20)
+        i++;
+    if (i >= n)
+        return 1;
+    if (!alpha(p[i]) && p[i] != '_' && p[i] != '$')
+        return 1;                    /* /, (, [, ', `, !, +... */
+    while (i < n && (alpha(p[i]) || (p[i] >= '0' && p[i] <= '9')
+                     || p[i] == '_' || p[i] == '$'))
+        i++;
+    while (i < n && p[i] == ' ')
+        i++;
+    return i >= n || p[i] == '(' || p[i] == '`' || p[i] == '.'
+        || p[i] == '[' || p[i] == '=' || p[i] == ';';
+}
+
 /* "javascript:" with the control characters browsers drop (tab, CR, LF;
  * a space too, which is what compress_ws leaves of them) */
-static int script_url(const uint8_t *p, size_t n)
+static int script_url(const uint8_t *p, size_t n, int strict)
 {
     static const char *const schemes[] = { "javascript:", "vbscript:",
                                            "data:text/html", "livescript:",
@@ -45,7 +66,7 @@ static int script_url(const uint8_t *p, size_t n)
             i++;
             k++;
         }
-        if (k == l)
+        if (k == l && (strict || l != 11 || code_follows(p + i, n - i)))
             return 1;
     }
     return 0;
@@ -106,7 +127,8 @@ static int attrs(const uint8_t *p, size_t n, size_t *used)
             vs = i;
             while (i < n && (q ? p[i] != q : (!space(p[i]) && p[i] != '>')))
                 i++;
-            if (script_url(p + vs, i - vs) || script_in_value(p + vs, i - vs))
+            if (script_url(p + vs, i - vs, 1)
+                || script_in_value(p + vs, i - vs))
                 return 1;
             if (q && i < n)
                 i++;
@@ -136,8 +158,14 @@ static int attr_breakout(const uint8_t *p, size_t n)
             while (j < n && alpha(p[j]))
                 j++;
             if (j - s > 4 && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n'
-                && j < n && p[j] == '=' && j + 1 < n && p[j + 1] != ' ')
-                return 1;
+                && j < n && p[j] == '=') {
+                size_t k = j + 1;    /* the handler calls: "=alert(1)" */
+                while (k < n && k < j + 64 && p[k] > ' ' && p[k] != '('
+                       && p[k] != '`')
+                    k++;
+                if (k < n && (p[k] == '(' || p[k] == '`'))
+                    return 1;
+            }
             continue;
         }
         /* skip other attributes (autofocus, x=...) to the event name */
@@ -170,7 +198,7 @@ int mall_waf_is_xss(const uint8_t *p, size_t n)
     if (!memchr(p, '<', n) && !memchr(p, ':', n) && !memchr(p, '"', n)
         && !memchr(p, '\'', n))
         return 0;
-    if (script_url(p, n))
+    if (script_url(p, n, 0))
         return 1;
     for (i = 0; i + 1 < n; i++) {
         size_t s, tn, used = 0;
