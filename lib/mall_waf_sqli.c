@@ -25,6 +25,7 @@ typedef struct {
     char   t[MAX_TOK];
     int    n;
     int    open_str;               /* last string unterminated */
+    uint32_t ws[MAX_TOK], wl[MAX_TOK]; /* where a T_WORD is in the value */
 } toks_t;
 
 static const char *const logic_w[] = { "or", "and", "xor", "div", "not",
@@ -154,8 +155,11 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
                 push(t, T_STMT);
             else if (in_list(key_w, p + s, i - s))
                 push(t, T_KEY);
-            else
+            else if (t->n < MAX_TOK) {
+                t->ws[t->n] = (uint32_t)s;
+                t->wl[t->n] = (uint32_t)(i - s);
                 push(t, T_WORD);
+            }
         } else if (c == '(' || c == ')' || c == ',' || c == ';') {
             push(t, (char)c);
             i++;
@@ -237,17 +241,23 @@ static int tautology(const toks_t *t, int from)
     return 0;
 }
 
-/* "and 1=1", "or 'a'='a", "having 2>1" anywhere: a comparison of two
+/* "and 1=1", "or 'a'='a", "having 2>1", "where 1=1" anywhere: a comparison of two
  * literals behind a boolean operator is structure no shopper writes */
-static int literal_taut(const toks_t *t)
+static int literal_taut(const toks_t *t, const uint8_t *p)
 {
     int i;
-    for (i = 0; i + 3 < t->n; i++)
-        if (t->t[i] == T_LOGIC
-            && ((t->t[i + 1] == T_NUM && t->t[i + 3] == T_NUM)
-                || (t->t[i + 1] == T_STR && t->t[i + 3] == T_STR))
-            && (t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY))
+    for (i = 0; i + 3 < t->n; i++) {
+        if ((t->t[i] != T_LOGIC && t->t[i] != T_KEY) || t->t[i + 2] != T_OP)
+            continue;
+        if ((t->t[i + 1] == T_NUM && t->t[i + 3] == T_NUM)
+            || (t->t[i + 1] == T_STR && t->t[i + 3] == T_STR))
             return 1;
+        /* "or x=x": the same name on both sides */
+        if (t->t[i + 1] == T_WORD && t->t[i + 3] == T_WORD
+            && t->t[i] == T_LOGIC && t->wl[i + 1] == t->wl[i + 3]
+            && memcmp(p + t->ws[i + 1], p + t->ws[i + 3], t->wl[i + 1]) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -339,6 +349,13 @@ static int inert(const uint8_t *v, size_t n)
             || ((v[i] | 0x20) == 'u' && i + 4 < n
                 && strncasecmp((const char *)v + i, "union", 5) == 0))
             return 0;
+        if ((v[i] == '=' || v[i] == '<' || v[i] == '>') && i) {
+            size_t j = i;            /* "or 1=1", "|| 2>1": a literal */
+            while (j > 0 && v[j - 1] == ' ')
+                j--;
+            if (j > 0 && ((v[j - 1] >= '0' && v[j - 1] <= '9')))
+                return 0;
+        }
         if (v[i] == '(') {           /* "(select" */
             size_t j = i + 1;
             while (j < n && v[j] == ' ')
@@ -357,19 +374,26 @@ int mall_waf_is_sqli(const uint8_t *v, size_t n)
     if (inert(v, n))
         return 0;
     tokenize(v, n, 0, &t);
-    if (union_select(&t) || stacked(&t) || literal_taut(&t) || subselect(&t))
+    if (union_select(&t) || stacked(&t) || literal_taut(&t, v) || subselect(&t))
         return 1;
     if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1))
         return 1;
+    if (t.n >= 4 && t.t[0] == T_KEY && t.t[1] == T_KEY && t.t[2] == T_NUM
+        && t.t[3] == T_CMT)
+        return 1;                    /* "order by 3--" appended to a value */
+    if (t.n >= 4 && t.t[0] == T_NUM && t.t[1] == T_KEY && t.t[2] == T_KEY
+        && t.t[3] == T_NUM && (t.n == 4 || t.t[4] == T_CMT
+                               || t.t[4] == T_COMMA))
+        return 1;                    /* "1 order by 10": column probing */
     if (memchr(v, '\'', n)) {
         tokenize(v, n, '\'', &t);
         if (breakout(&t) || union_select(&t) || stacked(&t)
-            || literal_taut(&t) || subselect(&t))
+            || literal_taut(&t, v) || subselect(&t))
             return 1;
     }
     if (memchr(v, '"', n)) {
         tokenize(v, n, '"', &t);
-        if (breakout(&t) || union_select(&t) || literal_taut(&t))
+        if (breakout(&t) || union_select(&t) || literal_taut(&t, v))
             return 1;
     }
     return 0;

@@ -154,9 +154,17 @@ static int attr_breakout(const uint8_t *p, size_t n)
         if (j + 3 >= n)
             continue;
         if (j == i + 1) {            /* "onmouseover=x: no space needed */
-            size_t s = j;
-            while (j < n && alpha(p[j]))
-                j++;
+            size_t s = j, w;
+            for (w = 0; w < 3 && j < n && alpha(p[j]); w++) {
+                s = j;               /* "autofocus/onfocus=alert(1) */
+                while (j < n && alpha(p[j]))
+                    j++;
+                if (j < n && (p[j] == '/' || p[j] == ' ') && !(j - s > 2
+                    && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n'))
+                    j++;
+                else
+                    break;
+            }
             if (j - s > 4 && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n'
                 && j < n && p[j] == '=') {
                 size_t k = j + 1;    /* the handler calls: "=alert(1)" */
@@ -220,7 +228,9 @@ int mall_waf_is_xss(const uint8_t *p, size_t n)
              && memmem(p + s, n - s, "refresh", 7))
             || (tn == 5 && strncasecmp((const char *)p + s, "style", 5) == 0
                 && (memmem(p + s, n - s, "expression", 10) != NULL
-                    || memmem(p + s, n - s, "@import", 7))))
+                    || memmem(p + s, n - s, "@import", 7)
+                    || script_in_value(p + s, n - s)
+                    || memmem(p + s, n - s, "text/javascript", 15))))
             return 1;
         if (attrs(p + s + tn, n - s - tn, &used))
             return 1;
