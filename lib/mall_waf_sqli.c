@@ -25,7 +25,7 @@ typedef struct {
     char   t[MAX_TOK];
     int    n;
     int    open_str;               /* last string unterminated */
-    uint32_t ws[MAX_TOK], wl[MAX_TOK]; /* where a T_WORD is in the value */
+    uint32_t ws[MAX_TOK], wl[MAX_TOK]; /* where each token is in the value */
 } toks_t;
 
 static const char *const logic_w[] = { "or", "and", "xor", "div", "not",
@@ -95,11 +95,18 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
     while (t->n < MAX_TOK) {
         uint8_t c;
         size_t s;
+        int before = t->n;
+        if (before) {                /* where the last token ended */
+            if (i > n)
+                i = n;
+            t->wl[before - 1] = (uint32_t)(i - t->ws[before - 1]);
+        }
         i = skip_ws(p, i, n);
         if (i >= n)
             break;
         c = p[i];
         s = i;
+        t->ws[before] = (uint32_t)s;
         if (c == '\'' || c == '"' || c == '`') {
             i++;
             while (i < n && p[i] != c)
@@ -155,11 +162,8 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
                 push(t, T_STMT);
             else if (in_list(key_w, p + s, i - s))
                 push(t, T_KEY);
-            else if (t->n < MAX_TOK) {
-                t->ws[t->n] = (uint32_t)s;
-                t->wl[t->n] = (uint32_t)(i - s);
+            else
                 push(t, T_WORD);
-            }
         } else if (c == '(' || c == ')' || c == ',' || c == ';') {
             push(t, (char)c);
             i++;
@@ -177,6 +181,38 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
             push(t, T_WORD);
         }
     }
+    if (t->n && t->n <= MAX_TOK) {
+        if (i > n)
+            i = n;
+        if (i >= t->ws[t->n - 1])
+            t->wl[t->n - 1] = (uint32_t)(i - t->ws[t->n - 1]);
+    }
+}
+
+/* an operator token that compares (=, <, >, like), not ':' or '/' */
+static int cmp_op(const toks_t *t, int k, const uint8_t *p)
+{
+    uint32_t j;
+    for (j = 0; j < t->wl[k]; j++) {
+        uint8_t c = p[t->ws[k] + j];
+        if (c == '=' || c == '<' || c == '>' || (c | 0x20) == 'l'
+            || (c | 0x20) == 'r')
+            return 1;
+    }
+    return 0;
+}
+
+/* a string with a blank in it, left open at the end: English prose
+ * ("... or "Screenplay based on"), not "x' or '1" */
+static int open_prose(const toks_t *t, int k, const uint8_t *p)
+{
+    uint32_t j;
+    if (!t->open_str || k != t->n - 1 || t->t[k] != T_STR)
+        return 0;
+    for (j = 0; j < t->wl[k]; j++)
+        if (p[t->ws[k] + j] == ' ')
+            return 1;
+    return 0;
 }
 
 static int is_val(char c)
@@ -218,7 +254,7 @@ static int stacked(const toks_t *t)
 }
 
 /* value LOGIC value OP value, or LOGIC func( */
-static int tautology(const toks_t *t, int from)
+static int tautology(const toks_t *t, int from, const uint8_t *p)
 {
     int i;
     for (i = from; i + 1 < t->n; i++) {
@@ -227,7 +263,7 @@ static int tautology(const toks_t *t, int from)
         if (t->t[i + 1] == T_FUNC)
             return 1;
         if (is_val(t->t[i + 1]) && i + 2 < t->n && t->t[i + 2] == T_OP
-            && (i + 3 >= t->n || is_val(t->t[i + 3])
+            && cmp_op(t, i + 2, p) && (i + 3 >= t->n || is_val(t->t[i + 3])
                 || t->t[i + 3] == T_CMT || t->t[i + 3] == T_KEY))
             return 1;
         /* "1 or x is null", "1 and 1 between 'a'": not "2 or 3 in stock" */
@@ -247,7 +283,8 @@ static int literal_taut(const toks_t *t, const uint8_t *p)
 {
     int i;
     for (i = 0; i + 3 < t->n; i++) {
-        if ((t->t[i] != T_LOGIC && t->t[i] != T_KEY) || t->t[i + 2] != T_OP)
+        if ((t->t[i] != T_LOGIC && t->t[i] != T_KEY) || t->t[i + 2] != T_OP
+            || !cmp_op(t, i + 2, p))
             continue;
         if ((t->t[i + 1] == T_NUM && t->t[i + 3] == T_NUM)
             || (t->t[i + 1] == T_STR && t->t[i + 3] == T_STR))
@@ -284,7 +321,7 @@ static int subselect(const toks_t *t)
 }
 
 /* the value closed a string: what comes straight after? */
-static int breakout(const toks_t *t)
+static int breakout(const toks_t *t, const uint8_t *p)
 {
     int i = 1;
     if (t->n < 2 || t->t[0] != T_STR)
@@ -310,7 +347,8 @@ static int breakout(const toks_t *t)
         if (!is_val(t->t[i + 1]))
             return 0;
         if (i + 2 >= t->n)           /* "' or 1", "x' or 'x": at the end */
-            return t->t[i + 1] == T_NUM || t->t[i + 1] == T_STR;
+            return t->t[i + 1] == T_NUM
+                || (t->t[i + 1] == T_STR && !open_prose(t, i + 1, p));
         /* then an operator, keyword, comment, ';' or ')': structure;
          * "5'4\" and the dress" (words) is English */
         return t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY
@@ -376,7 +414,7 @@ int mall_waf_is_sqli(const uint8_t *v, size_t n)
     tokenize(v, n, 0, &t);
     if (union_select(&t) || stacked(&t) || literal_taut(&t, v) || subselect(&t))
         return 1;
-    if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1))
+    if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1, v))
         return 1;
     if (t.n >= 4 && t.t[0] == T_KEY && t.t[1] == T_KEY && t.t[2] == T_NUM
         && t.t[3] == T_CMT)
@@ -387,13 +425,13 @@ int mall_waf_is_sqli(const uint8_t *v, size_t n)
         return 1;                    /* "1 order by 10": column probing */
     if (memchr(v, '\'', n)) {
         tokenize(v, n, '\'', &t);
-        if (breakout(&t) || union_select(&t) || stacked(&t)
+        if (breakout(&t, v) || union_select(&t) || stacked(&t)
             || literal_taut(&t, v) || subselect(&t))
             return 1;
     }
     if (memchr(v, '"', n)) {
         tokenize(v, n, '"', &t);
-        if (breakout(&t) || union_select(&t) || literal_taut(&t, v))
+        if (breakout(&t, v) || union_select(&t) || literal_taut(&t, v))
             return 1;
     }
     return 0;
