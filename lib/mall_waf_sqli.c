@@ -336,8 +336,10 @@ static int breakout(const toks_t *t, const uint8_t *p)
     case T_SEMI:
         return i + 1 >= t->n || t->t[i + 1] == T_CMT
             || t->t[i + 1] == T_STMT || t->t[i + 1] == T_SELECT;
-    case T_UNION:
-        return 1;
+    case T_UNION:                    /* ' union select, ' union all ( */
+        return i + 1 < t->n && (t->t[i + 1] == T_SELECT
+                                || t->t[i + 1] == T_KEY
+                                || t->t[i + 1] == T_LP);
     case T_LOGIC:                    /* ' or 1=1, ' or '1, ' and sleep( */
         if (i + 1 >= t->n)
             return 0;

@@ -222,8 +222,12 @@ int mall_waf_is_xss(const uint8_t *p, size_t n)
                                                   && p[s + tn] <= '9')
                               || p[s + tn] == ':' || p[s + tn] == '-'))
             tn++;
-        if (name_in(bad_tags, p + s, tn) && p[s - 1] != '/')
-            return 1;
+        if (p[s - 1] != '/') {       /* <x:script: a namespaced tag */
+            const uint8_t *c = memchr(p + s, ':', tn);
+            size_t k = c ? (size_t)(c - (p + s)) + 1 : 0;
+            if (name_in(bad_tags, p + s + k, tn - k))
+                return 1;
+        }
         if ((tn == 4 && strncasecmp((const char *)p + s, "meta", 4) == 0
              && memmem(p + s, n - s, "refresh", 7))
             || (tn == 5 && strncasecmp((const char *)p + s, "style", 5) == 0
