@@ -281,17 +281,21 @@ static int tautology(const toks_t *t, int from, const uint8_t *p)
  * literals behind a boolean operator is structure no shopper writes */
 static int literal_taut(const toks_t *t, const uint8_t *p)
 {
-    int i;
-    for (i = 0; i + 3 < t->n; i++) {
-        if ((t->t[i] != T_LOGIC && t->t[i] != T_KEY) || t->t[i + 2] != T_OP
-            || !cmp_op(t, i + 2, p))
+    int i, l;
+    for (l = 0; l + 3 < t->n; l++) {
+        if (t->t[l] != T_LOGIC && t->t[l] != T_KEY)
+            continue;
+        i = l;                       /* "or (1=1", "and ((2>1" */
+        while (i + 4 < t->n && t->t[i + 1] == T_LP)
+            i++;
+        if (t->t[i + 2] != T_OP || !cmp_op(t, i + 2, p))
             continue;
         if ((t->t[i + 1] == T_NUM && t->t[i + 3] == T_NUM)
             || (t->t[i + 1] == T_STR && t->t[i + 3] == T_STR))
             return 1;
         /* "or x=x": the same name on both sides */
         if (t->t[i + 1] == T_WORD && t->t[i + 3] == T_WORD
-            && t->t[i] == T_LOGIC && t->wl[i + 1] == t->wl[i + 3]
+            && t->t[l] == T_LOGIC && t->wl[i + 1] == t->wl[i + 3]
             && memcmp(p + t->ws[i + 1], p + t->ws[i + 3], t->wl[i + 1]) == 0)
             return 1;
     }
