@@ -283,7 +283,10 @@ static int literal_taut(const toks_t *t, const uint8_t *p)
 {
     int i, l;
     for (l = 0; l + 3 < t->n; l++) {
-        if (t->t[l] != T_LOGIC && t->t[l] != T_KEY)
+        if (t->t[l] != T_LOGIC && !(t->t[l] == T_KEY
+            && ((t->wl[l] == 5 && (p[t->ws[l]] | 0x20) == 'w')      /* where */
+                || (t->wl[l] == 6 && (p[t->ws[l]] | 0x20) == 'h')   /* having */
+                || (t->wl[l] == 4 && (p[t->ws[l]] | 0x20) == 'w')))) /* when */
             continue;
         i = l;                       /* "or (1=1", "and ((2>1" */
         while (i + 4 < t->n && t->t[i + 1] == T_LP)

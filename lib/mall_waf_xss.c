@@ -140,6 +140,23 @@ static int attrs(const uint8_t *p, size_t n, size_t *used)
     return 0;
 }
 
+/* p[j] is the '=' after a handler name outside a tag: does code follow
+ * ("alert(1)", "alert`1`", "location=...", "x.y")? "online = {gift}"
+ * in a review is not a handler */
+static int handler_code(const uint8_t *p, size_t j, size_t n)
+{
+    size_t k = j + 1, end;
+    while (k < n && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    if (k < n && (p[k] == '"' || p[k] == '\''))
+        k++;
+    for (end = k + 64; k < n && k < end && p[k] > ' ' && p[k] != '>'; k++)
+        if (p[k] == '(' || p[k] == '`' || p[k] == '=' || p[k] == '.'
+            || p[k] == ':' || p[k] == '[')
+            return 1;
+    return 0;
+}
+
 /* " onx= / ' autofocus onfocus= : a break out of an attribute value */
 static int attr_breakout(const uint8_t *p, size_t n)
 {
@@ -166,14 +183,8 @@ static int attr_breakout(const uint8_t *p, size_t n)
                     break;
             }
             if (j - s > 4 && (p[s] | 0x20) == 'o' && (p[s + 1] | 0x20) == 'n'
-                && j < n && p[j] == '=') {
-                size_t k = j + 1;    /* the handler calls: "=alert(1)" */
-                while (k < n && k < j + 64 && p[k] > ' ' && p[k] != '('
-                       && p[k] != '`')
-                    k++;
-                if (k < n && (p[k] == '(' || p[k] == '`'))
-                    return 1;
-            }
+                && j < n && p[j] == '=' && handler_code(p, j, n))
+                return 1;
             continue;
         }
         /* skip other attributes (autofocus, x=...) to the event name */
@@ -185,7 +196,7 @@ static int attr_breakout(const uint8_t *p, size_t n)
             {
                 while (j < n && space(p[j]))
                     j++;
-                if (j < n && p[j] == '=')
+                if (j < n && p[j] == '=' && handler_code(p, j, n))
                     return 1;
                 break;
             }
