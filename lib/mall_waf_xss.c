@@ -122,14 +122,23 @@ static int attrs(const uint8_t *p, size_t n, size_t *used)
             i++;
             while (i < n && (p[i] == ' ' || p[i] == '\t'))
                 i++;
-            if (i < n && (p[i] == '"' || p[i] == '\'' || p[i] == '`'))
-                q = p[i++];
+            if (i < n && (p[i] == '"' || p[i] == '\''))
+                q = p[i++];          /* not '`': browsers (but old IE)
+                                      * read <img src=` onerror=x> as
+                                      * two attributes */
             vs = i;
             while (i < n && (q ? p[i] != q : (!space(p[i]) && p[i] != '>')))
                 i++;
             if (script_url(p + vs, i - vs, 1)
                 || script_in_value(p + vs, i - vs))
                 return 1;
+            if (!q && memchr(p + vs, '`', i - vs)) {  /* IE: src=`x`onerror= */
+                size_t k;
+                for (k = vs; k + 4 < i; k++)
+                    if (p[k] == '`' && (p[k + 1] | 0x20) == 'o'
+                        && (p[k + 2] | 0x20) == 'n' && alpha(p[k + 3]))
+                        return 1;
+            }
             if (q && i < n)
                 i++;
         }
