@@ -103,12 +103,18 @@ static int name_in(const char *const *l, const uint8_t *p, size_t n)
 static int attrs(const uint8_t *p, size_t n, size_t *used)
 {
     size_t i = 0;
-    while (i < n && p[i] != '>') {
+    /* to the tag's '>' or the next '<' outside a quoted value (that one
+     * is read as a tag of its own): every byte is read by one call, so
+     * "<a <a <a ..." stays linear */
+    while (i < n && p[i] != '>' && p[i] != '<') {
         size_t s, an;
         while (i < n && (space(p[i]) || p[i] == '"' || p[i] == '\''))
             i++;
+        if (i < n && p[i] == '<')
+            break;
         s = i;
-        while (i < n && !space(p[i]) && p[i] != '=' && p[i] != '>')
+        while (i < n && !space(p[i]) && p[i] != '=' && p[i] != '>'
+               && p[i] != '<')
             i++;
         an = i - s;
         while (i < n && space(p[i]) && p[i] != '/')
@@ -127,7 +133,8 @@ static int attrs(const uint8_t *p, size_t n, size_t *used)
                                       * read <img src=` onerror=x> as
                                       * two attributes */
             vs = i;
-            while (i < n && (q ? p[i] != q : (!space(p[i]) && p[i] != '>')))
+            while (i < n && (q ? p[i] != q : (!space(p[i]) && p[i] != '>'
+                                              && p[i] != '<')))
                 i++;
             if (script_url(p + vs, i - vs, 1)
                 || script_in_value(p + vs, i - vs))
@@ -221,6 +228,7 @@ static int attr_breakout(const uint8_t *p, size_t n)
 int mall_waf_is_xss(const uint8_t *p, size_t n)
 {
     size_t i;
+    int meta_seen = 0, style_seen = 0;  /* each looked at once: linear */
     if (!p || !n)
         return 0;
     if (!memchr(p, '<', n) && !memchr(p, ':', n) && !memchr(p, '"', n)
@@ -242,6 +250,10 @@ int mall_waf_is_xss(const uint8_t *p, size_t n)
                                                   && p[s + tn] <= '9')
                               || p[s + tn] == ':' || p[s + tn] == '-'))
             tn++;
+        if (p[s - 1] == '/' && tn > 2 && (p[s] | 0x20) == 'o'
+            && (p[s + 1] | 0x20) == 'n' && s + tn < n && p[s + tn] == '=')
+            return 1;                /* <x </onxxx=1: "<" and "/" are an
+                                      * attribute name in a tag */
         if (p[s - 1] != '/') {       /* <x:script: a namespaced tag */
             const uint8_t *c = memchr(p + s, ':', tn);
             size_t k = c ? (size_t)(c - (p + s)) + 1 : 0;
@@ -249,9 +261,9 @@ int mall_waf_is_xss(const uint8_t *p, size_t n)
                 return 1;
         }
         if ((tn == 4 && strncasecmp((const char *)p + s, "meta", 4) == 0
-             && memmem(p + s, n - s, "refresh", 7))
+             && !meta_seen++ && memmem(p + s, n - s, "refresh", 7))
             || (tn == 5 && strncasecmp((const char *)p + s, "style", 5) == 0
-                && (memmem(p + s, n - s, "expression", 10) != NULL
+                && !style_seen++ && (memmem(p + s, n - s, "expression", 10) != NULL
                     || memmem(p + s, n - s, "@import", 7)
                     || script_in_value(p + s, n - s)
                     || memmem(p + s, n - s, "text/javascript", 15))))
