@@ -25,6 +25,7 @@ typedef struct {
     char   t[MAX_TOK];
     int    n;
     int    open_str;               /* last string unterminated */
+    uint32_t ws[MAX_TOK], wl[MAX_TOK]; /* where each token is in the value */
 } toks_t;
 
 static const char *const logic_w[] = { "or", "and", "xor", "div", "not",
@@ -33,10 +34,11 @@ static const char *const stmt_w[] = { "drop", "delete", "insert", "update",
     "exec", "execute", "shutdown", "declare", "create", "alter", "truncate",
     "waitfor", "select", "replace", "grant", "call", "load", NULL };
 static const char *const key_w[] = { "from", "where", "order", "group",
-    "having", "limit", "into", "table", "database", "like", "rlike",
-    "regexp", "between", "is", "null", "in", "by", "all", "distinct",
+    "having", "limit", "into", "table", "database", "between", "is",
+    "null", "in", "by", "all", "distinct",
     "delay", "procedure", "sounds", "case", "when", "then", "else", "end",
     NULL };
+static const char *const cmp_w[] = { "like", "rlike", "regexp", NULL };
 static const char *const func_w[] = { "sleep", "benchmark", "pg_sleep",
     "extractvalue", "updatexml", "load_file", "char", "chr", "concat",
     "concat_ws", "group_concat", "substring", "substr", "mid", "ascii",
@@ -93,11 +95,18 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
     while (t->n < MAX_TOK) {
         uint8_t c;
         size_t s;
+        int before = t->n;
+        if (before) {                /* where the last token ended */
+            if (i > n)
+                i = n;
+            t->wl[before - 1] = (uint32_t)(i - t->ws[before - 1]);
+        }
         i = skip_ws(p, i, n);
         if (i >= n)
             break;
         c = p[i];
         s = i;
+        t->ws[before] = (uint32_t)s;
         if (c == '\'' || c == '"' || c == '`') {
             i++;
             while (i < n && p[i] != c)
@@ -107,9 +116,19 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
             push(t, c == '`' ? T_WORD : T_STR);
         } else if ((c == '-' && i + 1 < n && p[i + 1] == '-') || c == '#'
                    || (c == '/' && i + 1 < n && p[i + 1] == '*')) {
+            const uint8_t *nl;
+            /* "--" and "#" end at a line break ("1--\nAND--\n1=1"):
+             * then they are only whitespace */
+            if (c != '/' && (nl = memchr(p + i, '\n', n - i))) {
+                i = (size_t)(nl - p) + 1;
+                continue;
+            }
             push(t, T_CMT);
             break;                   /* the rest is commented out */
-        } else if (c >= '0' && c <= '9') {
+        } else if ((c >= '0' && c <= '9')
+                   || (c == '-' && t->n == 0 && i + 1 < n && p[i + 1] >= '0'
+                       && p[i + 1] <= '9')) {   /* "-1 or 1=1" */
+            i++;
             while (i < n && (is_word(p[i]) || p[i] == '.'))
                 i++;
             push(t, T_NUM);
@@ -130,6 +149,13 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
                 push(t, T_SELECT);
             else if (in_list(logic_w, p + s, i - s))
                 push(t, T_LOGIC);
+            else if (in_list(cmp_w, p + s, i - s))
+                push(t, T_OP);       /* 1 like 1: a comparison */
+            else if ((i - s == 4 && strncasecmp((const char *)p + s, "true",
+                                                4) == 0)
+                     || (i - s == 5 && strncasecmp((const char *)p + s,
+                                                   "false", 5) == 0))
+                push(t, T_NUM);
             else if (e < n && p[e] == '(' && in_list(func_w, p + s, i - s))
                 push(t, T_FUNC);
             else if (in_list(stmt_w, p + s, i - s))
@@ -155,6 +181,38 @@ static void tokenize(const uint8_t *p, size_t n, uint8_t q, toks_t *t)
             push(t, T_WORD);
         }
     }
+    if (t->n && t->n <= MAX_TOK) {
+        if (i > n)
+            i = n;
+        if (i >= t->ws[t->n - 1])
+            t->wl[t->n - 1] = (uint32_t)(i - t->ws[t->n - 1]);
+    }
+}
+
+/* an operator token that compares (=, <, >, like), not ':' or '/' */
+static int cmp_op(const toks_t *t, int k, const uint8_t *p)
+{
+    uint32_t j;
+    for (j = 0; j < t->wl[k]; j++) {
+        uint8_t c = p[t->ws[k] + j];
+        if (c == '=' || c == '<' || c == '>' || (c | 0x20) == 'l'
+            || (c | 0x20) == 'r')
+            return 1;
+    }
+    return 0;
+}
+
+/* a string with a blank in it, left open at the end: English prose
+ * ("... or "Screenplay based on"), not "x' or '1" */
+static int open_prose(const toks_t *t, int k, const uint8_t *p)
+{
+    uint32_t j;
+    if (!t->open_str || k != t->n - 1 || t->t[k] != T_STR)
+        return 0;
+    for (j = 0; j < t->wl[k]; j++)
+        if (p[t->ws[k] + j] == ' ')
+            return 1;
+    return 0;
 }
 
 static int is_val(char c)
@@ -196,7 +254,7 @@ static int stacked(const toks_t *t)
 }
 
 /* value LOGIC value OP value, or LOGIC func( */
-static int tautology(const toks_t *t, int from)
+static int tautology(const toks_t *t, int from, const uint8_t *p)
 {
     int i;
     for (i = from; i + 1 < t->n; i++) {
@@ -204,10 +262,13 @@ static int tautology(const toks_t *t, int from)
             continue;
         if (t->t[i + 1] == T_FUNC)
             return 1;
-        if (i + 3 < t->n + 1 && is_val(t->t[i + 1]) && i + 2 < t->n
-            && (t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY)
-            && (i + 3 >= t->n || is_val(t->t[i + 3])
-                || t->t[i + 3] == T_CMT))
+        if (is_val(t->t[i + 1]) && i + 2 < t->n && t->t[i + 2] == T_OP
+            && cmp_op(t, i + 2, p) && (i + 3 >= t->n || is_val(t->t[i + 3])
+                || t->t[i + 3] == T_CMT || t->t[i + 3] == T_KEY))
+            return 1;
+        /* "1 or x is null", "1 and 1 between 'a'": not "2 or 3 in stock" */
+        if (is_val(t->t[i + 1]) && i + 3 < t->n && t->t[i + 2] == T_KEY
+            && (t->t[i + 3] == T_STR || t->t[i + 3] == T_KEY))
             return 1;
         /* "' or 1--", "' or true#" */
         if (i + 2 < t->n && is_val(t->t[i + 1]) && t->t[i + 2] == T_CMT)
@@ -216,8 +277,58 @@ static int tautology(const toks_t *t, int from)
     return 0;
 }
 
+/* "and 1=1", "or 'a'='a", "having 2>1", "where 1=1" anywhere: a comparison of two
+ * literals behind a boolean operator is structure no shopper writes */
+static int literal_taut(const toks_t *t, const uint8_t *p)
+{
+    int i, l;
+    for (l = 0; l + 3 < t->n; l++) {
+        if (t->t[l] != T_LOGIC && !(t->t[l] == T_KEY
+            && ((t->wl[l] == 5 && (p[t->ws[l]] | 0x20) == 'w')      /* where */
+                || (t->wl[l] == 6 && (p[t->ws[l]] | 0x20) == 'h')   /* having */
+                || (t->wl[l] == 4 && (p[t->ws[l]] | 0x20) == 'w')))) /* when */
+            continue;
+        i = l;                       /* "or (1=1", "and ((2>1" */
+        while (i + 4 < t->n && t->t[i + 1] == T_LP)
+            i++;
+        if (t->t[i + 2] != T_OP || !cmp_op(t, i + 2, p))
+            continue;
+        if ((t->t[i + 1] == T_NUM && t->t[i + 3] == T_NUM)
+            || (t->t[i + 1] == T_STR && t->t[i + 3] == T_STR))
+            return 1;
+        /* "or x=x": the same name on both sides */
+        if (t->t[i + 1] == T_WORD && t->t[i + 3] == T_WORD
+            && t->t[l] == T_LOGIC && t->wl[i + 1] == t->wl[i + 3]
+            && memcmp(p + t->ws[i + 1], p + t->ws[i + 3], t->wl[i + 1]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* "(select 1 from dual", "(select user()", "(select @@version",
+ * "(select * from": a subquery, not "(select 2 colours)" */
+static int subselect(const toks_t *t)
+{
+    int i;
+    for (i = 0; i + 2 < t->n; i++) {
+        char a;
+        if (t->t[i] != T_LP || t->t[i + 1] != T_SELECT)
+            continue;
+        a = t->t[i + 2];
+        if (a == T_FUNC || a == T_VAR || a == T_LP
+            || (a == T_OP && i + 3 < t->n && t->t[i + 3] == T_KEY))
+            return 1;
+        if ((a == T_NUM || a == T_STR || a == T_WORD) && i + 4 < t->n
+            && t->t[i + 3] == T_KEY && t->t[i + 4] == T_WORD
+            && (i + 5 >= t->n || t->t[i + 5] == T_KEY
+                || t->t[i + 5] == T_RP || t->t[i + 5] == T_CMT))
+            return 1;
+    }
+    return 0;
+}
+
 /* the value closed a string: what comes straight after? */
-static int breakout(const toks_t *t)
+static int breakout(const toks_t *t, const uint8_t *p)
 {
     int i = 1;
     if (t->n < 2 || t->t[0] != T_STR)
@@ -232,19 +343,41 @@ static int breakout(const toks_t *t)
     case T_SEMI:
         return i + 1 >= t->n || t->t[i + 1] == T_CMT
             || t->t[i + 1] == T_STMT || t->t[i + 1] == T_SELECT;
-    case T_UNION:
-        return 1;
-    case T_LOGIC:
-        return i + 1 < t->n && (is_val(t->t[i + 1]) || t->t[i + 1] == T_OP);
+    case T_UNION:                    /* ' union select, ' union all ( */
+        return i + 1 < t->n && (t->t[i + 1] == T_SELECT
+                                || t->t[i + 1] == T_KEY
+                                || t->t[i + 1] == T_LP);
+    case T_LOGIC:                    /* ' or 1=1, ' or '1, ' and sleep( */
+        if (i + 1 >= t->n)
+            return 0;
+        if (t->t[i + 1] == T_FUNC || t->t[i + 1] == T_LP
+            || t->t[i + 1] == T_OP || t->t[i + 1] == T_SELECT)
+            return 1;
+        if (!is_val(t->t[i + 1]))
+            return 0;
+        if (i + 2 >= t->n)           /* "' or 1", "x' or 'x": at the end */
+            return t->t[i + 1] == T_NUM
+                || (t->t[i + 1] == T_STR && !open_prose(t, i + 1, p));
+        /* then an operator, keyword, comment, ';' or ')': structure;
+         * "5'4\" and the dress" (words) is English */
+        return t->t[i + 2] == T_OP || t->t[i + 2] == T_KEY
+            || t->t[i + 2] == T_CMT || t->t[i + 2] == T_SEMI
+            || t->t[i + 2] == T_RP;
     case T_OP:                       /* ' = 'x' --, '||(select */
         return i + 1 < t->n && (t->t[i + 1] == T_LP || t->t[i + 1] == T_FUNC
             || ((t->t[i + 1] == T_STR || t->t[i + 1] == T_NUM)
                 && (i + 2 >= t->n || t->t[i + 2] == T_CMT
                     || t->t[i + 2] == T_LOGIC)));
     case T_KEY:                      /* ' order by 1--, ' having 1=1 */
-        return i + 2 < t->n && (t->t[i + 1] == T_KEY || t->t[i + 1] == T_NUM)
+        if (i + 2 < t->n && (t->t[i + 1] == T_KEY || t->t[i + 1] == T_NUM)
             && (t->t[i + 2] == T_NUM || t->t[i + 2] == T_OP
-                || t->t[i + 2] == T_CMT);
+                || t->t[i + 2] == T_CMT))
+            return 1;
+        /* ' group by col having ..., ' order by col-- */
+        return i + 3 < t->n && t->t[i + 1] == T_KEY
+            && is_val(t->t[i + 2]) && (t->t[i + 3] == T_KEY
+                                       || t->t[i + 3] == T_CMT
+                                       || t->t[i + 3] == T_COMMA);
     default:
         return 0;
     }
@@ -264,6 +397,11 @@ static int one_token(const uint8_t *v, size_t n)
     return 1;
 }
 
+/* the bytes inert() looks closer at */
+static const uint8_t sql_mark[256] = {
+    ['u'] = 1, ['U'] = 1, ['='] = 1, ['<'] = 1, ['>'] = 1, ['('] = 1,
+};
+
 /* nothing to inject with: one token, or no quote, no ';', no "union", no
  * leading number or ')' (the common shopper value, decided in one pass) */
 static int inert(const uint8_t *v, size_t n)
@@ -271,15 +409,34 @@ static int inert(const uint8_t *v, size_t n)
     size_t i;
     if (one_token(v, n))
         return 1;
-    if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '))
+    if (n && ((v[0] >= '0' && v[0] <= '9') || v[0] == ')' || v[0] == ' '
+              || (v[0] == '-' && n > 1 && v[1] >= '0' && v[1] <= '9')))
         return 0;
     if (memchr(v, '\'', n) || memchr(v, '"', n) || memchr(v, ';', n)
         || memchr(v, '`', n))
         return 0;
-    for (i = 0; i + 4 < n; i++)
-        if ((v[i] | 0x20) == 'u' && strncasecmp((const char *)v + i,
-                                                "union", 5) == 0)
+    for (i = 0; i < n; i++) {
+        if (!sql_mark[v[i]])
+            continue;                /* most bytes of a review */
+        if ((v[i] | 0x20) == 'u' && i + 4 < n
+            && strncasecmp((const char *)v + i, "union", 5) == 0)
             return 0;
+        if ((v[i] == '=' || v[i] == '<' || v[i] == '>') && i) {
+            size_t j = i;            /* "or 1=1", "|| 2>1": a literal */
+            while (j > 0 && v[j - 1] == ' ')
+                j--;
+            if (j > 0 && ((v[j - 1] >= '0' && v[j - 1] <= '9')))
+                return 0;
+        }
+        if (v[i] == '(') {           /* "(select" */
+            size_t j = i + 1;
+            while (j < n && v[j] == ' ')
+                j++;
+            if (j + 6 <= n && strncasecmp((const char *)v + j, "select", 6)
+                == 0)
+                return 0;
+        }
+    }
     return 1;
 }
 
@@ -289,18 +446,26 @@ int mall_waf_is_sqli(const uint8_t *v, size_t n)
     if (inert(v, n))
         return 0;
     tokenize(v, n, 0, &t);
-    if (union_select(&t) || stacked(&t))
+    if (union_select(&t) || stacked(&t) || literal_taut(&t, v) || subselect(&t))
         return 1;
-    if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1))
+    if (t.n >= 4 && (t.t[0] == T_NUM || t.t[0] == T_RP) && tautology(&t, 1, v))
         return 1;
+    if (t.n >= 4 && t.t[0] == T_KEY && t.t[1] == T_KEY && t.t[2] == T_NUM
+        && t.t[3] == T_CMT)
+        return 1;                    /* "order by 3--" appended to a value */
+    if (t.n >= 4 && t.t[0] == T_NUM && t.t[1] == T_KEY && t.t[2] == T_KEY
+        && t.t[3] == T_NUM && (t.n == 4 || t.t[4] == T_CMT
+                               || t.t[4] == T_COMMA))
+        return 1;                    /* "1 order by 10": column probing */
     if (memchr(v, '\'', n)) {
         tokenize(v, n, '\'', &t);
-        if (breakout(&t) || union_select(&t) || stacked(&t))
+        if (breakout(&t, v) || union_select(&t) || stacked(&t)
+            || literal_taut(&t, v) || subselect(&t))
             return 1;
     }
     if (memchr(v, '"', n)) {
         tokenize(v, n, '"', &t);
-        if (breakout(&t) || union_select(&t))
+        if (breakout(&t, v) || union_select(&t) || literal_taut(&t, v))
             return 1;
     }
     return 0;

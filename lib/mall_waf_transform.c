@@ -238,8 +238,8 @@ static size_t jsondecode(uint8_t *p, size_t n)
         case 'n': p[o++] = '\n'; break;
         case 't': p[o++] = '\t'; break;
         case 'r': p[o++] = '\r'; break;
-        case 'b': p[o++] = '\b'; break;
-        case 'f': p[o++] = '\f'; break;
+        /* no \b or \f: as in "C:\boot.ini" they are far likelier a
+         * Windows path than an escape an attacker needs */
         case '/': case '\\': case '"': case '\'': p[o++] = p[i]; break;
         default: p[o++] = '\\'; p[o++] = p[i]; break;
         }
