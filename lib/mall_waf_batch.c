@@ -73,7 +73,7 @@ static int on_match(unsigned id, unsigned long long from,
     s->seen[id] = s->serial + (uint32_t)vi;
     waf_consider(s, id, v->target, v->name, v->nlen, v->orig, v->olen,
                  b->buf + v->off, v->len, 1);
-    return waf_reached(s);              /* enough: stop the scan */
+    return 0;           /* every rule that matches is recorded (audit) */
 }
 
 static void flush(mall_waf_scan_t *s, size_t g)
@@ -121,7 +121,7 @@ void waf_batch_push(mall_waf_scan_t *s, size_t g, int t, const char *name,
 void waf_batch_flush_all(mall_waf_scan_t *s)
 {
     size_t g;
-    for (g = 0; g < s->rules->ngroups && !waf_reached(s); g++)
+    for (g = 0; g < s->rules->ngroups; g++)
         if (s->batch[g].buf)
             flush(s, g);
 }
