@@ -5,7 +5,7 @@
  *
  * canonical = "mall-edge-v1" \n METHOD \n URI \n REQUEST_ID \n CLIENT_IP \n
  *             USER \n ROLE \n TOKEN_ID \n TOKEN_EXP \n TIMESTAMP \n
- *             hex(SHA256(body))
+ *             hex(SHA256(body)) [ \n RISK ]
  * X-Mall-Edge-Signature =
  *     base64url_nopad(HMAC-SHA256(edge_key[kid], canonical))
  *
@@ -13,6 +13,11 @@
  * query). Empty fields stay as empty lines. Headers carrying the fields:
  * X-Request-Id, X-Mall-Client-Ip, X-Mall-User, X-Mall-Role, X-Mall-Token-Id,
  * X-Mall-Token-Exp, X-Mall-Edge-Ts, X-Mall-Edge-Kid, X-Mall-Edge-Signature.
+ *
+ * RISK is X-Mall-Risk, "<score>;<reasons>" of a request the edge tagged:
+ * the line is there only when the header is not empty, so untagged
+ * requests sign exactly as before, and a client-sent X-Mall-Risk (which the
+ * edge replaces or drops) cannot pass a worker's check.
  */
 #ifndef MALL_EDGE_SIG_H
 #define MALL_EDGE_SIG_H
@@ -35,6 +40,7 @@ typedef struct {
     const char *token_exp;   size_t token_exp_len;
     const char *ts;          size_t ts_len;
     const char *body_sha256_hex;   /* 64 hex digits */
+    const char *risk;        size_t risk_len;   /* NULL or "": untagged */
 } mall_edge_fields_t;
 
 /* Writes the 43-char signature (no NUL); 0, or -1 if the fields exceed 8 KB. */

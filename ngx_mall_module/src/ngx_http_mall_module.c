@@ -399,6 +399,90 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mall_geoip"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_geoip,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_fraud_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud_list"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_fraud_list,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud_appid"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_fraud_appid,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.enabled),
+      NULL },
+
+    { ngx_string("mall_fraud_device"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.device),
+      &ngx_http_mall_modes },
+
+    { ngx_string("mall_fraud_wechat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.wechat),
+      NULL },
+
+    { ngx_string("mall_fraud_velocity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_fraud_velocity,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud),
+      NULL },
+
+    { ngx_string("mall_risk_score"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_risk_score,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud),
+      NULL },
+
+    { ngx_string("mall_risk_action"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_risk_action,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud),
+      NULL },
+
+    { ngx_string("mall_country_deny"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_country_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.country_deny),
+      NULL },
+
+    { ngx_string("mall_country_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_country_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.country_allow),
+      NULL },
+
     { ngx_string("mall_csrf"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -449,6 +533,15 @@ ngx_module_t  ngx_http_mall_module = {
 
 
 static ngx_http_variable_t  ngx_http_mall_vars[] = {
+
+    { ngx_string("mall_country"), NULL, ngx_http_mall_country_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_geo_country"), NULL, ngx_http_mall_country_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_risk"), NULL, ngx_http_mall_risk_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mall_user_id"), NULL, ngx_http_mall_user_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -582,6 +675,7 @@ ngx_http_mall_create_loc_conf(ngx_conf_t *cf)
     ngx_http_mall_limit_create_loc_conf(&mlcf->limit);
     ngx_http_mall_cache_create_loc_conf(&mlcf->cache);
     ngx_http_mall_waf_create_loc_conf(&mlcf->waf);
+    ngx_http_mall_fraud_create_loc_conf(&mlcf->fraud);
 
     mlcf->request_id = NGX_CONF_UNSET;
 
@@ -621,6 +715,12 @@ ngx_http_mall_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_mall_waf_merge_loc_conf(cf, &prev->waf, &conf->waf)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mall_fraud_merge_loc_conf(cf, &prev->fraud, &conf->fraud)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -944,6 +1044,10 @@ ngx_http_mall_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_mall_fraud_lists_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mall_auth_init(cf);
 }
 
@@ -1073,6 +1177,7 @@ ngx_http_mall_create_ctx(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                  rc;
     ngx_http_mall_ctx_t       *ctx;
     ngx_http_mall_loc_conf_t  *mlcf;
 
@@ -1088,8 +1193,28 @@ ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_mall_limit_handler(r, ctx,
-                                           NGX_HTTP_MALL_LIMIT_PREACCESS);
+        rc = ngx_http_mall_limit_handler(r, ctx,
+                                         NGX_HTTP_MALL_LIMIT_PREACCESS);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /* then the lists: address, country, device */
+
+    if (mlcf->fraud.enabled || mlcf->fraud.country_deny
+        || mlcf->fraud.country_allow)
+    {
+        if (mlcf->error_status) {
+            return NGX_DECLINED;
+        }
+
+        ctx = ngx_http_mall_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_mall_fraud_guard(r, ctx);
     }
 
     return NGX_DECLINED;
@@ -1115,7 +1240,8 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
         && mlcf->sign.mode == NGX_HTTP_MALL_OFF
         && mlcf->limit.nphase[NGX_HTTP_MALL_LIMIT_ACCESS] == 0
         && mlcf->waf.mode == NGX_HTTP_MALL_WAF_OFF
-        && !mlcf->waf.csrf)
+        && !mlcf->waf.csrf
+        && !mlcf->fraud.enabled)
     {
         return NGX_DECLINED;
     }
@@ -1166,7 +1292,14 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
         }
     }
 
-    return ngx_http_mall_sign_handler(r, ctx);
+    rc = ngx_http_mall_sign_handler(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    /* fraud scoring last: it knows the user and the signed request */
+
+    return ngx_http_mall_fraud_score(r, ctx);
 }
 
 

@@ -108,14 +108,18 @@ def sign_headers(sign_key: str, method: str, target: str, body: bytes = b"",
 
 def edge_headers(edge_key: bytes, method, uri, body=b"", user="", role="",
                  token_id="", token_exp="", client_ip="127.0.0.1",
-                 request_id=None, kid="e1", ts=None):
+                 request_id=None, kid="e1", ts=None, risk=""):
     request_id = request_id or secrets.token_hex(16)
     ts = str(int(time.time()) if ts is None else ts)
     canonical = "\n".join(["mall-edge-v1", method, uri, request_id, client_ip,
                            user, role, token_id, str(token_exp), ts,
                            hashlib.sha256(body).hexdigest()])
+    if risk:
+        # X-Mall-Risk of a tagged request: one more line, only when set
+        canonical += "\n" + risk
     sig = b64url(hmac.new(edge_key, canonical.encode(), hashlib.sha256).digest())
-    return {"X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
+    extra = {"X-Mall-Risk": risk} if risk else {}
+    return {**extra, "X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
             "X-Mall-User": user, "X-Mall-Role": role,
             "X-Mall-Token-Id": token_id, "X-Mall-Token-Exp": str(token_exp),
             "X-Mall-Edge-Ts": ts, "X-Mall-Edge-Kid": kid,
