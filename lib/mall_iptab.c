@@ -133,6 +133,7 @@ static void
 iptab_remove(mall_iptab_t *t, mall_iptab_entry_t *e)
 {
     t->count[e->kind][e->plen]--;
+    t->kinds[e->kind]--;
     e->state = IPTAB_DELETED;
     t->deleted++;
     t->used--;
@@ -198,6 +199,7 @@ mall_iptab_put(mall_iptab_t *t, int kind, int plen, const uint8_t *key,
     e->source = (uint8_t) source;
     t->used++;
     t->count[kind][plen]++;
+    t->kinds[kind]++;
     return 0;
 }
 
@@ -275,7 +277,7 @@ mall_iptab_has(const mall_iptab_t *t, int kind, const char *s, size_t len,
 {
     uint8_t  k[16];
 
-    if (t->count[kind][0] == 0 || len == 0) {
+    if (t->kinds[kind] == 0 || len == 0) {
         return 0;
     }
     mall_iptab_digest(s, len, k);

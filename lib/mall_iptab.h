@@ -48,6 +48,7 @@ typedef struct {
     uint32_t            deleted;   /* tombstones */
     uint32_t            limit;     /* used + deleted stays below it */
     uint32_t            count[MALL_IPTAB_KINDS][129];  /* per length */
+    uint32_t            kinds[MALL_IPTAB_KINDS];       /* per kind */
     mall_iptab_entry_t  slot[];
 } mall_iptab_t;
 

@@ -324,6 +324,7 @@ ngx_http_mall_fraud_refuse(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_mall_fraud_guard(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 {
+    ngx_uint_t                       ip;
     ngx_table_elt_t                 *h;
     ngx_http_mall_loc_conf_t        *mlcf;
     ngx_http_mall_main_conf_t       *mmcf;
@@ -342,25 +343,26 @@ ngx_http_mall_fraud_guard(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
     flcf = &mlcf->fraud;
 
-    if (!flcf->enabled || mmcf->fraud.lists == NULL
-        || !ngx_http_mall_fraud_ip_listed(r, mmcf->fraud.lists, 1))
-    {
-        if (flcf->enabled && mmcf->fraud.lists
-            && ngx_http_mall_fraud_ip_listed(r, mmcf->fraud.lists, 0))
-        {
+    ip = 0;
+
+    if (flcf->enabled && mmcf->fraud.lists) {
+        ip = ngx_http_mall_fraud_ip_lookup(r, mmcf->fraud.lists);
+
+        if (ip == NGX_HTTP_MALL_IP_BLOCKED) {
             return ngx_http_mall_fraud_refuse(r, fctx, NGX_HTTP_FORBIDDEN,
                                               "RISK_BLOCKED", "ip_list",
                                               "your address is blocked");
         }
+    }
 
-        if ((flcf->country_deny || flcf->country_allow)
-            && ngx_http_mall_country_denied(r, flcf, fctx))
-        {
-            return ngx_http_mall_fraud_refuse(r, fctx, NGX_HTTP_FORBIDDEN,
-                                              "RISK_BLOCKED", "country",
-                                              "not available in your "
-                                              "country or region");
-        }
+    if (ip != NGX_HTTP_MALL_IP_ALLOWED
+        && (flcf->country_deny || flcf->country_allow)
+        && ngx_http_mall_country_denied(r, flcf, fctx))
+    {
+        return ngx_http_mall_fraud_refuse(r, fctx, NGX_HTTP_FORBIDDEN,
+                                          "RISK_BLOCKED", "country",
+                                          "not available in your country "
+                                          "or region");
     }
 
     if (!flcf->enabled) {

@@ -126,8 +126,10 @@ char *ngx_http_mall_fraud_list(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_mall_fraud_lists_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_mall_fraud_read_tokens(ngx_conf_t *cf, ngx_str_t *path,
     ngx_array_t *tokens);
-ngx_int_t ngx_http_mall_fraud_ip_listed(ngx_http_request_t *r,
-    ngx_shm_zone_t *zone, ngx_uint_t allow);
+#define NGX_HTTP_MALL_IP_ALLOWED  1
+#define NGX_HTTP_MALL_IP_BLOCKED  2
+ngx_uint_t ngx_http_mall_fraud_ip_lookup(ngx_http_request_t *r,
+    ngx_shm_zone_t *zone);
 ngx_int_t ngx_http_mall_fraud_id_listed(ngx_shm_zone_t *zone,
     ngx_uint_t kind, u_char *id, size_t len);
 

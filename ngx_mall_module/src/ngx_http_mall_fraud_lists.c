@@ -555,17 +555,20 @@ ngx_http_mall_fraud_stream(void *data, ngx_str_t *id, ngx_str_t *fields,
 
 
 /*
- * 1 when the client address (after real_ip) is in the block list (allow 0)
- * or the allow list (allow 1), else 0. An IPv4-mapped IPv6 address counts
- * as IPv4.
+ * The client address (after real_ip) against the lists, under one lock:
+ * NGX_HTTP_MALL_IP_ALLOWED when the allow list holds it (it then skips the
+ * block list), NGX_HTTP_MALL_IP_BLOCKED when the block list does, else 0.
+ * An IPv4-mapped IPv6 address counts as IPv4. No lock at all while both
+ * lists of its family are empty.
  */
 
-ngx_int_t
-ngx_http_mall_fraud_ip_listed(ngx_http_request_t *r, ngx_shm_zone_t *zone,
-    ngx_uint_t allow)
+ngx_uint_t
+ngx_http_mall_fraud_ip_lookup(ngx_http_request_t *r, ngx_shm_zone_t *zone)
 {
-    int                           kind, rc;
+    int                           v6;
     uint8_t                       addr[16];
+    uint64_t                      now;
+    ngx_uint_t                    rc;
     struct sockaddr_in           *sin;
     ngx_http_mall_fraud_lists_t  *fl;
 #if (NGX_HAVE_INET6)
@@ -573,7 +576,7 @@ ngx_http_mall_fraud_ip_listed(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 #endif
 
     fl = zone->data;
-    kind = allow ? MALL_IPTAB_ALLOW4 : MALL_IPTAB_BLOCK4;
+    v6 = 0;
     ngx_memzero(addr, sizeof(addr));
 
     switch (r->connection->sockaddr->sa_family) {
@@ -592,7 +595,7 @@ ngx_http_mall_fraud_ip_listed(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 
         } else {
             ngx_memcpy(addr, sin6->sin6_addr.s6_addr, 16);
-            kind++;
+            v6 = 1;
         }
 
         break;
@@ -602,11 +605,31 @@ ngx_http_mall_fraud_ip_listed(ngx_http_request_t *r, ngx_shm_zone_t *zone,
         return 0;
     }
 
+    /* read without the lock: a count is a word, a stale one costs a probe */
+
+    if (fl->tab->kinds[MALL_IPTAB_BLOCK4 + v6] == 0
+        && fl->tab->kinds[MALL_IPTAB_ALLOW4 + v6] == 0)
+    {
+        return 0;
+    }
+
+    now = ngx_http_mall_now_ms();
+    rc = 0;
+
     ngx_shmtx_lock(&fl->shpool->mutex);
-    rc = mall_iptab_match(fl->tab, kind, addr, ngx_http_mall_now_ms());
+
+    if (mall_iptab_match(fl->tab, MALL_IPTAB_ALLOW4 + v6, addr, now) >= 0) {
+        rc = NGX_HTTP_MALL_IP_ALLOWED;
+
+    } else if (mall_iptab_match(fl->tab, MALL_IPTAB_BLOCK4 + v6, addr, now)
+               >= 0)
+    {
+        rc = NGX_HTTP_MALL_IP_BLOCKED;
+    }
+
     ngx_shmtx_unlock(&fl->shpool->mutex);
 
-    return rc >= 0;
+    return rc;
 }
 
 
@@ -621,7 +644,7 @@ ngx_http_mall_fraud_id_listed(ngx_shm_zone_t *zone, ngx_uint_t kind,
 
     fl = zone->data;
 
-    if (len == 0 || fl->tab->count[kind][0] == 0) {
+    if (len == 0 || fl->tab->kinds[kind] == 0) {
         return 0;                   /* no lock, no digest: list empty */
     }
 

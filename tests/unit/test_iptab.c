@@ -210,6 +210,7 @@ test_100k(void **state)
                                         MALL_IPTAB_SRC_FILE), 0);
     }
     assert_int_equal(tab->used, 100002);
+    assert_int_equal(tab->kinds[MALL_IPTAB_BLOCK4], 100002);
 
     for (i = 0; i < 100000; i += 37) {
         snprintf(ip, sizeof(ip), "%d.%d.%d.%d", 1 + i / 65536,
@@ -231,6 +232,7 @@ test_100k(void **state)
 
     mall_iptab_drop_source(tab, MALL_IPTAB_SRC_FILE);
     assert_int_equal(tab->used, 0);
+    assert_int_equal(tab->kinds[MALL_IPTAB_BLOCK4], 0);
 }
 
 
