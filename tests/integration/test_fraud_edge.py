@@ -260,3 +260,31 @@ def test_country_variable_and_geoip_reload(stack):
                       "RISK_BLOCKED")
     assert get(stack, CATALOG, "1.0.1.1").status_code == 200
     assert not re.search(r"\[(alert|crit|emerg)\]", stack.nginx_error_log())
+
+
+def test_mini_program_checks_add_risk_not_blocks(stack):
+    appid = open(stack.key("wechat/appid")).read().strip()
+    ua = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+          "AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.44 "
+          "NetType/WIFI Language/zh_CN miniProgram/" + appid)
+    good = "https://servicewechat.com/%s/12/page-frame.html" % appid
+    rewrite_risk(stack, "tag=15 challenge", "tag=3 challenge")
+    try:
+        def scored(headers):
+            r = get(stack, CATALOG, "1.0.1.1", **headers)
+            assert r.status_code == 200, r.text      # never blocks
+            return audit_of(stack, r.headers["X-Request-Id"], wait=0.5)
+
+        assert scored({"User-Agent": ua, "Referer": good}) == []
+        line = scored({"User-Agent": "curl/8.0"})
+        assert line[0]["action"] == "tag"
+        assert line[0]["reasons"] == "not_wechat,bad_referer"
+        assert line[0]["score"] == 6 and line[0]["country"] == "CN"
+        for ref in ("https://servicewechat.com/wxother000000001/12/"
+                    "page-frame.html",
+                    "https://evil.example/%s/12/page-frame.html" % appid,
+                    "https://servicewechat.com/%s//page-frame.html" % appid):
+            line = scored({"User-Agent": ua, "Referer": ref})
+            assert line[0]["reasons"] == "bad_referer", ref
+    finally:
+        rewrite_risk(stack, "tag=3 challenge", "tag=15 challenge")
