@@ -184,37 +184,18 @@ ngx_http_mall_fraud_read_tokens(ngx_conf_t *cf, ngx_str_t *path,
     ssize_t           n;
     ngx_str_t         name, *tok;
     ngx_file_t        file;
-    ngx_file_info_t   fi;
 
-    name = *path;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+    if (ngx_http_mall_conf_open(cf, path, &file, &len) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_ERROR;
-    }
-
+    name = file.name;
     buf = NULL;
     n = 0;
-    len = 0;
 
-    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR) {
-        len = (size_t) ngx_file_size(&fi);
-
-        if (len <= NGX_HTTP_MALL_FRAUD_FILE_MAX) {
-            buf = ngx_pnalloc(cf->pool, len + 1);
-            n = buf ? ngx_read_file(&file, buf, len, 0) : -1;
-        }
+    if (len <= NGX_HTTP_MALL_FRAUD_FILE_MAX) {
+        buf = ngx_pnalloc(cf->pool, len + 1);
+        n = buf ? ngx_read_file(&file, buf, len, 0) : -1;
     }
 
     if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {

@@ -787,6 +787,52 @@ ngx_http_mall_json_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * Opens a file named in the configuration (relative to the prefix) for
+ * reading at configuration time: fills file (name, fd, log) and *size.
+ * NGX_OK, or NGX_ERROR after logging (the file is then closed). The caller
+ * reads and closes it.
+ */
+
+ngx_int_t
+ngx_http_mall_conf_open(ngx_conf_t *cf, ngx_str_t *path, ngx_file_t *file,
+    size_t *size)
+{
+    ngx_str_t        name;
+    ngx_file_info_t  fi;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(file, sizeof(ngx_file_t));
+
+    file->name = name;
+    file->log = cf->log;
+
+    file->fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file->fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(file->fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        (void) ngx_close_file(file->fd);
+        return NGX_ERROR;
+    }
+
+    *size = (size_t) ngx_file_size(&fi);
+
+    return NGX_OK;
+}
+
+
+/*
  * Reads a secret file at configuration time (never on the request path):
  * its bytes, trailing CR/LF stripped, min..max bytes long. The copy lives in
  * cf->pool and is zeroed by a pool cleanup when the cycle goes away.
@@ -801,38 +847,14 @@ ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path, ngx_str_t *key,
     ssize_t              n;
     ngx_str_t            name, *saved;
     ngx_file_t           file;
-    ngx_file_info_t      fi;
     ngx_pool_cleanup_t  *cln;
 
-    name = *path;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+    if (ngx_http_mall_conf_open(cf, path, &file, &len) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_ERROR;
-    }
-
+    name = file.name;
     buf = NULL;
-    len = 0;
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
-        goto failed;
-    }
-
-    len = (size_t) ngx_file_size(&fi);
 
     if (len == 0 || len > NGX_HTTP_MALL_SECRET_FILE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

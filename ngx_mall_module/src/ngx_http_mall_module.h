@@ -135,6 +135,8 @@ ngx_int_t ngx_http_mall_read_body(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
+ngx_int_t ngx_http_mall_conf_open(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_file_t *file, size_t *size);
 ngx_int_t ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *key, size_t min, size_t max);
 char *ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,

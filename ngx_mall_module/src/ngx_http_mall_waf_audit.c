@@ -25,8 +25,9 @@
 static ngx_uint_t ngx_http_mall_waf_secret(const mall_waf_hit_t *hit);
 static void ngx_http_mall_waf_var(ngx_http_request_t *r, ngx_int_t index,
     ngx_str_t *out);
-static u_char *ngx_http_mall_audit_head(ngx_http_request_t *r, u_char *head,
-    ngx_str_t *id, ngx_str_t *country, size_t plen);
+static u_char *ngx_http_mall_audit_head(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, u_char *line, ngx_str_t *id,
+    ngx_str_t *country, size_t plen);
 static void ngx_http_mall_audit_write(ngx_http_request_t *r,
     ngx_http_mall_waf_audit_t *audit, u_char *line, u_char *p);
 
@@ -133,7 +134,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
     ngx_http_mall_waf_audit_t *audit, const mall_waf_result_t *res,
     ngx_uint_t status)
 {
-    u_char                     *line, *p, *head;
+    u_char                     *line, *p;
     size_t                      len, nlen, elen, plen;
     ngx_str_t                   id, country, target, excerpt;
     ngx_uint_t                  i, n;
@@ -170,13 +171,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
         return;
     }
 
-    head = line;
-
-    if (audit->syslog) {
-        head = ngx_syslog_add_header(audit->syslog, line);
-    }
-
-    p = ngx_http_mall_audit_head(r, head, &id, &country, plen);
+    p = ngx_http_mall_audit_head(r, audit, line, &id, &country, plen);
 
     p = ngx_sprintf(p, "\",\"action\":\"%s\",\"score\":%d,\"rules\":[",
                     status == NGX_HTTP_MALL_WAF_ST_BLOCK ? "block" : "detect",
@@ -222,18 +217,26 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
 
 
 /*
- * The fields every audit line starts with, from '{' to the path: time,
- * request id, client address, country ("unknown" when none), method,
- * path (plen bytes of it). The caller sized the buffer.
+ * The start of every audit line in line (sized by the caller): the syslog
+ * header when it goes to syslog, then from '{' to the path: time, request
+ * id, client address, country ("unknown" when none), method, path (plen
+ * bytes of it). Returns where the caller goes on.
  */
 
 static u_char *
-ngx_http_mall_audit_head(ngx_http_request_t *r, u_char *head, ngx_str_t *id,
+ngx_http_mall_audit_head(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, u_char *line, ngx_str_t *id,
     ngx_str_t *country, size_t plen)
 {
-    u_char  *p;
+    u_char  *p, *head;
 
     static ngx_str_t  unknown = ngx_string("unknown");
+
+    head = line;
+
+    if (audit->syslog) {
+        head = ngx_syslog_add_header(audit->syslog, line);
+    }
 
     p = ngx_cpymem(head, "{\"time\":\"", sizeof("{\"time\":\"") - 1);
     p = ngx_cpymem(p, ngx_cached_http_log_iso8601.data,
@@ -295,7 +298,7 @@ ngx_http_mall_risk_audit(ngx_http_request_t *r,
     ngx_http_mall_waf_audit_t *audit, char *action, ngx_uint_t score,
     ngx_str_t *reasons)
 {
-    u_char                     *line, *p, *head;
+    u_char                     *line, *p;
     size_t                      len, plen, rlen;
     ngx_str_t                   id, country;
     ngx_http_mall_main_conf_t  *mmcf;
@@ -322,13 +325,7 @@ ngx_http_mall_risk_audit(ngx_http_request_t *r,
         return;
     }
 
-    head = line;
-
-    if (audit->syslog) {
-        head = ngx_syslog_add_header(audit->syslog, line);
-    }
-
-    p = ngx_http_mall_audit_head(r, head, &id, &country, plen);
+    p = ngx_http_mall_audit_head(r, audit, line, &id, &country, plen);
 
     p = ngx_sprintf(p, "\",\"source\":\"fraud\",\"action\":\"%s\","
                     "\"score\":%ui,\"reasons\":\"", action, score);

@@ -91,17 +91,28 @@ def test_country_deny_with_the_real_database(stack):
 
 
 def test_cidr_block_from_file_and_reload(stack):
-    with open(fraud_file(stack, "ip-block.list"), "a") as f:
-        f.write("\n203.0.113.0/25\n2001:db8:dead::/48\n")
+    path = fraud_file(stack, "ip-block.list")
+    with open(path) as f:
+        shipped = f.read()
+    with open(path, "a") as f:
+        f.write("\n100.64.200.0/25\n2001:db8:dead::/48\n")
     assert stack.reload().returncode == 0
-    assert_json_error(get(stack, CATALOG, "203.0.113.7"), 403,
-                      "RISK_BLOCKED")
-    assert_json_error(get(stack, CATALOG, "2001:db8:dead:1::9"), 403,
-                      "RISK_BLOCKED")
-    assert get(stack, CATALOG, "203.0.113.200").status_code == 200
-    assert get(stack, CATALOG, "2001:db8:beef::9").status_code == 200
-    # the shipped example block (TEST-NET-1)
-    assert_json_error(get(stack, CATALOG, "192.0.2.1"), 403, "RISK_BLOCKED")
+    try:
+        assert_json_error(get(stack, CATALOG, "100.64.200.7"), 403,
+                          "RISK_BLOCKED")
+        assert_json_error(get(stack, CATALOG, "2001:db8:dead:1::9"), 403,
+                          "RISK_BLOCKED")
+        assert get(stack, CATALOG, "100.64.200.200").status_code == 200
+        assert get(stack, CATALOG, "2001:db8:beef::9").status_code == 200
+        # the shipped example block (TEST-NET-1)
+        assert_json_error(get(stack, CATALOG, "192.0.2.1"), 403,
+                          "RISK_BLOCKED")
+    finally:
+        with open(path, "w") as f:
+            f.write(shipped)
+        assert stack.reload().returncode == 0
+    # a reload replaces the file entries
+    assert get(stack, CATALOG, "100.64.200.7").status_code == 200
 
 
 def test_cidr_pushed_through_redis_survives_reload_and_expires(stack):
