@@ -4,7 +4,8 @@ GeoIP with the real database the build fetches (1.0.1.1 CN, 8.8.8.8 US,
 175.45.176.1 KP, 240e::1 CN over IPv6) as X-Forwarded-For from the trusted
 loopback; the shipped country deny list (KP); CIDR blocks from a list file
 and pushed through Redis with `mallctl block` (IPv4 and IPv6, with a TTL,
-kept across a reload); device and user block lists; X-Mall-Device
+kept across a reload, and effective on a second edge node sharing the
+Redis); device and user block lists; X-Mall-Device
 required on writes when configured; device velocity that tags and then
 challenges; the risk tag in the edge signature, seen by the worker and
 refused when forged; every non-allow decision in the JSON audit log.
@@ -299,3 +300,92 @@ def test_mini_program_checks_add_risk_not_blocks(stack):
             assert line[0]["reasons"] == "bad_referer", ref
     finally:
         rewrite_risk(stack, "tag=3 challenge", "tag=15 challenge")
+
+
+class SecondEdge:
+    """A second edge node: the stack's own nginx.conf on other ports, with
+    its own pid, logs and shm (its own master), sharing the stack's Redis
+    and workers, as a second CDN node would."""
+
+    def __init__(self, stack, tmp_path):
+        from edge_harness import NGINX, free_port
+        self.dir = str(tmp_path)
+        self.port = free_port()
+        run = stack.run_dir
+        p = {k: int(v) for k, v in stack.env.items()
+             if k in ("MALL_EDGE_PORT", "MALL_EDGE_TLS_PORT",
+                      "MALL_ADMIN_PORT")}
+        with open(os.path.join(run, "nginx.conf")) as f:
+            conf = f.read()
+        conf = conf.replace("127.0.0.1:%d " % p["MALL_EDGE_PORT"],
+                            "127.0.0.1:%d " % self.port)
+        for name in ("MALL_EDGE_TLS_PORT", "MALL_ADMIN_PORT"):
+            conf = conf.replace("127.0.0.1:%d" % p[name],
+                                "127.0.0.1:%d" % free_port())
+        for sub in ("nginx.pid", "logs/", "tmp/"):
+            conf = conf.replace(os.path.join(run, sub),
+                                os.path.join(self.dir, sub))
+        os.makedirs(os.path.join(self.dir, "logs"))
+        for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.makedirs(os.path.join(self.dir, "tmp", t))
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write(conf)
+        with open(os.path.join(run, "mall-errors.conf")) as f, \
+                open(os.path.join(self.dir, "mall-errors.conf"), "w") as g:
+            g.write(f.read())
+        self.cmd = [NGINX, "-p", self.dir, "-c",
+                    os.path.join(self.dir, "nginx.conf")]
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def __enter__(self):
+        import subprocess
+        subprocess.run(self.cmd, check=True, capture_output=True)
+        assert until(self._up)
+        return self
+
+    def _up(self):
+        try:
+            return requests.get(self.url + "/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def __exit__(self, *exc):
+        with open(os.path.join(self.dir, "nginx.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, 15)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+
+    def get(self, path, ip):
+        return requests.get(self.url + path, timeout=5,
+                            headers={"X-Forwarded-For": ip})
+
+
+def test_block_reaches_a_second_edge_node(stack, tmp_path):
+    ip, late = "198.51.100.77", "2001:db8:77::1"
+    # pushed before the second node exists: it replays the stream
+    stack.mallctl("block", "ip", late)
+    assert until(lambda: get(stack, CATALOG, late).status_code == 403)
+    try:
+        with SecondEdge(stack, tmp_path) as edge2:
+            assert until(lambda: edge2.get(CATALOG, late).status_code == 403)
+            assert edge2.get(CATALOG, ip).status_code == 200
+            # pushed now: both nodes apply it within seconds
+            stack.mallctl("block", "cidr", "198.51.100.64/26")
+            assert until(lambda: edge2.get(CATALOG, ip).status_code == 403)
+            assert until(lambda: get(stack, CATALOG, ip).status_code == 403)
+            assert_json_error(edge2.get(CATALOG, ip), 403, "RISK_BLOCKED")
+            # and the country list holds there too
+            assert_json_error(edge2.get(CATALOG, "175.45.176.1"), 403,
+                              "RISK_BLOCKED")
+            stack.mallctl("unblock", "cidr", "198.51.100.64/26")
+            assert until(lambda: edge2.get(CATALOG, ip).status_code == 200)
+            assert until(lambda: get(stack, CATALOG, ip).status_code == 200)
+    finally:
+        stack.mallctl("unblock", "ip", late)
+    assert until(lambda: get(stack, CATALOG, late).status_code == 200)
