@@ -298,6 +298,21 @@ mall_iptab_drop_source(mall_iptab_t *t, int source)
 }
 
 
+void
+mall_iptab_drop_expired(mall_iptab_t *t, uint64_t now)
+{
+    uint32_t  i;
+
+    for (i = 0; i < t->capacity; i++) {
+        if (t->slot[i].state == IPTAB_USED && t->slot[i].expire != 0
+            && t->slot[i].expire <= now)
+        {
+            iptab_remove(t, &t->slot[i]);
+        }
+    }
+}
+
+
 int
 mall_iptab_parse(const char *s, size_t len, uint8_t addr[16], int *plen)
 {

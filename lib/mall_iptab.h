@@ -10,8 +10,8 @@
  * for its family (a per-length count is kept), longest first: at most 33
  * probes for IPv4 and 129 for IPv6 whatever the number of entries, and in
  * practice a handful (lists use few distinct lengths). Entries carry an
- * expiry (unix ms, 0: never) and a source (a list file or pushed), so a reload can
- * replace the file entries and keep the pushed ones.
+ * expiry (unix ms, 0: never) and a source (a list file or pushed), so a
+ * reload can replace the file entries and keep the pushed ones.
  *
  * No allocation, no locking: the edge holds its zone mutex around calls.
  */
@@ -84,6 +84,9 @@ void mall_iptab_digest(const char *s, size_t len, uint8_t key[16]);
 
 /* Drops every entry of source (a reload's file entries). */
 void mall_iptab_drop_source(mall_iptab_t *t, int source);
+
+/* Drops every entry expired at now (a sweep over the whole table). */
+void mall_iptab_drop_expired(mall_iptab_t *t, uint64_t now);
 
 /*
  * Parses "1.2.3.4", "1.2.3.0/24", "2001:db8::/32" or "::1". On success

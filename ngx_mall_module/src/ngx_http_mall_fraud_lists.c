@@ -299,6 +299,7 @@ ngx_http_mall_fraud_lists_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_shmtx_lock(&fl->shpool->mutex);
 
     mall_iptab_drop_source(fl->tab, MALL_IPTAB_SRC_FILE);
+    mall_iptab_drop_expired(fl->tab, ngx_http_mall_now_ms());
 
     /* zone->data's files: this cycle's (set in postconfiguration) */
 

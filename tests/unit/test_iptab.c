@@ -139,6 +139,11 @@ test_expiry_and_delete(void **state)
     put(MALL_IPTAB_BLOCK4, "8.8.8.0/24", 1000, MALL_IPTAB_SRC_PUSH);
     assert_int_equal(match(MALL_IPTAB_BLOCK4, "8.8.8.8", 999), 24);
     assert_int_equal(match(MALL_IPTAB_BLOCK4, "8.8.8.8", 1000), -1);
+    /* a sweep drops only what has run out */
+    put(MALL_IPTAB_BLOCK4, "9.9.9.9", 500, MALL_IPTAB_SRC_PUSH);
+    mall_iptab_drop_expired(tab, 600);
+    assert_int_equal(match(MALL_IPTAB_BLOCK4, "9.9.9.9", 1), -1);
+    assert_int_equal(match(MALL_IPTAB_BLOCK4, "8.8.8.8", 999), 24);
     /* a refresh extends it */
     put(MALL_IPTAB_BLOCK4, "8.8.8.0/24", 0, MALL_IPTAB_SRC_PUSH);
     assert_int_equal(match(MALL_IPTAB_BLOCK4, "8.8.8.8", 5000), 24);
