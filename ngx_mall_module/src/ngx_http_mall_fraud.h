@@ -2,7 +2,8 @@
 /*
  * Anti-fraud at the edge (README "Anti-fraud"): GeoIP and country
  * allow/deny (ngx_http_mall_geoip.c), IP/CIDR/device/user lists in shm fed
- * by list files and the mall:fraud:blocks stream (ngx_http_mall_fraud_lists.c),
+ * by list files (ngx_http_mall_fraud_lists.c) and the mall:fraud:blocks
+ * stream (ngx_http_mall_fraud_push.c),
  * device velocity counters (ngx_http_mall_velocity.c), and the risk score
  * with its actions and $mall_risk (ngx_http_mall_fraud.c).
  *
@@ -123,6 +124,11 @@ char *ngx_http_mall_fraud_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mall_fraud_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_mall_fraud_put(ngx_http_mall_fraud_lists_t *fl,
+    ngx_uint_t kind, ngx_str_t *value, ngx_uint_t add, uint64_t expire,
+    ngx_uint_t source, ngx_log_t *log);
+
+/* ngx_http_mall_fraud_push.c */
 ngx_int_t ngx_http_mall_fraud_lists_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_mall_fraud_read_tokens(ngx_conf_t *cf, ngx_str_t *path,
     ngx_array_t *tokens);
