@@ -61,6 +61,13 @@ edge_mac(const mall_hmac_key_t *key, const mall_edge_fields_t *f,
         return -1;
     }
 
+    if (f->risk != NULL && f->risk_len > 0
+        && (edge_append(buf, &pos, "\n", 1, 0)
+            || edge_append(buf, &pos, f->risk, f->risk_len, 0)))
+    {
+        return -1;
+    }
+
     mall_hmac_sha256_keyed(key, buf, pos, mac);
     return 0;
 }

@@ -5,7 +5,7 @@
  *
  * canonical = "mall-edge-v2" \n METHOD \n URI \n REQUEST_ID \n CLIENT_IP \n
  *             USER \n ROLE \n TOKEN_ID \n TOKEN_EXP \n TIMESTAMP \n
- *             IDEMPOTENCY_KEY \n hex(SHA256(body))
+ *             IDEMPOTENCY_KEY \n hex(SHA256(body)) [ \n RISK ]
  * X-Mall-Edge-Signature =
  *     base64url_nopad(HMAC-SHA256(edge_key[kid], canonical))
  *
@@ -17,6 +17,11 @@
  * X-Request-Id, X-Mall-Client-Ip, X-Mall-User, X-Mall-Role, X-Mall-Token-Id,
  * X-Mall-Token-Exp, X-Mall-Edge-Ts, Idempotency-Key, X-Mall-Edge-Kid,
  * X-Mall-Edge-Signature.
+ *
+ * RISK is X-Mall-Risk, "<score>;<reasons>" of a request the edge tagged:
+ * the line is there only when the header is not empty, so untagged
+ * requests sign exactly as before, and a client-sent X-Mall-Risk (which the
+ * edge replaces or drops) cannot pass a worker's check.
  */
 #ifndef MALL_EDGE_SIG_H
 #define MALL_EDGE_SIG_H
@@ -40,6 +45,7 @@ typedef struct {
     const char *ts;          size_t ts_len;
     const char *idem_key;    size_t idem_key_len;
     const char *body_sha256_hex;   /* 64 hex digits */
+    const char *risk;        size_t risk_len;   /* NULL or "": untagged */
 } mall_edge_fields_t;
 
 /* Writes the 43-char signature (no NUL); 0, or -1 if the fields exceed 8 KB. */

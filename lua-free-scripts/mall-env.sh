@@ -60,6 +60,10 @@
 # WAF rule files (*.rules) the edge compiles; the security team edits them,
 # then `mallctl check-rules` and `mallctl reload`.
 : "${MALL_WAF_RULES_DIR:=$MALL_ROOT/conf/waf}"
+# Fraud lists and risk rules (conf/fraud/README.md): the security team
+# edits them, then `mallctl reload`. The GeoIP database build.sh fetches.
+: "${MALL_FRAUD_DIR:=$MALL_ROOT/conf/fraud}"
+: "${MALL_GEOIP_DB:=$MALL_BUILD_DIR/geoip/geo-whois-asn-country.mmdb}"
 
 # Client addresses: nginx believes X-Forwarded-For only from these proxies
 # (CIDRs or addresses, separated by spaces or commas), the CDN or load
@@ -102,7 +106,8 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_NOTIFY_RETRY_BASE_MS \
     MALL_CARRIER_SIM_PORT MALL_CARRIER_API_BASE MALL_CARRIER_CUSTOMER_FILE \
     MALL_CARRIER_KEY_FILE MALL_LOGISTICS_CACHE_TTL MALL_LOGISTICS_ERROR_RETRY \
-    MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF MALL_WAF_RULES_DIR
+    MALL_TRUSTED_PROXIES MALL_REAL_IP_CONF MALL_WAF_RULES_DIR \
+    MALL_FRAUD_DIR MALL_GEOIP_DB
 
 # Sanitizer runs (./build.sh test --sanitize): MALL_SAN_DIR names a build
 # dir of ASan+UBSan builds (bin/ workers, modules/ the nginx module, nginx

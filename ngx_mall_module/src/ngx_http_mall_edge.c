@@ -45,6 +45,7 @@ static ngx_int_t
 ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 {
     u_char                     *p, exp[NGX_INT64_LEN];
+    u_char                      risk[NGX_HTTP_MALL_RISK_LEN];
     ngx_str_t                   id;
     ngx_http_mall_header_want_t  idem = { ngx_string("idempotency-key"),
                                           ngx_null_string };
@@ -132,6 +133,13 @@ ngx_http_mall_edge_compute(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
     f.idem_key = (const char *) idem.value.data;
     f.idem_key_len = idem.value.len;
     f.body_sha256_hex = (const char *) ctx->body_sha256;
+
+    /* the same bytes as $mall_risk, which conf/ sends as X-Mall-Risk */
+
+    if (ctx->fraud.scored && ctx->fraud.action == NGX_HTTP_MALL_RISK_TAG) {
+        f.risk = (const char *) risk;
+        f.risk_len = ngx_http_mall_risk_format(&ctx->fraud, risk);
+    }
 
     if (mall_edge_sign_keyed(key[0].hmac, &f, (char *) ctx->edge_sig)
         != 0)

@@ -406,6 +406,90 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mall_geoip"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_geoip,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_fraud_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud_list"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_fraud_list,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud_appid"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mall_fraud_appid,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_fraud"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.enabled),
+      NULL },
+
+    { ngx_string("mall_fraud_device"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.device),
+      &ngx_http_mall_modes },
+
+    { ngx_string("mall_fraud_wechat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.wechat),
+      NULL },
+
+    { ngx_string("mall_fraud_velocity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_fraud_velocity,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud),
+      NULL },
+
+    { ngx_string("mall_risk_score"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mall_risk_score,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud),
+      NULL },
+
+    { ngx_string("mall_risk_action"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_risk_action,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud),
+      NULL },
+
+    { ngx_string("mall_country_deny"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_country_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.country_deny),
+      NULL },
+
+    { ngx_string("mall_country_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_country_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, fraud.country_allow),
+      NULL },
+
     { ngx_string("mall_csrf"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -456,6 +540,15 @@ ngx_module_t  ngx_http_mall_module = {
 
 
 static ngx_http_variable_t  ngx_http_mall_vars[] = {
+
+    { ngx_string("mall_country"), NULL, ngx_http_mall_country_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_geo_country"), NULL, ngx_http_mall_country_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_risk"), NULL, ngx_http_mall_risk_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mall_user_id"), NULL, ngx_http_mall_user_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -593,6 +686,7 @@ ngx_http_mall_create_loc_conf(ngx_conf_t *cf)
     ngx_http_mall_limit_create_loc_conf(&mlcf->limit);
     ngx_http_mall_cache_create_loc_conf(&mlcf->cache);
     ngx_http_mall_waf_create_loc_conf(&mlcf->waf);
+    ngx_http_mall_fraud_create_loc_conf(&mlcf->fraud);
 
     mlcf->request_id = NGX_CONF_UNSET;
 
@@ -632,6 +726,12 @@ ngx_http_mall_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_mall_waf_merge_loc_conf(cf, &prev->waf, &conf->waf)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mall_fraud_merge_loc_conf(cf, &prev->fraud, &conf->fraud)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -698,6 +798,52 @@ ngx_http_mall_json_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * Opens a file named in the configuration (relative to the prefix) for
+ * reading at configuration time: fills file (name, fd, log) and *size.
+ * NGX_OK, or NGX_ERROR after logging (the file is then closed). The caller
+ * reads and closes it.
+ */
+
+ngx_int_t
+ngx_http_mall_conf_open(ngx_conf_t *cf, ngx_str_t *path, ngx_file_t *file,
+    size_t *size)
+{
+    ngx_str_t        name;
+    ngx_file_info_t  fi;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(file, sizeof(ngx_file_t));
+
+    file->name = name;
+    file->log = cf->log;
+
+    file->fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file->fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(file->fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        (void) ngx_close_file(file->fd);
+        return NGX_ERROR;
+    }
+
+    *size = (size_t) ngx_file_size(&fi);
+
+    return NGX_OK;
+}
+
+
+/*
  * Reads a secret file at configuration time (never on the request path):
  * its bytes, trailing CR/LF stripped, min..max bytes long. The copy lives in
  * cf->pool and is zeroed by a pool cleanup when the cycle goes away.
@@ -712,38 +858,14 @@ ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path, ngx_str_t *key,
     ssize_t              n;
     ngx_str_t            name, *saved;
     ngx_file_t           file;
-    ngx_file_info_t      fi;
     ngx_pool_cleanup_t  *cln;
 
-    name = *path;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+    if (ngx_http_mall_conf_open(cf, path, &file, &len) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_ERROR;
-    }
-
+    name = file.name;
     buf = NULL;
-    len = 0;
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
-        goto failed;
-    }
-
-    len = (size_t) ngx_file_size(&fi);
 
     if (len == 0 || len > NGX_HTTP_MALL_SECRET_FILE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -955,6 +1077,10 @@ ngx_http_mall_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_mall_fraud_lists_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mall_auth_init(cf);
 }
 
@@ -1084,6 +1210,7 @@ ngx_http_mall_create_ctx(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                  rc;
     ngx_http_mall_ctx_t       *ctx;
     ngx_http_mall_loc_conf_t  *mlcf;
 
@@ -1099,8 +1226,28 @@ ngx_http_mall_preaccess_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_mall_limit_handler(r, ctx,
-                                           NGX_HTTP_MALL_LIMIT_PREACCESS);
+        rc = ngx_http_mall_limit_handler(r, ctx,
+                                         NGX_HTTP_MALL_LIMIT_PREACCESS);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /* then the lists: address, country, device */
+
+    if (mlcf->fraud.enabled || mlcf->fraud.country_deny
+        || mlcf->fraud.country_allow)
+    {
+        if (mlcf->error_status) {
+            return NGX_DECLINED;
+        }
+
+        ctx = ngx_http_mall_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_mall_fraud_guard(r, ctx);
     }
 
     return NGX_DECLINED;
@@ -1126,7 +1273,8 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
         && mlcf->sign.mode == NGX_HTTP_MALL_OFF
         && mlcf->limit.nphase[NGX_HTTP_MALL_LIMIT_ACCESS] == 0
         && mlcf->waf.mode == NGX_HTTP_MALL_WAF_OFF
-        && !mlcf->waf.csrf)
+        && !mlcf->waf.csrf
+        && !mlcf->fraud.enabled)
     {
         return NGX_DECLINED;
     }
@@ -1177,7 +1325,14 @@ ngx_http_mall_access_handler(ngx_http_request_t *r)
         }
     }
 
-    return ngx_http_mall_sign_handler(r, ctx);
+    rc = ngx_http_mall_sign_handler(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    /* fraud scoring last: it knows the user and the signed request */
+
+    return ngx_http_mall_fraud_score(r, ctx);
 }
 
 

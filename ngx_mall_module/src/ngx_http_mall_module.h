@@ -29,6 +29,7 @@
 #include "ngx_http_mall_cache.h"
 #include "ngx_http_mall_metrics.h"
 #include "ngx_http_mall_waf.h"
+#include "ngx_http_mall_fraud.h"
 
 
 #define NGX_HTTP_MALL_OFF       0
@@ -62,6 +63,7 @@ typedef struct {
     ngx_http_mall_limit_main_conf_t  limit;
     ngx_http_mall_cache_main_conf_t  cache;
     ngx_http_mall_waf_main_conf_t    waf;
+    ngx_http_mall_fraud_main_conf_t  fraud;
     ngx_int_t                        request_id_index;
 } ngx_http_mall_main_conf_t;
 
@@ -72,6 +74,7 @@ typedef struct {
     ngx_http_mall_limit_loc_conf_t   limit;
     ngx_http_mall_cache_loc_conf_t   cache;
     ngx_http_mall_waf_loc_conf_t     waf;
+    ngx_http_mall_fraud_loc_conf_t   fraud;
 
     ngx_flag_t                       request_id;
 
@@ -110,6 +113,7 @@ struct ngx_http_mall_ctx_s {
     ngx_http_mall_limit_ctx_t      limit;
     ngx_http_mall_cache_ctx_t     *cache;
     ngx_http_mall_waf_ctx_t        waf;
+    ngx_http_mall_fraud_ctx_t      fraud;
 
     unsigned                       body_hashed:1;
     unsigned                       body_reading:1;
@@ -133,6 +137,8 @@ ngx_int_t ngx_http_mall_read_body(ngx_http_request_t *r,
 ngx_int_t ngx_http_mall_body_sha256(ngx_http_request_t *r,
     ngx_http_mall_ctx_t *ctx);
 u_char *ngx_http_mall_chain_copy(u_char *p, ngx_chain_t *cl);
+ngx_int_t ngx_http_mall_conf_open(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_file_t *file, size_t *size);
 ngx_int_t ngx_http_mall_load_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *key, size_t min, size_t max);
 char *ngx_http_mall_secret_add(ngx_conf_t *cf, ngx_array_t **secrets,

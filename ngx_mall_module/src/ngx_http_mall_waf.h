@@ -103,6 +103,9 @@ ngx_int_t ngx_http_mall_waf_scan_request(ngx_http_request_t *r,
     mall_waf_scan_t *s, ngx_http_mall_waf_loc_conf_t *wlcf,
     ngx_uint_t stop, ngx_str_t *body);
 
+void ngx_http_mall_risk_audit(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, char *action, ngx_uint_t score,
+    ngx_str_t *reasons);
 void ngx_http_mall_waf_audit(ngx_http_request_t *r,
     ngx_http_mall_waf_audit_t *audit, const mall_waf_result_t *res,
     ngx_uint_t status);

@@ -25,6 +25,11 @@
 static ngx_uint_t ngx_http_mall_waf_secret(const mall_waf_hit_t *hit);
 static void ngx_http_mall_waf_var(ngx_http_request_t *r, ngx_int_t index,
     ngx_str_t *out);
+static u_char *ngx_http_mall_audit_head(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, u_char *line, ngx_str_t *id,
+    ngx_str_t *country, size_t plen);
+static void ngx_http_mall_audit_write(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, u_char *line, u_char *p);
 
 
 /* mall_waf_audit_log PATH | syslog:... | off */
@@ -129,7 +134,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
     ngx_http_mall_waf_audit_t *audit, const mall_waf_result_t *res,
     ngx_uint_t status)
 {
-    u_char                     *line, *p, *head;
+    u_char                     *line, *p;
     size_t                      len, nlen, elen, plen;
     ngx_str_t                   id, country, target, excerpt;
     ngx_uint_t                  i, n;
@@ -166,34 +171,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
         return;
     }
 
-    head = line;
-
-    if (audit->syslog) {
-        head = ngx_syslog_add_header(audit->syslog, line);
-    }
-
-    p = ngx_cpymem(head, "{\"time\":\"", sizeof("{\"time\":\"") - 1);
-    p = ngx_cpymem(p, ngx_cached_http_log_iso8601.data,
-                   ngx_cached_http_log_iso8601.len);
-
-    p = ngx_cpymem(p, "\",\"request_id\":\"",
-                   sizeof("\",\"request_id\":\"") - 1);
-    p = ngx_http_mall_json_escape(p, id.data, id.len);
-
-    p = ngx_cpymem(p, "\",\"client_ip\":\"", sizeof("\",\"client_ip\":\"") - 1);
-    p = ngx_http_mall_json_escape(p, r->connection->addr_text.data,
-                                  r->connection->addr_text.len);
-
-    p = ngx_cpymem(p, "\",\"country\":\"", sizeof("\",\"country\":\"") - 1);
-    p = ngx_http_mall_json_escape(p, country.len ? country.data
-                                                 : unknown.data,
-                                  country.len ? country.len : unknown.len);
-
-    p = ngx_cpymem(p, "\",\"method\":\"", sizeof("\",\"method\":\"") - 1);
-    p = ngx_http_mall_json_escape(p, r->method_name.data, r->method_name.len);
-
-    p = ngx_cpymem(p, "\",\"path\":\"", sizeof("\",\"path\":\"") - 1);
-    p = ngx_http_mall_json_escape(p, r->uri.data, plen);
+    p = ngx_http_mall_audit_head(r, audit, line, &id, &country, plen);
 
     p = ngx_sprintf(p, "\",\"action\":\"%s\",\"score\":%d,\"rules\":[",
                     status == NGX_HTTP_MALL_WAF_ST_BLOCK ? "block" : "detect",
@@ -234,6 +212,65 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
     *p++ = ']';
     *p++ = '}';
 
+    ngx_http_mall_audit_write(r, audit, line, p);
+}
+
+
+/*
+ * The start of every audit line in line (sized by the caller): the syslog
+ * header when it goes to syslog, then from '{' to the path: time, request
+ * id, client address, country ("unknown" when none), method, path (plen
+ * bytes of it). Returns where the caller goes on.
+ */
+
+static u_char *
+ngx_http_mall_audit_head(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, u_char *line, ngx_str_t *id,
+    ngx_str_t *country, size_t plen)
+{
+    u_char  *p, *head;
+
+    static ngx_str_t  unknown = ngx_string("unknown");
+
+    head = line;
+
+    if (audit->syslog) {
+        head = ngx_syslog_add_header(audit->syslog, line);
+    }
+
+    p = ngx_cpymem(head, "{\"time\":\"", sizeof("{\"time\":\"") - 1);
+    p = ngx_cpymem(p, ngx_cached_http_log_iso8601.data,
+                   ngx_cached_http_log_iso8601.len);
+
+    p = ngx_cpymem(p, "\",\"request_id\":\"",
+                   sizeof("\",\"request_id\":\"") - 1);
+    p = ngx_http_mall_json_escape(p, id->data, id->len);
+
+    p = ngx_cpymem(p, "\",\"client_ip\":\"", sizeof("\",\"client_ip\":\"") - 1);
+    p = ngx_http_mall_json_escape(p, r->connection->addr_text.data,
+                                  r->connection->addr_text.len);
+
+    p = ngx_cpymem(p, "\",\"country\":\"", sizeof("\",\"country\":\"") - 1);
+    p = ngx_http_mall_json_escape(p, country->len ? country->data
+                                                 : unknown.data,
+                                  country->len ? country->len : unknown.len);
+
+    p = ngx_cpymem(p, "\",\"method\":\"", sizeof("\",\"method\":\"") - 1);
+    p = ngx_http_mall_json_escape(p, r->method_name.data, r->method_name.len);
+
+    p = ngx_cpymem(p, "\",\"path\":\"", sizeof("\",\"path\":\"") - 1);
+    p = ngx_http_mall_json_escape(p, r->uri.data, plen);
+
+    return p;
+}
+
+
+/* Sends a line to syslog, or appends it (and a new line) to the file. */
+
+static void
+ngx_http_mall_audit_write(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, u_char *line, u_char *p)
+{
     if (audit->syslog) {
         (void) ngx_syslog_send(audit->syslog, line, p - line);
         return;
@@ -247,4 +284,54 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
                       ngx_write_fd_n " to \"%V\" failed", &audit->file->name);
     }
+}
+
+
+/*
+ * A fraud decision as an audit line of the same log: the common head, then
+ * "source":"fraud", the action (block, challenge, tag), the score and the
+ * reasons (a comma-separated list of names, at most 128 bytes).
+ */
+
+void
+ngx_http_mall_risk_audit(ngx_http_request_t *r,
+    ngx_http_mall_waf_audit_t *audit, char *action, ngx_uint_t score,
+    ngx_str_t *reasons)
+{
+    u_char                     *line, *p;
+    size_t                      len, plen, rlen;
+    ngx_str_t                   id, country;
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
+
+    ngx_http_mall_request_id(r, &id);
+    ngx_http_mall_waf_var(r, mmcf->waf.country_index, &country);
+
+    plen = ngx_min(r->uri.len, NGX_HTTP_MALL_WAF_AUDIT_PATH);
+    rlen = ngx_min(reasons->len, 128);
+
+    len = NGX_HTTP_MALL_WAF_SYSLOG_HEAD
+          + sizeof("{\"time\":\"\",\"request_id\":\"\",\"client_ip\":\"\","
+                   "\"country\":\"\",\"method\":\"\",\"path\":\"\","
+                   "\"source\":\"fraud\",\"action\":\"challenge\","
+                   "\"score\":,\"reasons\":\"\"}\n")
+          + sizeof("1970-09-28T12:00:00+06:00") + NGX_INT_T_LEN
+          + 6 * (id.len + r->connection->addr_text.len + country.len
+                 + r->method_name.len + plen + rlen);
+
+    line = ngx_pnalloc(r->pool, len);
+    if (line == NULL) {
+        return;
+    }
+
+    p = ngx_http_mall_audit_head(r, audit, line, &id, &country, plen);
+
+    p = ngx_sprintf(p, "\",\"source\":\"fraud\",\"action\":\"%s\","
+                    "\"score\":%ui,\"reasons\":\"", action, score);
+    p = ngx_http_mall_json_escape(p, reasons->data, rlen);
+    *p++ = '"';
+    *p++ = '}';
+
+    ngx_http_mall_audit_write(r, audit, line, p);
 }

@@ -521,6 +521,46 @@ setup_notify() {   # one order per notification the case can send
         pay_notify.bench "$RUN/notify.list"
 }
 
+# ---- anti-fraud: GeoIP + lists + velocity ------------------------------
+# The same location with mall_fraud on and off, the client at a real
+# address (X-Forwarded-For 8.8.8.8 from the trusted loopback: a GeoIP
+# lookup that finds US) with a device fingerprint: on, each GET looks up
+# the allow and block lists (10k addresses and CIDRs of three lengths), the
+# country deny list and the device block list, and counts the device in
+# the velocity zone. Thresholds are set out of reach so that every request
+# is allowed and none is audited: the ratio is the checks' own cost.
+
+fraud_server() {   # fraud_server DIRECTIVES...
+    printf '        set_real_ip_from %s;\n        real_ip_header X-Forwarded-For;\n' "$ADDR"
+    late_return "$@"
+}
+
+fraud_req() {
+    C_REQ=(-u "$GET_PATH" "${COMMON_HEADERS[@]}"
+           -H 'X-Forwarded-For: 8.8.8.8' -H 'X-Mall-Device: bench-device-1')
+}
+
+case_fraud_off_get() {
+    C_DESC="module loaded, GeoIP db mapped, mall_fraud off, GET"
+    C_NEEDS="module"
+    C_SNIPS="fraud"
+    C_SERVER=$(fraud_server "mall_fraud off;")
+    fraud_req
+}
+
+case_fraud_get() {
+    C_DESC="anti-fraud (GeoIP + country deny + IP/CIDR/device lists + velocity) on a GET"
+    C_BASE=fraud_off_get
+    C_TARGET=0.95
+    C_NEEDS="module"
+    C_SNIPS="fraud"
+    C_SERVER=$(fraud_server "mall_fraud on; mall_country_deny KP;" \
+        "mall_fraud_velocity window=60s device_users=7 user_devices=7" \
+        "device_rate=2000000000;" \
+        "mall_risk_action tag=1000 challenge=0 block=0;")
+    fraud_req
+}
+
 # ---- slots for the capabilities still to come ---------------------------
 # Each capability adds its case function above (same shape) and removes its
 # line here. name | baseline | target | what
@@ -535,7 +575,8 @@ DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products
          order_create order_create_c1 pay_notify
          waf_off_get waf_get waf_off_post_1k waf_post_1k
-         waf_vs_modsec_get waf_vs_modsec_post_1k)
+         waf_vs_modsec_get waf_vs_modsec_post_1k
+         fraud_off_get fraud_get)
 
 
 # =========================================================================
@@ -590,6 +631,27 @@ snip_waf() {
     cat <<EOF
 mall_waf_rules $ROOT/conf/waf/*.rules;
 mall_waf_body_limit 64k;
+EOF
+}
+
+# GeoIP database, fraud zones and a 10k-entry block list (written here).
+snip_fraud() {
+    "$PY" - "$RUN/bench-block.list" <<'PYLIST'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10000):
+        a, b, c = 11 + i // 4000, (i // 16) % 250, i % 16
+        if i % 3 == 0:
+            f.write("%d.%d.%d.0/24\n" % (a, b, c))
+        elif i % 3 == 1:
+            f.write("%d.%d.%d.%d\n" % (a, b, c, 1 + i % 200))
+        else:
+            f.write("%d.%d.0.0/16\n" % (a + 100, b))
+PYLIST
+    cat <<EOF
+mall_geoip $BUILD/geoip/geo-whois-asn-country.mmdb country_code;
+mall_fraud_zone lists=bench_fl:16m velocity=bench_fv:16m;
+mall_fraud_list block $RUN/bench-block.list;
 EOF
 }
 

@@ -48,6 +48,7 @@ class Stack:
             "MALL_BUILD_DIR": BUILD,
             "MALL_KEYS_DIR": self.keys_dir,
             "MALL_WAF_RULES_DIR": os.path.join(run_dir, "waf"),
+            "MALL_FRAUD_DIR": os.path.join(run_dir, "fraud"),
             "MALL_NGINX_WORKERS": "2",
             "MALL_WORKER_PROCESSES": "2",
         })
@@ -74,6 +75,9 @@ class Stack:
         # and of the WAF rules, which test_waf.py edits and reloads
         shutil.copytree(os.path.join(ROOT, "conf", "waf"),
                         self.env["MALL_WAF_RULES_DIR"])
+        # and of the fraud lists and risk rules (test_fraud_edge.py)
+        shutil.copytree(os.path.join(ROOT, "conf", "fraud"),
+                        self.env["MALL_FRAUD_DIR"])
         r = self.mallctl("start", check=False)
         if r.returncode != 0:
             raise RuntimeError("mallctl start failed:\n%s\n%s\n%s" % (

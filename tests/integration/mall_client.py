@@ -117,14 +117,18 @@ def sign_headers(sign_key: str, method: str, target: str, body: bytes = b"",
 
 def edge_headers(edge_key: bytes, method, uri, body=b"", user="", role="",
                  token_id="", token_exp="", client_ip="127.0.0.1",
-                 request_id=None, kid="e1", ts=None, idem_key=""):
+                 request_id=None, kid="e1", ts=None, idem_key="", risk=""):
     """The edge's headers (lib/mall_edge_sig.h, mall-edge-v2); with
-    idem_key, the Idempotency-Key header it covers too."""
+    idem_key, the Idempotency-Key header it covers too; with risk, the
+    X-Mall-Risk line of a tagged request."""
     request_id = request_id or secrets.token_hex(16)
     ts = str(int(time.time()) if ts is None else ts)
     canonical = "\n".join(["mall-edge-v2", method, uri, request_id, client_ip,
                            user, role, token_id, str(token_exp), ts, idem_key,
                            hashlib.sha256(body).hexdigest()])
+    if risk:
+        # X-Mall-Risk of a tagged request: one more line, only when set
+        canonical += "\n" + risk
     sig = b64url(hmac.new(edge_key, canonical.encode(), hashlib.sha256).digest())
     h = {"X-Request-Id": request_id, "X-Mall-Client-Ip": client_ip,
          "X-Mall-User": user, "X-Mall-Role": role,
@@ -133,6 +137,8 @@ def edge_headers(edge_key: bytes, method, uri, body=b"", user="", role="",
          "X-Mall-Edge-Signature": sig}
     if idem_key:
         h["Idempotency-Key"] = idem_key
+    if risk:
+        h["X-Mall-Risk"] = risk
     return h
 
 

@@ -35,6 +35,8 @@ fields_init(mall_edge_fields_t *f)
     FIELD(f, ts, "1700000001");
     FIELD(f, idem_key, "idem-7f3a9c");
     f->body_sha256_hex = body_hex;
+    f->risk = NULL;                     /* untagged */
+    f->risk_len = 0;
 }
 
 
@@ -146,6 +148,46 @@ test_empty_fields_and_limit(void **state)
 }
 
 
+/*
+ * X-Mall-Risk: an empty or absent risk signs as before (the vector), a
+ * set one is one more signed line, so a forged or dropped tag fails.
+ */
+static void
+test_risk_line(void **state)
+{
+    const uint8_t       *key = (const uint8_t *) EDGE_KEY;
+    size_t               klen = strlen(EDGE_KEY);
+    char                 sig[MALL_EDGE_SIG_LEN], tagged[MALL_EDGE_SIG_LEN];
+    mall_edge_fields_t   f;
+
+    (void) state;
+    memset(&f, 0, sizeof(f));
+    fields_init(&f);
+    FIELD(&f, risk, "");
+    assert_int_equal(mall_edge_sign(key, klen, &f, sig), 0);
+    assert_memory_equal(sig, EDGE_SIG, MALL_EDGE_SIG_LEN);
+
+    FIELD(&f, risk, "46;not_wechat,bad_referer,device_users");
+    assert_int_equal(mall_edge_sign(key, klen, &f, tagged), 0);
+    assert_memory_not_equal(tagged, EDGE_SIG, MALL_EDGE_SIG_LEN);
+    assert_int_equal(mall_edge_verify(key, klen, &f, tagged,
+                                      MALL_EDGE_SIG_LEN), 1);
+
+    /* a client's own value on a clean signature, or a changed score */
+    assert_int_equal(mall_edge_verify(key, klen, &f, EDGE_SIG,
+                                      MALL_EDGE_SIG_LEN), 0);
+    FIELD(&f, risk, "0;device_users");
+    assert_int_equal(mall_edge_verify(key, klen, &f, tagged,
+                                      MALL_EDGE_SIG_LEN), 0);
+
+    /* the tag dropped on the way */
+    f.risk = NULL;
+    f.risk_len = 0;
+    assert_int_equal(mall_edge_verify(key, klen, &f, tagged,
+                                      MALL_EDGE_SIG_LEN), 0);
+}
+
+
 int
 main(void)
 {
@@ -153,6 +195,7 @@ main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_any_changed_field_fails),
         cmocka_unit_test(test_empty_fields_and_limit),
+        cmocka_unit_test(test_risk_line),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,6 +81,8 @@ mall_edge_check(const mall_conf_t *conf, const mall_edge_input_t *in,
     f.idem_key = EDGE_S(in->idem_key);
     f.idem_key_len = strlen(f.idem_key);
     f.body_sha256_hex = body_hex;
+    f.risk = EDGE_S(in->risk);
+    f.risk_len = strlen(f.risk);
 
     if (!mall_edge_verify(key->key, key->key_len, &f, in->signature,
                           strlen(in->signature)))
@@ -96,7 +98,8 @@ mall_edge_check(const mall_conf_t *conf, const mall_edge_input_t *in,
         || edge_copy(ident->token_exp, sizeof(ident->token_exp),
                      in->token_exp) != MALL_OK
         || edge_copy(ident->client_ip, sizeof(ident->client_ip),
-                     in->client_ip) != MALL_OK)
+                     in->client_ip) != MALL_OK
+        || edge_copy(ident->risk, sizeof(ident->risk), in->risk) != MALL_OK)
     {
         memset(ident, 0, sizeof(*ident));
         return mall_err_set(err, 401, "edge identity field too long");

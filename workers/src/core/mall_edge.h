@@ -19,6 +19,7 @@ typedef struct {
     char  token_id[65];
     char  token_exp[24];     /* decimal unix seconds or "" */
     char  client_ip[64];
+    char  risk[128];         /* X-Mall-Risk "<score>;<reasons>" or "" */
 } mall_identity_t;
 
 /* Raw header values as received; NULL means the header is absent. */
@@ -35,6 +36,7 @@ typedef struct {
     const char           *idem_key;       /* Idempotency-Key */
     const char           *kid;
     const char           *signature;
+    const char           *risk;           /* X-Mall-Risk, signed if set */
     const unsigned char  *body;
     size_t                body_len;
 } mall_edge_input_t;

@@ -152,6 +152,7 @@ server_check_edge(mall_server_t *srv, mall_ctx_t *ctx,
     e.idem_key = evhttp_find_header(in, "Idempotency-Key");
     e.kid = evhttp_find_header(in, "X-Mall-Edge-Kid");
     e.signature = evhttp_find_header(in, "X-Mall-Edge-Signature");
+    e.risk = evhttp_find_header(in, "X-Mall-Risk");
     e.body = ctx->body;
     e.body_len = ctx->body_len;
 
@@ -286,9 +287,10 @@ server_request_fiber(void *arg)
     server_dispatch(srv, ctx, evhttp_request_get_input_headers(ctx->req));
 
     mall_log_req(MALL_LOG_INFO, "access", ctx->request_id, ctx->ident.user,
-                 "%s %s %d %.3fms ip=%s", ctx->method, ctx->log_uri,
+                 "%s %s %d %.3fms ip=%s%s%s", ctx->method, ctx->log_uri,
                  ctx->status, (mall_mono_us() - ctx->start_us) / 1000.0,
-                 ctx->ident.client_ip[0] ? ctx->ident.client_ip : "-");
+                 ctx->ident.client_ip[0] ? ctx->ident.client_ip : "-",
+                 ctx->ident.risk[0] ? " risk=" : "", ctx->ident.risk);
     free(ctx);
     srv->inflight--;
     server_maybe_exit(srv);
