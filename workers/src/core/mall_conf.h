@@ -30,6 +30,7 @@
  * Identity directives (jwt_key, sign_secret, data_key, access_ttl, ...,
  * wechat_*) are parsed into conf->auth by auth_conf.c; see auth_conf.h.
  * Order directives (order_*) go into conf->order; see order_conf.h.
+ * Abnormal-order directives (risk_*) go into conf->risk; see risk_conf.h.
  */
 #ifndef MALL_CONF_H
 #define MALL_CONF_H
@@ -41,6 +42,7 @@
 #include "mall_common.h"
 #include "notify_conf.h"
 #include "order_conf.h"
+#include "risk_conf.h"
 #include "wxpay_conf.h"
 
 #define MALL_CONF_PATH_MAX       512
@@ -78,6 +80,7 @@ typedef struct {
     int               low_stock_threshold;
     auth_conf_t       auth;                            /* auth_conf.h */
     order_conf_t      order;                           /* order_conf.h */
+    risk_conf_t       risk;                            /* risk_conf.h */
     wxpay_conf_t      pay;                             /* wxpay_conf.h */
     notify_conf_t     notify;                          /* notify_conf.h */
 } mall_conf_t;
