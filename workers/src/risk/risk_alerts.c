@@ -257,9 +257,9 @@ risk_resolve_user(mall_redis_t *r, const char *uid, const char *by,
     if (rc != MALL_OK) {
         return rc;
     }
-    if (ids->type != REDIS_REPLY_ARRAY || ids->elements == 0) {
+    if (ids->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(ids);
-        return MALL_OK;
+        return mall_err_set(err, 500, "unexpected SMEMBERS reply");
     }
     res = cJSON_CreateObject();
     json = NULL;
@@ -290,13 +290,17 @@ risk_resolve_user(mall_redis_t *r, const char *uid, const char *by,
             k++;
         }
     }
-    mall_batch_add(&b, (int) (2 + 2 * k), argv);
-    argv[0] = "SREM";
-    argv[1] = key;
-    for (i = 0; i < k; i++) {
-        argv[2 + i] = argv[2 + 2 * i];
+    if (k > 0) {
+        mall_batch_add(&b, (int) (2 + 2 * k), argv);
+        argv[0] = "SREM";
+        argv[1] = key;
+        for (i = 0; i < k; i++) {
+            argv[2 + i] = argv[2 + 2 * i];
+        }
+        mall_batch_add(&b, (int) (2 + k), argv);
     }
-    mall_batch_add(&b, (int) (2 + k), argv);
+    /* the reviewed user starts the hour afresh */
+    risk_batch_forget_user(&b, uid, now);
     rc = mall_batch_exec(&b, r, 1, NULL, err);
     mall_batch_free(&b);
     free(argv);

@@ -174,3 +174,19 @@ risk_order_counts(const redisReply *exec, size_t first,
     }
     return MALL_OK;
 }
+
+
+void
+risk_batch_forget_user(mall_batch_t *b, const char *uid, int64_t now)
+{
+    char  counts[RISK_KEY_MAX], pairs[RISK_KEY_MAX], fu[RISK_KEY_MAX];
+    char  ff[RISK_KEY_MAX], lo[RISK_KEY_MAX], hi[RISK_KEY_MAX];
+
+    risk_keys(now, counts, pairs);
+    snprintf(fu, sizeof(fu), "u:%s", uid);
+    snprintf(ff, sizeof(ff), "f:%s", uid);
+    snprintf(lo, sizeof(lo), "[ua:%s:", uid);
+    snprintf(hi, sizeof(hi), "(ua:%s;", uid);
+    mall_batch_addl(b, 4, "HDEL", counts, fu, ff);
+    mall_batch_addl(b, 4, "ZREMRANGEBYLEX", pairs, lo, hi);
+}
