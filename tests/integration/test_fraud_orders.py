@@ -5,7 +5,7 @@ tokens are refused at the edge, the worker refuses the user's writes —,
 an admin sees the alert, and an unfreeze with a reason resolves it, is
 audited, and lets the user write again.
 
-The workers run with small thresholds for this module (reload_workers),
+The workers run with small thresholds for this module (workers_with),
 and are restored afterwards.
 """
 
@@ -19,7 +19,8 @@ import requests
 from conftest import assert_json_error, client_ip
 from mall_client import edge_headers, read_secret
 from sf_helpers import Admin, Shopper, new_product
-from test_orders import reload_workers, sku_stock
+from test_orders import sku_stock
+from test_payments import workers_with
 
 RISK_ENV = {
     "MALL_RISK_ORDERS_PER_USER": "4",
@@ -80,17 +81,8 @@ class Buyer(Shopper):
 
 @pytest.fixture(scope="module")
 def risky(stack):
-    old = {k: stack.env.get(k) for k in RISK_ENV}
-    reload_workers(stack, **RISK_ENV)
-    try:
+    with workers_with(stack, **RISK_ENV):
         yield stack
-    finally:
-        for k, v in old.items():
-            if v is None:
-                stack.env.pop(k, None)
-            else:
-                stack.env[k] = v
-        reload_workers(stack)
 
 
 def make_sku(stack, stock=100, price=1999):

@@ -265,7 +265,9 @@ def test_an_order_is_at_most_17_commands_in_two_round_trips(stack):
     expire = counted.pop("EXPIREAT", 0)
     assert expire <= 2 * 2 * 2, counted    # 2 processes, a minute boundary
     total = sum(counted.values())
-    assert total <= 17 * n, counted
+    assert total <= 17 * n, \
+        " ".join("%s=%d" % kv for kv in sorted(counted.items()))
     # the shape: one read pipeline, one MULTI/EXEC
-    assert counted.get("MULTI") == n and counted.get("EXEC") == n, counted
+    assert counted.get("MULTI") == n and counted.get("EXEC") == n, \
+        " ".join("%s=%d" % kv for kv in sorted(counted.items()))
     assert counted.get("WATCH", 0) == 0, counted
