@@ -31,23 +31,31 @@ risk_keys(int64_t now, char counts[RISK_KEY_MAX], char pairs[RISK_KEY_MAX])
 }
 
 
-/* EXPIREAT of both keys at the end of the next hour, about once a minute
- * per process (every key gets one within a minute of its first write). */
+/*
+ * EXPIREAT of the hour's two keys (at the end of the next hour), and of
+ * the previous hour's (a key recreated after this process last set its
+ * TTL), about once a minute per process and at its first order of each
+ * hour. Returns how many commands it added.
+ */
 static size_t
 risk_batch_ttl(mall_batch_t *b, int64_t now)
 {
-    char  counts[RISK_KEY_MAX], pairs[RISK_KEY_MAX], at[24];
+    char     counts[RISK_KEY_MAX], pairs[RISK_KEY_MAX], at[24];
+    int64_t  h;
 
     if (now - risk_ttl_at < RISK_TTL_EVERY && now / 3600 == risk_ttl_at / 3600)
     {
         return 0;
     }
     risk_ttl_at = now;
-    risk_keys(now, counts, pairs);
-    snprintf(at, sizeof(at), "%lld", (long long) ((now / 3600 + 2) * 3600));
-    mall_batch_addl(b, 3, "EXPIREAT", counts, at);
-    mall_batch_addl(b, 3, "EXPIREAT", pairs, at);
-    return 2;
+    for (h = now; h >= now - 3600; h -= 3600) {
+        risk_keys(h, counts, pairs);
+        snprintf(at, sizeof(at), "%lld",
+                 (long long) ((h / 3600 + 2) * 3600));
+        mall_batch_addl(b, 3, "EXPIREAT", counts, at);
+        mall_batch_addl(b, 3, "EXPIREAT", pairs, at);
+    }
+    return 4;
 }
 
 

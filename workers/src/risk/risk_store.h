@@ -105,7 +105,8 @@ void risk_batch_forget_user(mall_batch_t *b, const char *uid, int64_t now);
 
 /*
  * Resolves every open alert of uid (by, reason), after an unfreeze, and
- * clears the user's counters of the hour. *n = how many alerts. MALL_OK, MALL_ERR, MALL_RETRY.
+ * clears the user's counters of the hour. *n = how many alerts. MALL_OK,
+ * MALL_ERR, MALL_RETRY.
  */
 int risk_resolve_user(mall_redis_t *r, const char *uid, const char *by,
     const char *reason, int64_t now, size_t *n, mall_err_t *err);
