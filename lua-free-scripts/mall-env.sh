@@ -23,6 +23,20 @@
 # receipt the after-sales window closes (7 days); tests render short ones.
 : "${MALL_ORDER_AUTO_RECEIVE:=864000}"
 : "${MALL_ORDER_AFTER_SALES:=604800}"
+# Abnormal orders (docs/orders.md): per clock hour, orders of one user,
+# device (X-Mall-Device), shipping address; distinct addresses of a user;
+# distinct users of one device on one SKU; a new account's largest order
+# (age in s, fen); the edge risk score that freezes; refused payments of a
+# user. 0 turns a rule off.
+: "${MALL_RISK_ORDERS_PER_USER:=50}"
+: "${MALL_RISK_ORDERS_PER_DEVICE:=50}"
+: "${MALL_RISK_ORDERS_PER_ADDRESS:=200}"
+: "${MALL_RISK_ADDRESSES_PER_USER:=5}"
+: "${MALL_RISK_DEVICE_ACCOUNTS_PER_SKU:=5}"
+: "${MALL_RISK_NEW_ACCOUNT_AGE:=86400}"
+: "${MALL_RISK_NEW_ACCOUNT_MAX_FEN:=1000000}"
+: "${MALL_RISK_EDGE_SCORE:=90}"
+: "${MALL_RISK_PAY_FAILURES:=5}"
 # Worker processes: pipelined Redis connections each, requests in flight
 # each (beyond: 503 + Retry-After), and the Redis batch timeout.
 : "${MALL_REDIS_CONNECTIONS:=4}"
@@ -99,6 +113,10 @@ export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_E
     MALL_ADMIN_PORT MALL_WORKER_PORT MALL_WORKER_PROCESSES MALL_REDIS_PORT \
     MALL_SIM_PORT MALL_NGINX_WORKERS MALL_ADMIN_PASSWORD MALL_ORDER_PAY_TIMEOUT \
     MALL_ORDER_PURCHASE_LIMIT MALL_ORDER_AUTO_RECEIVE MALL_ORDER_AFTER_SALES \
+    MALL_RISK_ORDERS_PER_USER MALL_RISK_ORDERS_PER_DEVICE \
+    MALL_RISK_ORDERS_PER_ADDRESS MALL_RISK_ADDRESSES_PER_USER \
+    MALL_RISK_DEVICE_ACCOUNTS_PER_SKU MALL_RISK_NEW_ACCOUNT_AGE \
+    MALL_RISK_NEW_ACCOUNT_MAX_FEN MALL_RISK_EDGE_SCORE MALL_RISK_PAY_FAILURES \
     MALL_REDIS_CONNECTIONS MALL_WORKER_MAX_INFLIGHT \
     MALL_REDIS_TIMEOUT_MS MALL_PAY_QUERY_INTERVAL MALL_REFUND_RETRY \
     MALL_WXPAY_API_BASE MALL_WXPAY_NOTIFY_MAX_AGE MALL_ENV \

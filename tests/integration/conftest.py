@@ -51,6 +51,11 @@ class Stack:
             "MALL_FRAUD_DIR": os.path.join(run_dir, "fraud"),
             "MALL_NGINX_WORKERS": "2",
             "MALL_WORKER_PROCESSES": "2",
+            # every synthetic buyer of the suite ships to the same few
+            # addresses, thousands of orders an hour: exactly what the
+            # orders-per-address rule flags, so it is off in the shared
+            # stack (test_fraud_orders.py turns it on for itself)
+            "MALL_RISK_ORDERS_PER_ADDRESS": "0",
         })
         p = TEST_PORTS
         self.edge = "http://127.0.0.1:%d" % p["MALL_EDGE_PORT"]

@@ -477,7 +477,8 @@ def test_freeze_revokes_and_blocks_login(stack):
                                     headers=adm), 404, "NOT_FOUND")
 
     time.sleep(1.1)      # a new token must be issued after the freeze's "until"
-    r = stack.request("POST", "/admin/api/v1/users/%d/unfreeze" % uid, headers=adm)
+    r = stack.request("POST", "/admin/api/v1/users/%d/unfreeze" % uid,
+                      headers=adm, json={"reason": "reviewed"})
     assert r.status_code == 200, r.text
     again = login(stack, code)
     assert me(stack, again["access_token"]).status_code == 200

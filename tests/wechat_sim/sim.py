@@ -206,6 +206,7 @@ class State:
         self.bills = {}         # download token -> (bytes, expiry)
         self.messages = []      # subscribe/send requests received
         self.msg_faults = []    # scripted subscribe/send failures
+        self.pay_faults = []    # scripted JSAPI prepay refusals
 
     def save(self):
         """Write the persisted part atomically (caller holds the lock)."""
@@ -574,6 +575,33 @@ class WeChat:
                                           "match": str(d.get("match", ""))})
         return {"scripted": True}
 
+    def sim_pay_fault(self, d):
+        """{"code", "status", "count", "match"}: the next count JSAPI
+        prepays whose out_trade_no contains match (all, when empty) are
+        refused with status (403) and code (TRADE_ERROR), as WeChat Pay
+        refuses a payment its risk control or the buyer's bank turns
+        down."""
+        code = d.get("code", "TRADE_ERROR")
+        status, count = d.get("status", 403), d.get("count", 1)
+        if not isinstance(code, str) or not code \
+                or not isinstance(status, int) or not 400 <= status <= 599 \
+                or not isinstance(count, int) or count < 1:
+            raise SimError(400, "PARAM_ERROR",
+                           "code a string, status 4xx/5xx, count >= 1")
+        with self.state.lock:
+            self.state.pay_faults.append({"code": code, "status": status,
+                                          "count": count,
+                                          "match": str(d.get("match", ""))})
+        return {"scripted": True}
+
+    def _pay_fault(self, otn):
+        """The scripted refusal for this prepay, if any (lock held)."""
+        for f in self.state.pay_faults:
+            if f["count"] > 0 and f["match"] in otn:
+                f["count"] -= 1
+                return f
+        return None
+
     def sim_invalidate_token(self, d):
         """Every access_token issued so far becomes invalid (40001), as
         when another server fetched a new one."""
@@ -683,6 +711,9 @@ class WeChat:
         otn = b["out_trade_no"]
         now = time.time()
         with self.state.lock:
+            f = self._pay_fault(otn)
+            if f is not None:
+                raise ApiError(f["status"], f["code"], "交易错误 (scripted)")
             o = self.state.orders.get(otn)
             if o is not None:
                 if o["request"] != b:
@@ -1340,6 +1371,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                       "/sim/refund-result": wx.sim_refund_result,
                       "/sim/notify-signtest": wx.sim_signtest,
                       "/sim/message-fault": wx.sim_message_fault,
+                      "/sim/pay-fault": wx.sim_pay_fault,
                       "/sim/invalidate-token": wx.sim_invalidate_token}
             if path == "/sim/reset":
                 return self._send_sim(200, wx.sim_reset())

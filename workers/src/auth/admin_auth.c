@@ -26,6 +26,7 @@
 #include "mall_query.h"
 #include "mall_reply.h"
 #include "mall_routes.h"
+#include "risk_store.h"
 
 #define ADMIN_LOCK_FAILS    5
 #define ADMIN_LOCK_WINDOW   900          /* seconds */
@@ -367,17 +368,48 @@ admin_audit_list(mall_ctx_t *ctx)
 }
 
 
+/*
+ * The body's "reason" (1..200 characters) into out; required to unfreeze,
+ * optional to freeze. MALL_OK, or MALL_ERR once replied (422).
+ */
+static int
+admin_reason(mall_ctx_t *ctx, int required, char *out, size_t outsz)
+{
+    const cJSON  *v;
+    cJSON        *body;
+    size_t        len;
+
+    out[0] = '\0';
+    body = ctx->body_len > 0
+           ? cJSON_ParseWithLength((const char *) ctx->body, ctx->body_len)
+           : NULL;
+    v = cJSON_GetObjectItemCaseSensitive(body, "reason");
+    len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+    if (len > 0 && len < outsz && auth_utf8_text(v->valuestring, 200)) {
+        memcpy(out, v->valuestring, len + 1);
+    } else if (required || v != NULL) {
+        cJSON_Delete(body);
+        mall_reply_error(ctx, 422, "VALIDATION_FAILED", "\"reason\" is "
+                         "required: 1..200 characters");
+        return MALL_ERR;
+    }
+    cJSON_Delete(body);
+    return MALL_OK;
+}
+
+
 /* freeze = 1 / unfreeze = 0 of the user in the path. */
 static int
 admin_user_set_frozen(mall_ctx_t *ctx, int freeze)
 {
     const auth_conf_t   *a = &ctx->conf->auth;
     const char          *id, *action, *pairs[4];
-    mall_audit_field_t   f[3];
+    mall_audit_field_t   f[5];
     auth_user_t          u;
     mall_err_t           err;
     cJSON               *out;
-    char                 target[48], nowbuf[24];
+    char                 target[48], nowbuf[24], reason[801], nres[24];
+    size_t               resolved;
     int64_t              now;
     int                  rc;
 
@@ -391,6 +423,9 @@ admin_user_set_frozen(mall_ctx_t *ctx, int freeze)
         mall_audit_ctx(ctx, ctx->ident.user + 6, action, "denied", f, 1);
     }
     if (auth_require_admin(ctx, "admin") != MALL_OK) {
+        return MALL_OK;
+    }
+    if (admin_reason(ctx, !freeze, reason, sizeof(reason)) != MALL_OK) {
         return MALL_OK;
     }
 
@@ -421,18 +456,30 @@ admin_user_set_frozen(mall_ctx_t *ctx, int freeze)
             rc = auth_user_revoke_families(ctx->redis, a, id, now, &err);
         }
     }
+    /* the abnormal-order alerts of the user are resolved by the review */
+    resolved = 0;
+    if (rc == MALL_OK && !freeze) {
+        rc = risk_resolve_user(ctx->redis, id, ctx->ident.user + 6, reason,
+                               now, &resolved, &err);
+    }
     if (rc != MALL_OK) {
         return auth_reply_internal(ctx, rc, action, &err);
     }
 
     snprintf(target, sizeof(target), "user:%s", id);
+    snprintf(nres, sizeof(nres), "%zu", resolved);
     f[0].name = "target";
     f[0].value = target;
     f[1].name = "before";
     f[1].value = u.frozen ? "frozen" : "active";
     f[2].name = "after";
     f[2].value = freeze ? "frozen" : "active";
-    mall_audit_ctx(ctx, ctx->ident.user + 6, action, "ok", f, 3);
+    f[3].name = "reason";
+    f[3].value = reason;
+    f[4].name = "alerts_resolved";
+    f[4].value = nres;
+    mall_audit_ctx(ctx, ctx->ident.user + 6, action, "ok", f,
+                   freeze ? (reason[0] != '\0' ? 4 : 3) : 5);
     mall_log_req(MALL_LOG_NOTICE, "admin", ctx->request_id, ctx->ident.user,
                  "%s user %s", action, id);
 
@@ -442,7 +489,9 @@ admin_user_set_frozen(mall_ctx_t *ctx, int freeze)
         && mall_json_add_int(out, "user_id", strtoll(id, NULL, 10))
            == MALL_OK
         && mall_json_add_str(out, "status", freeze ? "frozen" : "active")
-           == MALL_OK)
+           == MALL_OK
+        && (freeze || mall_json_add_int(out, "alerts_resolved",
+                                        (int64_t) resolved) == MALL_OK))
     {
         rc = mall_reply_json_nostore(ctx, 200, out);
     }

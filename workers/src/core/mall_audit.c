@@ -147,6 +147,14 @@ int
 mall_stream_recent(mall_redis_t *r, const char *stream, long count,
     cJSON **out, mall_err_t *err)
 {
+    return mall_stream_range(r, stream, "+", count, out, err);
+}
+
+
+int
+mall_stream_range(mall_redis_t *r, const char *stream, const char *start,
+    long count, cJSON **out, mall_err_t *err)
+{
     const char  *argv[6];
     size_t       argvlen[6], i;
     redisReply  *reply;
@@ -157,7 +165,7 @@ mall_stream_recent(mall_redis_t *r, const char *stream, long count,
     *out = NULL;
     snprintf(n, sizeof(n), "%ld", count);
     argv[0] = "XREVRANGE"; argv[1] = stream;
-    argv[2] = "+"; argv[3] = "-"; argv[4] = "COUNT"; argv[5] = n;
+    argv[2] = start; argv[3] = "-"; argv[4] = "COUNT"; argv[5] = n;
     for (i = 0; i < 6; i++) {
         argvlen[i] = strlen(argv[i]);
     }

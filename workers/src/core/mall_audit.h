@@ -57,4 +57,11 @@ int mall_audit_list(mall_redis_t *r, long count, cJSON **out,
 int mall_stream_recent(mall_redis_t *r, const char *stream, long count,
     cJSON **out, mall_err_t *err);
 
+/*
+ * The same from start ("+", an id, or "(id" for the entries older than
+ * id), newest first, at most count.
+ */
+int mall_stream_range(mall_redis_t *r, const char *stream, const char *start,
+    long count, cJSON **out, mall_err_t *err);
+
 #endif

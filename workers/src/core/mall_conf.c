@@ -57,6 +57,7 @@ mall_conf_init(mall_conf_t *conf)
     conf->low_stock_threshold = 10;
     auth_conf_init(&conf->auth);
     order_conf_init(&conf->order);
+    risk_conf_init(&conf->risk);
     wxpay_conf_init(&conf->pay);
     notify_conf_init(&conf->notify);
     logistics_conf_init(&conf->logistics);
@@ -287,6 +288,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
 
     rc = order_conf_directive(&conf->order, argv, argc, err);
     if (rc != ORDER_CONF_NOT_MINE) {
+        return rc;
+    }
+
+    rc = risk_conf_directive(&conf->risk, argv, argc, err);
+    if (rc != RISK_CONF_NOT_MINE) {
         return rc;
     }
 

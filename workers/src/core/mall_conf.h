@@ -32,6 +32,7 @@
  * Order directives (order_*) go into conf->order; see order_conf.h.
  * Carrier tracking (logistics_*) goes into conf->logistics; see
  * logistics_conf.h.
+ * Abnormal-order directives (risk_*) go into conf->risk; see risk_conf.h.
  */
 #ifndef MALL_CONF_H
 #define MALL_CONF_H
@@ -44,6 +45,7 @@
 #include "mall_common.h"
 #include "notify_conf.h"
 #include "order_conf.h"
+#include "risk_conf.h"
 #include "wxpay_conf.h"
 
 #define MALL_CONF_PATH_MAX       512
@@ -81,6 +83,7 @@ typedef struct {
     int               low_stock_threshold;
     auth_conf_t       auth;                            /* auth_conf.h */
     order_conf_t      order;                           /* order_conf.h */
+    risk_conf_t       risk;                            /* risk_conf.h */
     wxpay_conf_t      pay;                             /* wxpay_conf.h */
     notify_conf_t     notify;                          /* notify_conf.h */
     logistics_conf_t  logistics;                       /* logistics_conf.h */

@@ -22,6 +22,7 @@ typedef int (*mall_handler_pt)(struct mall_ctx_s *ctx);
 
 /* route flags */
 #define MALL_ROUTE_NO_EDGE_SIG  0x01   /* served without an edge signature */
+#define MALL_ROUTE_FROZEN_OWN   0x02   /* checks a frozen account itself */
 
 typedef struct {
     const char       *method;      /* "GET", "POST", ...; NULL ends a table */

@@ -34,6 +34,7 @@ static const mall_route_t  *route_tables[] = {
     mall_pay_prepay_routes,
     mall_pay_notify_routes,
     mall_pay_anomaly_routes,
+    mall_risk_routes,
     mall_refund_routes,
     mall_reconcile_routes,
     mall_notify_routes,

@@ -35,6 +35,7 @@ extern const mall_route_t  mall_order_cancel_routes[]; /* order_cancel.c */
 extern const mall_route_t  mall_pay_prepay_routes[];   /* pay_prepay.c */
 extern const mall_route_t  mall_pay_notify_routes[];   /* pay_notify.c */
 extern const mall_route_t  mall_pay_anomaly_routes[];  /* pay_anomaly.c */
+extern const mall_route_t  mall_risk_routes[];         /* risk_alerts.c */
 extern const mall_route_t  mall_refund_routes[];       /* refund_routes.c */
 extern const mall_route_t  mall_reconcile_routes[];    /* reconcile_routes.c */
 extern const mall_route_t  mall_notify_routes[];     /* notify_subscribe.c */

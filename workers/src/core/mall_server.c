@@ -39,6 +39,7 @@
 #include "stock_check.h"
 #include "order_lifecycle.h"
 #include "notify.h"
+#include "risk_store.h"
 
 #define SERVER_MAX_HEADERS_SIZE  (16 * 1024)
 #define SERVER_IDLE_TIMEOUT      60        /* seconds, keep-alive idle */
@@ -227,7 +228,12 @@ server_dispatch(mall_server_t *srv, mall_ctx_t *ctx, struct evkeyvalq *in)
         return;
     }
 
-    rc = ctx->route->handler(ctx);
+    /* a frozen account's writes stop here (order creation checks in its
+     * own read) */
+    rc = risk_guard_write(ctx);
+    if (rc == MALL_OK) {
+        rc = ctx->route->handler(ctx);
+    }
 
     if (ctx->replied) {
         return;

@@ -42,11 +42,37 @@
 static int order_create(mall_ctx_t *ctx);
 
 const mall_route_t  mall_order_create_routes[] = {
-    { "POST", "/api/v1/orders", order_create, 0 },
+    { "POST", "/api/v1/orders", order_create, MALL_ROUTE_FROZEN_OWN },
     { NULL, NULL, NULL, 0 }
 };
 
 /* ---- parse ------------------------------------------------------------ */
+
+/* What the edge says of the client: its device and its risk score (an
+ * edge-signed X-Mall-Risk; absent: 0). */
+static void
+create_parse_risk(mall_ctx_t *ctx, create_t *c)
+{
+    struct evkeyvalq  *in = evhttp_request_get_input_headers(ctx->req);
+    const char        *dev, *risk;
+    size_t             i;
+
+    dev = evhttp_find_header(in, "X-Mall-Device");
+    if (risk_device_valid(dev)) {
+        snprintf(c->device, sizeof(c->device), "%s", dev);
+    }
+    risk = evhttp_find_header(in, "X-Mall-Risk");
+    if (risk_parse_edge(risk, &c->edge_score, c->reasons, sizeof(c->reasons))
+        != MALL_OK)
+    {
+        mall_log_req(MALL_LOG_WARN, "risk", ctx->request_id, c->uid,
+                     "malformed X-Mall-Risk ignored");
+    }
+    for (i = 0; i < c->req.nlines; i++) {
+        c->skus[i] = c->req.lines[i].sku_id;
+    }
+}
+
 
 /* The request: user, key, body. MALL_OK, or MALL_ERR once replied. */
 static int
@@ -85,6 +111,7 @@ create_parse(mall_ctx_t *ctx, create_t *c)
     order_key(c->idem, sizeof(c->idem), ORDER_KEY_IDEM, c->uid, key);
     order_key(c->bought, sizeof(c->bought), ORDER_KEY_BOUGHT, c->uid, NULL);
     c->limit = ctx->conf->order.purchase_limit > 0;
+    create_parse_risk(ctx, c);
     return MALL_OK;
 }
 
@@ -125,6 +152,11 @@ read_batch(create_t *c, mall_batch_t *b)
         order_key(key, sizeof(key), COUPON_KEY_USED, c->uid, NULL);
         mall_batch_addl(b, 2, "HGETALL", key);
     }
+    if (!c->preview) {
+        /* frozen or not, and the account's age (abnormal orders) */
+        order_key(key, sizeof(key), "mall:user:%s", c->uid, NULL);
+        mall_batch_addl(b, 4, "HMGET", key, "status", "created_at");
+    }
 }
 
 
@@ -132,7 +164,7 @@ int
 create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
 {
     char          used[ORDER_KEY_MAX];
-    redisReply   *reps[ORDER_LINES_MAX + 6];
+    redisReply   *reps[ORDER_LINES_MAX + 7];
     mall_batch_t  b;
     size_t        first;
     int           rc, watch = c->wallet && !c->preview;
@@ -160,6 +192,7 @@ create_read(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
         c->nread = 1 + b.n - first;
         c->at_bought = READ_SKU + c->req.nlines;
         c->at_wallet = c->at_bought + (c->limit ? 1 : 0);
+        c->at_user = c->at_wallet + (c->wallet ? 2 : 0);
     }
     mall_batch_free(&b);
     return rc;
@@ -232,6 +265,18 @@ create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
 
 /* ---- the handler -------------------------------------------------------- */
 
+/* 1 when the buyer's record (round trip 1) says frozen. */
+static int
+create_frozen(const create_t *c)
+{
+    const redisReply  *u = c->read[c->at_user];
+
+    return u->type == REDIS_REPLY_ARRAY && u->elements == 2
+           && u->element[0]->type == REDIS_REPLY_STRING
+           && strcmp(u->element[0]->str, "frozen") == 0;
+}
+
+
 /* One attempt: read, replay or decide, write. */
 static int
 create_attempt(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
@@ -242,10 +287,15 @@ create_attempt(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
     if (rc != MALL_OK) {
         return rc;
     }
+    if (create_frozen(c)) {
+        return risk_reply_frozen(ctx);      /* a replay too: writes stop */
+    }
     if (c->read[READ_IDEM]->type == REDIS_REPLY_STRING) {
         return create_replay(ctx, c, c->read[READ_IDEM], err);
     }
-    if (create_check(ctx, c, err) != MALL_OK) {
+    if (create_check(ctx, c, err) != MALL_OK
+        || create_check_risk(ctx, c, err) != MALL_OK)
+    {
         return MALL_ERR;
     }
     return create_commit(ctx, c, err);

@@ -13,6 +13,7 @@
 #include "mall_ctx.h"
 #include "order_request.h"
 #include "order_store.h"
+#include "risk_store.h"
 
 /* What one line needs beyond order_line_t (strings point into c->read). */
 typedef struct {
@@ -38,10 +39,18 @@ typedef struct {
     int               limit;            /* purchase limit in force */
     int               preview;          /* price only: nothing written */
     int               wallet;           /* the buyer's coupons are read */
-    redisReply       *read[ORDER_LINES_MAX + 5];
+    redisReply       *read[ORDER_LINES_MAX + 6];
     size_t            nread;
     size_t            at_bought;        /* in read: purchase counters */
     size_t            at_wallet;        /* coupons, then their marks */
+    size_t            at_user;          /* the buyer's status, created_at */
+    char              device[65];       /* X-Mall-Device, "" when none */
+    char              fp[RISK_FP_HEX];  /* address fingerprint, "" none */
+    char              reasons[RISK_REASONS_MAX];   /* the edge's */
+    int               edge_score;       /* X-Mall-Risk, 0 when absent */
+    int64_t           skus[ORDER_LINES_MAX];
+    risk_order_t      risk;             /* the MULTI's risk counters */
+    size_t            nrisk;            /* how many commands they are */
     coupon_choice_t   coupons;
     char             *coupon_json;      /* picked ones (cJSON_free) */
     char              coupon_ids[ORDER_COUPONS_MAX * 21 + 1];
@@ -52,7 +61,8 @@ typedef struct {
 } create_t;
 
 /* c->read: the key's record (NULL in a preview), the address, the SKUs,
- * [purchase counters], [the buyer's coupons and their marks] */
+ * [purchase counters], [the buyer's coupons and their marks], [the
+ * buyer's record: status, created_at (not in a preview)] */
 #define READ_IDEM   0
 #define READ_ADDR   1
 #define READ_SKU    2
@@ -80,6 +90,20 @@ void create_reset(create_t *c);
  * answer); MALL_ERR once a reply is sent (or for an internal error: err).
  */
 int create_check(mall_ctx_t *ctx, create_t *c, mall_err_t *err);
+
+/*
+ * The abnormal-order rules that the read decides (edge risk, a high value
+ * on a new account; docs/orders.md "Abnormal orders"): on a hit the
+ * account is frozen and the order refused with 403 ACCOUNT_FROZEN,
+ * nothing of it written. MALL_OK to write, MALL_ERR once replied (or
+ * err).
+ */
+int create_check_risk(mall_ctx_t *ctx, create_t *c, mall_err_t *err);
+
+/* Freezes the buyer for hit (the order's alert) and answers 403
+ * ACCOUNT_FROZEN. MALL_OK (replied) or what the freeze returned. */
+int create_freeze(mall_ctx_t *ctx, const create_t *c, const risk_hit_t *hit,
+    mall_err_t *err);
 
 /*
  * Round trip 2 and the answer from its verdict. MALL_OK (replied),

@@ -228,18 +228,31 @@ create_write(mall_ctx_t *ctx, create_t *c, const char **kv,
     if (c->coupons.pick.n > 0) {
         create_batch_coupons(&b, c);
     }
+    c->nrisk = risk_batch_order(&b, &ctx->conf->risk, &c->risk);
     rc = mall_batch_exec(&b, ctx->redis, 1, exec, err);
     mall_batch_free(&b);
     return rc;
 }
 
 
+/* Where the risk counters start in the EXEC reply. */
+static size_t
+create_at_risk(const create_t *c)
+{
+    size_t  n = c->req.nlines;
+
+    return 2 * n + 5 + (c->limit ? n : 0) + (c->coupons.pick.n > 0);
+}
+
+
 /* What the EXEC says: 0 = created, or the first short SKU (> 0), or -1
- * (the key was taken first), -2 (over the purchase limit). */
+ * (the key was taken first), -2 (over the purchase limit), -3 (an
+ * abnormal order: *hit says which rule). */
 static int64_t
 create_outcome(mall_ctx_t *ctx, const create_t *c, const redisReply *exec,
-    stock_change_t *ch)
+    stock_change_t *ch, risk_hit_t *hit)
 {
+    risk_counters_t    k;
     const redisReply  *set;
     size_t             i, n = c->req.nlines;
     int64_t            verdict = 0;
@@ -267,6 +280,15 @@ create_outcome(mall_ctx_t *ctx, const create_t *c, const redisReply *exec,
             verdict = -2;
         }
     }
+    if (verdict == 0 && c->nrisk > 0) {
+        risk_counters_init(&k, c->risk.now);
+        if (risk_order_counts(exec, create_at_risk(c), &c->risk, &k)
+            == MALL_OK
+            && risk_evaluate(&ctx->conf->risk, &k, hit))
+        {
+            verdict = -3;
+        }
+    }
     return verdict;
 }
 
@@ -278,8 +300,7 @@ create_exec_ok(const create_t *c, const redisReply *exec)
     size_t  i, n = c->req.nlines;
 
     if (exec == NULL || exec->type != REDIS_REPLY_ARRAY
-        || exec->elements != 2 * n + 5 + (c->limit ? n : 0)
-                             + (c->coupons.pick.n > 0))
+        || exec->elements != create_at_risk(c) + c->nrisk)
     {
         return 0;
     }
@@ -309,6 +330,7 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
     const char      *kv[2 * CREATE_FIELDS];
     char             ints[CREATE_INTS][24];
     stock_change_t   ch[ORDER_LINES_MAX];
+    risk_hit_t       hit;
     redisReply      *exec;
     int64_t          verdict;
     int              rc;
@@ -330,7 +352,7 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
         freeReplyObject(exec);
         return mall_err_set(err, 500, "unexpected order EXEC reply");
     }
-    verdict = create_outcome(ctx, c, exec, ch);
+    verdict = create_outcome(ctx, c, exec, ch, &hit);
     freeReplyObject(exec);
 
     if (verdict != 0) {
@@ -346,6 +368,9 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
         if (verdict == -2) {
             return sf_reply_invalid(ctx, "items", "over the purchase limit "
                                     "per customer");
+        }
+        if (verdict == -3) {
+            return create_freeze(ctx, c, &hit, err);
         }
         return order_reply_out_of_stock(ctx, verdict);
     }

@@ -23,6 +23,7 @@
 #include "pay_close.h"
 #include "pay_keys.h"
 #include "pay_query.h"
+#include "risk_store.h"
 #include "wxpay_client.h"
 #include "wxpay_keys.h"
 #include "wxpay_time.h"
@@ -244,6 +245,10 @@ reply_refused(mall_ctx_t *ctx, const order_head_t *h,
     mall_log_req(MALL_LOG_WARN, "pay", ctx->request_id, h->uid,
                  "prepay of order %s refused: HTTP %ld %s %s", h->id,
                  ans->status, ans->code, ans->message);
+    /* a failed payment: repeated ones freeze the account (risk_store.h) */
+    if (risk_pay_failed(ctx, h->uid, h->id)) {
+        return risk_reply_frozen(ctx);
+    }
     return mall_reply_error(ctx, 502, "UPSTREAM_ERROR", "WeChat Pay refused "
                             "the payment (%s)", ans->code);
 }
