@@ -48,8 +48,8 @@ const mall_route_t  mall_order_create_routes[] = {
 
 /* ---- parse ------------------------------------------------------------ */
 
-/* What the edge says of the client: its device and its risk score (an
- * edge-signed X-Mall-Risk; absent: 0). */
+/* What the edge says of the client: its device and its risk score (the
+ * X-Mall-Risk the edge signed, as the edge check kept it; absent: 0). */
 static void
 create_parse_risk(mall_ctx_t *ctx, create_t *c)
 {
@@ -61,7 +61,7 @@ create_parse_risk(mall_ctx_t *ctx, create_t *c)
     if (risk_device_valid(dev)) {
         snprintf(c->device, sizeof(c->device), "%s", dev);
     }
-    risk = evhttp_find_header(in, "X-Mall-Risk");
+    risk = ctx->ident.risk[0] ? ctx->ident.risk : NULL;
     if (risk_parse_edge(risk, &c->edge_score, c->reasons, sizeof(c->reasons))
         != MALL_OK)
     {
