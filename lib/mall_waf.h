@@ -21,6 +21,7 @@
 typedef struct mall_waf_rules_s  mall_waf_rules_t;    /* compiled, immutable */
 typedef struct mall_waf_policy_s mall_waf_policy_t;   /* per location */
 typedef struct mall_waf_scan_s   mall_waf_scan_t;     /* one request */
+typedef struct mall_waf_cache_s  mall_waf_cache_t;    /* clean values */
 
 /* What a value is; rules name these in their targets (conf/waf/README.md) */
 typedef enum {
@@ -126,6 +127,17 @@ typedef struct {
     size_t                nhits;
     const mall_waf_hit_t *hits;
 } mall_waf_result_t;
+
+/*
+ * Clean-value cache (mall_waf_cache.c), optional: caller memory of
+ * mall_waf_cache_size() bytes and a random 16-byte key, one per rule set
+ * (values are keyed by policy too). A scan using it skips the values of up
+ * to 256 bytes it holds; a request that ends with no hit adds its values.
+ */
+size_t mall_waf_cache_size(size_t entries);
+mall_waf_cache_t *mall_waf_cache_init(void *mem, size_t memlen,
+    const uint8_t key[16]);
+void mall_waf_scan_use_cache(mall_waf_scan_t *s, mall_waf_cache_t *c);
 
 /* Scans what is still batched, then the verdict. */
 void mall_waf_scan_result(mall_waf_scan_t *s, mall_waf_result_t *out);

@@ -133,6 +133,8 @@ struct mall_waf_policy_s {
 #define WAF_BATCH_VALUES  64
 #define WAF_BATCH_EXTRA   8192       /* bytes beyond one max_value value */
 #define WAF_EXCERPT       64
+#define WAF_CACHE_VALUE_MAX 256      /* longer values are not cached */
+#define WAF_CACHE_PENDING 64         /* values a request may add */
 
 typedef struct {
     uint32_t  off, len;              /* transformed copy in batch->buf */
@@ -165,6 +167,10 @@ struct mall_waf_scan_s {
     waf_batch_t    *flushing;        /* batch under scan (match callback) */
     char           *path;            /* JSON path, WAF_PATH_MAX */
     uint32_t        anomalies;       /* bits already raised */
+    int             hit;             /* a rule recorded: cache nothing */
+    mall_waf_cache_t *cache;         /* NULL: no clean-value cache */
+    size_t          nvkeys;
+    uint64_t        vkeys[WAF_CACHE_PENDING];  /* values to add if clean */
 };
 
 #define WAF_PATH_MAX 256
@@ -211,6 +217,13 @@ void   waf_consider(mall_waf_scan_t *s, size_t ri, int t, const char *name,
            size_t nlen, const uint8_t *orig, size_t olen,
            const uint8_t *tv, size_t tn, int confirm);
 int    waf_reached(const mall_waf_scan_t *s);
+
+/* clean-value cache (mall_waf_cache.c) */
+/* 0 when the name or value is too long to cache */
+uint64_t waf_cache_key(const mall_waf_cache_t *c, const void *policy, int t,
+           const char *name, size_t nlen, const uint8_t *v, size_t n);
+int    waf_cache_has(const mall_waf_cache_t *c, uint64_t k);
+void   waf_cache_put(mall_waf_cache_t *c, uint64_t k);
 
 /* batches (mall_waf_batch.c) */
 size_t waf_batch_layout(mall_waf_scan_t *s, const mall_waf_rules_t *rs,

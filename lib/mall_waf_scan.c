@@ -234,6 +234,7 @@ static void record(mall_waf_scan_t *s, size_t ri, int t, const char *name,
     mall_waf_hit_t *h;
     s->fired[ri >> 3] |= (uint8_t)(1u << (ri & 7));
     s->score += r->score;
+    s->hit = 1;
     if (s->nhits >= MALL_WAF_MAX_HITS)
         return;
     h = &s->hits[s->nhits++];
@@ -287,11 +288,20 @@ int mall_waf_scan_value(mall_waf_scan_t *s, mall_waf_target_e t,
     const mall_waf_rules_t *rs;
     size_t g, i;
     unsigned cls;
+    uint64_t k;
     if (!s || (unsigned)t >= MALL_WAF_TARGET_COUNT)
         return 0;
     rs = s->rules;
     if (len > s->max_value)
         len = s->max_value;
+    if (s->cache && len <= WAF_CACHE_VALUE_MAX) {
+        k = waf_cache_key(s->cache, s->policy, t, name, name ? nlen : 0,
+                          val, len);
+        if (k && waf_cache_has(s->cache, k))
+            return waf_reached(s);      /* raised nothing last time */
+        if (k && s->nvkeys < WAF_CACHE_PENDING)
+            s->vkeys[s->nvkeys++] = k;
+    }
     cls = waf_tf_classify(val, len);
     for (g = 0; g < rs->ngroups; g++) {
         const waf_group_t *gr = &rs->groups[g];
@@ -339,9 +349,21 @@ int mall_waf_scan_anomaly(mall_waf_scan_t *s, mall_waf_anomaly_e a)
     return waf_reached(s);
 }
 
+void mall_waf_scan_use_cache(mall_waf_scan_t *s, mall_waf_cache_t *c)
+{
+    s->cache = c;
+}
+
 void mall_waf_scan_result(mall_waf_scan_t *s, mall_waf_result_t *out)
 {
+    size_t i;
     waf_batch_flush_all(s);
+    /* only a request with no hit at all vouches for its values: a rule
+     * scores once, so a value after its hit may look clean and not be */
+    if (s->cache && !s->hit)
+        for (i = 0; i < s->nvkeys; i++)
+            waf_cache_put(s->cache, s->vkeys[i]);
+    s->nvkeys = 0;
     out->score = s->score;
     out->blocked = waf_reached(s) && !s->policy->detect;
     out->nhits = s->nhits;

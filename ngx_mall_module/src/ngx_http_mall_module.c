@@ -385,6 +385,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       offsetof(ngx_http_mall_loc_conf_t, waf.body_over),
       &ngx_http_mall_waf_over },
 
+    { ngx_string("mall_waf_value_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mall_main_conf_t, waf.value_cache),
+      NULL },
+
     { ngx_string("mall_waf_max_args"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -644,6 +651,7 @@ ngx_http_mall_create_main_conf(ngx_conf_t *cf)
     mmcf->redis.interval = NGX_CONF_UNSET_MSEC;
     mmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     mmcf->redis.count = NGX_CONF_UNSET_UINT;
+    mmcf->waf.value_cache = NGX_CONF_UNSET_UINT;
     mmcf->request_id_index = NGX_ERROR;
 
     return mmcf;
@@ -658,6 +666,7 @@ ngx_http_mall_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->redis.interval, 500);
     ngx_conf_init_msec_value(mmcf->redis.timeout, 3000);
     ngx_conf_init_uint_value(mmcf->redis.count, 512);
+    ngx_conf_init_uint_value(mmcf->waf.value_cache, 4096);
 
     return ngx_http_mall_limit_init_main_conf(cf, &mmcf->limit);
 }

@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     mall_waf_rules_t              *rules;     /* NULL: no mall_waf_rules */
     size_t                         max_value; /* scratch sizing */
+    ngx_uint_t                     value_cache;  /* entries; 0: off */
     ngx_int_t                      country_index;  /* or NGX_ERROR */
 } ngx_http_mall_waf_main_conf_t;
 

@@ -1,6 +1,6 @@
 /*
  * lib/mall_iptab.c: the fraud lists' address parser and table. Each input
- * line is what a conf/fraud/*.list line or a pushed block holds: parsed
+ * line is what a conf/fraud list line or a pushed block holds: parsed
  * as an address or CIDR and added to the block list of its family, or
  * else added as a device/user string. Every entry added must then match
  * (an address inside its prefix finds a prefix at least as long), a

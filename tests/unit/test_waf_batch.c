@@ -3,7 +3,9 @@
  * scanned in batches must give the verdict a scan value by value would.
  * Anchors hold at each value's edges, a match never spans two values, a
  * match is recorded against the value that holds it, batches that fill up
- * flush on their own, and \A-anchored rules still see every value.
+ * flush on their own, and \A-anchored rules still see every value. And
+ * the clean-value cache (lib/mall_waf_cache.c): only requests with no hit
+ * fill it, so a value that rode along an attack is never taken as clean.
  */
 #define _GNU_SOURCE             /* mkstemp */
 #include <stdarg.h>
@@ -182,6 +184,39 @@ static void a_nul_in_a_value_is_its_own(void **state)
     assert_false(verdict(fx, NULL, NULL, 0));
 }
 
+static void cache_keeps_attacks_out(void **state)
+{
+    fx_t *fx = *state;
+    static uint64_t mem[512];
+    static const uint8_t key[16] = "0123456789abcdef";
+    mall_waf_cache_t *c;
+    assert_true(mall_waf_cache_size(64) <= sizeof(mem));
+    c = mall_waf_cache_init(mem, mall_waf_cache_size(64), key);
+    assert_non_null(c);
+    /* a request with two attacks: the second value follows a hit of the
+     * same rule and raises nothing itself, yet must not be cached */
+    begin(fx);
+    mall_waf_scan_use_cache(fx->s, c);
+    arg(fx, "a", "a badword");
+    arg(fx, "b", "worse still");
+    assert_true(verdict(fx, NULL, NULL, 0));
+    begin(fx);
+    mall_waf_scan_use_cache(fx->s, c);
+    arg(fx, "b", "worse still");
+    assert_true(verdict(fx, NULL, NULL, 0));
+    /* a clean request is cached, and an attack in the next one still
+     * blocks */
+    begin(fx);
+    mall_waf_scan_use_cache(fx->s, c);
+    arg(fx, "q", "summer dress");
+    assert_false(verdict(fx, NULL, NULL, 0));
+    begin(fx);
+    mall_waf_scan_use_cache(fx->s, c);
+    arg(fx, "q", "summer dress");
+    arg(fx, "r", "EVIL");
+    assert_true(verdict(fx, NULL, NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +227,7 @@ int main(void)
         cmocka_unit_test(full_batches_flush_on_their_own),
         cmocka_unit_test(long_values_fill_a_batch),
         cmocka_unit_test(a_nul_in_a_value_is_its_own),
+        cmocka_unit_test(cache_keeps_attacks_out),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
