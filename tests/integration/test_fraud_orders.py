@@ -129,9 +129,9 @@ def direct_write(stack, uid, path, body):
     data = json.dumps(body).encode()
     h = edge_headers(read_secret(stack.key("edge-e1.key")), "POST", path,
                      data, user=str(uid), token_id=secrets.token_hex(8),
-                     token_exp=str(int(time.time()) + 600))
+                     token_exp=str(int(time.time()) + 600),
+                     idem_key=secrets.token_hex(8))
     h["Content-Type"] = "application/json"
-    h["Idempotency-Key"] = secrets.token_hex(8)
     return requests.post(stack.worker + path, data=data, headers=h,
                          timeout=10)
 
@@ -297,8 +297,8 @@ def test_many_accounts_on_one_device_buying_one_sku(risky):
 
 
 def test_edge_risk_score(risky):
-    """The edge's X-Mall-Risk (edge-signed once fraud-edge forwards it):
-    sent to a worker directly as the edge would."""
+    """The edge's X-Mall-Risk, edge-signed: sent to a worker directly as
+    the edge would."""
     stack = risky
     sku = make_sku(stack)
     b = Buyer(stack)
@@ -310,10 +310,9 @@ def test_edge_risk_score(risky):
         h = edge_headers(read_secret(stack.key("edge-e1.key")), "POST",
                          "/api/v1/orders", data, user=str(b.uid),
                          token_id=secrets.token_hex(8),
-                         token_exp=str(int(time.time()) + 600))
-        h.update({"Content-Type": "application/json",
-                  "Idempotency-Key": secrets.token_hex(8),
-                  "X-Mall-Risk": risk})
+                         token_exp=str(int(time.time()) + 600),
+                         idem_key=secrets.token_hex(8), risk=risk)
+        h["Content-Type"] = "application/json"
         return requests.post(stack.worker + "/api/v1/orders", data=data,
                              headers=h, timeout=10)
 
