@@ -109,6 +109,13 @@ mall_real_ip_conf() {
 }
 MALL_REAL_IP_CONF=$(mall_real_ip_conf) || exit 1
 
+# TLS listener: OCSP stapling needs a CA-issued certificate that names a
+# responder (MALL_TLS_CHAIN: its issuer chain) and a resolver to reach it.
+: "${MALL_TLS_STAPLING:=off}"
+: "${MALL_TLS_CHAIN:=$MALL_KEYS_DIR/tls.crt}"
+: "${MALL_TLS_RESOLVER:=127.0.0.1}"
+export MALL_TLS_STAPLING MALL_TLS_CHAIN MALL_TLS_RESOLVER
+
 export MALL_ROOT MALL_BUILD_DIR MALL_RUN_DIR MALL_KEYS_DIR MALL_EDGE_PORT MALL_EDGE_TLS_PORT \
     MALL_ADMIN_PORT MALL_WORKER_PORT MALL_WORKER_PROCESSES MALL_REDIS_PORT \
     MALL_SIM_PORT MALL_NGINX_WORKERS MALL_ADMIN_PASSWORD MALL_ORDER_PAY_TIMEOUT \

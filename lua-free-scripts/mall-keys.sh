@@ -34,6 +34,13 @@ if [ ! -s "$k/tls.crt" ] || [ ! -s "$k/tls.key" ]; then
         -keyout "$k/tls.key" -out "$k/tls.crt" 2>/dev/null
 fi
 
+# TLS session ticket keys (80 bytes: AES-256 + HMAC-SHA256 keys and a name):
+# the current one encrypts, the previous one still decrypts until
+# `mallctl rotate-keys` moves it out.
+for f in tls_ticket.key tls_ticket.prev.key; do
+    [ -s "$k/$f" ] || openssl rand -out "$k/$f" 80
+done
+
 # WeChat Pay merchant/platform keys (the simulator plays WeChat's side).
 sh "$here/../tests/wechat_sim/gen_keys.sh" "$k/wechat"
 
