@@ -30,6 +30,9 @@ static ngx_str_t  ngx_http_mall_risk_names[NGX_HTTP_MALL_RISK_NREASONS] = {
     ngx_string("device_users"),
     ngx_string("user_devices"),
     ngx_string("device_rate"),
+    ngx_string("ip_orders"),
+    ngx_string("device_orders"),
+    ngx_string("user_orders"),
 };
 
 static char  *ngx_http_mall_risk_actions[] = {
@@ -54,6 +57,10 @@ ngx_http_mall_fraud_create_loc_conf(ngx_http_mall_fraud_loc_conf_t *c)
     c->device_users = NGX_CONF_UNSET_UINT;
     c->user_devices = NGX_CONF_UNSET_UINT;
     c->device_rate = NGX_CONF_UNSET_UINT;
+    c->order_window = NGX_CONF_UNSET_MSEC;
+    c->ip_orders = NGX_CONF_UNSET_UINT;
+    c->device_orders = NGX_CONF_UNSET_UINT;
+    c->user_orders = NGX_CONF_UNSET_UINT;
 
     for (i = 0; i < NGX_HTTP_MALL_RISK_NREASONS; i++) {
         c->weight[i] = NGX_CONF_UNSET;
@@ -72,7 +79,7 @@ ngx_http_mall_fraud_merge_loc_conf(ngx_conf_t *cf,
     ngx_uint_t  i;
 
     static ngx_int_t  weights[NGX_HTTP_MALL_RISK_NREASONS] = {
-        20, 10, 10, 40, 30, 50
+        20, 10, 10, 40, 30, 50, 20, 30, 30
     };
 
     ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
@@ -85,6 +92,20 @@ ngx_http_mall_fraud_merge_loc_conf(ngx_conf_t *cf,
     ngx_conf_merge_uint_value(conf->device_users, prev->device_users, 3);
     ngx_conf_merge_uint_value(conf->user_devices, prev->user_devices, 5);
     ngx_conf_merge_uint_value(conf->device_rate, prev->device_rate, 300);
+
+    /* mall_fraud_orders sets all four or none: inherit them together */
+    if (conf->order_window == NGX_CONF_UNSET_MSEC) {
+        conf->order_window = prev->order_window;
+        conf->ip_orders = prev->ip_orders;
+        conf->device_orders = prev->device_orders;
+        conf->user_orders = prev->user_orders;
+    }
+
+    ngx_conf_merge_msec_value(conf->order_window, prev->order_window,
+                              3600000);
+    ngx_conf_merge_uint_value(conf->ip_orders, prev->ip_orders, 0);
+    ngx_conf_merge_uint_value(conf->device_orders, prev->device_orders, 0);
+    ngx_conf_merge_uint_value(conf->user_orders, prev->user_orders, 0);
 
     for (i = 0; i < NGX_HTTP_MALL_RISK_NREASONS; i++) {
         ngx_conf_merge_value(conf->weight[i], prev->weight[i], weights[i]);
@@ -465,6 +486,8 @@ ngx_http_mall_fraud_score(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 
     reasons |= ngx_http_mall_velocity(r, flcf, mmcf->fraud.velocity,
                                       &fctx->device, &user);
+    reasons |= ngx_http_mall_order_velocity(r, flcf, mmcf->fraud.velocity,
+                                            &fctx->device, &user);
 
     score = 0;
 

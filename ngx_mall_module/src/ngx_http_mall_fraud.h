@@ -34,7 +34,10 @@
 #define NGX_HTTP_MALL_RISK_DEVICE_USERS  3
 #define NGX_HTTP_MALL_RISK_USER_DEVICES  4
 #define NGX_HTTP_MALL_RISK_DEVICE_RATE   5
-#define NGX_HTTP_MALL_RISK_NREASONS      6
+#define NGX_HTTP_MALL_RISK_IP_ORDERS     6
+#define NGX_HTTP_MALL_RISK_DEVICE_ORDERS 7
+#define NGX_HTTP_MALL_RISK_USER_ORDERS   8
+#define NGX_HTTP_MALL_RISK_NREASONS      9
 
 #define NGX_HTTP_MALL_RISK_ALLOW      0
 #define NGX_HTTP_MALL_RISK_TAG        1
@@ -83,6 +86,13 @@ typedef struct {
     ngx_uint_t                     device_users;
     ngx_uint_t                     user_devices;
     ngx_uint_t                     device_rate;
+
+    /* orders (writes of a mall_fraud_orders location) per client address,
+     * device and user in their own sliding window; 0: off */
+    ngx_msec_t                     order_window;
+    ngx_uint_t                     ip_orders;
+    ngx_uint_t                     device_orders;
+    ngx_uint_t                     user_orders;
 
     ngx_int_t                      weight[NGX_HTTP_MALL_RISK_NREASONS];
     ngx_int_t                      tag;           /* action thresholds */
@@ -141,6 +151,17 @@ ngx_int_t ngx_http_mall_fraud_id_listed(ngx_shm_zone_t *zone,
 
 /* ngx_http_mall_velocity.c */
 ngx_uint_t ngx_http_mall_velocity(ngx_http_request_t *r,
+    ngx_http_mall_fraud_loc_conf_t *flcf, ngx_shm_zone_t *zone,
+    ngx_str_t *device, ngx_str_t *user);
+
+ngx_int_t ngx_http_mall_velo_update(ngx_shm_zone_t *zone, u_char kind,
+    ngx_str_t *key, ngx_str_t *other, uint64_t now, uint64_t window,
+    ngx_uint_t *distinct, ngx_uint_t *rate);
+
+/* ngx_http_mall_order_velocity.c */
+char *ngx_http_mall_fraud_orders(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_uint_t ngx_http_mall_order_velocity(ngx_http_request_t *r,
     ngx_http_mall_fraud_loc_conf_t *flcf, ngx_shm_zone_t *zone,
     ngx_str_t *device, ngx_str_t *user);
 

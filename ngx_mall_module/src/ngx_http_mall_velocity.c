@@ -32,9 +32,6 @@ typedef struct {
 
 static ngx_uint_t ngx_http_mall_velo_distinct(ngx_http_mall_velo_t *v,
     uint32_t id, uint64_t now, uint64_t window);
-static ngx_int_t ngx_http_mall_velo_update(ngx_shm_zone_t *zone, u_char kind,
-    ngx_str_t *key, ngx_str_t *other, uint64_t now, uint64_t window,
-    ngx_uint_t *distinct, ngx_uint_t *rate);
 
 
 /* Records id in the slots; returns the distinct ids seen in the window. */
@@ -76,10 +73,11 @@ ngx_http_mall_velo_distinct(ngx_http_mall_velo_t *v, uint32_t id,
 /*
  * One entry: counts the request (rate, when asked for) and the other id
  * (distinct, when other is not empty). NGX_OK, or NGX_DECLINED when the
- * zone had no room (the counters then say nothing).
+ * zone had no room (the counters then say nothing). key is at most
+ * NGX_HTTP_MALL_DEVICE_MAX bytes.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_mall_velo_update(ngx_shm_zone_t *zone, u_char kind, ngx_str_t *key,
     ngx_str_t *other, uint64_t now, uint64_t window, ngx_uint_t *distinct,
     ngx_uint_t *rate)

@@ -239,6 +239,60 @@ def test_device_velocity_tags_then_challenges(stack):
         rewrite_risk(stack, "device_rate=5", "device_rate=300")
 
 
+def rewrite_orders(stack, line):
+    with open(fraud_file(stack, "orders.conf"), "w") as f:
+        f.write(line + "\n")
+    r = stack.reload()
+    assert r.returncode == 0, r.stderr
+
+
+def test_order_velocity_per_address_device_and_user(stack):
+    path = fraud_file(stack, "orders.conf")
+    with open(path) as f:
+        shipped = f.read()
+    ip = "8.8.4.%d" % (secrets.randbelow(200) + 20)
+    try:
+        # per address: the third order of an address in the window is tagged
+        rewrite_orders(stack, "mall_fraud_orders window=1h ip=2;")
+        answers = [Shopper(stack).call("POST", "/api/v1/orders", {},
+                                       headers={"X-Forwarded-For": ip})
+                   for _ in range(3)]
+        # the worker refuses them (no Idempotency-Key): the edge counted
+        assert all(a.status_code == 400 for a in answers), answers
+        assert not audit_of(stack, answers[1].headers["X-Request-Id"],
+                            wait=0.2)
+        line = audit_of(stack, answers[2].headers["X-Request-Id"])
+        assert line and line[0]["action"] == "tag", line
+        assert line[0]["reasons"] == ("no_device,not_wechat,bad_referer,"
+                                      "ip_orders")
+        # only order creation counts: other writes of the address do not
+        r = Shopper(stack).call("POST", "/api/v1/cart/items",
+                                {"sku_id": 1, "quantity": 1},
+                                headers={"X-Forwarded-For": ip})
+        assert not audit_of(stack, r.headers["X-Request-Id"], wait=0.2)
+
+        # per device and per user together: challenge
+        rewrite_orders(stack, "mall_fraud_orders window=1h device=2 user=2;")
+        shopper = Shopper(stack)
+        dev = {"X-Mall-Device": "dev-" + secrets.token_hex(4)}
+        answers = [shopper.call("POST", "/api/v1/orders", {}, headers=dev)
+                   for _ in range(3)]
+        assert [a.status_code for a in answers[:2]] == [400, 400]
+        err = assert_json_error(answers[2], 403, "RISK_BLOCKED")
+        assert "challenge" in err["message"]
+        line = audit_of(stack, answers[2].headers["X-Request-Id"])
+        assert line[0]["reasons"] == ("not_wechat,bad_referer,"
+                                      "device_orders,user_orders")
+        # another user on another device is not affected
+        r = Shopper(stack).call("POST", "/api/v1/orders", {},
+                                headers={"X-Mall-Device": "dev-other"})
+        assert r.status_code == 400
+    finally:
+        with open(path, "w") as f:
+            f.write(shipped)
+        assert stack.reload().returncode == 0
+
+
 def test_forged_risk_header_is_dropped_and_refused(stack):
     shopper = Shopper(stack)
     r = shopper.call("GET", "/api/v1/cart/items",
