@@ -176,6 +176,27 @@ fetch_geoip() {
     mv "$db.tmp" "$db"
 }
 
+# ASN database ($mall_asn): ip-location-db's CSV from npm (CC BY 4.0:
+# RouteViews, DB-IP, NRO), turned into a MaxMind DB by our own converter.
+fetch_geoip_asn() {
+    local db=$BUILD/geoip/asn.mmdb tool=$BUILD/bin/mall-mmdb-asn
+    mkdir -p "$BUILD/bin" "$BUILD/geoip"
+    if [ ! -x "$tool" ] || [ "$ROOT/tools/mall_mmdb_asn.c" -nt "$tool" ]; then
+        cc -O2 -Wall -Wextra -o "$tool" "$ROOT/tools/mall_mmdb_asn.c"
+    fi
+    [ -s "$db" ] && return 0
+    log "fetching the ASN database (npm @ip-location-db/asn)"
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent @ip-location-db/asn >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp"
+    "$tool" "$db.tmp" "$tmp/package/asn-ipv4.csv" "$tmp/package/asn-ipv6.csv" >/dev/null
+    rm -rf "$tmp"
+    mmdblookup --file "$db.tmp" --ip 8.8.8.8 autonomous_system_number \
+        | grep -q '15169' || { log "ASN database does not open or resolve"; exit 1; }
+    mv "$db.tmp" "$db"
+}
+
 build_all() {
     install_packages "${DEB_PACKAGES[@]}"
     # npm fetches the GeoIP database. Use the machine's own when it has one
@@ -185,6 +206,7 @@ build_all() {
     mkdir -p "$BUILD"
     gen_keys
     fetch_geoip
+    fetch_geoip_asn
     build_module
     build_workers
     build_waf_tools

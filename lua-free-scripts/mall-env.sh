@@ -78,6 +78,10 @@
 # edits them, then `mallctl reload`. The GeoIP database build.sh fetches.
 : "${MALL_FRAUD_DIR:=$MALL_ROOT/conf/fraud}"
 : "${MALL_GEOIP_DB:=$MALL_BUILD_DIR/geoip/geo-whois-asn-country.mmdb}"
+# Autonomous systems ($mall_asn): built from ip-location-db's CSV by
+# build.sh (tools/mall_mmdb_asn.c); a MaxMind GeoLite2-ASN file works too.
+: "${MALL_GEOIP_ASN_DB:=$MALL_BUILD_DIR/geoip/asn.mmdb}"
+export MALL_GEOIP_ASN_DB
 
 # Client addresses: nginx believes X-Forwarded-For only from these proxies
 # (CIDRs or addresses, separated by spaces or commas), the CDN or load

@@ -65,8 +65,14 @@ typedef struct {
 
 
 typedef struct {
-    struct MMDB_s                 *mmdb;      /* NULL: no mall_geoip */
+    struct MMDB_s                 *mmdb;      /* NULL: not configured */
     const char                    *path[NGX_HTTP_MALL_GEO_PATH_MAX + 1];
+} ngx_http_mall_geodb_t;
+
+
+typedef struct {
+    ngx_http_mall_geodb_t          country;   /* mall_geoip */
+    ngx_http_mall_geodb_t          asn;       /* mall_geoip_asn */
     ngx_shm_zone_t                *lists;     /* the lists zone */
     ngx_shm_zone_t                *velocity;  /* generic store */
     ngx_array_t                   *files;     /* fraud_file_t */
@@ -108,8 +114,11 @@ typedef struct {
     ngx_uint_t                     action;
     u_char                         country[2];
 
+    uint32_t                       asn;
     unsigned                       geo_done:1;
     unsigned                       has_country:1;
+    unsigned                       asn_done:1;
+    unsigned                       has_asn:1;
     unsigned                       guarded:1;
     unsigned                       scored:1;
 } ngx_http_mall_fraud_ctx_t;
@@ -123,6 +132,8 @@ char *ngx_http_mall_geoip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_mall_country_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_mall_country_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_mall_asn_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_mall_geoip_country(ngx_http_request_t *r,
     ngx_http_mall_fraud_ctx_t *fctx);

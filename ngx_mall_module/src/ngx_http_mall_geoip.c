@@ -1,13 +1,16 @@
 
 /*
- * GeoIP (libmaxminddb) and the per-location country allow/deny lists.
+ * GeoIP (libmaxminddb): the client's country and autonomous system, and the
+ * per-location country allow/deny lists.
  *
- * mall_geoip opens the database once per cycle with MMDB_MODE_MMAP and
- * closes it in a cf->pool cleanup, so `nginx -s reload` (mallctl reload)
- * maps a database shipped by atomic rename; old workers keep theirs until
- * they exit. A lookup walks the mmap: no I/O, no allocation. The lookup
- * path is configurable: "country_code" for the ip-location-db files the
- * build fetches, "country iso_code" for MaxMind GeoIP2/GeoLite2.
+ * mall_geoip (country) and mall_geoip_asn open their database once per
+ * cycle with MMDB_MODE_MMAP and close it in a cf->pool cleanup, so
+ * `nginx -s reload` (mallctl reload) maps a database shipped by atomic
+ * rename; old workers keep theirs until they exit. A lookup walks the mmap:
+ * no I/O, no allocation. The lookup paths are configurable: "country_code"
+ * for the ip-location-db files the build fetches, "country iso_code" for
+ * MaxMind GeoIP2/GeoLite2; "autonomous_system_number" for GeoLite2-ASN and
+ * the one the build makes (tools/mall_mmdb_asn.c).
  */
 
 
@@ -21,18 +24,24 @@
 
 
 static void ngx_http_mall_geoip_cleanup(void *data);
+static ngx_int_t ngx_http_mall_geodb_get(ngx_http_request_t *r,
+    ngx_http_mall_geodb_t *db, MMDB_entry_data_s *data);
 static ngx_int_t ngx_http_mall_country_add(ngx_conf_t *cf, ngx_array_t *a,
     u_char *p, size_t len);
 static ngx_int_t ngx_http_mall_country_file(ngx_conf_t *cf, ngx_array_t *a,
     ngx_str_t *path);
 
 
-/* mall_geoip FILE [PATH_COMPONENT...]: http level */
+/*
+ * mall_geoip | mall_geoip_asn FILE [PATH_COMPONENT...]: http level;
+ * cmd->offset names the database in the main conf, cmd->post its default
+ * lookup path.
+ */
 
 char *
 ngx_http_mall_geoip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_mall_main_conf_t *mmcf = conf;
+    ngx_http_mall_geodb_t  *db = (void *) ((char *) conf + cmd->offset);
 
     int                  rc;
     ngx_str_t           *value;
@@ -40,7 +49,7 @@ ngx_http_mall_geoip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     MMDB_s              *mmdb;
     ngx_pool_cleanup_t  *cln;
 
-    if (mmcf->fraud.mmdb) {
+    if (db->mmdb) {
         return "is duplicate";
     }
 
@@ -63,7 +72,7 @@ ngx_http_mall_geoip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (rc != MMDB_SUCCESS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "mall_geoip: cannot open \"%V\": %s",
+                           "%V: cannot open \"%V\": %s", &cmd->name,
                            &value[1], MMDB_strerror(rc));
         return NGX_CONF_ERROR;
     }
@@ -77,16 +86,16 @@ ngx_http_mall_geoip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_mall_geoip_cleanup;
     cln->data = mmdb;
 
-    mmcf->fraud.mmdb = mmdb;
+    db->mmdb = mmdb;
 
     if (cf->args->nelts == 2) {
-        mmcf->fraud.path[0] = "country_code";
+        db->path[0] = cmd->post;
         return NGX_CONF_OK;
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
         /* value[i] is NUL-terminated by the conf parser */
-        mmcf->fraud.path[i - 2] = (const char *) value[i].data;
+        db->path[i - 2] = (const char *) value[i].data;
     }
 
     return NGX_CONF_OK;
@@ -101,18 +110,45 @@ ngx_http_mall_geoip_cleanup(void *data)
 
 
 /*
- * The client's country, once per request (after real_ip: the connection's
- * address is the client's). NGX_OK with fctx->has_country set when the
- * database knows the address, NGX_DECLINED when it does not.
+ * The value at db's lookup path for the client's address (after real_ip:
+ * the connection's address is the client's). NGX_DECLINED when the
+ * database is not configured or does not know the address.
+ */
+
+static ngx_int_t
+ngx_http_mall_geodb_get(ngx_http_request_t *r, ngx_http_mall_geodb_t *db,
+    MMDB_entry_data_s *data)
+{
+    int                    err;
+    MMDB_lookup_result_s   res;
+
+    if (db->mmdb == NULL) {
+        return NGX_DECLINED;
+    }
+
+    res = MMDB_lookup_sockaddr(db->mmdb, r->connection->sockaddr, &err);
+
+    if (err != MMDB_SUCCESS || !res.found_entry
+        || MMDB_aget_value(&res.entry, data, db->path) != MMDB_SUCCESS
+        || !data->has_data)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The client's country, once per request. NGX_OK with fctx->has_country
+ * set when the database knows the address, NGX_DECLINED when it does not.
  */
 
 ngx_int_t
 ngx_http_mall_geoip_country(ngx_http_request_t *r,
     ngx_http_mall_fraud_ctx_t *fctx)
 {
-    int                         gai, err;
     MMDB_entry_data_s           data;
-    MMDB_lookup_result_s        res;
     ngx_http_mall_main_conf_t  *mmcf;
 
     if (fctx->geo_done) {
@@ -123,20 +159,7 @@ ngx_http_mall_geoip_country(ngx_http_request_t *r,
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
 
-    if (mmcf->fraud.mmdb == NULL) {
-        return NGX_DECLINED;
-    }
-
-    res = MMDB_lookup_sockaddr(mmcf->fraud.mmdb, r->connection->sockaddr,
-                               &err);
-
-    if (err != MMDB_SUCCESS || !res.found_entry) {
-        return NGX_DECLINED;
-    }
-
-    gai = MMDB_aget_value(&res.entry, &data, mmcf->fraud.path);
-
-    if (gai != MMDB_SUCCESS || !data.has_data
+    if (ngx_http_mall_geodb_get(r, &mmcf->fraud.country, &data) != NGX_OK
         || data.type != MMDB_DATA_TYPE_UTF8_STRING || data.data_size != 2)
     {
         return NGX_DECLINED;
@@ -145,6 +168,59 @@ ngx_http_mall_geoip_country(ngx_http_request_t *r,
     fctx->country[0] = ngx_toupper(data.utf8_string[0]);
     fctx->country[1] = ngx_toupper(data.utf8_string[1]);
     fctx->has_country = 1;
+
+    return NGX_OK;
+}
+
+
+/* $mall_asn: the client's autonomous system number, or empty */
+
+ngx_int_t
+ngx_http_mall_asn_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p;
+    MMDB_entry_data_s           d;
+    ngx_http_mall_ctx_t        *ctx;
+    ngx_http_mall_fraud_ctx_t  *fctx;
+    ngx_http_mall_main_conf_t  *mmcf;
+
+    ngx_http_mall_variable_empty(v);
+
+    ctx = ngx_http_mall_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    fctx = &ctx->fraud;
+
+    if (!fctx->asn_done) {
+        fctx->asn_done = 1;
+        mmcf = ngx_http_get_module_main_conf(r, ngx_http_mall_module);
+
+        if (ngx_http_mall_geodb_get(r, &mmcf->fraud.asn, &d) == NGX_OK) {
+            if (d.type == MMDB_DATA_TYPE_UINT32) {
+                fctx->asn = d.uint32;
+                fctx->has_asn = 1;
+
+            } else if (d.type == MMDB_DATA_TYPE_UINT16) {
+                fctx->asn = d.uint16;
+                fctx->has_asn = 1;
+            }
+        }
+    }
+
+    if (!fctx->has_asn) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT32_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "%uD", fctx->asn) - p;
 
     return NGX_OK;
 }

@@ -417,8 +417,15 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_mall_geoip,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_http_mall_main_conf_t, fraud.country),
+      "country_code" },
+
+    { ngx_string("mall_geoip_asn"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_geoip,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mall_main_conf_t, fraud.asn),
+      "autonomous_system_number" },
 
     { ngx_string("mall_fraud_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -559,6 +566,9 @@ static ngx_http_variable_t  ngx_http_mall_vars[] = {
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mall_geo_country"), NULL, ngx_http_mall_country_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mall_asn"), NULL, ngx_http_mall_asn_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mall_risk"), NULL, ngx_http_mall_risk_variable,

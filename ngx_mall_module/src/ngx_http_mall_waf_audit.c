@@ -18,6 +18,8 @@
 
 #define NGX_HTTP_MALL_WAF_AUDIT_HITS   16
 #define NGX_HTTP_MALL_WAF_AUDIT_PATH   256
+/* ","asn":"4294967295 */
+#define NGX_HTTP_MALL_AUDIT_ASN_LEN  (sizeof("\",\"asn\":\"") + NGX_INT32_LEN)
 #define NGX_HTTP_MALL_WAF_SYSLOG_HEAD  (sizeof("<255>Jan 01 00:00:00 ") - 1 \
                                         + NGX_MAXHOSTNAMELEN + 32 + 2)
 
@@ -159,6 +161,7 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
                    "\"country\":\"\",\"method\":\"\",\"path\":\"\","
                    "\"action\":\"detect\",\"score\":,\"rules\":[]}\n")
           + sizeof("1970-09-28T12:00:00+06:00") + NGX_INT_T_LEN
+          + NGX_HTTP_MALL_AUDIT_ASN_LEN
           + 6 * (id.len + r->connection->addr_text.len + country.len
                  + r->method_name.len + plen)
           + n * (sizeof("{\"id\":,\"score\":,\"target\":\"\",\"name\":\"\","
@@ -219,7 +222,8 @@ ngx_http_mall_waf_audit(ngx_http_request_t *r,
 /*
  * The start of every audit line in line (sized by the caller): the syslog
  * header when it goes to syslog, then from '{' to the path: time, request
- * id, client address, country ("unknown" when none), method, path (plen
+ * id, client address, country ("unknown" when none), autonomous system
+ * (when known), method, path (plen
  * bytes of it). Returns where the caller goes on.
  */
 
@@ -228,7 +232,8 @@ ngx_http_mall_audit_head(ngx_http_request_t *r,
     ngx_http_mall_waf_audit_t *audit, u_char *line, ngx_str_t *id,
     ngx_str_t *country, size_t plen)
 {
-    u_char  *p, *head;
+    u_char                     *p, *head;
+    ngx_http_variable_value_t   asn;
 
     static ngx_str_t  unknown = ngx_string("unknown");
 
@@ -254,6 +259,12 @@ ngx_http_mall_audit_head(ngx_http_request_t *r,
     p = ngx_http_mall_json_escape(p, country->len ? country->data
                                                  : unknown.data,
                                   country->len ? country->len : unknown.len);
+
+    /* the autonomous system, when mall_geoip_asn knows the address */
+    if (ngx_http_mall_asn_variable(r, &asn, 0) == NGX_OK && asn.len) {
+        p = ngx_cpymem(p, "\",\"asn\":\"", sizeof("\",\"asn\":\"") - 1);
+        p = ngx_cpymem(p, asn.data, asn.len);
+    }
 
     p = ngx_cpymem(p, "\",\"method\":\"", sizeof("\",\"method\":\"") - 1);
     p = ngx_http_mall_json_escape(p, r->method_name.data, r->method_name.len);
@@ -317,6 +328,7 @@ ngx_http_mall_risk_audit(ngx_http_request_t *r,
                    "\"source\":\"fraud\",\"action\":\"challenge\","
                    "\"score\":,\"reasons\":\"\"}\n")
           + sizeof("1970-09-28T12:00:00+06:00") + NGX_INT_T_LEN
+          + NGX_HTTP_MALL_AUDIT_ASN_LEN
           + 6 * (id.len + r->connection->addr_text.len + country.len
                  + r->method_name.len + plen + rlen);
 

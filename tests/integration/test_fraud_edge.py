@@ -81,6 +81,7 @@ def test_country_deny_with_the_real_database(stack):
     assert line and line[0]["source"] == "fraud"
     assert line[0]["action"] == "block" and line[0]["reasons"] == "country"
     assert line[0]["country"] == "KP"
+    assert line[0]["asn"] == "131279"   # Star JV, from the ASN database
     assert line[0]["client_ip"] == "175.45.176.1"     # after real_ip
     # writes too: the guard runs before the token check
     r = stack.request("POST", "/api/v1/cart/items", json={},
@@ -211,6 +212,7 @@ def test_device_velocity_tags_then_challenges(stack):
     # 40 points, plus 3 + 3 for a client that is not the WeChat one
     assert tagged[0]["score"] == 46
     assert tagged[0]["reasons"] == "not_wechat,bad_referer,device_users"
+    assert "asn" not in tagged[0]       # loopback: no autonomous system
     assert not audit_of(stack, answers[2].headers["X-Request-Id"], wait=0.2)
 
     # the worker received the tag inside the edge signature
@@ -232,6 +234,7 @@ def test_device_velocity_tags_then_challenges(stack):
         line = audit_of(stack, codes[-1].headers["X-Request-Id"])
         assert line[0]["action"] == "challenge"
         assert line[0]["country"] == "US"
+        assert line[0]["asn"] == "15169"
         # another device is not affected
         assert get(stack, CATALOG, "8.8.8.8",
                    **{"X-Mall-Device": dev2 + "x"}).status_code == 200
