@@ -262,6 +262,39 @@ def test_repeated_failed_payments(risky):
     assert_json_error(wait_refused(stack, b.token), 401, "UNAUTHORIZED")
 
 
+def test_failed_payments_found_by_query(risky):
+    """PAYERROR (the buyer's bank refused): WeChat notifies nothing, the
+    order read's query finds it; each order counts once."""
+    stack = risky
+    sku = make_sku(stack)
+    b = Buyer(stack)
+
+    def pay_fails(oid):
+        r = b.post("/api/v1/orders/%s/pay" % oid, {})
+        assert r.status_code == 200, r.text
+        s = requests.post(stack.sim + "/sim/pay",
+                          json={"out_trade_no": oid, "result": "PAYERROR"},
+                          timeout=10)
+        assert s.status_code == 200, s.text
+        assert s.json()["transaction"]["trade_state"] == "PAYERROR"
+        stack.redis("DEL", "mall:pay:queried:%s" % oid)   # query now
+        r = b.get("/api/v1/orders/%s" % oid)
+        assert r.status_code == 200 and r.json()["status"] == "unpaid"
+
+    first = b.order(sku).json()["order_id"]
+    pay_fails(first)
+    # the same order queried again is still one failure: not frozen
+    stack.redis("DEL", "mall:pay:queried:%s" % first)
+    assert b.get("/api/v1/orders/%s" % first).status_code == 200
+    assert not alerts_of(stack, b.uid)
+    second = b.order(sku)
+    assert second.status_code == 201, second.text
+    pay_fails(second.json()["order_id"])
+    [a] = alerts_of(stack, b.uid, "open")
+    assert a["rule"] == "pay_failures" and a["value"] == 2
+    assert_json_error(wait_refused(stack, b.token), 401, "UNAUTHORIZED")
+
+
 def test_many_distinct_addresses(risky):
     stack = risky
     sku = make_sku(stack)

@@ -47,6 +47,7 @@ TRADE_STATE_DESC = {
     "SUCCESS": "支付成功",
     "CLOSED": "订单已关闭",
     "REFUND": "转入退款",
+    "PAYERROR": "支付失败(其他原因，如银行返回失败)",
 }
 REFUND_SUMMARY = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常",
                   "CLOSED": "退款关闭"}
@@ -1073,10 +1074,17 @@ class WeChat:
             signtest)
 
     def sim_pay(self, body):
-        """The buyer pays in WeChat; then WeChat notifies the merchant."""
+        """The buyer pays in WeChat; then WeChat notifies the merchant.
+        {"result": "PAYERROR"}: the buyer's bank refuses the payment
+        instead; WeChat sends no notification for that (the merchant
+        learns it by querying) and the buyer may try again."""
+        result = body.get("result", "SUCCESS")
+        if result not in ("SUCCESS", "PAYERROR"):
+            raise SimError(400, "PARAM_ERROR",
+                           "result must be SUCCESS or PAYERROR")
         with self.state.lock:
             o = self._sim_order(body)
-            if o["trade_state"] != "NOTPAY":
+            if o["trade_state"] not in ("NOTPAY", "PAYERROR"):
                 raise SimError(409, "ORDER_" + o["trade_state"],
                                "order is %s, not NOTPAY" % o["trade_state"])
             if o["time_expire"] and o["time_expire"] <= time.time():
@@ -1084,6 +1092,11 @@ class WeChat:
                                "the order's time_expire has passed")
             if body.get("payment") is not None:
                 self._check_payment(o, body["payment"])
+            if result == "PAYERROR":
+                o["trade_state"] = "PAYERROR"
+                self.state.save()
+                return {"transaction": self.transaction(o),
+                        "notification": None}
             now = time.time()
             o.update(trade_state="SUCCESS", success_time=now_rfc3339(now),
                      bank_type=body.get("bank_type") or "OTHERS",

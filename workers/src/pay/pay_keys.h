@@ -18,6 +18,9 @@
  *                                        with a prepay (the query job)
  *   mall:pay:queried:{oid}         string, EX wxpay_query_interval: a read
  *                                        queried WeChat about it lately
+ *   mall:pay:payerror:{oid}        string, EX 2 days: a query found the
+ *                                        payment failed (PAYERROR) and it
+ *                                        was counted (once per order)
  *   mall:pay:day:{YYYYMMDD}        hash  oid -> "{transaction_id} {fen}":
  *                                        the payments of a Beijing day (the
  *                                        local side of reconciliation)
@@ -46,6 +49,8 @@
 
 #define PAY_KEY_WATCH           "mall:pay:watch"
 #define PAY_KEY_QUERIED         "mall:pay:queried:%s"
+#define PAY_KEY_PAYERROR        "mall:pay:payerror:%s"
+#define PAY_PAYERROR_TTL        "172800"
 #define PAY_KEY_DAY             "mall:pay:day:%s"
 #define PAY_KEY_ANOMALIES       "mall:pay:anomalies"
 #define PAY_ANOMALIES_MAX       "10000"

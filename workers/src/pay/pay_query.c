@@ -8,7 +8,38 @@
 #include "order_store.h"
 #include "pay_keys.h"
 #include "pay_query.h"
+#include "risk_store.h"
 #include "wxpay_client.h"
+
+
+/*
+ * WeChat reports the payment of oid failed (PAYERROR: the buyer's bank
+ * refused it; WeChat notifies nothing, a query finds it). It counts once
+ * per order toward the buyer's failed payments, which freeze the account
+ * past risk_pay_failures (risk_store.h); the buyer may still pay again.
+ */
+static void
+pay_error_count(mall_ctx_t *ctx, const char *oid)
+{
+    char          key[ORDER_KEY_MAX];
+    order_head_t  h;
+    redisReply   *r;
+    mall_err_t    err;
+    int           first;
+
+    err.msg[0] = '\0';
+    order_key(key, sizeof(key), PAY_KEY_PAYERROR, oid, NULL);
+    if (mall_cmd(ctx->redis, &r, &err, 6, "SET", key, "1", "NX", "EX",
+                 PAY_PAYERROR_TTL) != MALL_OK)
+    {
+        return;
+    }
+    first = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (first && order_load_head(ctx, oid, 0, &h, &err) == MALL_OK) {
+        risk_pay_failed(ctx, h.uid, oid);
+    }
+}
 
 
 int
@@ -44,6 +75,8 @@ pay_query(mall_ctx_t *ctx, const char *oid, const char *source,
             || strcmp(t.trade_state, "REFUND") == 0)
         {
             rc = pay_apply(ctx, &t, source, NULL, &outcome, err);
+        } else if (strcmp(t.trade_state, "PAYERROR") == 0) {
+            pay_error_count(ctx, oid);
         }
     }
     wxpay_answer_free(&ans);
