@@ -228,11 +228,18 @@ log_raw(char *line, size_t n, size_t cap, const char *s)
 }
 
 
-/* ,"name":"value" (escaped); a NULL value is JSON null. */
+/*
+ * ,"name":"value" (escaped); a NULL value is JSON null. All or nothing
+ * for the name, so a line cut short stays valid JSON (the value may be
+ * cut, never an escape).
+ */
 static size_t
 log_field(char *line, size_t n, size_t cap, const char *name,
     const char *value)
 {
+    if (n + strlen(name) + 10 >= cap) {
+        return n;
+    }
     n = log_raw(line, n, cap, ",\"");
     n = log_raw(line, n, cap, name);
     if (value == NULL) {
@@ -240,7 +247,8 @@ log_field(char *line, size_t n, size_t cap, const char *name,
     }
     n = log_raw(line, n, cap, "\":\"");
     n = log_json_str(line, n, cap, value);
-    return log_raw(line, n, cap, "\"");
+    line[n++] = '"';                 /* log_json_str left room for it */
+    return n;
 }
 
 

@@ -6,7 +6,12 @@
  * processes use relaxed loads. A torn sum across slots at most lags by the
  * increments in flight, which Prometheus tolerates.
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE              /* MAP_ANONYMOUS without -D */
+#endif
+
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

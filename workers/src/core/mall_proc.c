@@ -693,7 +693,10 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
 
         if (sig_usr2) {
             sig_usr2 = 0;
-            if (!shutting_down) {
+            if (mall_upgrade_must_report()) {
+                mall_log(MALL_LOG_WARN, "master", "SIGUSR2 ignored: this "
+                         "master is not serving yet");
+            } else if (!shutting_down) {
                 fds[0] = listen_fd;
                 fds[1] = admin_fd;
                 mall_upgrade_start(fds, 2, cur_conf->upgrade_timeout,

@@ -267,6 +267,8 @@ server_shed(mall_server_t *srv, struct evhttp_request *req,
         "\"request_id\":\"%s\"}}";
     struct evkeyvalq   *out;
     struct evbuffer    *buf;
+    mall_log_access_t   a;
+    const struct evhttp_uri  *uri;
 
     srv->shed++;
     mall_metrics_shed();
@@ -283,10 +285,15 @@ server_shed(mall_server_t *srv, struct evhttp_request *req,
     if (buf != NULL) {
         evbuffer_free(buf);
     }
-    mall_log_req(MALL_LOG_WARN, "access", request_id, "-",
-                 "%s %s 503 shed (%d in flight)",
-                 server_method_name(evhttp_request_get_command(req)),
-                 evhttp_request_get_uri(req), srv->inflight);
+    memset(&a, 0, sizeof(a));
+    a.request_id = request_id;
+    a.method = server_method_name(evhttp_request_get_command(req));
+    uri = evhttp_request_get_evhttp_uri(req);
+    a.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    a.path = a.path != NULL ? a.path : "-";
+    a.status = 503;
+    a.error_code = "UNAVAILABLE";         /* shed: never routed */
+    mall_log_access(&a);
 }
 
 
