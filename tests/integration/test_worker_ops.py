@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from conftest import BUILD, ROOT, TEST_PORTS, client_ip
-from test_orders import Buyer, make_sku
+from test_orders import Buyer, make_sku, reload_workers
 
 ADMIN = "http://127.0.0.1:%d" % TEST_PORTS["MALL_WORKER_ADMIN_PORT"]
 EDGE_ADMIN = "http://127.0.0.1:%d" % TEST_PORTS["MALL_ADMIN_PORT"]
@@ -431,3 +431,37 @@ def test_upgrade_to_a_broken_binary_keeps_the_old_one(stack, load_sku,
     assert stack.pid("workers") == master
     assert stack.worker_children() == children
     assert status()["pid"] == master
+
+
+def test_upgrade_to_a_binary_that_never_serves_is_killed(stack, tmp_path):
+    reload_workers(stack, MALL_WORKER_UPGRADE_TIMEOUT="2")
+    binary = worker_bin(stack)
+    good = str(tmp_path / "mall-worker.good")
+    shutil.copy2(binary, good)
+    hang = tmp_path / "hang"
+    hang.write_text("#!/bin/sh\nexec sleep 300\n")
+    hang.chmod(0o755)
+    master = stack.pid("workers")
+    children = stack.worker_children()
+    try:
+        install(str(hang), binary)
+        os.kill(master, signal.SIGUSR2)
+        started = until(lambda: [x for x in log_lines(worker_log(stack))
+                                 if x.get("pid") == master and
+                                 x["msg"].startswith("upgrade: started")])
+        assert started
+        failed = until(lambda: [x for x in log_lines(worker_log(stack))
+                                if x.get("pid") == master and "not serving "
+                                "within upgrade_timeout" in x["msg"]], 10)
+        assert failed
+    finally:
+        install(good, binary)
+    # the hanging one is gone, the old master serves on
+    new = int(re.search(r"new master (\d+)", started[-1]["msg"]).group(1))
+    assert until(lambda: not os.path.exists("/proc/%d" % new), 5)
+    assert stack.pid("workers") == master
+    assert stack.worker_children() == children
+    assert status()["pid"] == master
+    r = Buyer(stack).get("/api/v1/cart/items")
+    assert r.status_code == 200
+    reload_workers(stack, MALL_WORKER_UPGRADE_TIMEOUT="30")
