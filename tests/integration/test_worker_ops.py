@@ -138,7 +138,7 @@ class Load:
                     if not ok:
                         self.bad.append((r.request.method, r.status_code,
                                          r.text[:300]))
-            except requests.RequestException as e:
+            except Exception as e:       # connection errors, bad bodies
                 with self.lock:
                     self.errors.append(repr(e))
             time.sleep(0.04)

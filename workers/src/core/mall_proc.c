@@ -671,6 +671,7 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
 
         if ((sig_term || sig_quit) && !shutting_down) {
             shutting_down = 1;
+            mall_upgrade_abort();
             mall_log(MALL_LOG_NOTICE, "master", "%s: stopping %d worker(s), "
                      "deadline %ds", sig_term ? "SIGTERM/SIGINT" : "SIGQUIT",
                      proc_count_children(), cur_conf->shutdown_timeout);

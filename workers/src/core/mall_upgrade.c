@@ -360,6 +360,16 @@ mall_upgrade_check(int64_t now, int readable)
 }
 
 
+void
+mall_upgrade_abort(void)
+{
+    if (outcome == MALL_UPGRADE_WAITING) {
+        upgrade_fail("this master is stopping");
+        outcome = MALL_UPGRADE_IDLE;
+    }
+}
+
+
 int
 mall_upgrade_reaped(pid_t pid, int status)
 {

@@ -77,6 +77,9 @@ int64_t mall_upgrade_wait_ms(int64_t now);
  */
 mall_upgrade_state_e mall_upgrade_check(int64_t now, int readable);
 
+/* Stopping meanwhile: a new master that has not reported is killed. */
+void mall_upgrade_abort(void);
+
 /* SIGCHLD: 1 when pid is the new master (reaped here), else 0. */
 int mall_upgrade_reaped(pid_t pid, int status);
 
