@@ -269,6 +269,35 @@ def test_worker_and_edge_metrics_pass_promtool_and_move(stack, load_sku):
             if k.startswith("mall_requests_total"))
 
 
+def test_payment_and_redis_failures_are_counted(stack):
+    before = samples(scrape(ADMIN))
+    # a notification without WeChat's signature headers: refused, counted
+    r = stack.request("POST", "/api/v1/payments/wechat/notify",
+                      data=b'{"id":"x"}',
+                      headers={"Content-Type": "application/json",
+                               "X-Forwarded-For": client_ip()})
+    assert r.status_code == 401, r.text
+    # Redis stalled past redis_timeout_ms: the waiting batch times out
+    b = Buyer(stack)
+    os.kill(stack.pid("redis"), signal.SIGSTOP)
+    try:
+        r = b.get("/api/v1/cart/items")
+    finally:
+        os.kill(stack.pid("redis"), signal.SIGCONT)
+    assert r.status_code == 503, r.text
+    assert until(lambda: b.get("/api/v1/cart/items").status_code == 200)
+    after = samples(scrape(ADMIN))
+
+    def moved(series):
+        return after.get(series, 0) - before.get(series, 0)
+
+    assert moved('mall_worker_pay_notify_verifications_total'
+                 '{result="missing"}') == 1
+    assert moved('mall_worker_redis_errors_total{kind="timeout"}') >= 1
+    assert moved('mall_worker_requests_total{method="GET",'
+                 'route="/api/v1/cart/items",status="503"}') == 1
+
+
 def test_grafana_dashboard_queries_only_real_metrics(stack):
     with open(DASHBOARD) as f:
         dash = json.load(f)
