@@ -464,6 +464,13 @@ def test_upgrade_to_a_broken_binary_keeps_the_old_one(stack, load_sku,
 
 def test_upgrade_to_a_binary_that_never_serves_is_killed(stack, tmp_path):
     reload_workers(stack, MALL_WORKER_UPGRADE_TIMEOUT="2")
+    try:
+        never_serves(stack, tmp_path)
+    finally:
+        reload_workers(stack, MALL_WORKER_UPGRADE_TIMEOUT="30")
+
+
+def never_serves(stack, tmp_path):
     binary = worker_bin(stack)
     good = str(tmp_path / "mall-worker.good")
     shutil.copy2(binary, good)
@@ -493,4 +500,3 @@ def test_upgrade_to_a_binary_that_never_serves_is_killed(stack, tmp_path):
     assert status()["pid"] == master
     r = Buyer(stack).get("/api/v1/cart/items")
     assert r.status_code == 200
-    reload_workers(stack, MALL_WORKER_UPGRADE_TIMEOUT="30")
