@@ -27,6 +27,7 @@ DEB_PACKAGES=(
     redis-server redis-tools testssl.sh
     libcmocka-dev python3-pytest python3-requests python3-cryptography
     build-essential pkg-config openssl ca-certificates
+    prometheus
 )
 BENCH_PACKAGES=(wrk)
 # libFuzzer and the sanitizer runtimes (tests/fuzz)

@@ -99,6 +99,8 @@ test_minimal_defaults(void **state)
     assert_int_equal(c.log_level, MALL_LOG_INFO);
     assert_string_equal(c.cache_control, "public, s-maxage=60, max-age=0");
     assert_string_equal(c.pidfile, "");
+    assert_int_equal(c.admin_port, 0);            /* no admin listener */
+    assert_int_equal(c.upgrade_timeout, 30);
     assert_int_equal(c.n_edge_keys, 1);
     /* the trailing newline of the key file is not part of the key */
     assert_int_equal(c.edge_keys[0].key_len, 32);
@@ -126,6 +128,8 @@ test_all_directives(void **state)
         "error_log /tmp/x.log\n"
         "log_level debug\n"
         "shutdown_timeout 3\n"
+        "admin_listen 127.0.0.1:19102\n"
+        "upgrade_timeout 5\n"
         "edge_key e1 %1\n"
         "edge_key e2 \"%2\"\n"
         "edge_clock_skew 30\n"
@@ -141,6 +145,9 @@ test_all_directives(void **state)
     assert_string_equal(c.error_log, "/tmp/x.log");
     assert_int_equal(c.log_level, MALL_LOG_DEBUG);
     assert_int_equal(c.shutdown_timeout, 3);
+    assert_string_equal(c.admin_host, "127.0.0.1");
+    assert_int_equal(c.admin_port, 19102);
+    assert_int_equal(c.upgrade_timeout, 5);
     assert_int_equal(c.edge_clock_skew, 30);
     assert_string_equal(c.cache_control, "public, s-maxage=5, max-age=0");
     assert_int_equal(c.max_body_size, 2048);
@@ -203,6 +210,12 @@ test_errors(void **state)
     expect_error(MINIMAL "edge_key e9\n", "edge_key takes");
     expect_error(MINIMAL "shutdown_timeout -1\n", "shutdown_timeout");
     expect_error(MINIMAL "edge_clock_skew 0\n", "edge_clock_skew");
+    expect_error(MINIMAL "admin_listen 127.0.0.1:9101\n",
+                 "admin_listen must differ from listen");
+    expect_error(MINIMAL "admin_listen nowhere\n", "is not host:port");
+    expect_error(MINIMAL "admin_listen 127.0.0.1:1\nadmin_listen "
+                 "127.0.0.1:2\n", "is duplicate");
+    expect_error(MINIMAL "upgrade_timeout 0\n", "upgrade_timeout must be");
 }
 
 

@@ -30,8 +30,8 @@
 enum {
     SEEN_LISTEN = 1 << 0, SEEN_WORKERS = 1 << 1, SEEN_REDIS = 1 << 2,
     SEEN_PIDFILE = 1 << 3, SEEN_ERROR_LOG = 1 << 4, SEEN_LOG_LEVEL = 1 << 5,
-    SEEN_CACHE = 1 << 6, SEEN_BODY = 1 << 7,
-    SEEN_INT_FIRST = 8               /* then one bit per conf_ints[] entry */
+    SEEN_CACHE = 1 << 6, SEEN_BODY = 1 << 7, SEEN_ADMIN = 1 << 8,
+    SEEN_INT_FIRST = 9               /* then one bit per conf_ints[] entry */
 };
 
 static int conf_workers(mall_conf_t *conf, const char *v, mall_err_t *err);
@@ -50,6 +50,7 @@ mall_conf_init(mall_conf_t *conf)
     conf->fiber_stack_kb = 256;
     conf->log_level = MALL_LOG_INFO;
     conf->shutdown_timeout = 10;
+    conf->upgrade_timeout = 30;
     conf->edge_clock_skew = 60;
     snprintf(conf->cache_control, sizeof(conf->cache_control), "%s",
              "public, s-maxage=60, max-age=0");
@@ -239,6 +240,7 @@ static const conf_int_t  conf_ints[] = {
     CONF_INT("max_inflight", 1, 100000, max_inflight),
     CONF_INT("fiber_stack_kb", 64, 8192, fiber_stack_kb),
     CONF_INT("shutdown_timeout", 1, 3600, shutdown_timeout),
+    CONF_INT("upgrade_timeout", 1, 600, upgrade_timeout),
     CONF_INT("edge_clock_skew", 1, 3600, edge_clock_skew),
     CONF_INT("low_stock_threshold", 0, 1000000, low_stock_threshold),
     CONF_INT("backlog", 1, 65535, backlog),
@@ -336,6 +338,8 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
 
     if (strcmp(key, "listen") == 0) {
         bit = SEEN_LISTEN;
+    } else if (strcmp(key, "admin_listen") == 0) {
+        bit = SEEN_ADMIN;
     } else if (strcmp(key, "workers") == 0) {
         bit = SEEN_WORKERS;
     } else if (strcmp(key, "redis") == 0) {
@@ -365,6 +369,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return mall_conf_parse_hostport(argv[1], conf->listen_host,
                                         sizeof(conf->listen_host),
                                         &conf->listen_port, err);
+
+    case SEEN_ADMIN:
+        return mall_conf_parse_hostport(argv[1], conf->admin_host,
+                                        sizeof(conf->admin_host),
+                                        &conf->admin_port, err);
 
     case SEEN_REDIS:
         return mall_conf_parse_hostport(argv[1], conf->redis_host,
@@ -455,6 +464,11 @@ mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
 
     if (!(seen & SEEN_LISTEN)) {
         return mall_err_set(err, 0, "\"listen\" is required");
+    }
+    if ((seen & SEEN_ADMIN) && conf->admin_port == conf->listen_port
+        && strcmp(conf->admin_host, conf->listen_host) == 0)
+    {
+        return mall_err_set(err, 0, "admin_listen must differ from listen");
     }
     if (!(seen & SEEN_REDIS)) {
         return mall_err_set(err, 0, "\"redis\" is required");

@@ -5,6 +5,8 @@
  * anything uses it, so a bad reload never disturbs the running config.
  *
  *   listen 127.0.0.1:9101          address the children accept on
+ *   admin_listen 127.0.0.1:9102    admin listener: GET /metrics, /status
+ *                                  (optional; keep it on loopback)
  *   workers auto                   child processes: 1..64, or auto (one
  *                                  per online core, the default)
  *   max_inflight 512               requests in flight per child; beyond
@@ -20,6 +22,8 @@
  *   error_log /path/file|stderr    log target (default stderr)
  *   log_level info                 error|warn|notice|info|debug
  *   shutdown_timeout 10            seconds before a stopping child is killed
+ *   upgrade_timeout 30             seconds a new binary (SIGUSR2) has to
+ *                                  serve before it is killed
  *   edge_key e1 /path/edge-e1.key  edge HMAC key, repeatable (rotation)
  *   edge_clock_skew 60             seconds of allowed edge timestamp skew
  *   cache_control "public, s-maxage=60, max-age=0"   catalog responses
@@ -62,6 +66,8 @@ typedef struct {
 typedef struct {
     char              listen_host[64];
     int               listen_port;
+    char              admin_host[64];                  /* "" = none */
+    int               admin_port;
     int               backlog;
     int               workers;
     char              redis_host[256];
@@ -75,6 +81,7 @@ typedef struct {
     char              error_log[MALL_CONF_PATH_MAX];   /* "" = stderr */
     int               log_level;
     int               shutdown_timeout;                /* seconds */
+    int               upgrade_timeout;                 /* seconds */
     mall_edge_key_t   edge_keys[MALL_CONF_MAX_EDGE_KEYS];
     size_t            n_edge_keys;
     int               edge_clock_skew;                 /* seconds */

@@ -42,6 +42,8 @@ typedef struct mall_ctx_s {
     char                    request_id[MALL_REQUEST_ID_MAX];
     int                     status;       /* set by the reply helpers */
     int                     replied;
+    const char             *error_code;   /* of an error reply (a literal),
+                                             for the metrics */
     int64_t                 start_us;     /* monotonic, for the access log */
 } mall_ctx_t;
 

@@ -1,6 +1,7 @@
 /*
- * Logging (see mall_log.h). The target is a file descriptor shared by the
- * master and, through fork, every child; O_APPEND keeps concurrent
+ * Logging (see mall_log.h): JSON lines. The target is a file descriptor
+ * shared by the master and, through fork, every child (until a reopen
+ * gives each process its own, on the same path); O_APPEND keeps concurrent
  * writes whole. A worker process buffers its lines (the access log is a
  * line per request) and writes whole lines at once: when the buffer is
  * nearly full, at a warning or worse, every flush interval, and at exit.
@@ -29,6 +30,7 @@
 int         mall_log_level = MALL_LOG_INFO;
 static int  log_fd = STDERR_FILENO;
 static int  log_pid;               /* cached: getpid() is a system call */
+static char log_path[1024];        /* what mall_log_reopen opens again */
 
 /* the buffer of a worker process (mall_log_buffer) */
 static struct {
@@ -67,6 +69,10 @@ int
 mall_log_open(const char *path, mall_err_t *err)
 {
     int  fd;
+
+    if (path != log_path) {
+        snprintf(log_path, sizeof(log_path), "%s", path != NULL ? path : "");
+    }
 
     if (path == NULL || path[0] == '\0' || strcmp(path, "stderr") == 0) {
         fd = STDERR_FILENO;
@@ -181,16 +187,80 @@ log_emit(int level, const char *line, size_t n)
 }
 
 
-void
-mall_log_write(int level, const char *comp, const char *rid,
-    const char *user, const char *fmt, ...)
+/* Appends s as a JSON string body (no quotes), escaped; stays in line. */
+static size_t
+log_json_str(char *line, size_t n, size_t cap, const char *s)
 {
-    char            line[LOG_LINE_MAX];
-    size_t          n;
-    int             rc;
-    va_list         ap;
+    static const char   hex[] = "0123456789abcdef";
+    unsigned char       c;
+
+    for ( ; *s != '\0' && n + 7 < cap; s++) {
+        c = (unsigned char) *s;
+        if (c == '"' || c == '\\') {
+            line[n++] = '\\';
+            line[n++] = (char) c;
+        } else if (c == '\n') {
+            line[n++] = '\\';
+            line[n++] = 'n';
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(line + n, "\\u00", 4);
+            line[n + 4] = hex[c >> 4];
+            line[n + 5] = hex[c & 0xf];
+            n += 6;
+        } else {
+            line[n++] = (char) c;
+        }
+    }
+    return n;
+}
+
+
+static size_t
+log_raw(char *line, size_t n, size_t cap, const char *s)
+{
+    size_t  len = strlen(s);
+
+    if (n + len < cap) {
+        memcpy(line + n, s, len);
+        n += len;
+    }
+    return n;
+}
+
+
+/*
+ * ,"name":"value" (escaped); a NULL value is JSON null. All or nothing
+ * for the name, so a line cut short stays valid JSON (the value may be
+ * cut, never an escape).
+ */
+static size_t
+log_field(char *line, size_t n, size_t cap, const char *name,
+    const char *value)
+{
+    if (n + strlen(name) + 10 >= cap) {
+        return n;
+    }
+    n = log_raw(line, n, cap, ",\"");
+    n = log_raw(line, n, cap, name);
+    if (value == NULL) {
+        return log_raw(line, n, cap, "\":null");
+    }
+    n = log_raw(line, n, cap, "\":\"");
+    n = log_json_str(line, n, cap, value);
+    line[n++] = '"';                 /* log_json_str left room for it */
+    return n;
+}
+
+
+/* {"ts":..,"level":..,"pid":..,"comp":..,"request_id":..[,"user_id"] */
+static size_t
+log_head(char *line, size_t cap, int level, const char *comp,
+    const char *rid, const char *user)
+{
     struct tm       tm;
     struct timeval  tv;
+    size_t          n;
+    int             rc;
 
     if (level < 0 || level >= (int) MALL_ARRAY_LEN(level_names)) {
         level = MALL_LOG_ERROR;
@@ -198,45 +268,99 @@ mall_log_write(int level, const char *comp, const char *rid,
     if (log_pid == 0) {
         log_pid = (int) getpid();
     }
-
     gettimeofday(&tv, NULL);
     if (tv.tv_sec != log_sec) {
         gmtime_r(&tv.tv_sec, &tm);
         strftime(log_stamp, sizeof(log_stamp), "%Y-%m-%dT%H:%M:%S", &tm);
         log_sec = tv.tv_sec;
     }
-    n = strlen(log_stamp);
-    memcpy(line, log_stamp, n);
-    rc = snprintf(line + n, sizeof(line) - n, ".%03dZ %s %d %s ",
-                  (int) (tv.tv_usec / 1000), level_names[level], log_pid,
-                  comp);
-    if (rc > 0) {
-        n += (size_t) rc;
+    rc = snprintf(line, cap, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\","
+                  "\"pid\":%d", log_stamp, (int) (tv.tv_usec / 1000),
+                  level_names[level], log_pid);
+    n = rc > 0 && (size_t) rc < cap ? (size_t) rc : 0;
+    n = log_field(line, n, cap, "comp", comp);
+    n = log_field(line, n, cap, "request_id", rid);
+    if (rid != NULL) {
+        /* "-" is what callers pass for "no user" */
+        n = log_field(line, n, cap, "user_id",
+                      user != NULL && user[0] != '\0' && strcmp(user, "-") != 0
+                      ? user : NULL);
     }
+    return n;
+}
 
-    if (rid != NULL && n < sizeof(line)) {
-        rc = snprintf(line + n, sizeof(line) - n, "rid=%s user=%s ", rid,
-                      (user != NULL && user[0] != '\0') ? user : "-");
-        if (rc > 0) {
-            n += (size_t) rc;
-        }
-    }
 
-    if (n < sizeof(line)) {
-        va_start(ap, fmt);
-        rc = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-        va_end(ap);
-        if (rc > 0) {
-            n += (size_t) rc;
-        }
+/* Closes the object and the line, even when the line was cut short. */
+static void
+log_end(int level, char *line, size_t n, size_t cap)
+{
+    if (n + 3 > cap) {
+        n = cap - 3;
     }
-
-    /* truncated lines still end with a newline */
-    if (n > sizeof(line) - 1) {
-        n = sizeof(line) - 1;
-    }
+    line[n++] = '}';
     line[n++] = '\n';
     log_emit(level, line, n);
+}
+
+
+void
+mall_log_write(int level, const char *comp, const char *rid,
+    const char *user, const char *fmt, ...)
+{
+    char     line[LOG_LINE_MAX], msg[LOG_LINE_MAX / 2];
+    size_t   n;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    /* room kept for the closing quote and brace */
+    n = log_head(line, sizeof(line) - 8, level, comp, rid, user);
+    n = log_field(line, n, sizeof(line) - 8, "msg", msg);
+    log_end(level, line, n, sizeof(line));
+}
+
+
+void
+mall_log_access(const mall_log_access_t *a)
+{
+    char    line[LOG_LINE_MAX], num[64];
+    size_t  n, cap;
+    int     level;
+
+    level = MALL_LOG_INFO;
+    if (level > mall_log_level) {
+        return;
+    }
+    cap = sizeof(line) - 8;
+    n = log_head(line, cap, level, "access", a->request_id, a->user_id);
+    snprintf(num, sizeof(num), "%s %s %d", a->method, a->path, a->status);
+    n = log_field(line, n, cap, "msg", num);
+    n = log_field(line, n, cap, "method", a->method);
+    n = log_field(line, n, cap, "route", a->route);
+    n = log_field(line, n, cap, "path", a->path);
+    snprintf(num, sizeof(num), ",\"status\":%d,\"latency_ms\":%.3f",
+             a->status, a->latency_ms);
+    n = log_raw(line, n, cap, num);
+    if (a->client_ip != NULL && a->client_ip[0] != '\0') {
+        n = log_field(line, n, cap, "client_ip", a->client_ip);
+    }
+    if (a->risk != NULL && a->risk[0] != '\0') {
+        n = log_field(line, n, cap, "risk", a->risk);
+    }
+    if (a->error_code != NULL) {
+        n = log_field(line, n, cap, "error_code", a->error_code);
+    }
+    log_end(level, line, n, sizeof(line));
+}
+
+
+int
+mall_log_reopen(mall_err_t *err)
+{
+    mall_log_flush();
+    return mall_log_open(log_path, err);
 }
 
 

@@ -1,9 +1,15 @@
 /*
- * One line per event: time, level, pid, component, then (for requests) the
- * request id and user, then the message. Lines are written whole (one
- * write(2) of one or more lines), so lines from the master and the
- * worker processes do not interleave. A worker process buffers them
- * (mall_log_buffer): at most flush_ms late, warnings and errors at once.
+ * JSON lines, one object per event:
+ *   {"ts":"2026-01-02T03:04:05.678Z","level":"info","pid":123,
+ *    "comp":"server","request_id":null,"msg":"..."}
+ * Request-scoped lines (mall_log_req) carry the request id (the edge's
+ * X-Request-Id) and "user_id"; access lines (mall_log_access) add
+ * "method", "route" (the route pattern), "path" (no query string: it may
+ * carry codes or tokens), "status", "latency_ms", "client_ip", "risk".
+ * Lines are written whole (one write(2) of one or more lines), so lines
+ * from the master and the worker processes do not interleave. A worker
+ * process buffers them (mall_log_buffer): at most flush_ms late, warnings
+ * and errors at once. Never pass a secret or token to a log call.
  *
  * mall_log() is level-gated like Redis' serverLog: when the level is
  * filtered out, the arguments are not evaluated.
@@ -32,7 +38,7 @@ extern int  mall_log_level;
         }                                                                   \
     } while (0)
 
-/* Request-scoped line: rid and user are printed as rid=... user=... */
+/* Request-scoped line: "request_id": rid, "user_id": user. */
 #define mall_log_req(level, comp, rid, user, ...)                           \
     do {                                                                    \
         if ((int) (level) <= mall_log_level) {                              \
@@ -49,6 +55,25 @@ void mall_log_write(int level, const char *comp, const char *rid,
  * the log target; the previous file is closed. MALL_OK or MALL_ERR.
  */
 int mall_log_open(const char *path, mall_err_t *err);
+
+/* Opens the file of the last mall_log_open again (log rotation). */
+int mall_log_reopen(mall_err_t *err);
+
+/* The access line of one request (info level). */
+typedef struct {
+    const char  *request_id;
+    const char  *user_id;          /* NULL or "": null */
+    const char  *method;
+    const char  *route;            /* pattern, or "unmatched" */
+    const char  *path;
+    int          status;
+    double       latency_ms;
+    const char  *client_ip;        /* optional */
+    const char  *risk;             /* optional: the edge's risk line */
+    const char  *error_code;       /* optional */
+} mall_log_access_t;
+
+void mall_log_access(const mall_log_access_t *a);
 
 /* Level name to value; -1 for an unknown name. */
 int mall_log_level_parse(const char *name);

@@ -1,5 +1,6 @@
 /*
- * Master process: prefork, respawn, signals, reload (see mall_proc.h).
+ * Master process: prefork, respawn, signals, reload, binary upgrade (see
+ * mall_proc.h, mall_upgrade.h).
  *
  * Signal handlers only set flags. The signals are blocked except while
  * the master sleeps in ppoll(), which unblocks them atomically, so a flag
@@ -25,8 +26,10 @@
 #include <unistd.h>
 
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_proc.h"
 #include "mall_server.h"
+#include "mall_upgrade.h"
 
 #define PROC_MAX_CHILDREN     256
 #define PROC_BACKOFF_MIN_MS   100
@@ -48,12 +51,14 @@ typedef struct {
     int       disabled;        /* exited with EX_CONFIG: not restarted */
 } proc_slot_t;
 
-static volatile sig_atomic_t  sig_chld, sig_hup, sig_term, sig_quit;
+static volatile sig_atomic_t  sig_chld, sig_hup, sig_term, sig_quit,
+                              sig_usr1, sig_usr2;
 
 static proc_child_t   children[PROC_MAX_CHILDREN];
 static proc_slot_t    slots[64];
 static unsigned       generation;
 static int            listen_fd = -1;
+static int            admin_fd = -1;
 static mall_conf_t   *cur_conf;
 
 
@@ -64,6 +69,8 @@ proc_signal_handler(int sig)
     case SIGCHLD: sig_chld = 1; break;
     case SIGHUP:  sig_hup = 1; break;
     case SIGQUIT: sig_quit = 1; break;
+    case SIGUSR1: sig_usr1 = 1; break;
+    case SIGUSR2: sig_usr2 = 1; break;
     default:      sig_term = 1; break;     /* SIGTERM, SIGINT */
     }
 }
@@ -201,6 +208,9 @@ proc_spawn(int slot, const sigset_t *child_mask)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGQUIT, &sa, NULL);
+        sa.sa_handler = SIG_IGN;      /* until the loop watches them */
+        sigaction(SIGUSR1, &sa, NULL);
+        sigaction(SIGUSR2, &sa, NULL);
 
         /* stop gracefully if the master dies without telling us */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -209,8 +219,10 @@ proc_spawn(int slot, const sigset_t *child_mask)
         }
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         mall_log_process();
+        mall_metrics_child(i);
+        mall_upgrade_child_cleanup();
 
-        _exit(mall_server_run(cur_conf, listen_fd));
+        _exit(mall_server_run(cur_conf, listen_fd, admin_fd));
     }
 
     ch->pid = pid;
@@ -220,6 +232,7 @@ proc_spawn(int slot, const sigset_t *child_mask)
     ch->kill_at_ms = 0;
     ch->started_ms = mall_mono_ms();
     slots[slot].respawn_at_ms = 0;
+    mall_metrics_slot_start(i, pid);
 
     mall_log(MALL_LOG_INFO, "master", "started worker %d (slot %d, "
              "generation %u)", (int) pid, slot, generation);
@@ -265,6 +278,9 @@ proc_reap(int shutting_down)
             return;
         }
 
+        if (mall_upgrade_reaped(pid, status)) {
+            continue;                    /* the new master of an upgrade */
+        }
         ch = NULL;
         for (i = 0; i < PROC_MAX_CHILDREN; i++) {
             if (children[i].pid == pid) {
@@ -275,6 +291,7 @@ proc_reap(int shutting_down)
         if (ch == NULL) {
             continue;
         }
+        mall_metrics_slot_end(i);
 
         code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         if (WIFSIGNALED(status)) {
@@ -327,7 +344,7 @@ proc_reload(const char *conf_path, const sigset_t *child_mask)
     static mall_conf_t   next;
     mall_conf_t          old;
     mall_err_t           err;
-    int                  fd, i, listen_changed;
+    int                  fd, afd, i, listen_changed, admin_changed;
 
     mall_log(MALL_LOG_NOTICE, "master", "reloading \"%s\"", conf_path);
 
@@ -337,7 +354,7 @@ proc_reload(const char *conf_path, const sigset_t *child_mask)
         return;
     }
 
-    fd = -1;
+    fd = afd = -1;
     listen_changed = strcmp(next.listen_host, cur_conf->listen_host) != 0
                      || next.listen_port != cur_conf->listen_port;
     if (listen_changed) {
@@ -351,6 +368,21 @@ proc_reload(const char *conf_path, const sigset_t *child_mask)
         }
     }
 
+    admin_changed = strcmp(next.admin_host, cur_conf->admin_host) != 0
+                    || next.admin_port != cur_conf->admin_port;
+    if (admin_changed && next.admin_port != 0) {
+        afd = mall_proc_listen(next.admin_host, next.admin_port, 64, &err);
+        if (afd == -1) {
+            mall_log(MALL_LOG_ERROR, "master", "reload failed, keeping the "
+                     "running config: admin_listen %s", err.msg);
+            if (fd != -1) {
+                close(fd);
+            }
+            mall_conf_wipe(&next);
+            return;
+        }
+    }
+
     /* reopened even when unchanged: a HUP after log rotation lands in
      * the new file */
     if (mall_log_open(next.error_log, &err) != MALL_OK) {
@@ -358,6 +390,9 @@ proc_reload(const char *conf_path, const sigset_t *child_mask)
                  "running config: error_log %s", err.msg);
         if (fd != -1) {
             close(fd);
+        }
+        if (afd != -1) {
+            close(afd);
         }
         mall_conf_wipe(&next);
         return;
@@ -372,6 +407,13 @@ proc_reload(const char *conf_path, const sigset_t *child_mask)
         close(listen_fd);
         listen_fd = fd;
     }
+    if (admin_changed) {
+        if (admin_fd != -1) {
+            close(admin_fd);
+        }
+        admin_fd = afd;
+    }
+    mall_metrics_config_loaded(conf_path);
     if (strcmp(old.pidfile, cur_conf->pidfile) != 0) {
         if (old.pidfile[0] != '\0') {
             unlink(old.pidfile);
@@ -438,27 +480,129 @@ proc_enforce_deadlines(int64_t now)
 }
 
 
+/* The listening sockets: inherited from an upgrade, else bound now. */
+static int
+proc_open_listeners(mall_conf_t *conf)
+{
+    mall_err_t  err;
+
+    mall_upgrade_inherit_init();
+    listen_fd = mall_upgrade_take(conf->listen_host, conf->listen_port);
+    if (listen_fd == -1) {
+        listen_fd = mall_proc_listen(conf->listen_host, conf->listen_port,
+                                     conf->backlog, &err);
+        if (listen_fd == -1) {
+            mall_log(MALL_LOG_ERROR, "master", "%s", err.msg);
+            return MALL_ERR;
+        }
+    }
+    if (conf->admin_port != 0) {
+        admin_fd = mall_upgrade_take(conf->admin_host, conf->admin_port);
+        if (admin_fd == -1) {
+            admin_fd = mall_proc_listen(conf->admin_host, conf->admin_port,
+                                        64, &err);
+            if (admin_fd == -1) {
+                mall_log(MALL_LOG_ERROR, "master", "admin_listen %s",
+                         err.msg);
+                close(listen_fd);
+                listen_fd = -1;
+                return MALL_ERR;
+            }
+        }
+    }
+    mall_upgrade_close_untaken();
+    return MALL_OK;
+}
+
+
+/* Unlinks the pid file only while it names this process. */
+static void
+proc_remove_pidfile(const char *path)
+{
+    FILE  *f;
+    int    pid;
+
+    if (path[0] == '\0') {
+        return;
+    }
+    f = fopen(path, "re");
+    if (f == NULL) {
+        return;
+    }
+    pid = 0;
+    if (fscanf(f, "%d", &pid) != 1) {
+        pid = 0;
+    }
+    fclose(f);
+    if (pid == (int) getpid()) {
+        unlink(path);
+    }
+}
+
+
+/* 1 once every child of the current generation has said it serves. */
+static int
+proc_generation_ready(void)
+{
+    int  i, n;
+
+    n = 0;
+    for (i = 0; i < PROC_MAX_CHILDREN; i++) {
+        if (children[i].pid > 0 && children[i].generation == generation) {
+            if (!mall_metrics_slot_ready(i)) {
+                return 0;
+            }
+            n++;
+        }
+    }
+    return n > 0;
+}
+
+
+/* SIGUSR1: this process's log file again, and every child's. */
+static void
+proc_reopen_logs(void)
+{
+    mall_err_t  err;
+    int         i;
+
+    if (mall_log_reopen(&err) != MALL_OK) {
+        mall_log(MALL_LOG_ERROR, "master", "log reopen: %s", err.msg);
+    } else {
+        mall_log(MALL_LOG_NOTICE, "master", "log file reopened");
+    }
+    for (i = 0; i < PROC_MAX_CHILDREN; i++) {
+        if (children[i].pid > 0) {
+            kill(children[i].pid, SIGUSR1);
+        }
+    }
+}
+
+
 int
 mall_master_run(const char *conf_path, mall_conf_t *conf)
 {
     static const int   sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT,
-                                  SIGQUIT };
+                                  SIGQUIT, SIGUSR1, SIGUSR2 };
     struct sigaction   sa;
     struct timespec    ts;
+    struct pollfd      pfd;
     sigset_t           block, wait_mask;
-    mall_err_t         err;
-    int64_t            now, wait;
-    int                i, shutting_down, rc, all_disabled;
+    int64_t            now, wait, uw;
+    int                i, shutting_down, rc, all_disabled, npfd, handed_over;
+    int                fds[2];
+    mall_upgrade_state_e  ust;
 
     cur_conf = conf;
     rc = EX_UNAVAILABLE;
     shutting_down = 0;
+    handed_over = 0;
 
-    listen_fd = mall_proc_listen(conf->listen_host, conf->listen_port,
-                                 conf->backlog, &err);
-    if (listen_fd == -1) {
-        mall_log(MALL_LOG_ERROR, "master", "%s", err.msg);
+    if (proc_open_listeners(conf) != MALL_OK) {
         return EX_UNAVAILABLE;
+    }
+    if (mall_metrics_init(mall_upgrade_binary(), conf_path) != MALL_OK) {
+        goto done;
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -476,13 +620,18 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
         sigdelset(&wait_mask, sigs[i]);
     }
 
-    if (proc_write_pidfile(conf->pidfile) != MALL_OK) {
+    /* after an upgrade the pid file changes hands once this one serves */
+    if (!mall_upgrade_must_report()
+        && proc_write_pidfile(conf->pidfile) != MALL_OK)
+    {
         goto done;
     }
 
-    mall_log(MALL_LOG_NOTICE, "master", "listening on %s:%d, starting %d "
-             "worker(s)", conf->listen_host, conf->listen_port,
-             conf->workers);
+    mall_log(MALL_LOG_NOTICE, "master", "listening on %s:%d%s, starting %d "
+             "worker(s)%s", conf->listen_host, conf->listen_port,
+             conf->admin_port != 0 ? " (admin listener too)" : "",
+             conf->workers, mall_upgrade_must_report()
+             ? " on inherited sockets" : "");
 
     generation = 1;
     for (i = 0; i < conf->workers; i++) {
@@ -492,10 +641,26 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
     for ( ;; ) {
         now = mall_mono_ms();
         wait = proc_next_wakeup(now);
+        if (mall_upgrade_must_report() && wait > 50) {
+            wait = 50;                   /* watching the children get ready */
+        }
+        uw = mall_upgrade_wait_ms(now);
+        if (uw >= 0 && uw < wait) {
+            wait = uw;
+        }
         ts.tv_sec = wait / 1000;
         ts.tv_nsec = (wait % 1000) * 1000000;
 
-        if (ppoll(NULL, 0, &ts, &wait_mask) == -1 && errno != EINTR) {
+        npfd = 0;
+        pfd.fd = mall_upgrade_fd();
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (pfd.fd != -1) {
+            npfd = 1;
+        }
+        if (ppoll(npfd ? &pfd : NULL, (nfds_t) npfd, &ts, &wait_mask) == -1
+            && errno != EINTR)
+        {
             mall_log(MALL_LOG_ERROR, "master", "ppoll: %s", strerror(errno));
         }
 
@@ -506,6 +671,7 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
 
         if ((sig_term || sig_quit) && !shutting_down) {
             shutting_down = 1;
+            mall_upgrade_abort();
             mall_log(MALL_LOG_NOTICE, "master", "%s: stopping %d worker(s), "
                      "deadline %ds", sig_term ? "SIGTERM/SIGINT" : "SIGQUIT",
                      proc_count_children(), cur_conf->shutdown_timeout);
@@ -521,7 +687,43 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
             }
         }
 
+        if (sig_usr1) {
+            sig_usr1 = 0;
+            proc_reopen_logs();
+        }
+
+        if (sig_usr2) {
+            sig_usr2 = 0;
+            if (mall_upgrade_must_report()) {
+                mall_log(MALL_LOG_WARN, "master", "SIGUSR2 ignored: this "
+                         "master is not serving yet");
+            } else if (!shutting_down) {
+                fds[0] = listen_fd;
+                fds[1] = admin_fd;
+                mall_upgrade_start(fds, 2, cur_conf->upgrade_timeout,
+                                   &wait_mask);
+            }
+        }
+
         now = mall_mono_ms();
+        ust = mall_upgrade_check(now, npfd && (pfd.revents & (POLLIN | POLLHUP
+                                                              | POLLERR)));
+        if (ust == MALL_UPGRADE_DONE && !shutting_down) {
+            /* the new master serves on the same sockets: drain and go */
+            shutting_down = 1;
+            handed_over = 1;
+            proc_stop_children(SIGQUIT, 0, now
+                               + (int64_t) cur_conf->shutdown_timeout * 1000);
+        }
+
+        if (mall_upgrade_must_report() && proc_generation_ready()) {
+            if (proc_write_pidfile(cur_conf->pidfile) == MALL_OK) {
+                mall_upgrade_report_ready();
+                mall_log(MALL_LOG_NOTICE, "master", "upgrade: serving, "
+                         "told the old master");
+            }
+        }
+
         proc_enforce_deadlines(now);
 
         if (shutting_down) {
@@ -550,14 +752,19 @@ mall_master_run(const char *conf_path, mall_conf_t *conf)
         }
     }
 
-    mall_log(MALL_LOG_NOTICE, "master", "stopped");
+    mall_log(MALL_LOG_NOTICE, "master", "%s", handed_over
+             ? "stopped: the upgraded master serves" : "stopped");
     rc = 0;
 
 done:
-    if (cur_conf->pidfile[0] != '\0') {
-        unlink(cur_conf->pidfile);
+    proc_remove_pidfile(cur_conf->pidfile);
+    if (listen_fd != -1) {
+        close(listen_fd);
+        listen_fd = -1;
     }
-    close(listen_fd);
-    listen_fd = -1;
+    if (admin_fd != -1) {
+        close(admin_fd);
+        admin_fd = -1;
+    }
     return rc;
 }

@@ -1,8 +1,11 @@
 /*
- * The master process (nginx master model): binds the listen socket, forks
- * the worker children, restarts crashed ones with backoff, and acts on the
- * flags its signal handlers set: HUP reload, TERM/INT/QUIT graceful stop
- * with a deadline, CHLD reap. The master never talks to Redis.
+ * The master process (nginx master model): binds the listen socket and
+ * the admin listener (or takes them over from an upgrade), maps the
+ * metrics region (mall_metrics.h), forks the worker children, restarts
+ * crashed ones with backoff, and acts on the flags its signal handlers
+ * set: HUP reload, USR1 reopen the log files (its own, then each child's),
+ * USR2 binary upgrade (mall_upgrade.h), TERM/INT/QUIT graceful stop with
+ * a deadline, CHLD reap. The master never talks to Redis.
  */
 #ifndef MALL_PROC_H
 #define MALL_PROC_H

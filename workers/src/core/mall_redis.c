@@ -23,6 +23,7 @@
 
 #include "mall_fiber.h"
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_redis.h"
 #include "mall_redis_internal.h"
 
@@ -34,6 +35,7 @@ typedef struct {
     redisReply         **replies;
     size_t               n, got;
     int                  lost;
+    int                  timed_out;
     struct event         timer;
 } redis_batch_t;
 
@@ -67,6 +69,7 @@ batch_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     b->conn->r->stats.timeouts++;
+    b->timed_out = 1;
     mall_log(MALL_LOG_WARN, "redis", "no answer within %d ms: dropping the "
              "connection (every request waiting on it fails)",
              b->conn->r->timeout_ms);
@@ -175,6 +178,7 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     b.conn = batch_conn(r, self, cmds, n, err);
     if (b.conn == NULL) {
         r->stats.failed++;
+        mall_metrics_redis_error(MM_REDIS_LOST);
         return MALL_RETRY;
     }
 
@@ -207,6 +211,7 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     r->stats.batches++;
     r->stats.commands += n;
     r->stats.rtt_us += (uint64_t) (mall_mono_us() - t0);
+    mall_metrics_redis_batch(mall_mono_us() - t0);
 
     transient = 0;
     for (i = 0; i < n && !b.lost; i++) {
@@ -220,6 +225,9 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
 
     if (b.lost) {
         r->stats.failed++;
+        mall_metrics_redis_error(transient ? MM_REDIS_TRANSIENT
+                                 : b.timed_out ? MM_REDIS_TIMEOUT
+                                 : MM_REDIS_LOST);
         if (!transient) {
             mall_err_set(err, 503, "redis connection lost or timed out");
         }

@@ -149,6 +149,7 @@ mall_reply_error(mall_ctx_t *ctx, int status, const char *code,
         return MALL_ERR;
     }
     rc = MALL_ERR;
+    ctx->error_code = code;
     root = cJSON_CreateObject();
     if (root == NULL) {
         goto done;

@@ -23,6 +23,8 @@ typedef int (*mall_handler_pt)(struct mall_ctx_s *ctx);
 /* route flags */
 #define MALL_ROUTE_NO_EDGE_SIG  0x01   /* served without an edge signature */
 #define MALL_ROUTE_FROZEN_OWN   0x02   /* checks a frozen account itself */
+#define MALL_ROUTE_ORDER_CREATE 0x04   /* outcomes counted as orders
+                                          (mall_metrics.h) */
 
 typedef struct {
     const char       *method;      /* "GET", "POST", ...; NULL ends a table */

@@ -30,7 +30,9 @@
 #include "mall_edge.h"
 #include "mall_fiber.h"
 #include "mall_http_client.h"
+#include "mall_admin.h"
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_reply.h"
 #include "mall_routes.h"
 #include "mall_server.h"
@@ -57,7 +59,9 @@ typedef struct mall_server_s {
     int                           inflight;
     uint64_t                      shed;
     int                           stopping;
+    mall_admin_t                 *admin;         /* mall_admin.h */
     struct event                 *sig_events[3];
+    struct event                 *reopen_event;  /* SIGUSR1 */
     struct event                 *stop_timer;
     order_expiry_t               *order_timer;   /* order_expiry.h */
     stock_check_job_t            *stock_timer;   /* stock_check.h */
@@ -124,7 +128,9 @@ server_maybe_exit(mall_server_t *srv)
 {
     struct timeval  flush = { 0, 200000 };   /* the last replies' writes */
 
-    if (srv->stopping && srv->inflight == 0) {
+    if (srv->stopping && srv->inflight == 0
+        && mall_admin_busy(srv->admin) == 0)
+    {
         event_base_loopexit(srv->base, &flush);
     }
 }
@@ -261,8 +267,11 @@ server_shed(mall_server_t *srv, struct evhttp_request *req,
         "\"request_id\":\"%s\"}}";
     struct evkeyvalq   *out;
     struct evbuffer    *buf;
+    mall_log_access_t   a;
+    const struct evhttp_uri  *uri;
 
     srv->shed++;
+    mall_metrics_shed();
     out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "X-Request-Id", request_id);
     evhttp_add_header(out, "Content-Type", "application/json; charset=utf-8");
@@ -276,14 +285,59 @@ server_shed(mall_server_t *srv, struct evhttp_request *req,
     if (buf != NULL) {
         evbuffer_free(buf);
     }
-    mall_log_req(MALL_LOG_WARN, "access", request_id, "-",
-                 "%s %s 503 shed (%d in flight)",
-                 server_method_name(evhttp_request_get_command(req)),
-                 evhttp_request_get_uri(req), srv->inflight);
+    memset(&a, 0, sizeof(a));
+    a.request_id = request_id;
+    a.method = server_method_name(evhttp_request_get_command(req));
+    uri = evhttp_request_get_evhttp_uri(req);
+    a.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    a.path = a.path != NULL ? a.path : "-";
+    a.status = 503;
+    a.error_code = "UNAVAILABLE";         /* shed: never routed */
+    mall_log_access(&a);
 }
 
 
-/* The fiber of one request: dispatch, reply, access log. */
+/* Metrics and the access line of a request that has been answered. */
+static void
+server_account(mall_server_t *srv, mall_ctx_t *ctx)
+{
+    mall_log_access_t  a;
+    int64_t            us;
+    char               path[256], *q;
+
+    us = mall_mono_us() - ctx->start_us;
+    mall_metrics_request(ctx->route != NULL ? (int) (ctx->route - srv->routes)
+                                            : -1, ctx->status, us);
+    if (ctx->route != NULL && (ctx->route->flags & MALL_ROUTE_ORDER_CREATE)) {
+        if (ctx->status == 201) {
+            mall_metrics_order_created();
+        } else if (ctx->status >= 400) {
+            mall_metrics_order_refused(ctx->error_code);
+        }
+    }
+
+    /* the path only: a query string may carry codes or tokens */
+    snprintf(path, sizeof(path), "%s", ctx->log_uri);
+    q = strchr(path, '?');
+    if (q != NULL) {
+        *q = '\0';
+    }
+    memset(&a, 0, sizeof(a));
+    a.request_id = ctx->request_id;
+    a.user_id = ctx->ident.user;
+    a.method = ctx->method;
+    a.route = ctx->route != NULL ? ctx->route->pattern : "unmatched";
+    a.path = path;
+    a.status = ctx->status;
+    a.latency_ms = (double) us / 1000.0;
+    a.client_ip = ctx->ident.client_ip;
+    a.risk = ctx->ident.risk;
+    a.error_code = ctx->error_code;
+    mall_log_access(&a);
+}
+
+
+/* The fiber of one request: dispatch, reply, metrics, access log. */
 static void
 server_request_fiber(void *arg)
 {
@@ -291,14 +345,10 @@ server_request_fiber(void *arg)
     mall_server_t  *srv = ctx->server;
 
     server_dispatch(srv, ctx, evhttp_request_get_input_headers(ctx->req));
-
-    mall_log_req(MALL_LOG_INFO, "access", ctx->request_id, ctx->ident.user,
-                 "%s %s %d %.3fms ip=%s%s%s", ctx->method, ctx->log_uri,
-                 ctx->status, (mall_mono_us() - ctx->start_us) / 1000.0,
-                 ctx->ident.client_ip[0] ? ctx->ident.client_ip : "-",
-                 ctx->ident.risk[0] ? " risk=" : "", ctx->ident.risk);
+    server_account(srv, ctx);
     free(ctx);
     srv->inflight--;
+    mall_metrics_inflight(srv->inflight);
     server_maybe_exit(srv);
 }
 
@@ -337,8 +387,10 @@ server_request_cb(struct evhttp_request *req, void *arg)
     }
 
     srv->inflight++;
+    mall_metrics_inflight(srv->inflight);
     if (mall_fiber_spawn(server_request_fiber, ctx) != MALL_OK) {
         srv->inflight--;
+        mall_metrics_inflight(srv->inflight);
         free(ctx);
         server_shed(srv, req, rid);
     }
@@ -378,6 +430,7 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
         evhttp_del_accept_socket(srv->http, srv->bound);
         srv->bound = NULL;
     }
+    mall_admin_close(srv->admin);
 
     /* the master kills us at shutdown_timeout; leave a little earlier */
     tv.tv_sec = srv->conf->shutdown_timeout > 1
@@ -389,6 +442,31 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
 
     server_maybe_exit(srv);
+}
+
+
+/* SIGUSR1: the log file is opened again (rotation). */
+static void
+server_reopen_cb(evutil_socket_t sig, short what, void *arg)
+{
+    mall_err_t  err;
+
+    (void) sig;
+    (void) what;
+    (void) arg;
+    if (mall_log_reopen(&err) != MALL_OK) {
+        mall_log(MALL_LOG_ERROR, "server", "log reopen: %s", err.msg);
+        return;
+    }
+    mall_log(MALL_LOG_NOTICE, "server", "log file reopened");
+}
+
+
+/* The admin side ended a request: maybe the drain is complete. */
+static void
+server_admin_idle(void *arg)
+{
+    server_maybe_exit(arg);
 }
 
 
@@ -415,7 +493,7 @@ server_base_new(void)
 
 
 int
-mall_server_run(const mall_conf_t *conf, int listen_fd)
+mall_server_run(const mall_conf_t *conf, int listen_fd, int admin_fd)
 {
     static const int  sigs[3] = { SIGTERM, SIGINT, SIGQUIT };
     mall_server_t     srv;
@@ -433,6 +511,11 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
     if (srv.routes == NULL) {
         mall_log(MALL_LOG_ERROR, "server", "out of memory for routes");
         goto done;
+    }
+    if (srv.nroutes >= MALL_METRICS_ROUTES) {
+        /* the metrics count routes past the table as "unmatched" */
+        mall_log(MALL_LOG_WARN, "server", "%zu routes: raise "
+                 "MALL_METRICS_ROUTES", srv.nroutes);
     }
 
     srv.base = server_base_new();
@@ -478,6 +561,15 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
         }
     }
 
+    srv.reopen_event = evsignal_new(srv.base, SIGUSR1, server_reopen_cb,
+                                    &srv);
+    if (srv.reopen_event == NULL
+        || evsignal_add(srv.reopen_event, NULL) != 0)
+    {
+        mall_log(MALL_LOG_ERROR, "server", "cannot watch SIGUSR1");
+        goto done;
+    }
+
     if (mall_fiber_init(srv.base, (size_t) conf->fiber_stack_kb * 1024,
                         SERVER_FIBERS_KEPT) != MALL_OK
         || mall_http_client_init(srv.base) != MALL_OK
@@ -499,6 +591,17 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
         goto done;
     }
 
+    if (admin_fd != -1) {
+        srv.admin = mall_admin_start(srv.base, admin_fd, &srv.redis,
+                                     srv.routes, srv.nroutes,
+                                     server_admin_idle, &srv);
+        if (srv.admin == NULL) {
+            mall_log(MALL_LOG_ERROR, "server", "cannot serve the admin "
+                     "listener");
+            goto done;
+        }
+    }
+
     /* unpaid-order expiry and reservation repair, in every child */
     srv.order_timer = order_expiry_start(srv.base, conf, &srv.redis);
     srv.pay_timer = pay_jobs_start(srv.base, conf, &srv.redis);
@@ -510,6 +613,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd)
              "to %d requests in flight)", conf->listen_host,
              conf->listen_port, srv.nroutes, conf->max_inflight);
 
+    mall_metrics_child_ready();
     if (event_base_dispatch(srv.base) == -1) {
         mall_log(MALL_LOG_ERROR, "server", "event loop failed");
         goto done;
@@ -527,6 +631,10 @@ done:
     notify_job_stop(srv.notify_timer);
     mall_redis_close(&srv.redis);
     mall_http_client_shutdown();
+    mall_admin_free(srv.admin);
+    if (srv.reopen_event != NULL) {
+        event_free(srv.reopen_event);
+    }
     for (i = 0; i < MALL_ARRAY_LEN(sigs); i++) {
         if (srv.sig_events[i] != NULL) {
             event_free(srv.sig_events[i]);

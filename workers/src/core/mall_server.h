@@ -13,10 +13,11 @@
 #include "mall_conf.h"
 
 /*
- * Serves on listen_fd until SIGTERM/SIGINT/SIGQUIT (graceful: stop
- * accepting, finish in-flight requests, exit). Returns the process exit
+ * Serves on listen_fd (and the admin listener on admin_fd, -1: none)
+ * until SIGTERM/SIGINT/SIGQUIT (graceful: stop accepting, finish in-flight
+ * requests, exit); SIGUSR1 reopens the log file. Returns the process exit
  * code (0, or a sysexits.h code).
  */
-int mall_server_run(const mall_conf_t *conf, int listen_fd);
+int mall_server_run(const mall_conf_t *conf, int listen_fd, int admin_fd);
 
 #endif

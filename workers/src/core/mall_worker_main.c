@@ -3,6 +3,9 @@
  *
  *   mall-worker -c <conf>        run (master + prefork children)
  *   mall-worker -c <conf> -t     check the config and exit 0, or 78
+ *   mall-worker --check-config <conf>
+ *                                check silently: exit 0, or print
+ *                                "FILE:LINE: reason" and exit 1
  *   mall-worker -c <conf> -r <date|yesterday>
  *                                reconcile one day of WeChat Pay and exit
  *                                (reconcile.h; mallctl reconcile)
@@ -10,6 +13,7 @@
  *                                (stock_check.h; mallctl check-stock)
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -17,6 +21,7 @@
 #include "mall_conf.h"
 #include "mall_log.h"
 #include "mall_proc.h"
+#include "mall_upgrade.h"
 #include "reconcile.h"
 #include "stock_check.h"
 
@@ -26,7 +31,62 @@ static mall_conf_t  conf;
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: mall-worker -c <conf> [-t | -r <date> | -k]\n");
+    fprintf(stderr, "usage: mall-worker -c <conf> [-t | -r <date> | -k]\n"
+            "       mall-worker --check-config <conf>\n");
+}
+
+
+/* Lines in path (the line of errors that belong to no one line). */
+static int
+count_lines(const char *path)
+{
+    FILE  *f;
+    int    c, n, last;
+
+    f = fopen(path, "re");
+    if (f == NULL) {
+        return 0;
+    }
+    n = 0;
+    last = '\n';
+    while ((c = getc(f)) != EOF) {
+        if (c == '\n') {
+            n++;
+        }
+        last = c;
+    }
+    fclose(f);
+    return last != '\n' ? n + 1 : n;
+}
+
+
+/*
+ * --check-config FILE: 0 when the config loads; else "FILE:LINE: reason"
+ * on stderr and 1. Errors of no particular line (a required directive
+ * missing, keys that do not fit together) point at the file's end.
+ */
+static int
+check_config(const char *path)
+{
+    mall_err_t   err;
+    const char  *reason;
+    long         line;
+    char        *end;
+
+    if (mall_conf_load(path, &conf, &err) == MALL_OK) {
+        mall_conf_wipe(&conf);
+        return 0;
+    }
+    reason = err.msg;
+    line = count_lines(path);
+    if (strncmp(err.msg, "line ", 5) == 0) {
+        line = strtol(err.msg + 5, &end, 10);
+        if (end[0] == ':' && end[1] == ' ') {
+            reason = end + 2;
+        }
+    }
+    fprintf(stderr, "%s:%ld: %s\n", path, line, reason);
+    return 1;
 }
 
 
@@ -39,6 +99,15 @@ main(int argc, char **argv)
 
     path = reconcile = NULL;
     test_only = check_stock = 0;
+
+    if (argc >= 2 && strcmp(argv[1], "--check-config") == 0) {
+        if (argc != 3) {
+            usage();
+            return EX_USAGE;
+        }
+        return check_config(argv[2]);
+    }
+    mall_upgrade_set_argv(argc, argv);
 
     while ((opt = getopt(argc, argv, "c:tr:kh")) != -1) {
         switch (opt) {

@@ -66,6 +66,7 @@ sf_reply_invalid(mall_ctx_t *ctx, const char *field, const char *msg)
     cJSON  *root, *e;
     int     rc;
 
+    ctx->error_code = "VALIDATION_FAILED";
     root = cJSON_CreateObject();
     e = root != NULL ? cJSON_AddObjectToObject(root, "error") : NULL;
     if (e == NULL

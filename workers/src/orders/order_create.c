@@ -42,7 +42,8 @@
 static int order_create(mall_ctx_t *ctx);
 
 const mall_route_t  mall_order_create_routes[] = {
-    { "POST", "/api/v1/orders", order_create, MALL_ROUTE_FROZEN_OWN },
+    { "POST", "/api/v1/orders", order_create,
+      MALL_ROUTE_FROZEN_OWN | MALL_ROUTE_ORDER_CREATE },
     { NULL, NULL, NULL, 0 }
 };
 

@@ -10,6 +10,7 @@
 #include "mall_batch.h"
 #include "mall_job.h"
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_query.h"
 #include "stock.h"
 #include "order_expiry.h"
@@ -144,6 +145,37 @@ run_expiry(order_expiry_t *x, const char *src, int64_t max, mall_err_t *err)
 }
 
 
+/*
+ * The delay-queue lag: how far past its deadline the oldest unpaid order
+ * still waiting is (0 when none is overdue), for the metrics.
+ */
+static void
+measure_lag(order_expiry_t *x)
+{
+    redisReply  *r;
+    mall_err_t   err;
+    double       deadline;
+    int64_t      now_ms;
+
+    if (mall_cmd(x->ctx.redis, &r, &err, 5, "ZRANGE", ORDER_KEY_EXPIRY, "0",
+                 "0", "WITHSCORES") != MALL_OK)
+    {
+        return;
+    }
+    now_ms = mall_wall_ms();
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[1]->type == REDIS_REPLY_STRING)
+    {
+        deadline = strtod(r->element[1]->str, NULL) * 1000.0;
+        mall_metrics_delay_lag(deadline < (double) now_ms
+                               ? now_ms - (int64_t) deadline : 0);
+    } else {
+        mall_metrics_delay_lag(0);
+    }
+    freeReplyObject(r);
+}
+
+
 int
 order_expiry_run(order_expiry_t *x)
 {
@@ -160,6 +192,9 @@ order_expiry_run(order_expiry_t *x)
     if (rc == MALL_OK) {
         /* SKUs whose derived stock state could not follow at once */
         rc = stock_resync_run(&x->ctx, EXPIRY_RESYNC, &err);
+    }
+    if (rc == MALL_OK) {
+        measure_lag(x);
     }
     if (rc == MALL_ERR) {
         mall_log(MALL_LOG_WARN, "order", "order timer: %s", err.msg);

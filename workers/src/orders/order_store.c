@@ -388,6 +388,7 @@ reply_error_with(mall_ctx_t *ctx, int status, const char *code,
     cJSON  *root, *e;
     int     rc;
 
+    ctx->error_code = code;
     root = cJSON_CreateObject();
     e = root != NULL ? cJSON_AddObjectToObject(root, "error") : NULL;
     if (e == NULL || value == NULL

@@ -23,6 +23,7 @@
 
 #include "mall_buf.h"
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_reply.h"
 #include "pay_anomaly.h"
 #include "pay_order.h"
@@ -97,6 +98,7 @@ verify(mall_ctx_t *ctx, const wxpay_keys_t *keys)
         : wxpay_verify(keys->platform, keys->n_platform, &h,
                        (const char *) ctx->body, ctx->body_len,
                        (int64_t) time(NULL), ctx->conf->pay.notify_max_age);
+    mall_metrics_verification((int) v);
     if (v == WXPAY_SIG_OK) {
         return MALL_OK;
     }

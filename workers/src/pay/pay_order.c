@@ -10,6 +10,7 @@
 #include "order_store.h"
 #include "pay_anomaly.h"
 #include "pay_keys.h"
+#include "mall_metrics.h"
 #include "pay_order.h"
 #include "refund.h"
 #include "stock.h"
@@ -166,8 +167,8 @@ precheck(mall_ctx_t *ctx, const wxpay_txn_t *t)
 }
 
 
-int
-pay_apply(mall_ctx_t *ctx, const wxpay_txn_t *t, const char *source,
+static int
+pay_apply_txn(mall_ctx_t *ctx, const wxpay_txn_t *t, const char *source,
     const char *nid, pay_outcome_e *outcome, mall_err_t *err)
 {
     order_head_t    h;
@@ -225,4 +226,21 @@ pay_apply(mall_ctx_t *ctx, const wxpay_txn_t *t, const char *source,
                      h.id);
     }
     return MALL_OK;
+}
+
+
+/* pay_apply_txn, counted by outcome (mall_metrics.h) */
+int
+pay_apply(mall_ctx_t *ctx, const wxpay_txn_t *t, const char *source,
+    const char *nid, pay_outcome_e *outcome, mall_err_t *err)
+{
+    int  rc;
+
+    rc = pay_apply_txn(ctx, t, source, nid, outcome, err);
+    mall_metrics_payment(rc != MALL_OK ? MM_PAY_ERROR
+                         : *outcome == PAY_APPLIED ? MM_PAY_APPLIED
+                         : *outcome == PAY_DUPLICATE ? MM_PAY_DUPLICATE
+                         : *outcome == PAY_LATE ? MM_PAY_LATE
+                         : MM_PAY_REJECTED);
+    return rc;
 }
