@@ -1,7 +1,9 @@
 """Day-2 commands: reopen-logs, rotate-keys, upgrade-workers, metrics, and
 the worker's one-shot jobs (check-stock, reconcile)."""
 
+import glob
 import os
+import re
 import signal
 import sys
 import time
@@ -34,26 +36,86 @@ def catches(pid, sig):
     return bool(mask >> (sig - 1) & 1)
 
 
+LOG_DIRECTIVE = re.compile(r"^\s*(?:access_log|error_log|mall_waf_audit_log)\s+(/[^\s;]+)", re.M)
+
+
+def log_paths(*confs):
+    """The log files the configs name (nginx's, conf.d's, the workers')."""
+    paths = set()
+    for conf in confs:
+        try:
+            with open(conf) as f:
+                paths.update(LOG_DIRECTIVE.findall(f.read()))
+        except OSError:
+            pass
+    return paths
+
+
+def stale_logs(pids, paths):
+    """Log files (by their current name) that these processes still write
+    into although the configured name is now another file: after a rename,
+    until the process has reopened its logs."""
+    dirs = {os.path.dirname(p) for p in paths}
+    current = set()
+    for p in paths:
+        try:
+            current.add(os.stat(p).st_ino)
+        except OSError:
+            pass
+    stale = set()
+    for pid in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            link = "/proc/%d/fd/%s" % (pid, fd)
+            try:
+                target = os.readlink(link)
+                if os.path.dirname(target) in dirs and os.stat(link).st_ino not in current:
+                    stale.add(target)
+            except OSError:
+                continue
+    return stale
+
+
+def wait_reopened(pids, paths, seconds=10):
+    deadline = time.monotonic() + seconds
+    while True:
+        stale = stale_logs(pids, paths)
+        if not stale or time.monotonic() > deadline:
+            return stale
+        time.sleep(0.05)
+
+
 def reopen_logs(env, st):
     """nginx reopens its logs (USR1), the worker master its and its
-    children's (SIGUSR1, where the binary handles it)."""
+    children's (SIGUSR1, where the binary handles it); returns once no
+    process writes into a renamed file any more."""
     nginx = st.pid("nginx")
     if not nginx:
         raise MallctlError("reopen-logs: edge is not running", 3)
     r = st.nginx("-s", "reopen")
     if r.returncode != 0:
         raise MallctlError("reopen-logs: nginx -s reopen failed: " + r.stderr.strip())
-    msg = "reopened logs: edge (pid %d)" % nginx
+    pids = [nginx] + procs.children(nginx)
+    paths = log_paths(env.path("nginx.conf"), *glob.glob(env.path("conf.d", "*.conf")))
+    done = "edge (pid %d)" % nginx
     workers = st.pid("workers")
     if not workers:
-        say(msg + "; workers are not running")
-        return 0
-    if not catches(workers, signal.SIGUSR1):
-        say(msg + "; workers (pid %d) do not handle SIGUSR1: their log was not "
-            "reopened" % workers)
-        return 0
-    os.kill(workers, signal.SIGUSR1)
-    say(msg + ", workers (pid %d)" % workers)
+        say("reopen-logs: workers are not running")
+    elif not catches(workers, signal.SIGUSR1):
+        say("reopen-logs: workers (pid %d) do not handle SIGUSR1: their log was "
+            "not reopened" % workers)
+    else:
+        os.kill(workers, signal.SIGUSR1)
+        pids += [workers] + procs.children(workers)
+        paths |= log_paths(env.path("mall-worker.conf"))
+        done += ", workers (pid %d)" % workers
+    stale = wait_reopened(pids, paths)
+    if stale:
+        raise MallctlError("reopen-logs: still written after 10 s: " + " ".join(sorted(stale)))
+    say("reopened logs: " + done)
     return 0
 
 
