@@ -163,8 +163,12 @@ class Stack:
         return self.http.request(method, self.edge + path, **kw)
 
 
-def _stack(prefix, ports=None):
+def _stack(prefix, ports=None, world_x=False):
     run_dir = tempfile.mkdtemp(prefix=prefix)
+    if world_x:
+        # nginx workers (user nobody under root) reopen the logs themselves
+        # on USR1: they must reach logs/ through the runtime dir
+        os.chmod(run_dir, 0o711)
     s = Stack(run_dir, ports)
     try:
         s.start()
@@ -191,7 +195,7 @@ def ops_stack():
     reload it under load, rotate its keys and its logs."""
     ports = {k: v + OPS_PORT_SHIFT for k, v in TEST_PORTS.items()}
     ports.setdefault("MALL_WORKER_ADMIN_PORT", 19102 + _PORT_OFFSET + OPS_PORT_SHIFT)
-    yield from _stack("mall-ops-", ports)
+    yield from _stack("mall-ops-", ports, world_x=True)
 
 
 _client_seq = iter(range(1, 1 << 16))

@@ -114,7 +114,10 @@ def reopen_logs(env, st):
         done += ", workers (pid %d)" % workers
     stale = wait_reopened(pids, paths)
     if stale:
-        raise MallctlError("reopen-logs: still written after 10 s: " + " ".join(sorted(stale)))
+        raise MallctlError("reopen-logs: still written after 10 s: %s (nginx workers "
+                           "reopen as their own user: can it reach %s? see %s)"
+                           % (" ".join(sorted(stale)), env.logs,
+                              env.path("logs", "nginx-error.log")))
     say("reopened logs: " + done)
     return 0
 
