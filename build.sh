@@ -24,7 +24,7 @@ DEB_PACKAGES=(
     nginx-core nginx-dev libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libcjson-dev libmaxminddb-dev mmdb-bin
     libevent-dev libcurl4-openssl-dev libhyperscan-dev
-    redis-server redis-tools
+    redis-server redis-tools logrotate
     libcmocka-dev python3-pytest python3-requests python3-cryptography
     build-essential pkg-config openssl ca-certificates
 )

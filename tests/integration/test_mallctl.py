@@ -86,6 +86,18 @@ def test_status_json_and_human(ops_stack):
     assert {"limits", "catalog", "tokens"} <= set(zones), zones
     assert zones["catalog"]["size_bytes"] == 64 << 20
     assert doc["redis"] == {"reachable": True, "role": "master", "replicas": 0}
+    # the edge's own report (admin GET /status/edge) is the same JSON
+    me = edge["self"]
+    assert me["answering"] and me["master_pid"] == ops_stack.pid("nginx")
+    assert me["pid"] in procs["nginx"]["children"]
+    assert me["waf_rules"] == edge["waf_rules"]
+    assert me["conf_file"] == os.path.join(ops_stack.run_dir, "nginx.conf")
+    assert me["geoip"]["database_type"] == edge["geoip"]["database_type"]
+    assert me["redis_follower_connected"] is True
+    direct = requests.get(ops_stack.admin + "/status/edge", timeout=5).json()["edge"]
+    assert {k: v for k, v in direct.items() if k not in ("pid", "shm_zones")} == \
+        {k: v for k, v in me.items() if k not in ("pid", "shm_zones", "answering")}
+    assert {z["zone"] for z in direct["shm_zones"]} == set(zones)
     # the worker admin: its own answer when it serves one, else said so
     wa = doc["workers"]["admin"]
     assert wa["answering"] or wa["reason"]
@@ -95,6 +107,7 @@ def test_status_json_and_human(ops_stack):
     assert "waf        %d rules" % edge["waf_rules"] in h.stdout
     assert "redis      reachable, role master" in h.stdout
     assert "worker admin:" in h.stdout
+    assert "edge admin: worker pid" in h.stdout
 
 
 def jwt_header(token):

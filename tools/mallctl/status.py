@@ -104,6 +104,20 @@ def worker_admin(env):
     return doc
 
 
+def edge_self(env):
+    """The edge's own report, GET /status/edge on the admin port (the
+    module's mall_edge_status)."""
+    code, body = http_get("http://127.0.0.1:%s/status/edge" % env.MALL_ADMIN_PORT)
+    if code != 200:
+        return {"answering": False, "reason": "HTTP %s" % code if code else body}
+    try:
+        doc = json.loads(body)["edge"]
+    except (ValueError, KeyError):
+        return {"answering": False, "reason": "not the edge status JSON"}
+    doc["answering"] = True
+    return doc
+
+
 def collect(env, stack):
     now = time.time()
     admin = "http://127.0.0.1:%s" % env.MALL_ADMIN_PORT
@@ -126,6 +140,7 @@ def collect(env, stack):
             "admin_metrics": code == 200,
             "shm_zones": shm_zones(metrics) if code == 200 else [],
             "redis_follower_connected": bool(int(m.group(1))) if m else None,
+            "self": edge_self(env),
         },
         "workers": {
             "healthz": worker_health,
@@ -157,6 +172,14 @@ def human(doc):
     for label, c in (("edge", e["config"]), ("workers", w["config"])):
         out.append("config     %-8s sha256 %s  loaded %s" % (
             label, (c["sha256"] or "-")[:16], c["loaded_at"] or "-"))
+    me = e["self"]
+    if me["answering"]:
+        out.append("edge admin: worker pid %d (master %d), config loaded %s, %d rules "
+                   "compiled, redis follower %s" % (
+                       me["pid"], me["master_pid"], iso(me["loaded_at"]), me["waf_rules"],
+                       "connected" if me["redis_follower_connected"] else "NOT connected"))
+    else:
+        out.append("edge admin: /status/edge not answering (%s)" % me["reason"])
     out.append("waf        %d rules" % e["waf_rules"])
     g = e["geoip"]
     out.append("geoip      %s" % ("%s, built %s" % (g["database_type"], g["build_date"])
