@@ -143,6 +143,21 @@ def add_to_cart(stack, s):
                          headers=h, timeout=10)
 
 
+def test_rotate_keys_refused_changes_nothing(ops_stack):
+    st = ops_stack
+    ring = os.path.join(st.keys_dir, "keyring")
+    before_ring = open(ring).read() if os.path.exists(ring) else None
+    before_files = sorted(os.listdir(st.keys_dir))
+    bad = st.add_conf("zz-rotate-broken.conf", "mall_no_such_directive on;\n")
+    try:
+        r = st.mallctl("rotate-keys", check=False)
+    finally:
+        os.unlink(bad)
+    assert r.returncode == 1 and "zz-rotate-broken.conf:1" in r.stderr, r.stderr
+    assert sorted(os.listdir(st.keys_dir)) == before_files
+    assert (open(ring).read() if os.path.exists(ring) else None) == before_ring
+
+
 def test_rotate_keys_keeps_old_tokens_and_signs_with_new_ids(ops_stack):
     st = ops_stack
     before = login(st)
@@ -181,3 +196,36 @@ def test_rotate_keys_keeps_old_tokens_and_signs_with_new_ids(ops_stack):
                          "/api/v1/products?page=2", kid=kid)
         w = requests.get(st.worker + "/api/v1/products?page=2", headers=h, timeout=5)
         assert w.status_code == 200, (kid, w.text)
+
+
+def test_metrics_prints_valid_prometheus_text(ops_stack, tmp_path):
+    r = ops_stack.mallctl("metrics", "--edge", check=False)
+    assert r.returncode == 0, r.stderr
+    assert "\n# TYPE mall_requests_total counter" in "\n" + r.stdout
+    promtool = "/usr/bin/promtool"
+    if os.path.exists(promtool):
+        p = subprocess.run([promtool, "check", "metrics"], input=r.stdout,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+    # the workers' own: printed when their admin port answers, said when not
+    r = ops_stack.mallctl("metrics", "--workers", check=False)
+    if r.returncode == 0:
+        assert "# TYPE " in r.stdout
+    else:
+        assert r.returncode == 3 and "worker admin /metrics not answering" in r.stderr
+
+
+def test_upgrade_workers_never_kills_a_master_that_cannot_upgrade(ops_stack):
+    st = ops_stack
+    old = st.pid("workers")
+    r = st.mallctl("upgrade-workers", "--timeout", "30", check=False)
+    if r.returncode == 0:
+        # a master that handles SIGUSR2: a new one serves, the old one left
+        assert st.pid("workers") != old and "upgraded workers" in r.stderr
+        with pytest.raises(ProcessLookupError):
+            os.kill(old, 0)
+    else:
+        assert r.returncode == 1 and "does not handle SIGUSR2" in r.stderr, r.stderr
+        assert st.pid("workers") == old
+    assert requests.get(st.edge + "/api/v1/products", timeout=10,
+                        headers={"X-Forwarded-For": client_ip()}).status_code == 200

@@ -5,11 +5,10 @@ process is tracked by a pid file in $MALL_RUN_DIR and stopped by that pid,
 never by name. `mallctl COMMAND --help` documents each command."""
 
 import argparse
-import os
 import re
 import sys
 
-from . import keyring, ops, status as status_mod, streams
+from . import ops, status as status_mod, streams
 from . import reload as reload_mod
 from .env import Env, MallctlError
 from .stack import Stack, say

@@ -14,6 +14,7 @@ signed have expired (UNTIL, unix s), after which a reload drops them.
 Secrets are written to files (0600, atomic rename), never printed.
 """
 
+import contextlib
 import glob
 import os
 import re
@@ -87,6 +88,24 @@ def prune(env, now=None):
     return changed
 
 
+@contextlib.contextmanager
+def kept_unless_done(env):
+    """Restore the keyring file as it was if the block raises."""
+    try:
+        with open(path(env), "rb") as f:
+            saved = f.read()
+    except FileNotFoundError:
+        saved = None
+    try:
+        yield
+    except BaseException:
+        if saved is not None:
+            write_private(path(env), saved)
+        elif os.path.exists(path(env)):
+            os.unlink(path(env))
+        raise
+
+
 def next_id(env, ring, kind, prefix):
     """One past the highest id of this kind in the keyring or on disk."""
     used = {i for i, _ in ring[kind]}
@@ -110,6 +129,16 @@ def make_key(env, kind, kid):
         write_private(os.path.join(env.keys, "jwt-%s.pub.pem" % kid), pub, 0o644)
     else:
         write_private(target, (secrets.token_hex(32) + "\n").encode())
+
+
+def remove_key(env, kind, kid):
+    """Remove the files of an id make_key created (a rotation rolled back)."""
+    names = [FILES[kind] % kid] + (["jwt-%s.pub.pem" % kid] if kind == "jwt" else [])
+    for name in names:
+        try:
+            os.unlink(os.path.join(env.keys, name))
+        except FileNotFoundError:
+            pass
 
 
 def conf_value(env, name, default):

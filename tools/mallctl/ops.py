@@ -126,33 +126,25 @@ def rotate_keys(env, st):
     """New ids for every kind; two reloads (accepted, then current)."""
     if not st.pid("nginx") or not st.pid("workers"):
         raise MallctlError("rotate-keys: the stack is not running", 3)
-    keyring.prune(env)
     ring = keyring.load(env)
-    before = {k: list(v) for k, v in ring.items()}
-    had_ring = os.path.exists(keyring.path(env))
     new = {kind: keyring.next_id(env, ring, kind, prefix) for kind, prefix in keyring.KINDS}
     made = []
     try:
-        for kind, kid in new.items():
-            keyring.make_key(env, kind, kid)
-            made.append((kind, kid))
-        # 1: the new ids are accepted everywhere, the old ones still sign
-        for kind, kid in new.items():
-            ring[kind].insert(1, (kid, 0))
-        keyring.save(env, ring)
-        reload_mod.reload(env, st, wait=True)
+        # nothing changes if this fails: the keyring as it was, no new files
+        with keyring.kept_unless_done(env):
+            keyring.prune(env)
+            ring = keyring.load(env)
+            for kind, kid in new.items():
+                keyring.make_key(env, kind, kid)
+                made.append((kind, kid))
+            # 1: the new ids are accepted everywhere, the old ones still sign
+            for kind, kid in new.items():
+                ring[kind].insert(1, (kid, 0))
+            keyring.save(env, ring)
+            reload_mod.reload(env, st, wait=True)
     except BaseException:
-        # nothing changed: the old keyring and no new files
-        if had_ring:
-            keyring.save(env, before)
-        elif os.path.exists(keyring.path(env)):
-            os.unlink(keyring.path(env))
         for kind, kid in made:
-            for name in (keyring.FILES[kind] % kid, "jwt-%s.pub.pem" % kid):
-                try:
-                    os.unlink(os.path.join(env.keys, name))
-                except FileNotFoundError:
-                    pass
+            keyring.remove_key(env, kind, kid)
         raise
     # 2: the new ids sign; the old ones are accepted until their tokens expire
     now = int(time.time())

@@ -147,13 +147,16 @@ def wait_replaced(old_nginx, old_workers, seconds=30):
 
 def reload(env, stack, wait=False):
     """Validate, install, signal. Returns a line for the operator."""
-    keyring.prune(env)
     nginx, workers = stack.pid("nginx"), stack.pid("workers")
     if not nginx:
         raise MallctlError("edge is not running", 3)
     if not workers:
         raise MallctlError("workers are not running", 3)
-    new = validate(env)
+    # retired key ids whose tokens have expired leave with this reload; a
+    # refused one keeps the keyring as it was
+    with keyring.kept_unless_done(env):
+        keyring.prune(env)
+        new = validate(env)
     install(env, new)
     old_nginx, old_workers = procs.children(nginx), procs.children(workers)
     os.kill(nginx, signal.SIGHUP)

@@ -4,17 +4,17 @@ carrier simulators, the workers, the edge), each by its pid file."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
-from . import procs
+from . import keyring, procs
 from .env import MallctlError, ROOT
 
-# name -> port variable, in start order (the preflight and status use it)
+# the processes of a stack, by pid file name, in start order
 COMPONENTS = ("redis", "wechat-sim", "carrier-sim", "workers", "nginx")
 
 
 def say(msg):
-    import sys
     print("mallctl: " + msg, file=sys.stderr, flush=True)
 
 
@@ -135,7 +135,6 @@ class Stack:
 
     # --- whole stack ----------------------------------------------------------
     def start(self):
-        from . import keyring
         self.check_built()
         self.preflight_ports()
         keyring.prune(self.env)
