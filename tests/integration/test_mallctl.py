@@ -163,8 +163,14 @@ def test_rotate_keys_keeps_old_tokens_and_signs_with_new_ids(ops_stack):
     before = login(st)
     old_kid, old_skid = jwt_header(before["access_token"])["kid"], \
         jwt_claims(before["access_token"])["skid"]
+    ticket = st.key("tls_ticket.key")
+    if not os.path.exists(ticket):          # the stack's TLS may not have them
+        fd = os.open(ticket, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, os.urandom(80))
+        os.close(fd)
+    old_ticket = open(ticket, "rb").read()
     secrets_before = {n: open(st.key(n), "rb").read() for n in os.listdir(st.keys_dir)
-                      if n.endswith(".key") or n.endswith(".pem")}
+                      if (n.endswith(".key") or n.endswith(".pem")) and "tls_ticket" not in n}
 
     r = st.mallctl("rotate-keys", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -179,6 +185,10 @@ def test_rotate_keys_keeps_old_tokens_and_signs_with_new_ids(ops_stack):
             assert data.decode(errors="replace") not in r.stdout + r.stderr, n
             assert stat.S_IMODE(os.stat(st.key(n)).st_mode) == 0o600, n
     assert all(open(st.key(n), "rb").read() == v for n, v in secrets_before.items())
+    # TLS session tickets: the current key is now the previous one
+    assert open(st.key("tls_ticket.prev.key"), "rb").read() == old_ticket
+    fresh = open(ticket, "rb").read()
+    assert len(fresh) == 80 and fresh != old_ticket
 
     # a token (and its sign key) from before the rotation still works
     assert me(st, before).status_code == 200

@@ -170,6 +170,8 @@ def rotate_tls_tickets(env):
         return False
     fresh = cur + ".new"
     write_private(fresh, secrets.token_bytes(80))
-    os.replace(cur, os.path.join(env.keys, "tls_ticket.prev.key"))
+    prev = os.path.join(env.keys, "tls_ticket.prev.key")
+    os.chmod(cur, 0o600)
+    os.replace(cur, prev)
     os.replace(fresh, cur)
     return True
