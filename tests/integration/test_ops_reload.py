@@ -53,12 +53,20 @@ def test_reloads_under_load_drop_nothing(ops_stack):
     assert requests.get(cached, timeout=10).headers.get("X-Mall-Cache") == "HIT"
     assert st.mallctl("block", "ip", blocked_ip, check=False).returncode == 0
 
+    def edge_self():
+        return requests.get(st.admin + "/status/edge", timeout=10).json()["edge"]
+
     with Load(st) as load:
         assert load.wait_for(50), load.summary()
-        # 1. a plain reload, twice
+        # 1. a plain reload, twice: new nginx workers of the same master
+        #    answer for the new configuration
         for _ in range(2):
+            before = edge_self()
             r = reload(st)
             assert r.returncode == 0, r.stderr
+            now = edge_self()
+            assert now["master_pid"] == before["master_pid"]
+            assert now["pid"] != before["pid"] and now["loaded_at"] >= before["loaded_at"]
             assert load.wait_for(30), load.summary()
 
         # 2. a new WAF rule: not blocking before, blocking after
