@@ -24,9 +24,10 @@ DEB_PACKAGES=(
     nginx-core nginx-dev libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libcjson-dev libmaxminddb-dev mmdb-bin
     libevent-dev libcurl4-openssl-dev libhyperscan-dev
-    redis-server redis-tools logrotate
+    redis-server redis-tools
     libcmocka-dev python3-pytest python3-requests python3-cryptography
     build-essential pkg-config openssl ca-certificates
+    logrotate
 )
 BENCH_PACKAGES=(wrk)
 # libFuzzer and the sanitizer runtimes (tests/fuzz)
