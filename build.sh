@@ -28,6 +28,7 @@ DEB_PACKAGES=(
     libcmocka-dev python3-pytest python3-requests python3-cryptography
     build-essential pkg-config openssl ca-certificates
     prometheus
+    logrotate
 )
 BENCH_PACKAGES=(wrk)
 # libFuzzer and the sanitizer runtimes (tests/fuzz)

@@ -167,10 +167,52 @@ MALL_NGINX=${MALL_NGINX:-/usr/sbin/nginx}
 MALL_REDIS_SERVER=${MALL_REDIS_SERVER:-/usr/bin/redis-server}
 MALL_PYTHON=${MALL_PYTHON:-/usr/bin/python3}
 
-# render TEMPLATE OUTPUT: replace every @@NAME@@ with the value of $NAME.
-# An unknown placeholder is an error, so a typo never reaches nginx.
+# Key ids in use (docs/architecture.md "Key material"; `mallctl
+# rotate-keys` writes them): $MALL_KEYS_DIR/keyring has one line per kind,
+# "jwt|sign|edge ID[@UNTIL]...", the current (signing) id first, older ones
+# accepted until UNTIL (unix s; mallctl drops them after). No keyring: the
+# ids mall-keys.sh makes, k1, s1 and e1.
+mall_key_ids() {   # mall_key_ids KIND DEFAULT
+    _ids=""
+    [ -f "$MALL_KEYS_DIR/keyring" ] &&
+        _ids=$(sed -n "s/^$1[[:space:]]//p" "$MALL_KEYS_DIR/keyring" | head -n 1 |
+               sed 's/@[0-9]*//g')
+    printf '%s' "${_ids:-$2}"
+}
+
+# The key directives of both configs from the keyring, for mall_render:
+# MALL_{AUTH_KEYS,SIGN_SECRETS,EDGE_KEYS}_CONF (nginx, on one line) and
+# MALL_WORKER_{JWT_KEYS,SIGN_SECRETS,EDGE_KEYS}_CONF (one per line).
+mall_key_conf_vars() {
+    _k=$MALL_KEYS_DIR
+    MALL_AUTH_KEYS_CONF="" MALL_WORKER_JWT_KEYS_CONF="" _first=""
+    for _id in $(mall_key_ids jwt k1); do
+        MALL_AUTH_KEYS_CONF="$MALL_AUTH_KEYS_CONF mall_auth_key $_id ES256 $_k/jwt-$_id.pub.pem;"
+        MALL_WORKER_JWT_KEYS_CONF="${MALL_WORKER_JWT_KEYS_CONF}jwt_key $_id $_k/jwt-$_id.pem
+"
+        : "${_first:=$_id}"
+    done
+    MALL_WORKER_JWT_KEYS_CONF="${MALL_WORKER_JWT_KEYS_CONF}jwt_sign_kid $_first"
+    MALL_SIGN_SECRETS_CONF="" MALL_WORKER_SIGN_SECRETS_CONF=""
+    for _id in $(mall_key_ids sign s1); do
+        MALL_SIGN_SECRETS_CONF="$MALL_SIGN_SECRETS_CONF mall_sign_secret $_id $_k/sign-$_id.key;"
+        MALL_WORKER_SIGN_SECRETS_CONF="${MALL_WORKER_SIGN_SECRETS_CONF:+$MALL_WORKER_SIGN_SECRETS_CONF
+}sign_secret $_id $_k/sign-$_id.key"
+    done
+    MALL_EDGE_KEYS_CONF="" MALL_WORKER_EDGE_KEYS_CONF=""
+    for _id in $(mall_key_ids edge e1); do
+        MALL_EDGE_KEYS_CONF="$MALL_EDGE_KEYS_CONF mall_edge_key $_id $_k/edge-$_id.key;"
+        MALL_WORKER_EDGE_KEYS_CONF="${MALL_WORKER_EDGE_KEYS_CONF:+$MALL_WORKER_EDGE_KEYS_CONF
+}edge_key $_id $_k/edge-$_id.key"
+    done
+}
+
+# render TEMPLATE OUTPUT: replace every @@NAME@@ with the value of $NAME
+# (a value of several lines becomes several lines). An unknown placeholder
+# is an error, so a typo never reaches nginx.
 mall_render() {
     _tmpl=$1 _out=$2
+    mall_key_conf_vars
     _names=$(grep -o '@@[A-Z0-9_]*@@' "$_tmpl" | sort -u | tr -d @)
     _script=""
     for _n in $_names; do
@@ -179,7 +221,7 @@ mall_render() {
             echo "mall_render: $_tmpl uses @@$_n@@ but \$$_n is not set" >&2
             return 1
         fi
-        _v=$(printf '%s' "$_v" | sed 's/[|&\\]/\\&/g')
+        _v=$(printf '%s' "$_v" | sed 's/[|&\\]/\\&/g; $!s/$/\\/')
         _script="$_script s|@@$_n@@|$_v|g;"
     done
     sed "$_script" "$_tmpl" >"$_out.tmp" && mv "$_out.tmp" "$_out"

@@ -73,16 +73,6 @@ typedef struct {
 } ngx_http_mall_metrics_sh_t;
 
 
-/* a zone's figures, copied out under its lock */
-typedef struct {
-    ngx_str_t                      name;
-    ngx_shm_zone_t                *zone;
-    uint64_t                       size;      /* bytes */
-    uint64_t                       used;      /* bytes of used slab pages */
-    uint64_t                       c[4];      /* store: entries, evictions,
-                                                 expired, failures */
-    ngx_uint_t                     store;     /* c[] is valid */
-} ngx_http_mall_metrics_zone_t;
 
 
 typedef struct {
@@ -94,8 +84,6 @@ typedef struct {
 static ngx_int_t ngx_http_mall_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_mall_metrics_log_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mall_metrics_zones(ngx_http_request_t *r,
-    ngx_array_t *zones);
 static ngx_int_t ngx_http_mall_metrics_add_zone(ngx_array_t *zones,
     ngx_shm_zone_t *zone, ngx_uint_t store);
 static void ngx_http_mall_metrics_family(ngx_http_mall_metrics_out_t *o,
@@ -449,7 +437,7 @@ ngx_http_mall_metrics_handler(ngx_http_request_t *r)
 
 /* The module's zones, each once, with their size and store figures. */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_mall_metrics_zones(ngx_http_request_t *r, ngx_array_t *zones)
 {
     ngx_uint_t                    i;
@@ -487,6 +475,16 @@ ngx_http_mall_metrics_zones(ngx_http_request_t *r, ngx_array_t *zones)
     }
 
     return NGX_OK;
+}
+
+
+/* 1 while the Redis follower is connected (mall_redis_connected) */
+
+ngx_uint_t
+ngx_http_mall_metrics_redis_up(void)
+{
+    return ngx_http_mall_metrics_sh
+           && ngx_http_mall_metrics_sh->redis_connected;
 }
 
 

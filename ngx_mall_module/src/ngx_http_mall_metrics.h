@@ -55,8 +55,27 @@
 #define NGX_HTTP_MALL_M_SIGN_N              13
 
 
+/* a zone's figures, copied out under its lock */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_shm_zone_t                *zone;
+    uint64_t                       size;      /* bytes */
+    uint64_t                       used;      /* bytes of used slab pages */
+    uint64_t                       c[4];      /* store: entries, evictions,
+                                                 expired, failures */
+    ngx_uint_t                     store;     /* c[] is valid */
+} ngx_http_mall_metrics_zone_t;
+
+
 ngx_int_t ngx_http_mall_metrics_init(ngx_conf_t *cf);
+/* every zone of the module, each once, into zones (of the above) */
+ngx_int_t ngx_http_mall_metrics_zones(ngx_http_request_t *r,
+    ngx_array_t *zones);
+ngx_uint_t ngx_http_mall_metrics_redis_up(void);
 char *ngx_http_mall_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* ngx_http_mall_edge_status.c: the edge's part of `mallctl status` */
+char *ngx_http_mall_edge_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_mall_metrics_handler(ngx_http_request_t *r);
 
 void ngx_http_mall_metrics_denied(ngx_http_request_t *r, ngx_uint_t status);

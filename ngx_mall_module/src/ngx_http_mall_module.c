@@ -343,6 +343,13 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mall_edge_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mall_edge_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mall_cache_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_mall_cache_status,

@@ -37,13 +37,20 @@ TEST_PORTS = {name: port + _PORT_OFFSET for name, port in {
 }.items()}
 
 
+# The operations tests (reloads under load, key rotation, log rotation)
+# change what every other test relies on, so they get a stack of their own
+# on these ports: the test ports + 40.
+OPS_PORT_SHIFT = 40
+
+
 class Stack:
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, ports=None):
         self.run_dir = run_dir
         self.build_dir = BUILD
         self.keys_dir = os.path.join(run_dir, "keys")
         self.env = dict(os.environ)
-        self.env.update({k: str(v) for k, v in TEST_PORTS.items()})
+        p = TEST_PORTS if ports is None else ports
+        self.env.update({k: str(v) for k, v in p.items()})
         self.env.update({
             "MALL_RUN_DIR": run_dir,
             "MALL_BUILD_DIR": BUILD,
@@ -58,7 +65,6 @@ class Stack:
             # stack (test_fraud_orders.py turns it on for itself)
             "MALL_RISK_ORDERS_PER_ADDRESS": "0",
         })
-        p = TEST_PORTS
         self.edge = "http://127.0.0.1:%d" % p["MALL_EDGE_PORT"]
         self.edge_tls = "https://127.0.0.1:%d" % p["MALL_EDGE_TLS_PORT"]
         self.admin = "http://127.0.0.1:%d" % p["MALL_ADMIN_PORT"]
@@ -158,10 +164,13 @@ class Stack:
         return self.http.request(method, self.edge + path, **kw)
 
 
-@pytest.fixture(scope="session")
-def stack():
-    run_dir = tempfile.mkdtemp(prefix="mall-it-")
-    s = Stack(run_dir)
+def _stack(prefix, ports=None, world_x=False):
+    run_dir = tempfile.mkdtemp(prefix=prefix)
+    if world_x:
+        # nginx workers (user nobody under root) reopen the logs themselves
+        # on USR1: they must reach logs/ through the runtime dir
+        os.chmod(run_dir, 0o711)
+    s = Stack(run_dir, ports)
     try:
         s.start()
         yield s
@@ -174,6 +183,20 @@ def stack():
             shutil.rmtree(run_dir, ignore_errors=True)
     assert not reports, "sanitizer reports in the stack's logs:\n" + \
         "\n".join(reports)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    yield from _stack("mall-it-")
+
+
+@pytest.fixture(scope="session")
+def ops_stack():
+    """A second whole stack (test ports + OPS_PORT_SHIFT) for the tests that
+    reload it under load, rotate its keys and its logs."""
+    ports = {k: v + OPS_PORT_SHIFT for k, v in TEST_PORTS.items()}
+    ports.setdefault("MALL_WORKER_ADMIN_PORT", 19102 + _PORT_OFFSET + OPS_PORT_SHIFT)
+    yield from _stack("mall-ops-", ports, world_x=True)
 
 
 _client_seq = iter(range(1, 1 << 16))
