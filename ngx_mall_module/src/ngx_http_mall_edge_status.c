@@ -79,7 +79,7 @@ ngx_http_mall_edge_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    mmdb = mmcf->fraud.mmdb;
+    mmdb = mmcf->fraud.country.mmdb;
     dbtype = mmdb && mmdb->metadata.database_type
              ? mmdb->metadata.database_type : "";
 

@@ -41,7 +41,8 @@ class Stack:
         e = self.env
         for name, var in (("redis", "MALL_REDIS_PORT"), ("wechat-sim", "MALL_SIM_PORT"),
                           ("carrier-sim", "MALL_CARRIER_SIM_PORT"),
-                          ("workers", "MALL_WORKER_PORT"), ("nginx", "MALL_EDGE_PORT"),
+                          ("workers", "MALL_WORKER_PORT"),
+                          ("workers", "MALL_WORKER_ADMIN_PORT"), ("nginx", "MALL_EDGE_PORT"),
                           ("nginx", "MALL_EDGE_TLS_PORT"), ("nginx", "MALL_ADMIN_PORT")):
             if self.pid(name):
                 continue
