@@ -72,6 +72,16 @@ typedef struct {
 } ngx_http_mall_cache_entry_t;
 
 
+/* An entry copied out of the zone, split into its parts. */
+typedef struct {
+    ngx_http_mall_cache_entry_t    e;
+    ngx_str_t                      ctype;
+    ngx_str_t                      headers;
+    ngx_str_t                      body;
+    ngx_uint_t                     gzip;
+} ngx_http_mall_cache_resp_t;
+
+
 typedef struct {
     ngx_str_t                      name;
     ngx_shm_zone_t                *zone;
@@ -169,6 +179,32 @@ char *ngx_http_mall_cache_merge_loc_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_mall_cache_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_mall_cache_handler(ngx_http_request_t *r);
+
+/* ngx_http_mall_cache.c */
+void ngx_http_mall_cache_unlock_fill(ngx_http_mall_cache_ctx_t *ctx,
+    ngx_uint_t locked);
+ngx_http_mall_cache_ctx_t *ngx_http_mall_cache_get_ctx(
+    ngx_http_request_t *r);
+
+/* ngx_http_mall_cache_serve.c */
+u_char *ngx_http_mall_cache_copy(ngx_pool_t *pool, u_char *v,
+    ngx_http_mall_cache_entry_t *e, ngx_int_t variant, size_t *len);
+void ngx_http_mall_cache_parse(u_char *p, ngx_http_mall_cache_resp_t *resp,
+    ngx_uint_t full, ngx_uint_t gzip);
+ngx_int_t ngx_http_mall_cache_send(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp);
+ngx_int_t ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp);
+ngx_uint_t ngx_http_mall_cache_accepts_gzip(ngx_http_request_t *r);
+ngx_int_t ngx_http_mall_cache_state_header(ngx_http_request_t *r,
+    ngx_uint_t state);
+
+/* ngx_http_mall_cache_fill.c */
+void ngx_http_mall_cache_filter_init(void);
+
+/* ngx_http_mall_cache_policy.c */
+ngx_int_t ngx_http_mall_cache_policy(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx);
 
 /* ngx_http_mall_cache_key.c */
 ngx_int_t ngx_http_mall_cache_key(ngx_pool_t *pool,
