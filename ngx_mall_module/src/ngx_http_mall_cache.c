@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_mall_cache_wait(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx);
 static void ngx_http_mall_cache_wait_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_cache_refresh(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, u_char *stored);
+static ngx_int_t ngx_http_mall_cache_invalidating(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx);
 static void ngx_http_mall_cache_cleanup(void *data);
 
@@ -58,7 +60,7 @@ ngx_http_mall_cache_handler(ngx_http_request_t *r)
     conf = &mlcf->cache;
 
     if (conf->zone == NULL || r != r->main
-        || !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+        || (r->method & (NGX_HTTP_OPTIONS|NGX_HTTP_TRACE)))
     {
         return NGX_DECLINED;
     }
@@ -87,6 +89,7 @@ ngx_http_mall_cache_handler(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->czone = conf->zone;
+    ctx->conf = conf;
     ctx->valid = conf->valid;
     ctx->swr = conf->swr;
     ctx->sie = conf->sie;
@@ -102,6 +105,14 @@ ngx_http_mall_cache_handler(ngx_http_request_t *r)
 
     cln->handler = ngx_http_mall_cache_cleanup;
     cln->data = ctx;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        /* an unsafe method: its success invalidates the entry (§4.4) */
+        return ngx_http_mall_cache_invalidating(r, ctx);
+    }
+
+    /* client preconditions are evaluated here, against the entry */
+    r->disable_not_modified = 1;
 
     if (conf->key) {
         if (ngx_http_complex_value(r, conf->key, &key) != NGX_OK) {
@@ -153,7 +164,8 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     size_t                        len;
     uint64_t                      now;
     ngx_int_t                     rc, variant;
-    ngx_uint_t                    gzip, refresh;
+    ngx_str_t                     ce;
+    ngx_uint_t                    gzip, refresh, forced;
     ngx_shm_zone_t               *zone;
     ngx_http_mall_shm_node_t     *sn;
     ngx_http_mall_cache_resp_t    resp;
@@ -163,7 +175,8 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     zone = ctx->czone->zone;
     stats = ctx->czone->stats;
     now = ngx_http_mall_now_ms();
-    gzip = ngx_http_mall_cache_accepts_gzip(r);
+    gzip = ngx_http_mall_cache_accepts(r, (u_char *) "gzip", 4);
+    forced = ngx_http_mall_cache_request_no_cache(r);
     refresh = 0;
     buf = NULL;
     len = 0;
@@ -172,16 +185,47 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
 
     sn = ngx_http_mall_shm_find_locked(zone, ctx->key.data, ctx->key.len, now);
 
-    if (sn) {
+    if (sn && sn->value_len >= sizeof(ngx_http_mall_cache_entry_t)) {
         v = ngx_http_mall_shm_value(sn);
         ngx_memcpy(&e, v, sizeof(ngx_http_mall_cache_entry_t));
 
+        if (e.magic != NGX_HTTP_MALL_CACHE_MAGIC) {
+            /* written by another layout: a miss, replaced by the fill */
+            goto absent;
+        }
+
+        if (r->headers_in.authorization
+            && !(e.flags & NGX_HTTP_MALL_CACHE_F_SHARED))
+        {
+            /* §3.5: not for a request with credentials */
+            ngx_http_mall_shm_unlock(zone);
+            ctx->key.len = 0;
+            ctx->state = NGX_HTTP_MALL_CACHE_BYPASS;
+            (void) ngx_atomic_fetch_add(&stats->bypass, 1);
+            return NGX_DECLINED;
+        }
+
+        if (e.flags & NGX_HTTP_MALL_CACHE_F_ENCODED) {
+            /* stored content-encoded: only for a client that accepts it */
+            ngx_http_mall_cache_parse(v, &resp, 0, 0);
+
+            if (ngx_http_mall_cache_header_find(&resp.headers,
+                                                "Content-Encoding", 16, &ce)
+                != NGX_OK
+                || !ngx_http_mall_cache_accepts(r, ce.data, ce.len))
+            {
+                goto absent;
+            }
+        }
+
         variant = (gzip && e.gzip_len) ? 1 : 0;
 
-        if (now < e.fresh) {
+        if (now < e.fresh && !forced
+            && !(e.flags & NGX_HTTP_MALL_CACHE_F_NOCACHE))
+        {
             ctx->state = NGX_HTTP_MALL_CACHE_HIT;
 
-        } else if (now < e.swr) {
+        } else if (now < e.swr && !forced) {
 
             if (e.updating > now) {
                 ctx->state = NGX_HTTP_MALL_CACHE_UPDATING;
@@ -196,15 +240,30 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
                 ctx->state = NGX_HTTP_MALL_CACHE_STALE;
                 ctx->seq = stats->purge_seq;
                 refresh = 1;
+
+                /* the whole entry: the refresh revalidates it */
+                variant = 2;
             }
 
-        } else if (now < e.sie && r->method == NGX_HTTP_GET
-                   && ctx->stale == NULL)
+        } else if (r->method == NGX_HTTP_GET && ctx->stale == NULL
+                   && ((e.flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS)
+                       || now < e.sie))
         {
-            /* kept in case the workers fail: the whole entry */
+            /*
+             * kept to be revalidated (a 304 serves it), or in case the
+             * workers fail (stale-if-error): the whole entry
+             */
             ctx->stale = ngx_http_mall_cache_copy(r->pool, v, &e, 2,
                                                   &ctx->stale_len);
+            ctx->stale_sie = e.sie;
+            ctx->revalidate = (e.flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS)
+                              ? 1 : 0;
             variant = -1;
+
+            if (ctx->stale == NULL) {
+                ngx_http_mall_shm_unlock(zone);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
 
         } else {
             variant = -1;
@@ -214,6 +273,8 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
             buf = ngx_http_mall_cache_copy(r->pool, v, &e, variant, &len);
         }
     }
+
+absent:
 
     if (ctx->state != NGX_HTTP_MALL_CACHE_NONE) {
         ngx_http_mall_shm_unlock(zone);
@@ -239,12 +300,12 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
         ctx->waiting = 0;
         ctx->served = 1;
 
-        if (refresh && ngx_http_mall_cache_refresh(r, ctx) != NGX_OK) {
+        if (refresh && ngx_http_mall_cache_refresh(r, ctx, buf) != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "mall_cache: cannot start a background refresh");
         }
 
-        ngx_http_mall_cache_parse(buf, &resp, 0, variant);
+        ngx_http_mall_cache_parse(buf, &resp, variant == 2, gzip);
 
         rc = ngx_http_mall_cache_send(r, ctx, &resp);
         ngx_http_finalize_request(r, rc);
@@ -284,11 +345,67 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
 
     ngx_http_mall_shm_unlock(zone);
 
+    /*
+     * the origin is asked for a full answer to store, or, for an entry
+     * with validators, whether the stored one is still current
+     */
+
+    if (ctx->stale) {
+        ngx_http_mall_cache_parse(ctx->stale, &resp, 1, 0);
+    }
+
+    if (ngx_http_mall_cache_origin_headers(r, &r->headers_in.headers,
+                                           ctx->revalidate ? &resp : NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
 miss:
 
     ctx->waiting = 0;
     ctx->state = NGX_HTTP_MALL_CACHE_MISS;
     (void) ngx_atomic_fetch_add(&stats->misses, 1);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * POST, PUT, DELETE, PATCH or an unknown method: the key of its URI is
+ * kept, and the header filter invalidates it if the origin succeeds.
+ */
+
+static ngx_int_t
+ngx_http_mall_cache_invalidating(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+    ngx_str_t  key;
+
+    if (ctx->conf->key) {
+        if (ngx_http_complex_value(r, ctx->conf->key, &key) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_mall_cache_key(r->pool, ctx->conf, &key, &key,
+                                     &ctx->key);
+        if (rc == NGX_OK) {
+            ctx->key.len = 1 + key.len;
+            ngx_memcpy(ctx->key.data + 1, key.data, key.len);
+        }
+
+    } else {
+        rc = ngx_http_mall_cache_key(r->pool, ctx->conf, &r->uri, &r->args,
+                                     &ctx->key);
+    }
+
+    if (rc != NGX_OK || ctx->key.len > NGX_HTTP_MALL_SHM_KEY_MAX) {
+        ctx->key.len = 0;
+        return NGX_DECLINED;
+    }
+
+    ctx->invalidate = 1;
 
     return NGX_DECLINED;
 }
@@ -350,8 +467,9 @@ ngx_http_mall_cache_wait_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_mall_cache_refresh(ngx_http_request_t *r,
-    ngx_http_mall_cache_ctx_t *ctx)
+    ngx_http_mall_cache_ctx_t *ctx, u_char *stored)
 {
+    ngx_http_mall_cache_resp_t   resp;
     ngx_http_request_t          *sr;
     ngx_http_mall_ctx_t         *mctx;
     ngx_http_variable_value_t   *vv;
@@ -380,6 +498,25 @@ ngx_http_mall_cache_refresh(ngx_http_request_t *r,
     sctx->request = sr;
     sctx->state = NGX_HTTP_MALL_CACHE_NONE;
     sctx->stale = NULL;
+    sctx->revalidate = 0;
+
+    /* conditional when the entry has validators: a 304 refreshes it */
+
+    ngx_http_mall_cache_parse(stored, &resp, 1, 0);
+
+    if (resp.e.flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS) {
+        sctx->stale = stored;
+        sctx->stale_sie = 0;
+        sctx->revalidate = 1;
+    }
+
+    if (ngx_http_mall_cache_origin_headers(r, &sr->headers_in.headers,
+                                           sctx->revalidate ? &resp : NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     sctx->filler = 0;
     sctx->served = 0;
     sctx->waiting = 0;
@@ -456,6 +593,3 @@ ngx_http_mall_cache_get_ctx(ngx_http_request_t *r)
 
     return mctx->cache;
 }
-
-
-/* "X-Mall-Cache: <state>", for mall_cache_status_header. */

@@ -302,6 +302,94 @@ ngx_http_mall_cache_defaults(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* mall_cache_heuristic <N>% <max-time> | off */
+
+char *
+ngx_http_mall_cache_heuristic(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mall_loc_conf_t *mlcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (mlcf->cache.heuristic != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        mlcf->cache.heuristic = 0;
+        mlcf->cache.heuristic_max = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts != 3 || value[1].len < 2
+        || value[1].data[value[1].len - 1] != '%')
+    {
+        return "takes \"<N>% <max-time>\" or \"off\"";
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len - 1);
+    if (n == NGX_ERROR || n > 100) {
+        return "takes a percentage of 0% to 100%";
+    }
+
+    mlcf->cache.heuristic = n;
+    mlcf->cache.heuristic_max = ngx_parse_time(&value[2], 1);
+
+    if (mlcf->cache.heuristic_max == (time_t) NGX_ERROR) {
+        return "has an invalid max-time";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* mall_cache_targeted_fields <Field> ... | off (RFC 9213) */
+
+char *
+ngx_http_mall_cache_targeted(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mall_loc_conf_t *mlcf = conf;
+
+    ngx_str_t   *value, *s;
+    ngx_uint_t   i;
+
+    if (mlcf->cache.targeted != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        mlcf->cache.targeted = NULL;
+        return NGX_CONF_OK;
+    }
+
+    mlcf->cache.targeted = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                            sizeof(ngx_str_t));
+    if (mlcf->cache.targeted == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0 || value[i].len > 0xffff) {
+            return "takes field names";
+        }
+
+        s = ngx_array_push(mlcf->cache.targeted);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 void
 ngx_http_mall_cache_create_loc_conf(ngx_http_mall_cache_loc_conf_t *conf)
 {
@@ -320,6 +408,13 @@ ngx_http_mall_cache_create_loc_conf(ngx_http_mall_cache_loc_conf_t *conf)
     conf->sie = NGX_CONF_UNSET;
     conf->lock_timeout = NGX_CONF_UNSET_MSEC;
     conf->status_header = NGX_CONF_UNSET;
+    conf->heuristic = NGX_CONF_UNSET_UINT;
+    conf->heuristic_max = NGX_CONF_UNSET;
+    conf->targeted = NGX_CONF_UNSET_PTR;
+    conf->set_cookie = NGX_CONF_UNSET_UINT;
+    conf->max_variants = NGX_CONF_UNSET_UINT;
+    conf->ranges = NGX_CONF_UNSET;
+    conf->keep = NGX_CONF_UNSET;
 }
 
 
@@ -327,6 +422,8 @@ char *
 ngx_http_mall_cache_merge_loc_conf(ngx_conf_t *cf,
     ngx_http_mall_cache_loc_conf_t *prev, ngx_http_mall_cache_loc_conf_t *conf)
 {
+    ngx_str_t  *s;
+
     ngx_conf_merge_ptr_value(conf->zone, prev->zone, NULL);
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
     ngx_conf_merge_ptr_value(conf->ignore_args, prev->ignore_args, NULL);
@@ -336,6 +433,36 @@ ngx_http_mall_cache_merge_loc_conf(ngx_conf_t *cf,
     ngx_conf_merge_sec_value(conf->sie, prev->sie, 0);
     ngx_conf_merge_msec_value(conf->lock_timeout, prev->lock_timeout, 3000);
     ngx_conf_merge_value(conf->status_header, prev->status_header, 1);
+
+    if (conf->heuristic == NGX_CONF_UNSET_UINT) {
+        conf->heuristic = (prev->heuristic == NGX_CONF_UNSET_UINT)
+                          ? 10 : prev->heuristic;
+        conf->heuristic_max = (prev->heuristic_max == NGX_CONF_UNSET)
+                              ? 86400 : prev->heuristic_max;
+    }
+
+    if (conf->targeted == NGX_CONF_UNSET_PTR) {
+        if (prev->targeted == NGX_CONF_UNSET_PTR) {
+            prev->targeted = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+            if (prev->targeted == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            s = ngx_array_push(prev->targeted);
+            if (s == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_str_set(s, "CDN-Cache-Control");
+        }
+
+        conf->targeted = prev->targeted;
+    }
+
+    ngx_conf_merge_uint_value(conf->set_cookie, prev->set_cookie, 0);
+    ngx_conf_merge_uint_value(conf->max_variants, prev->max_variants, 8);
+    ngx_conf_merge_value(conf->ranges, prev->ranges, 1);
+    ngx_conf_merge_sec_value(conf->keep, prev->keep, 600);
 
     return NGX_CONF_OK;
 }

@@ -21,12 +21,17 @@
 static ngx_int_t ngx_http_mall_cache_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mall_cache_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_int_t ngx_http_mall_cache_swap(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mall_cache_origin_view(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mall_cache_revalidated(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx);
+static ngx_int_t ngx_http_mall_cache_swap(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, u_char *entry, ngx_uint_t state);
 static ngx_int_t ngx_http_mall_cache_capture(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_chain_t *in);
 static void ngx_http_mall_cache_store(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx);
+static u_char *ngx_http_mall_cache_write(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *gz);
 static ngx_int_t ngx_http_mall_cache_gzip(ngx_pool_t *pool, u_char *in,
     size_t len, ngx_str_t *out);
 
@@ -71,11 +76,26 @@ ngx_http_mall_cache_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    if (ctx->invalidate) {
+        ngx_http_mall_cache_invalidate(r, ctx);
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_mall_cache_origin_view(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->revalidate && r->headers_out.status == NGX_HTTP_NOT_MODIFIED) {
+        return ngx_http_mall_cache_revalidated(r, ctx);
+    }
+
     if (ctx->stale && !ctx->refresh
         && (r->headers_out.status >= NGX_HTTP_INTERNAL_SERVER_ERROR
-            || r->headers_out.status == 0))
+            || r->headers_out.status == 0)
+        && ngx_http_mall_now_ms() < ctx->stale_sie)
     {
-        return ngx_http_mall_cache_swap(r, ctx);
+        return ngx_http_mall_cache_swap(r, ctx, ctx->stale,
+                                        NGX_HTTP_MALL_CACHE_STALE);
     }
 
     store = ngx_http_mall_cache_policy(r, ctx);
@@ -125,21 +145,132 @@ ngx_http_mall_cache_header_filter(ngx_http_request_t *r)
 
 
 /*
- * stale-if-error: the workers answered 5xx, timed out or are down (nginx's
- * own 502/504, possibly through error_page), and a copy younger than its
- * stale-if-error window exists: its headers replace the error's here, and
- * the body filter sends its body instead of the error's.
+ * The response as the origin sent it: its Date (proxy_pass hides it, and
+ * nginx would write its own), without the fields its Connection names
+ * (hop-by-hop, RFC 9110 §7.6.1).
  */
 
 static ngx_int_t
-ngx_http_mall_cache_swap(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
+ngx_http_mall_cache_origin_view(ngx_http_request_t *r)
+{
+    u_char           *p, *n, *last;
+    ngx_table_elt_t  *h, *date, *conn;
+
+    if (r->upstream == NULL) {
+        return NGX_OK;
+    }
+
+    date = r->upstream->headers_in.date;
+
+    if (date && r->headers_out.date == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = *date;
+        h->hash = 1;
+        r->headers_out.date = h;
+    }
+
+    conn = r->upstream->headers_in.connection;
+
+    if (conn == NULL) {
+        return NGX_OK;
+    }
+
+    p = conn->value.data;
+    last = p + conn->value.len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        n = p;
+        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        if (p == n) {
+            continue;
+        }
+
+        for ( ;; ) {
+            h = ngx_http_mall_find_header(&r->headers_out.headers,
+                                          (char *) n, p - n);
+            if (h == NULL) {
+                break;
+            }
+
+            h->hash = 0;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The origin answered 304 to the stored validators: the stored headers
+ * are updated from it (§4.3.4) and the entry rewritten with its body;
+ * the client gets that entry (REVALIDATED), or a 304 of its own.
+ */
+
+static ngx_int_t
+ngx_http_mall_cache_revalidated(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx)
+{
+    u_char                      *v;
+    ngx_str_t                    gz, body;
+    ngx_http_mall_cache_resp_t   stored;
+
+    ngx_http_mall_cache_parse(ctx->stale, &stored, 1, 0);
+
+    v = NULL;
+
+    if (ngx_http_mall_cache_merge_304(r, ctx, &stored) == NGX_OK) {
+        body = stored.body;
+        gz.data = body.data + body.len;
+        gz.len = stored.e.gzip_len;
+
+        v = ngx_http_mall_cache_write(r, ctx, &body, &gz);
+    }
+
+    if (v == NULL) {
+        /* not storable any more: this once, the stored copy still */
+        ngx_http_mall_cache_unlock_fill(ctx, 0);
+        v = ctx->stale;
+    }
+
+    if (ctx->refresh) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    return ngx_http_mall_cache_swap(r, ctx, v,
+                                    NGX_HTTP_MALL_CACHE_REVALIDATED);
+}
+
+
+/*
+ * Replaces the origin's response by a stored entry: stale-if-error (the
+ * workers answered 5xx, timed out or are down: nginx's own 502/504,
+ * possibly through error_page, and a copy within its stale-if-error
+ * window exists), or a revalidated entry. Its headers replace the
+ * origin's here, and the body filter sends its body instead.
+ */
+
+static ngx_int_t
+ngx_http_mall_cache_swap(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx,
+    u_char *entry, ngx_uint_t state)
 {
     ngx_http_mall_cache_resp_t  resp;
 
     ngx_http_mall_cache_unlock_fill(ctx, 0);
 
-    ngx_http_mall_cache_parse(ctx->stale, &resp, 1,
-                              ngx_http_mall_cache_accepts_gzip(r));
+    ngx_http_mall_cache_parse(entry, &resp, 1,
+                              ngx_http_mall_cache_accepts(r, (u_char *) "gzip",
+                                                          4));
 
     if (ngx_list_init(&r->headers_out.headers, r->pool, 8,
                       sizeof(ngx_table_elt_t))
@@ -152,6 +283,7 @@ ngx_http_mall_cache_swap(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
     r->headers_out.content_encoding = NULL;
     r->headers_out.location = NULL;
     r->headers_out.refresh = NULL;
+    r->headers_out.date = NULL;
     r->headers_out.last_modified = NULL;
     r->headers_out.last_modified_time = -1;
     r->headers_out.content_range = NULL;
@@ -164,26 +296,36 @@ ngx_http_mall_cache_swap(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
     r->headers_out.link.nelts = 0;
     r->err_status = 0;
 
-    ctx->state = NGX_HTTP_MALL_CACHE_STALE;
+    ctx->state = state;
     ctx->swap = 1;
 
-    (void) ngx_atomic_fetch_add(&ctx->czone->stats->stale, 1);
+    if (state == NGX_HTTP_MALL_CACHE_STALE) {
+        (void) ngx_atomic_fetch_add(&ctx->czone->stats->stale, 1);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "mall_cache: workers failed, serving a stale copy");
+    }
+
+    (void) ngx_http_mall_cache_not_modified(r, &resp);
 
     if (ngx_http_mall_cache_set_headers(r, ctx, &resp) != NGX_OK) {
         return NGX_ERROR;
     }
 
     /* the body to send, kept for the body filter */
-    ctx->swap_body = resp.body;
+    if (resp.not_modified) {
+        ngx_str_null(&ctx->swap_body);
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "mall_cache: workers failed, serving a stale copy");
+    } else {
+        ctx->swap_body = resp.body;
+    }
+
+    /* the range filter runs after this one: no ranges of a swapped body */
+    r->allow_ranges = 0;
 
     return ngx_http_next_header_filter(r);
 }
 
-
-/* Response headers an entry does not keep (hop-by-hop, per response). */
 
 static ngx_int_t
 ngx_http_mall_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
@@ -297,83 +439,99 @@ ngx_http_mall_cache_capture(ngx_http_request_t *r,
 }
 
 
-/*
- * Writes the entry and indexes its tags, unless a purge ran since the
- * request started (its answer may predate the change: never store it).
- */
+/* The body as one piece, then the entry written with a gzip copy. */
 
 static void
 ngx_http_mall_cache_store(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
 {
-    u_char                       *v, *p, *body;
-    size_t                        vlen;
-    uint64_t                      now, expire;
-    ngx_int_t                     rc;
-    ngx_str_t                     gz;
-    ngx_shm_zone_t               *zone;
-    ngx_http_mall_cache_stats_t  *stats;
-    ngx_http_mall_cache_entry_t   e;
+    ngx_str_t  body, gz;
 
-    zone = ctx->czone->zone;
-    stats = ctx->czone->stats;
+    body.len = ctx->body_len;
 
     if (ctx->body && ctx->body->next == NULL) {
-        body = ctx->body->buf->pos;
+        body.data = ctx->body->buf->pos;
 
     } else {
-        body = ngx_pnalloc(r->pool, ctx->body_len + 1);
-        if (body == NULL) {
-            goto failed;
+        body.data = ngx_pnalloc(r->pool, ctx->body_len + 1);
+        if (body.data == NULL) {
+            ngx_http_mall_cache_unlock_fill(ctx, 0);
+            return;
         }
 
-        (void) ngx_http_mall_chain_copy(body, ctx->body);
+        (void) ngx_http_mall_chain_copy(body.data, ctx->body);
     }
 
-    /* compressed once per fill, never per hit */
+    /* compressed once per fill, never per hit; never twice */
 
     ngx_str_null(&gz);
 
-    if (ctx->body_len >= NGX_HTTP_MALL_CACHE_GZIP_MIN
-        && ngx_http_mall_cache_gzip(r->pool, body, ctx->body_len, &gz)
+    if (!(ctx->entry.flags & NGX_HTTP_MALL_CACHE_F_ENCODED)
+        && body.len >= NGX_HTTP_MALL_CACHE_GZIP_MIN
+        && ngx_http_mall_cache_gzip(r->pool, body.data, body.len, &gz)
            != NGX_OK)
     {
         ngx_str_null(&gz);
     }
 
-    if (gz.len >= ctx->body_len) {
+    if (gz.len >= body.len) {
         ngx_str_null(&gz);
     }
 
-    now = ngx_http_mall_now_ms();
+    if (ngx_http_mall_cache_write(r, ctx, &body, &gz) == NULL) {
+        ngx_http_mall_cache_unlock_fill(ctx, 0);
+    }
+}
 
-    ngx_memzero(&e, sizeof(ngx_http_mall_cache_entry_t));
-    e.fresh = now + ctx->ttl;
-    e.swr = e.fresh + ctx->ttl_swr;
-    e.sie = e.fresh + ctx->ttl_sie;
-    e.status = (uint32_t) ctx->http_status;
-    e.ctype_len = (uint32_t) ctx->ctype.len;
-    e.headers_len = (uint32_t) ctx->headers.len;
-    e.body_len = (uint32_t) ctx->body_len;
-    e.gzip_len = (uint32_t) gz.len;
 
-    expire = ngx_max(e.swr, e.sie);
+/*
+ * Writes ctx->entry with its headers and bodies, and indexes its tags,
+ * unless a purge ran since the request started (its answer may predate
+ * the change: never store it). Returns the value written (pool memory),
+ * or NULL.
+ */
+
+static u_char *
+ngx_http_mall_cache_write(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_str_t *body, ngx_str_t *gz)
+{
+    u_char                       *v, *p;
+    size_t                        vlen;
+    uint64_t                      now;
+    ngx_int_t                     rc;
+    ngx_shm_zone_t               *zone;
+    ngx_http_mall_cache_entry_t  *e;
+    ngx_http_mall_cache_stats_t  *stats;
+
+    zone = ctx->czone->zone;
+    stats = ctx->czone->stats;
+    e = &ctx->entry;
+
+    e->ctype_len = (uint32_t) ctx->ctype.len;
+    e->headers_len = (uint32_t) ctx->headers.len;
+    e->body_len = (uint32_t) body->len;
+    e->gzip_len = (uint32_t) gz->len;
 
     vlen = sizeof(ngx_http_mall_cache_entry_t) + ctx->ctype.len
-           + ctx->headers.len + ctx->body_len + gz.len;
+           + ctx->headers.len + body->len + gz->len;
 
     v = ngx_pnalloc(r->pool, vlen);
     if (v == NULL) {
-        goto failed;
+        return NULL;
     }
 
-    p = ngx_cpymem(v, &e, sizeof(ngx_http_mall_cache_entry_t));
+    p = ngx_cpymem(v, e, sizeof(ngx_http_mall_cache_entry_t));
     p = ngx_cpymem(p, ctx->ctype.data, ctx->ctype.len);
     p = ngx_cpymem(p, ctx->headers.data, ctx->headers.len);
-    p = ngx_cpymem(p, body, ctx->body_len);
 
-    if (gz.len) {
-        ngx_memcpy(p, gz.data, gz.len);
+    if (body->len) {
+        p = ngx_cpymem(p, body->data, body->len);
     }
+
+    if (gz->len) {
+        ngx_memcpy(p, gz->data, gz->len);
+    }
+
+    now = ngx_http_mall_now_ms();
 
     ngx_http_mall_shm_lock(zone);
 
@@ -382,13 +540,13 @@ ngx_http_mall_cache_store(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
 
     } else {
         rc = ngx_http_mall_shm_set_locked(zone, ctx->key.data, ctx->key.len,
-                                          v, vlen, expire, now,
+                                          v, vlen, ctx->expire, now,
                                           NGX_HTTP_MALL_SHM_SOFT);
 
         if (rc == NGX_OK
             && ngx_http_mall_cache_index_locked(ctx->czone, r->pool,
                                                 &ctx->key, &ctx->tags,
-                                                expire, now)
+                                                ctx->expire, now)
                != NGX_OK)
         {
             /* an entry that a tag purge could miss is not kept */
@@ -404,17 +562,14 @@ ngx_http_mall_cache_store(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx)
 
     if (rc == NGX_OK) {
         (void) ngx_atomic_fetch_add(&stats->stores, 1);
-        return;
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mall_cache: not stored (%i)", rc);
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mall_cache: not stored (%i)", rc);
-
-    return;
-
-failed:
-
-    ngx_http_mall_cache_unlock_fill(ctx, 0);
+    /* what is served stays valid even when it was not kept */
+    return v;
 }
 
 

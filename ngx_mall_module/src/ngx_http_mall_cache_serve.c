@@ -18,7 +18,8 @@ static ngx_str_t  ngx_http_mall_cache_states[] = {
     ngx_string("HIT"),
     ngx_string("STALE"),
     ngx_string("UPDATING"),
-    ngx_string("BYPASS")
+    ngx_string("BYPASS"),
+    ngx_string("REVALIDATED")
 };
 
 
@@ -100,6 +101,8 @@ ngx_http_mall_cache_send(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx,
         return rc;
     }
 
+    (void) ngx_http_mall_cache_not_modified(r, resp);
+
     if (ngx_http_mall_cache_set_headers(r, ctx, resp) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -131,73 +134,198 @@ ngx_http_mall_cache_send(ngx_http_request_t *r, ngx_http_mall_cache_ctx_t *ctx,
 }
 
 
-/* Response headers of an entry (replacing whatever was there). */
+/* Headers a 304 carries (RFC 9110 §15.4.5), with Age and X-Mall-Cache. */
+
+static ngx_str_t  ngx_http_mall_cache_304_headers[] = {
+    ngx_string("Date"),
+    ngx_string("ETag"),
+    ngx_string("Vary"),
+    ngx_string("Expires"),
+    ngx_string("Cache-Control"),
+    ngx_string("Last-Modified"),
+    ngx_string("Content-Location"),
+    ngx_null_string
+};
+
+
+/* A response header made here (nginx >= 1.23 chains same-name headers). */
+
+static ngx_table_elt_t *
+ngx_http_mall_cache_push_out(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = NULL;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
+}
+
+
+/*
+ * Response headers of an entry (replacing whatever was there): the stored
+ * ones (the origin's Date among them), Age, and the encoding of the body
+ * sent; only the validator and cache headers for a 304.
+ */
 
 ngx_int_t
 ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp)
 {
     u_char           *p, *last;
-    u_short           klen, vlen;
+    ngx_str_t         key, value, *s;
+    ngx_uint_t        vary_ae, kept;
     ngx_table_elt_t  *h;
 
-    r->headers_out.status = resp->e.status;
-    r->headers_out.status_line.len = 0;
-    r->headers_out.content_type = resp->ctype;
-    r->headers_out.content_type_len = resp->ctype.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = resp->body.len;
+    static ngx_str_t  age = ngx_string("Age");
+    static ngx_str_t  vary = ngx_string("Vary");
+    static ngx_str_t  ae = ngx_string("Accept-Encoding");
+    static ngx_str_t  ce = ngx_string("Content-Encoding");
+    static ngx_str_t  gzip = ngx_string("gzip");
 
+    if (resp->not_modified) {
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+        ngx_str_null(&r->headers_out.content_type);
+        r->headers_out.content_type_len = 0;
+        r->headers_out.content_length_n = -1;
+        r->header_only = 1;
+
+    } else {
+        r->headers_out.status = resp->e.status;
+        r->headers_out.content_type = resp->ctype;
+        r->headers_out.content_type_len = resp->ctype.len;
+        r->headers_out.content_length_n = resp->body.len;
+    }
+
+    r->headers_out.status_line.len = 0;
+    r->headers_out.content_type_lowcase = NULL;
+
+    vary_ae = 0;
     p = resp->headers.data;
     last = p + resp->headers.len;
 
-    while (p + 2 * sizeof(u_short) <= last) {
-        ngx_memcpy(&klen, p, sizeof(u_short));
-        ngx_memcpy(&vlen, p + sizeof(u_short), sizeof(u_short));
-        p += 2 * sizeof(u_short);
+    while (ngx_http_mall_cache_header_next(&p, last, &key, &value) == NGX_OK) {
 
-        if ((size_t) (last - p) < (size_t) klen + vlen) {
+        if (key.len == 13
+            && ngx_strncasecmp(key.data, (u_char *) "Surrogate-Key", 13) == 0)
+        {
+            continue;           /* tags are for the edge */
+        }
+
+        if (resp->not_modified) {
+            kept = 0;
+
+            for (s = ngx_http_mall_cache_304_headers; s->len; s++) {
+                if (key.len == s->len
+                    && ngx_strncasecmp(key.data, s->data, s->len) == 0)
+                {
+                    kept = 1;
+                    break;
+                }
+            }
+
+            if (!kept) {
+                continue;
+            }
+        }
+
+        h = ngx_http_mall_cache_push_out(r, &key, &value);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the fields nginx would otherwise make up or act on */
+
+        switch (key.len) {
+
+        case 4:
+            if (ngx_strncasecmp(key.data, (u_char *) "Date", 4) == 0) {
+                r->headers_out.date = h;
+
+            } else if (ngx_strncasecmp(key.data, (u_char *) "ETag", 4) == 0) {
+                r->headers_out.etag = h;
+
+            } else if (ngx_strncasecmp(key.data, (u_char *) "Vary", 4) == 0
+                       && ngx_strlcasestrn(value.data, value.data + value.len,
+                                           (u_char *) "accept-encoding",
+                                           15 - 1))
+            {
+                vary_ae = 1;
+            }
+
+            break;
+
+        case 13:
+            if (ngx_strncasecmp(key.data, (u_char *) "Last-Modified", 13)
+                == 0)
+            {
+                r->headers_out.last_modified = h;
+                r->headers_out.last_modified_time =
+                                    ngx_parse_http_time(value.data, value.len);
+            }
+
+            break;
+
+        case 16:
+            if (ngx_strncasecmp(key.data, (u_char *) "Content-Encoding", 16)
+                == 0)
+            {
+                r->headers_out.content_encoding = h;
+            }
+
             break;
         }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        h->key.data = p;
-        h->key.len = klen;
-        h->value.data = p + klen;
-        h->value.len = vlen;
-        h->lowcase_key = NULL;
-
-        p += klen + vlen;
     }
 
-    if (resp->gzip) {
-        h = ngx_list_push(&r->headers_out.headers);
+    if (resp->gzip && !resp->not_modified) {
+        h = ngx_http_mall_cache_push_out(r, &ce, &gzip);
         if (h == NULL) {
             return NGX_ERROR;
         }
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Content-Encoding");
-        ngx_str_set(&h->value, "gzip");
-        h->lowcase_key = NULL;
         r->headers_out.content_encoding = h;
     }
 
-    if (resp->e.gzip_len) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
+    if (resp->e.gzip_len && !vary_ae
+        && ngx_http_mall_cache_push_out(r, &vary, &ae) == NULL)
+    {
+        return NGX_ERROR;
+    }
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Vary");
-        ngx_str_set(&h->value, "Accept-Encoding");
-        h->lowcase_key = NULL;
+    /* §5.1: the current age, time spent at the origin included */
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%uL",
+                            ngx_http_mall_cache_current_age(&resp->e,
+                                                   ngx_http_mall_now_ms())
+                            / 1000)
+                - value.data;
+
+    if (ngx_http_mall_cache_push_out(r, &age, &value) == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a Range of a stored complete 200 is cut from memory (range filter) */
+
+    if (ctx->conf->ranges && resp->e.status == NGX_HTTP_OK
+        && !resp->not_modified)
+    {
+        r->allow_ranges = 1;
     }
 
     if (ctx->status_header) {
@@ -210,34 +338,28 @@ ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
 }
 
 
-/*
- * Starts one background GET subrequest to the same location (the way
- * proxy_cache_background_update does). It has its own ctx with refresh
- * set: the filters store its answer and discard its output. It carries the
- * main request's $request_id so the edge signature matches what is sent.
- */
-
+/* Accept-Encoding names this coding with a non-zero q. */
 
 ngx_uint_t
-ngx_http_mall_cache_accepts_gzip(ngx_http_request_t *r)
+ngx_http_mall_cache_accepts(ngx_http_request_t *r, u_char *coding, size_t len)
 {
     u_char           *p, *last;
     ngx_table_elt_t  *ae;
 
     ae = r->headers_in.accept_encoding;
 
-    if (ae == NULL || ae->value.len < 4) {
+    if (ae == NULL || len == 0 || ae->value.len < len) {
         return 0;
     }
 
     last = ae->value.data + ae->value.len;
 
-    p = ngx_strlcasestrn(ae->value.data, last, (u_char *) "gzip", 4 - 1);
+    p = ngx_strlcasestrn(ae->value.data, last, coding, len - 1);
     if (p == NULL) {
         return 0;
     }
 
-    p += 4;
+    p += len;
 
     while (p < last && (*p == ' ' || *p == ';')) {
         p++;
@@ -256,6 +378,8 @@ ngx_http_mall_cache_accepts_gzip(ngx_http_request_t *r)
     return 1;
 }
 
+
+/* "X-Mall-Cache: <state>", for mall_cache_status_header. */
 
 ngx_int_t
 ngx_http_mall_cache_state_header(ngx_http_request_t *r, ngx_uint_t state)
