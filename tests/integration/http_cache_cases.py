@@ -20,6 +20,7 @@ A step (req(...)) sends method/path/client (header lines)[/data] after `sleep` s
 (`parallel` copies at once), waits `settle` seconds (background requests)
 and checks what is given:
   status   int or tuple of allowed ints
+  interim  the statuses of the 1xx responses received before it ([])
   body     the exact body (str or bytes)
   cache    X-Mall-Cache value, or tuple of allowed values
   headers  {name: value | True (present) | None (absent)}
@@ -64,12 +65,13 @@ HIT = dict(origin=0, cache="HIT")
 
 def reused(id, rfc, desc, headers, loc="c", status=200, client=()):
     """The second request is answered from the cache with the first body."""
+    body = "" if status == 204 else "v1"
     return case(id, rfc, desc, loc=loc,
                 origin=[origin(status, "v1", headers),
                         origin(status, "v2", headers)],
-                steps=[req(client=client, status=status, body="v1",
+                steps=[req(client=client, status=status, body=body,
                            origin=1),
-                       req(client=client, status=status, body="v1", **HIT)])
+                       req(client=client, status=status, body=body, **HIT)])
 
 
 def not_reused(id, rfc, desc, headers, loc="c", status=200, client=(),

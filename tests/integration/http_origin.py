@@ -23,8 +23,8 @@ Connection: close unless a Connection field is scripted.
 
 Client: request(port, method, target, headers) sends exactly the given
 header lines (plus Host and Connection: close unless given) and returns a
-Response with the status, the header lines in order and the raw body
-(de-chunked, never decoded): no library adds Accept-Encoding behind the
+Response with the status, the header lines in order, the raw body
+(de-chunked, never decoded) and the statuses of any 1xx before it: no library adds Accept-Encoding behind the
 test's back.
 
 Templates in header values (expand()): {date:+N} / {date:-N} an
@@ -262,6 +262,7 @@ class Origin:
 class Response:
     def __init__(self, status, headers, body):
         self.status, self.headers, self.body = status, headers, body
+        self.interim = []                 # statuses of 1xx responses before
 
     def get(self, name):
         """All field lines of name combined with ", ", None when absent."""
@@ -272,7 +273,9 @@ class Response:
         return [v for k, v in self.headers if k.lower() == name.lower()]
 
     def __repr__(self):
-        return "<%d %r %r>" % (self.status, self.headers, self.body[:80])
+        return "<%s%d %r %r>" % (
+            "".join("%d+" % i for i in self.interim), self.status,
+            self.headers, self.body[:80])
 
 
 def request(port, method, target, headers=(), body=None, timeout=10):
@@ -292,18 +295,21 @@ def request(port, method, target, headers=(), body=None, timeout=10):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
         f = s.makefile("rb")
+        interim = []
         while True:
             head = _read_head(f)
             if head is None:
                 raise ConnectionError("connection closed before a response")
             status = int(head[0].split(" ", 2)[1])
             if status >= 200 or status == 101:
-                break                     # 1xx interim: read the next one
+                break
+            interim.append(status)        # 1xx interim: read the next one
         hdrs = []
         for line in head[1:]:
             k, _, v = line.partition(":")
             hdrs.append((k.strip(), v.strip()))
         resp = Response(status, hdrs, b"")
+        resp.interim = interim
         if method == "HEAD" or status in (204, 304):
             return resp
         if "chunked" in (resp.get("Transfer-Encoding") or "").lower():

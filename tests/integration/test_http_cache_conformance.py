@@ -38,7 +38,8 @@ import pytest
 
 import http_origin
 from edge_harness import Edge, running_edge
-from http_cache_cases import CASES
+from http_cache_cases import CASES as CASES_1
+from http_cache_cases_store import CASES as CASES_2
 
 LOCATIONS = {
     "c": "",
@@ -152,6 +153,9 @@ def _check_response(resp, exp, where, origin_sent):
         ok = resp.status in want if isinstance(want, tuple) \
             else resp.status == want
         assert ok, "%s: status %d, want %s" % (where, resp.status, want)
+    if "interim" in exp:
+        assert resp.interim == exp["interim"], "%s: 1xx before it %r, " \
+            "want %r" % (where, resp.interim, exp["interim"])
     if "body" in exp:
         want = exp["body"]
         want = want.encode() if isinstance(want, str) else want
@@ -232,6 +236,7 @@ def run_case(env, case):
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(c, id="%s: %s" % (c["id"], c["desc"])) for c in CASES])
+    pytest.param(c, id="%s: %s" % (c["id"], c["desc"]))
+    for c in CASES_1 + CASES_2])
 def test_http_cache(env, case):
     run_case(env, case)
