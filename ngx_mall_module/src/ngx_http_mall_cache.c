@@ -152,6 +152,8 @@ ngx_http_mall_cache_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    ctx->base = ctx->key;
+
     return ngx_http_mall_cache_lookup(r, ctx);
 }
 
@@ -188,6 +190,37 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     if (sn && sn->value_len >= sizeof(ngx_http_mall_cache_entry_t)) {
         v = ngx_http_mall_shm_value(sn);
         ngx_memcpy(&e, v, sizeof(ngx_http_mall_cache_entry_t));
+
+        if ((e.flags & NGX_HTTP_MALL_CACHE_F_VARY)
+            && e.magic == NGX_HTTP_MALL_CACHE_MAGIC)
+        {
+            /* a variant list: on to the request's variant */
+
+            if (ngx_http_mall_cache_vary_select_locked(r, ctx, v, now)
+                != NGX_OK)
+            {
+                ngx_http_mall_shm_unlock(zone);
+                ctx->key.len = 0;
+                ctx->state = NGX_HTTP_MALL_CACHE_BYPASS;
+                (void) ngx_atomic_fetch_add(&stats->bypass, 1);
+                return NGX_DECLINED;
+            }
+
+            sn = ngx_http_mall_shm_find_locked(zone, ctx->key.data,
+                                               ctx->key.len, now);
+            if (sn == NULL
+                || sn->value_len < sizeof(ngx_http_mall_cache_entry_t))
+            {
+                goto absent;
+            }
+
+            v = ngx_http_mall_shm_value(sn);
+            ngx_memcpy(&e, v, sizeof(ngx_http_mall_cache_entry_t));
+
+            if (e.flags & NGX_HTTP_MALL_CACHE_F_VARY) {
+                goto absent;
+            }
+        }
 
         if (e.magic != NGX_HTTP_MALL_CACHE_MAGIC) {
             /* written by another layout: a miss, replaced by the fill */

@@ -164,7 +164,8 @@ struct ngx_http_mall_cache_loc_conf_s {
 typedef struct {
     ngx_http_request_t            *request;    /* the owner */
     ngx_http_mall_cache_zone_t    *czone;
-    ngx_str_t                      key;        /* 'e' + cache key */
+    ngx_str_t                      key;        /* 'e' + cache key [+ variant] */
+    ngx_str_t                      base;       /* 'e' + cache key */
     ngx_uint_t                     state;      /* NGX_HTTP_MALL_CACHE_* */
     ngx_atomic_uint_t              seq;        /* purge_seq at fill start */
     ngx_msec_t                     deadline;   /* end of the lock wait */
@@ -188,9 +189,11 @@ typedef struct {
 
     /* the response being stored */
     ngx_str_t                      tags;
+    ngx_str_t                      vary_names; /* "" : no variants */
     ngx_str_t                      ctype;
     ngx_str_t                      headers;
     ngx_http_mall_cache_entry_t    entry;      /* freshness, status, flags */
+    int64_t                        origin_age; /* s: its Age; -1: invalid */
     uint64_t                       expire;     /* unix ms: node expiry */
     ngx_chain_t                   *body;
     ngx_chain_t                  **last;
@@ -257,6 +260,15 @@ ngx_int_t ngx_http_mall_cache_state_header(ngx_http_request_t *r,
 void ngx_http_mall_cache_invalidate(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx);
 
+/* ngx_http_mall_cache_vary.c */
+ngx_int_t ngx_http_mall_cache_vary_names(ngx_pool_t *pool, ngx_str_t *headers,
+    ngx_str_t *names);
+ngx_int_t ngx_http_mall_cache_vary_select_locked(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, u_char *v, uint64_t now);
+ngx_int_t ngx_http_mall_cache_vary_store_locked(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, u_char *v, size_t vlen, uint64_t now,
+    ngx_str_t *key);
+
 /* ngx_http_mall_cache_fill.c */
 void ngx_http_mall_cache_filter_init(void);
 
@@ -278,6 +290,7 @@ ngx_int_t ngx_http_mall_cache_freshness(ngx_http_request_t *r,
     ngx_str_t *headers, ngx_uint_t status, ngx_http_mall_cache_entry_t *e,
     uint64_t *expire);
 ngx_uint_t ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r);
+int64_t ngx_http_mall_cache_origin_age(ngx_http_request_t *r);
 uint64_t ngx_http_mall_cache_current_age(ngx_http_mall_cache_entry_t *e,
     uint64_t now);
 

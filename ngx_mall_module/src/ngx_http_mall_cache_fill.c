@@ -498,6 +498,7 @@ ngx_http_mall_cache_write(ngx_http_request_t *r,
     size_t                        vlen;
     uint64_t                      now;
     ngx_int_t                     rc;
+    ngx_str_t                     key;
     ngx_shm_zone_t               *zone;
     ngx_http_mall_cache_entry_t  *e;
     ngx_http_mall_cache_stats_t  *stats;
@@ -535,23 +536,29 @@ ngx_http_mall_cache_write(ngx_http_request_t *r,
 
     ngx_http_mall_shm_lock(zone);
 
+    key = ctx->base;
+
     if (stats->purge_seq != ctx->seq) {
         rc = NGX_DECLINED;
 
     } else {
-        rc = ngx_http_mall_shm_set_locked(zone, ctx->key.data, ctx->key.len,
-                                          v, vlen, ctx->expire, now,
-                                          NGX_HTTP_MALL_SHM_SOFT);
+        if (ctx->vary_names.len) {
+            rc = ngx_http_mall_cache_vary_store_locked(r, ctx, v, vlen, now,
+                                                       &key);
+
+        } else {
+            rc = ngx_http_mall_shm_set_locked(zone, key.data, key.len, v,
+                                              vlen, ctx->expire, now,
+                                              NGX_HTTP_MALL_SHM_SOFT);
+        }
 
         if (rc == NGX_OK
-            && ngx_http_mall_cache_index_locked(ctx->czone, r->pool,
-                                                &ctx->key, &ctx->tags,
-                                                ctx->expire, now)
+            && ngx_http_mall_cache_index_locked(ctx->czone, r->pool, &key,
+                                                &ctx->tags, ctx->expire, now)
                != NGX_OK)
         {
             /* an entry that a tag purge could miss is not kept */
-            (void) ngx_http_mall_shm_delete_locked(zone, ctx->key.data,
-                                                   ctx->key.len);
+            (void) ngx_http_mall_shm_delete_locked(zone, key.data, key.len);
             rc = NGX_ERROR;
         }
     }

@@ -21,8 +21,11 @@
 #define NGX_HTTP_MALL_CACHE_DELTA_MAX  2147483648LL  /* §1.2.2 overflow */
 
 
-static void ngx_http_mall_cache_cc_line(ngx_str_t *value,
-    ngx_http_mall_cache_cc_t *cc);
+static ngx_int_t ngx_http_mall_cache_cc_field(ngx_str_t *headers,
+    ngx_str_t *name, ngx_uint_t strict, ngx_http_mall_cache_cc_t *cc);
+static ngx_int_t ngx_http_mall_cache_cc_line(ngx_str_t *value,
+    ngx_http_mall_cache_cc_t *cc, ngx_uint_t strict);
+static ngx_uint_t ngx_http_mall_cache_sf_key(u_char *p, size_t len);
 static int64_t ngx_http_mall_cache_delta(u_char *p, size_t len);
 static ngx_uint_t ngx_http_mall_cache_heuristic_status(ngx_uint_t status);
 
@@ -37,9 +40,39 @@ void
 ngx_http_mall_cache_cc_read(ngx_http_mall_cache_loc_conf_t *conf,
     ngx_str_t *headers, ngx_http_mall_cache_cc_t *cc)
 {
-    u_char      *p, *last;
-    ngx_str_t    key, value, *name;
+    ngx_str_t   *name;
     ngx_uint_t   i;
+
+    if (conf->targeted) {
+        name = conf->targeted->elts;
+
+        for (i = 0; i < conf->targeted->nelts; i++) {
+            if (ngx_http_mall_cache_cc_field(headers, &name[i], 1, cc)
+                == NGX_OK)
+            {
+                cc->targeted = 1;
+                return;
+            }
+        }
+    }
+
+    (void) ngx_http_mall_cache_cc_field(headers, NULL, 0, cc);
+}
+
+
+/*
+ * Every line of one field (NULL: Cache-Control) into cc. A targeted field
+ * is a Structured Field dictionary (RFC 9213 §2.1): NGX_DECLINED when it
+ * is absent, empty or fails to parse, and it is then ignored.
+ */
+
+static ngx_int_t
+ngx_http_mall_cache_cc_field(ngx_str_t *headers, ngx_str_t *name,
+    ngx_uint_t strict, ngx_http_mall_cache_cc_t *cc)
+{
+    u_char      *p, *last;
+    ngx_str_t    key, value;
+    ngx_uint_t   seen;
 
     ngx_memzero(cc, sizeof(ngx_http_mall_cache_cc_t));
     cc->smaxage = -1;
@@ -47,30 +80,7 @@ ngx_http_mall_cache_cc_read(ngx_http_mall_cache_loc_conf_t *conf,
     cc->swr = -1;
     cc->sie = -1;
 
-    if (conf->targeted) {
-        name = conf->targeted->elts;
-
-        for (i = 0; i < conf->targeted->nelts; i++) {
-            if (ngx_http_mall_cache_header_find(headers,
-                                                (char *) name[i].data,
-                                                name[i].len, &value)
-                == NGX_OK && value.len)
-            {
-                cc->targeted = 1;
-                break;
-            }
-        }
-
-        if (cc->targeted) {
-            name = &name[i];
-            goto parse;
-        }
-    }
-
-    name = NULL;
-
-parse:
-
+    seen = 0;
     p = headers->data;
     last = p + headers->len;
 
@@ -90,8 +100,14 @@ parse:
             continue;
         }
 
-        ngx_http_mall_cache_cc_line(&value, cc);
+        if (ngx_http_mall_cache_cc_line(&value, cc, strict) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        seen |= (value.len > 0);
     }
+
+    return seen ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -100,11 +116,13 @@ parse:
  * optional token or quoted-string argument. A qualified no-cache or
  * private ("f, g") names fields not to store; unqualified, it applies to
  * the whole response. A seconds value that is no delta-seconds makes the
- * response stale (0); the first occurrence of a directive wins.
+ * response stale (0); the first occurrence of a directive wins. strict:
+ * the Structured Field syntax (keys, strings, bare items) or NGX_ERROR.
  */
 
-static void
-ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc)
+static ngx_int_t
+ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc,
+    ngx_uint_t strict)
 {
     u_char     *p, *last, *n;
     size_t      nlen;
@@ -156,15 +174,45 @@ ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc)
 
                 if (p < last) {
                     p++;
+
+                } else if (strict) {
+                    return NGX_ERROR;       /* an unterminated string */
                 }
 
             } else {
                 arg.data = p;
-                while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+                while (p < last && *p != ',' && *p != ' ' && *p != '\t'
+                       && *p != ';')
+                {
                     p++;
                 }
 
                 arg.len = p - arg.data;
+
+                if (strict && arg.len == 0) {
+                    return NGX_ERROR;
+                }
+            }
+        }
+
+        if (strict) {
+            if (!ngx_http_mall_cache_sf_key(n, nlen)) {
+                return NGX_ERROR;
+            }
+
+            if (p < last && *p == ';') {
+                /* parameters: not used by any directive here */
+                while (p < last && *p != ',') {
+                    p++;
+                }
+            }
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (p < last && *p != ',') {
+                return NGX_ERROR;
             }
         }
 
@@ -229,6 +277,31 @@ ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc)
         d = ngx_http_mall_cache_delta(arg.data, arg.len);
         *slot = (d < 0) ? 0 : (ngx_int_t) ngx_min(d, 0x7fffffff);
     }
+
+    return NGX_OK;
+}
+
+
+/* A Structured Field key (RFC 8941 §3.1.2): lcalpha or "*" first. */
+
+static ngx_uint_t
+ngx_http_mall_cache_sf_key(u_char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || !((p[0] >= 'a' && p[0] <= 'z') || p[0] == '*')) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')
+              || p[i] == '_' || p[i] == '-' || p[i] == '.' || p[i] == '*'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -337,14 +410,8 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
 
     /* §4.2.3: corrected initial age; a bad Age makes the response stale */
 
-    age = 0;
-
-    if (ngx_http_mall_cache_header_find(headers, "Age", 3, &v) == NGX_OK) {
-        age = ngx_http_mall_cache_delta(v.data, v.len);
-        if (age < 0) {
-            age = NGX_HTTP_MALL_CACHE_DELTA_MAX;
-        }
-    }
+    age = (ctx->origin_age < 0) ? NGX_HTTP_MALL_CACHE_DELTA_MAX
+                                : ctx->origin_age;
 
     apparent = ((time_t) (now / 1000) > date)
                ? (uint64_t) ((time_t) (now / 1000) - date) * 1000 : 0;
@@ -438,6 +505,58 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The Age of the response (not stored: made per response): the first
+ * member of the first line, 0 if absent, -1 if it is no delta-seconds.
+ */
+
+int64_t
+ngx_http_mall_cache_origin_age(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_mall_header_is(&h[i], "Age", 3)) {
+            break;
+        }
+    }
+
+    p = h[i].value.data;
+    last = ngx_strlchr(p, p + h[i].value.len, ',');
+
+    if (last == NULL) {
+        last = p + h[i].value.len;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    return ngx_http_mall_cache_delta(p, last - p);
 }
 
 

@@ -315,10 +315,11 @@ static ngx_int_t
 ngx_http_mall_cache_decide(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_uint_t status)
 {
-    u_char                    *p, *last;
     ngx_int_t                  rc;
-    ngx_str_t                  v, name;
+    ngx_str_t                  v;
     ngx_http_mall_cache_cc_t   cc;
+
+    ctx->origin_age = ngx_http_mall_cache_origin_age(r);
 
     ngx_http_mall_cache_cc_read(ctx->conf, &ctx->headers, &cc);
 
@@ -339,35 +340,12 @@ ngx_http_mall_cache_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_mall_cache_header_find(&ctx->headers, "Vary", 4, &v)
-        == NGX_OK)
-    {
-        /* selecting headers other than Accept-Encoding: not shared here */
+    /* Vary: * never matches; other names make variants (§4.1) */
 
-        p = v.data;
-        last = p + v.len;
-
-        while (p < last) {
-            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-                p++;
-            }
-
-            name.data = p;
-            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-                p++;
-            }
-
-            name.len = p - name.data;
-
-            if (name.len
-                && !(name.len == 15
-                     && ngx_strncasecmp(name.data,
-                                        (u_char *) "Accept-Encoding", 15)
-                        == 0))
-            {
-                return NGX_DECLINED;
-            }
-        }
+    rc = ngx_http_mall_cache_vary_names(r->pool, &ctx->headers,
+                                        &ctx->vary_names);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_ABORT;
     }
 
     rc = ngx_http_mall_cache_freshness(r, ctx, &cc, &ctx->headers, status,
