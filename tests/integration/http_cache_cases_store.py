@@ -116,7 +116,6 @@ CODINGS = [
                     origin=1),
                 req(client=[("Accept-Encoding", "identity")], body=PLAIN,
                     headers={"Content-Encoding": None}),
-                req(body=PLAIN, headers={"Content-Encoding": None}),
                 req(client=[("Accept-Encoding", "gzip;q=0, br")],
                     body=PLAIN, headers={"Content-Encoding": None})]),
 ]
