@@ -133,6 +133,9 @@ FRESHNESS = [
            "no explicit freshness, old Last-Modified: heuristically fresh "
            "(10% of Date - Last-Modified, capped at 1d)",
            [("Last-Modified", LM)]),
+    not_reused("max-age-0-over-heuristic", "RFC 9111 §4.2.1, §4.2.2",
+               "max-age=0 is explicit: no heuristic freshness from an old "
+               "Last-Modified", [CC("max-age=0"), ("Last-Modified", LM)]),
     case("heuristic-fraction", "RFC 9111 §4.2.2",
          "Last-Modified 20 s before Date: 10% = 2 s of freshness, not the "
          "location's mall_cache_valid 60s", loc="fb",
@@ -236,6 +239,11 @@ AGE_DATE = [
          steps=[req(body="v1", origin=1),
                 req(body="v1", age=(0, 1), **HIT),
                 req(sleep=1.6, body="v1", age=(1, 3), **HIT)]),
+    case("date-added-when-missing", "RFC 9110 §6.6.1",
+         "a response without Date gets one when cached and served",
+         origin=[origin(body="v1", headers=[CC("max-age=60")], no_date=True)],
+         steps=[req(body="v1", origin=1, headers={"Date": True}),
+                req(body="v1", headers={"Date": True}, age=(0, 2), **HIT)]),
     case("date-kept", "RFC 9110 §6.6.1, RFC 9111 §4.2.3",
          "the origin's Date (30 s old) is served unchanged, Age counts it",
          origin=[origin(body="v1", headers=[("Date", "{date:-30}"),
@@ -478,4 +486,10 @@ CONDITIONALS = [
                          "Expires": True, "Age": True}),
 ]
 
-CASES = FRESHNESS + AGE_DATE + REVALIDATION + CONDITIONALS
+SECTIONS = [
+    ("1. Freshness (RFC 9111 §4.2, RFC 9213)", FRESHNESS),
+    ("2. Age and Date", AGE_DATE),
+    ("3. Revalidation", REVALIDATION),
+    ("4. Conditional requests from clients (RFC 9110 §13)", CONDITIONALS),
+]
+CASES = [c for _, cases in SECTIONS for c in cases]
