@@ -133,6 +133,9 @@ FRESHNESS = [
            "no explicit freshness, old Last-Modified: heuristically fresh "
            "(10% of Date - Last-Modified, capped at 1d)",
            [("Last-Modified", LM)]),
+    not_reused("max-age-0-over-heuristic", "RFC 9111 §4.2.1, §4.2.2",
+               "max-age=0 is explicit: no heuristic freshness from an old "
+               "Last-Modified", [CC("max-age=0"), ("Last-Modified", LM)]),
     case("heuristic-fraction", "RFC 9111 §4.2.2",
          "Last-Modified 20 s before Date: 10% = 2 s of freshness, not the "
          "location's mall_cache_valid 60s", loc="fb",
@@ -236,6 +239,11 @@ AGE_DATE = [
          steps=[req(body="v1", origin=1),
                 req(body="v1", age=(0, 1), **HIT),
                 req(sleep=1.6, body="v1", age=(1, 3), **HIT)]),
+    case("date-added-when-missing", "RFC 9110 §6.6.1",
+         "a response without Date gets one when cached and served",
+         origin=[origin(body="v1", headers=[CC("max-age=60")], no_date=True)],
+         steps=[req(body="v1", origin=1, headers={"Date": True}),
+                req(body="v1", headers={"Date": True}, age=(0, 2), **HIT)]),
     case("date-kept", "RFC 9110 §6.6.1, RFC 9111 §4.2.3",
          "the origin's Date (30 s old) is served unchanged, Age counts it",
          origin=[origin(body="v1", headers=[("Date", "{date:-30}"),
@@ -297,7 +305,8 @@ REVALIDATION = [
                      ("Connection", "close, X-Hop304"), ("X-Hop304", "1"),
                      ("Keep-Alive", "timeout=9"), ("Content-Length", "3")])],
          steps=[req(body="v1-full-body", origin=1),
-                req(sleep=1.6, body="v1-full-body", origin=1),
+                req(sleep=1.6, body="v1-full-body", origin=1, headers={
+                    "X-Hop304": None, "Keep-Alive": None}),
                 req(body="v1-full-body", headers={
                     "X-Hop304": None, "Keep-Alive": None}, **HIT)]),
     case("reval-200-replaces", "RFC 9111 §4.3.3",
@@ -369,7 +378,7 @@ REVALIDATION = [
                      ("ETag", '"e1"'), CC("max-age=60"), ("X-Rev", "2")])],
          steps=[req(body="v1", origin=1),
                 req(sleep=1.6, settle=1.0, body="v1", cache="STALE",
-                    origin=1, sent={"If-None-Match": '"e1"'}),
+                    age=(1, 5), origin=1, sent={"If-None-Match": '"e1"'}),
                 req(body="v1", headers={"X-Rev": "2"}, **HIT)]),
     case("swr-vary-headers", "RFC 5861 §3, RFC 9111 §4.3.1",
          "the background revalidation carries the Vary-selected headers",
@@ -383,6 +392,15 @@ REVALIDATION = [
                 req(client=[("Accept-Language", "fr")], sleep=1.6,
                     settle=0.8, body="v1-fr", cache="STALE", origin=1,
                     sent={"If-None-Match": '"e1"', "Accept-Language": "fr"})]),
+    case("stale-if-error-after-revalidation", "RFC 5861 §4, RFC 9111 §4.2.4",
+         "stale-if-error=30 still serves the entry when its revalidation "
+         "gets a 503",
+         origin=[origin(body="v1", headers=[CC("max-age=1, stale-if-error=30"),
+                                           ("ETag", '"e1"')]),
+                 origin(503, body="down", headers=[CC("no-store")])],
+         steps=[req(body="v1", origin=1),
+                req(sleep=1.6, status=200, body="v1", cache="STALE",
+                    origin=1, sent={"If-None-Match": '"e1"'})]),
     case("reval-coalesced", "RFC 9111 §4 (collapsed requests), §4.3.1",
          "10 clients on a stale entry: one conditional request reaches the "
          "origin, all get the stored body",
@@ -444,6 +462,13 @@ CONDITIONALS = [
     conditional("ims-not-modified", "RFC 9110 §13.1.3",
                 "If-Modified-Since equal to Last-Modified: 304",
                 [("If-Modified-Since", LM)], 304),
+    conditional("ims-rfc850", "RFC 9110 §13.1.3, §5.6.7",
+                "If-Modified-Since in the RFC 850 format: 304",
+                [("If-Modified-Since", "Saturday, 01-Jan-22 00:00:00 GMT")],
+                304),
+    conditional("ims-asctime", "RFC 9110 §13.1.3, §5.6.7",
+                "If-Modified-Since in the asctime format: 304",
+                [("If-Modified-Since", "Sat Jan  1 00:00:00 2022")], 304),
     conditional("ims-modified", "RFC 9110 §13.1.3",
                 "If-Modified-Since before Last-Modified: 200",
                 [("If-Modified-Since", LM_EARLIER)], 200, cache="HIT"),
@@ -461,4 +486,10 @@ CONDITIONALS = [
                          "Expires": True, "Age": True}),
 ]
 
-CASES = FRESHNESS + AGE_DATE + REVALIDATION + CONDITIONALS
+SECTIONS = [
+    ("1. Freshness (RFC 9111 §4.2, RFC 9213)", FRESHNESS),
+    ("2. Age and Date", AGE_DATE),
+    ("3. Revalidation", REVALIDATION),
+    ("4. Conditional requests from clients (RFC 9110 §13)", CONDITIONALS),
+]
+CASES = [c for _, cases in SECTIONS for c in cases]

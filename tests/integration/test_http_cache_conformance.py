@@ -240,3 +240,18 @@ def run_case(env, case):
     for c in CASES_1 + CASES_2])
 def test_http_cache(env, case):
     run_case(env, case)
+
+
+if __name__ == "__main__":
+    # python3 tests/integration/test_http_cache_conformance.py: the cases
+    # as Markdown tables (docs/http-cache-conformance.md holds this output)
+    import http_cache_cases
+    import http_cache_cases_store
+    for title, cases in (http_cache_cases.SECTIONS
+                         + http_cache_cases_store.SECTIONS):
+        print("\n### %s\n" % title)
+        print("| id | requirement | what must hold | location |")
+        print("|---|---|---|---|")
+        for c in cases:
+            print("| `%s` | %s | %s | `/%s/` |" % (
+                c["id"], c["rfc"], c["desc"].replace("|", "\\|"), c["loc"]))
