@@ -179,7 +179,7 @@ ngx_http_mall_cache_origin_headers(ngx_http_request_t *r, ngx_list_t *out,
     ngx_http_mall_cache_resp_t *stored)
 {
     ngx_str_t        *s, v;
-    ngx_uint_t        i, skip;
+    ngx_uint_t        i, skip, if_range;
     ngx_list_t        list;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
@@ -189,6 +189,12 @@ ngx_http_mall_cache_origin_headers(ngx_http_request_t *r, ngx_list_t *out,
     {
         return NGX_ERROR;
     }
+
+    /*
+     * without its If-Range, a Range could get a part of another
+     * representation: the origin is then asked for the whole
+     */
+    if_range = (r->headers_in.if_range != NULL);
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -205,9 +211,9 @@ ngx_http_mall_cache_origin_headers(ngx_http_request_t *r, ngx_list_t *out,
             i = 0;
         }
 
-        skip = 0;
+        skip = (if_range && ngx_http_mall_header_is(&h[i], "Range", 5));
 
-        for (s = ngx_http_mall_cache_preconditions; s->len; s++) {
+        for (s = ngx_http_mall_cache_preconditions; !skip && s->len; s++) {
             if (ngx_http_mall_header_is(&h[i], (char *) s->data, s->len)) {
                 skip = 1;
                 break;
