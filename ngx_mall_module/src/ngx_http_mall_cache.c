@@ -3,17 +3,21 @@
  * Catalog cache: see ngx_http_mall_cache.h.
  *
  * Request path, per main GET/HEAD in a location with mall_cache:
- *   PRECONTENT  lock, find 'e' + key, copy what is served into r->pool,
- *               unlock, send. Fresh: HIT. Stale within the SWR window:
- *               STALE (and one background refresh) or UPDATING. Otherwise
- *               a miss: the first GET takes the 'f' lock and proxies; later
+ *   PRECONTENT  lock, find 'e' + key (through its variant list when the
+ *               response varies), copy what is served into r->pool,
+ *               unlock, send. Fresh: HIT (or a 304 for a client whose copy
+ *               is current). Stale within the SWR window: STALE (and one
+ *               background refresh, conditional when the entry has
+ *               validators) or UPDATING. Otherwise a miss: the first GET
+ *               takes the 'f' lock and proxies, with the stored ETag /
+ *               Last-Modified when there is an entry to revalidate; later
  *               ones poll every few ms until the entry appears, the lock
  *               goes, or mall_cache_lock_timeout passes (proxy_cache_lock).
- *   header      decide whether the worker's answer may be stored (status,
- *   filter      Cache-Control, Set-Cookie, size); on a 5xx with a stale
- *               copy within stale-if-error, replace the answer by it.
- *   body filter copy the body (up to max_entry) and store it at the end,
- *               gzip-compressed once next to the plain copy.
+ *   filters     ngx_http_mall_cache_fill.c: store the answer, merge a 304
+ *               into the entry (REVALIDATED), or serve a stale copy when
+ *               the workers fail (stale-if-error).
+ * Other methods: a success invalidates the key (ngx_http_mall_cache_
+ * invalidate.c).
  */
 
 

@@ -1,17 +1,27 @@
 
 /*
- * Catalog cache: GET/HEAD catalog responses kept in a shm zone (the generic
- * keyed store of ngx_http_mall_shm.h) and served in PRECONTENT without
- * touching the workers. A miss falls through to proxy_pass; a header + body
- * filter store the worker's answer as it streams to the client (the srcache
- * model). Freshness comes from the worker's Cache-Control; stale entries are
- * served while one background subrequest refreshes them, or while the
- * workers fail. Entries carry Surrogate-Key tags; a purge (Redis stream
- * mall:purge, or POST /cache/purge) deletes every entry of a tag.
+ * Catalog cache, and a shared HTTP cache (RFC 9111) for any proxied
+ * location: GET/HEAD responses kept in a shm zone (the generic keyed store
+ * of ngx_http_mall_shm.h) and served in PRECONTENT without touching the
+ * origin. A miss falls through to proxy_pass; a header + body filter store
+ * the answer as it streams to the client (the srcache model). Freshness
+ * comes from the response (ngx_http_mall_cache_fresh.c); stale entries
+ * are revalidated with their validators, served while one background
+ * subrequest refreshes them, or while the origin fails. Entries carry
+ * Surrogate-Key tags; a purge (Redis stream mall:purge, or POST
+ * /cache/purge) deletes every entry of a tag.
+ *
+ * Files: _cache.c lookup, _conf.c directives, _serve.c sending an entry,
+ * _fill.c filters, _policy.c what is stored, _fresh.c freshness, _cond.c
+ * conditional requests, _vary.c variants, _invalidate.c unsafe methods,
+ * _key.c keys, _purge.c tags and purge.
  *
  * Keys inside a cache zone, by first byte:
  *   'e' + cache key  -> ngx_http_mall_cache_entry_t + content type + headers
- *                       + body + gzip body; expires when no stale use is left
+ *                       + body + gzip body; expires when no stale use is
+ *                       left (kept mall_cache_keep to revalidate when it
+ *                       has validators); or, with F_VARY, a variant list
+ *   'e' + cache key + 0 + gen + md5 -> one variant (ngx_http_mall_cache_vary.c)
  *   'f' + cache key  -> (empty) a request is filling the key: others wait
  *   't' + tag        -> ngx_http_mall_cache_tag_t + ('e' keys, u16 length
  *                       prefixed); pinned, expires with its last entry
