@@ -171,7 +171,7 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     uint64_t                      now;
     ngx_int_t                     rc, variant;
     ngx_str_t                     ce;
-    ngx_uint_t                    gzip, refresh, forced;
+    ngx_uint_t                    gzip, refresh, forced, every_use;
     ngx_shm_zone_t               *zone;
     ngx_http_mall_shm_node_t     *sn;
     ngx_http_mall_cache_resp_t    resp;
@@ -184,6 +184,7 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     gzip = ngx_http_mall_cache_accepts(r, (u_char *) "gzip", 4);
     forced = ngx_http_mall_cache_request_no_cache(r);
     refresh = 0;
+    every_use = 0;
     buf = NULL;
     len = 0;
 
@@ -262,6 +263,13 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
         {
             ctx->state = NGX_HTTP_MALL_CACHE_HIT;
 
+        } else if (ctx->waiting
+                   && e.stored >= (uint64_t) r->start_sec * 1000
+                                  + r->start_msec)
+        {
+            /* collapsed: validated by the origin after this request came */
+            ctx->state = NGX_HTTP_MALL_CACHE_REVALIDATED;
+
         } else if (now < e.swr && !forced) {
 
             if (e.updating > now) {
@@ -297,6 +305,13 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
                               ? 1 : 0;
             variant = -1;
 
+            /*
+             * no-cache: validated on every use, so a waiter would have to
+             * revalidate again after the one in flight: no fill lock
+             */
+            every_use = ctx->revalidate
+                        && (e.flags & NGX_HTTP_MALL_CACHE_F_NOCACHE);
+
             if (ctx->stale == NULL) {
                 ngx_http_mall_shm_unlock(zone);
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -323,6 +338,7 @@ absent:
         switch (ctx->state) {
 
         case NGX_HTTP_MALL_CACHE_HIT:
+        case NGX_HTTP_MALL_CACHE_REVALIDATED:
             (void) ngx_atomic_fetch_add(&stats->hits, 1);
             break;
 
@@ -356,6 +372,12 @@ absent:
         goto miss;
     }
 
+    if (every_use) {
+        ctx->seq = stats->purge_seq;
+        ngx_http_mall_shm_unlock(zone);
+        goto origin;
+    }
+
     /* a miss: the first one fills, the others wait (proxy_cache_lock) */
 
     fkey[0] = 'f';
@@ -381,6 +403,8 @@ absent:
     ctx->seq = stats->purge_seq;
 
     ngx_http_mall_shm_unlock(zone);
+
+origin:
 
     /*
      * the origin is asked for a full answer to store, or, for an entry
