@@ -146,9 +146,11 @@ class Origin:
             self.scripts[path] = list(responses)
             self.served[path] = 0
 
-    def requests_to(self, prefix):
+    def requests_to(self, base):
+        """The requests for base and the paths below it (base + "/...")."""
         with self.lock:
-            return [r for r in self.requests if r.path.startswith(prefix)]
+            return [r for r in self.requests
+                    if r.path == base or r.path.startswith(base + "/")]
 
     def last_response(self, path):
         """The header lines (templates expanded) last sent for path."""
