@@ -26,7 +26,6 @@ Case format: see http_cache_cases.py.
 """
 
 import concurrent.futures
-import os
 import re
 import shutil
 import subprocess
