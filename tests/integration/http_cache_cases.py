@@ -96,6 +96,23 @@ FRESHNESS = [
     not_reused("s-maxage-0-over-max-age", "RFC 9111 §4.2.1, §5.2.2.10",
                "s-maxage=0 wins over max-age=60: stale at once",
                [CC("max-age=60, s-maxage=0")]),
+    reused("cc-two-lines", "RFC 9111 §5.2, RFC 9110 §5.3",
+           "Cache-Control on two field lines is one list (public + "
+           "max-age=60)", [CC("public"), CC("max-age=60")]),
+    reused("cc-case-insensitive", "RFC 9111 §5.2",
+           "directive names compare case-insensitively: MAX-AGE=60",
+           [CC("Public, MAX-AGE=60")]),
+    reused("cc-quoted-argument", "RFC 9111 §5.2",
+           'the quoted-string form max-age="60" is accepted',
+           [CC('max-age="60"')]),
+    not_reused("cc-duplicate-directive", "RFC 9111 §4.2.1",
+               "two max-age directives (0, then 60): the first is used, or "
+               "the response is stale", [CC("max-age=0"), CC("max-age=60")]),
+    not_reused("expires-two-lines", "RFC 9111 §4.2.1, §5.3",
+               "two Expires lines (past, then future): the first is used, "
+               "or the response is stale",
+               [("Expires", "{date:-60}"), ("Expires", "{date:+60}")],
+               loc="fb"),
     reused("max-age-over-expires", "RFC 9111 §4.2.1, §5.3",
            "max-age=60 wins over an Expires in the past",
            [CC("max-age=60"), ("Expires", "{date:-60}")]),
