@@ -22,10 +22,10 @@ Content-Length unless present (never on 1xx/204/304 or HEAD-less 304),
 Connection: close unless a Connection field is scripted.
 
 Client: request(port, method, target, headers) sends exactly the given
-header lines (plus Host and Connection: close unless given) and returns a
-Response with the status, the header lines in order, the raw body
-(de-chunked, never decoded) and the statuses of any 1xx before it: no library adds Accept-Encoding behind the
-test's back.
+header lines (plus Host and Connection: close unless given), so no library
+adds Accept-Encoding behind the test's back, and returns a Response with
+the status, the header lines in order, the raw body (de-chunked, never
+decoded) and the statuses of any 1xx responses before it.
 
 Templates in header values (expand()): {date:+N} / {date:-N} an
 IMF-fixdate N seconds from now, {rfc850:+N} and {asctime:+N} the two
@@ -146,9 +146,11 @@ class Origin:
             self.scripts[path] = list(responses)
             self.served[path] = 0
 
-    def requests_to(self, prefix):
+    def requests_to(self, base):
+        """The requests for base and the paths below it (base + "/...")."""
         with self.lock:
-            return [r for r in self.requests if r.path.startswith(prefix)]
+            return [r for r in self.requests
+                    if r.path == base or r.path.startswith(base + "/")]
 
     def last_response(self, path):
         """The header lines (templates expanded) last sent for path."""
