@@ -453,6 +453,20 @@ def test_variants_client_304_and_purge_of_every_variant(env):
     assert state(get(env, p, headers={"Accept-Language": "fr"})) == "MISS"
 
 
+def test_catalog_if_modified_since_its_date_is_304(env):
+    # catalog answers have no validator: the entry's Date is compared
+    p = uniq()
+    r1 = get(env, p)
+    assert state(r1) == "MISS" and "Date" in r1.headers
+    r2 = get(env, p, headers={"If-Modified-Since": r1.headers["Date"]})
+    assert r2.status_code == 304 and state(r2) == "HIT" and not r2.content
+    assert r2.headers["Date"] == r1.headers["Date"]        # never rewritten
+    r3 = get(env, p, headers={"If-Modified-Since":
+                              "Thu, 01 Jan 1970 00:00:01 GMT"})
+    assert r3.status_code == 200 and r3.content == r1.content
+    assert env.backend.count(p) == 1
+
+
 def test_purge_during_fill_is_not_stored(env):
     # an answer computed before a price change must not outlive the purge
     p = uniq()
