@@ -449,7 +449,7 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
         life = conf->valid;
     }
 
-    /* §3.5: a response to a request with credentials, shared only if it says */
+    /* §3.5: with credentials, shared only if the response allows it */
 
     if (cc->public || cc->smaxage >= 0 || cc->must_revalidate) {
         e->flags |= NGX_HTTP_MALL_CACHE_F_SHARED;
