@@ -25,7 +25,8 @@ Client: request(port, method, target, headers) sends exactly the given
 header lines (plus Host and Connection: close unless given), so no library
 adds Accept-Encoding behind the test's back, and returns a Response with
 the status, the header lines in order, the raw body (de-chunked, never
-decoded) and the statuses of any 1xx responses before it.
+decoded), the statuses of any 1xx responses before it and any bytes
+sent after the message (a body after a 304, a wrong Content-Length).
 
 Templates in header values (expand()): {date:+N} / {date:-N} an
 IMF-fixdate N seconds from now, {rfc850:+N} and {asctime:+N} the two
@@ -265,6 +266,7 @@ class Response:
     def __init__(self, status, headers, body):
         self.status, self.headers, self.body = status, headers, body
         self.interim = []                 # statuses of 1xx responses before
+        self.extra = b""                  # bytes sent after the message
 
     def get(self, name):
         """All field lines of name combined with ", ", None when absent."""
@@ -313,11 +315,13 @@ def request(port, method, target, headers=(), body=None, timeout=10):
         resp = Response(status, hdrs, b"")
         resp.interim = interim
         if method == "HEAD" or status in (204, 304):
-            return resp
-        if "chunked" in (resp.get("Transfer-Encoding") or "").lower():
+            pass
+        elif "chunked" in (resp.get("Transfer-Encoding") or "").lower():
             resp.body = _read_chunked(f)
         elif resp.get("Content-Length") is not None:
             resp.body = f.read(int(resp.all("Content-Length")[0]))
         else:
             resp.body = f.read()
+        if "close" in (resp.get("Connection") or "").lower():
+            resp.extra = f.read()     # bytes after the framed message
         return resp

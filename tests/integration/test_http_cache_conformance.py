@@ -155,6 +155,8 @@ def _check_header(resp, name, want, where):
 
 
 def _check_response(resp, exp, where, origin_sent):
+    assert resp.extra == b"", "%s: %d bytes after the %d response: %r" % (
+        where, len(resp.extra), resp.status, resp.extra[:80])
     if "status" in exp:
         want = exp["status"]
         ok = resp.status in want if isinstance(want, tuple) \

@@ -83,3 +83,7 @@ def test_interim_delay_callable_and_raw(origin):
     origin.script("/h", [{"body": "x" * 5}])
     r = get(origin, "/h", method="HEAD")
     assert r.body == b"" and r.get("Content-Length") == "5"
+    assert r.extra == b""
+    origin.script("/x", [{"raw": b"HTTP/1.1 304 Not Modified\r\n"
+                                 b"Connection: close\r\n\r\nbody"}])
+    assert get(origin, "/x").extra == b"body"
