@@ -1,17 +1,27 @@
 
 /*
- * Catalog cache: GET/HEAD catalog responses kept in a shm zone (the generic
- * keyed store of ngx_http_mall_shm.h) and served in PRECONTENT without
- * touching the workers. A miss falls through to proxy_pass; a header + body
- * filter store the worker's answer as it streams to the client (the srcache
- * model). Freshness comes from the worker's Cache-Control; stale entries are
- * served while one background subrequest refreshes them, or while the
- * workers fail. Entries carry Surrogate-Key tags; a purge (Redis stream
- * mall:purge, or POST /cache/purge) deletes every entry of a tag.
+ * Catalog cache, and a shared HTTP cache (RFC 9111) for any proxied
+ * location: GET/HEAD responses kept in a shm zone (the generic keyed store
+ * of ngx_http_mall_shm.h) and served in PRECONTENT without touching the
+ * origin. A miss falls through to proxy_pass; a header + body filter store
+ * the answer as it streams to the client (the srcache model). Freshness
+ * comes from the response (ngx_http_mall_cache_fresh.c); stale entries
+ * are revalidated with their validators, served while one background
+ * subrequest refreshes them, or while the origin fails. Entries carry
+ * Surrogate-Key tags; a purge (Redis stream mall:purge, or POST
+ * /cache/purge) deletes every entry of a tag.
+ *
+ * Files: _cache.c lookup, _conf.c directives, _serve.c sending an entry,
+ * _fill.c filters, _policy.c what is stored, _fresh.c freshness, _cond.c
+ * conditional requests, _vary.c variants, _invalidate.c unsafe methods,
+ * _key.c keys, _purge.c tags and purge.
  *
  * Keys inside a cache zone, by first byte:
  *   'e' + cache key  -> ngx_http_mall_cache_entry_t + content type + headers
- *                       + body + gzip body; expires when no stale use is left
+ *                       + body + gzip body; expires when no stale use is
+ *                       left (kept mall_cache_keep to revalidate when it
+ *                       has validators); or, with F_VARY, a variant list
+ *   'e' + cache key + 0 + gen + md5 -> one variant (ngx_http_mall_cache_vary.c)
  *   'f' + cache key  -> (empty) a request is filling the key: others wait
  *   't' + tag        -> ngx_http_mall_cache_tag_t + ('e' keys, u16 length
  *                       prefixed); pinned, expires with its last entry
@@ -36,6 +46,7 @@
 #define NGX_HTTP_MALL_CACHE_STALE     3
 #define NGX_HTTP_MALL_CACHE_UPDATING  4
 #define NGX_HTTP_MALL_CACHE_BYPASS    5
+#define NGX_HTTP_MALL_CACHE_REVALIDATED  6
 
 #define NGX_HTTP_MALL_CACHE_TAG_MAX   65536   /* bytes of keys per tag */
 #define NGX_HTTP_MALL_CACHE_TAGS_MAX  64      /* tags per entry */
@@ -63,13 +74,59 @@ typedef struct {
     uint64_t                       swr;        /* unix ms: STALE + refresh */
     uint64_t                       sie;        /* unix ms: STALE on error */
     uint64_t                       updating;   /* unix ms; 0: no refresh */
+    uint64_t                       stored;     /* unix ms: response time */
+    uint32_t                       age;        /* ms: corrected initial age */
     uint32_t                       status;
+    uint32_t                       flags;      /* NGX_HTTP_MALL_CACHE_F_* */
     uint32_t                       ctype_len;  /* bytes */
     uint32_t                       headers_len;
     uint32_t                       body_len;
     uint32_t                       gzip_len;   /* 0: no gzip copy */
-    uint32_t                       reserved;
+    uint32_t                       magic;      /* this layout */
 } ngx_http_mall_cache_entry_t;
+
+/* an entry of another layout (a module upgraded by reload) is a miss */
+#define NGX_HTTP_MALL_CACHE_MAGIC      0x4d433032  /* "MC02" */
+
+#define NGX_HTTP_MALL_CACHE_F_NOCACHE  0x01  /* revalidate every use */
+#define NGX_HTTP_MALL_CACHE_F_MUST     0x02  /* never served stale */
+#define NGX_HTTP_MALL_CACHE_F_SHARED   0x04  /* reusable with Authorization */
+#define NGX_HTTP_MALL_CACHE_F_ETAG     0x08
+#define NGX_HTTP_MALL_CACHE_F_LASTMOD  0x10
+#define NGX_HTTP_MALL_CACHE_F_ENCODED  0x20  /* stored content-encoded */
+#define NGX_HTTP_MALL_CACHE_F_VARY     0x40  /* a variant list, no body */
+
+#define NGX_HTTP_MALL_CACHE_F_VALIDATORS                                     \
+    (NGX_HTTP_MALL_CACHE_F_ETAG|NGX_HTTP_MALL_CACHE_F_LASTMOD)
+
+
+/* The cache-control directives for this cache (-1: absent). */
+typedef struct {
+    ngx_int_t                      smaxage;
+    ngx_int_t                      maxage;
+    ngx_int_t                      swr;
+    ngx_int_t                      sie;
+    ngx_str_t                      no_cache_fields;  /* no-cache="f, g" */
+    ngx_str_t                      private_fields;   /* private="f" */
+    unsigned                       no_store:1;
+    unsigned                       no_cache:1;
+    unsigned                       private:1;
+    unsigned                       public:1;
+    unsigned                       must_revalidate:1;
+    unsigned                       proxy_revalidate:1;
+    unsigned                       targeted:1;  /* from a targeted field */
+} ngx_http_mall_cache_cc_t;
+
+
+/* An entry copied out of the zone, split into its parts. */
+typedef struct {
+    ngx_http_mall_cache_entry_t    e;
+    ngx_str_t                      ctype;
+    ngx_str_t                      headers;
+    ngx_str_t                      body;
+    ngx_uint_t                     gzip;
+    ngx_uint_t                     not_modified;  /* answer 304 */
+} ngx_http_mall_cache_resp_t;
 
 
 typedef struct {
@@ -100,6 +157,13 @@ struct ngx_http_mall_cache_loc_conf_s {
     time_t                         sie;        /* seconds */
     ngx_msec_t                     lock_timeout;
     ngx_flag_t                     status_header;
+    ngx_uint_t                     heuristic;  /* percent; 0: off */
+    time_t                         heuristic_max;
+    ngx_array_t                   *targeted;   /* ngx_str_t; NULL: off */
+    ngx_uint_t                     set_cookie; /* 1: store */
+    ngx_uint_t                     max_variants;
+    ngx_flag_t                     ranges;
+    time_t                         keep;       /* s: stale kept to revalidate */
 };
 
 
@@ -110,31 +174,37 @@ struct ngx_http_mall_cache_loc_conf_s {
 typedef struct {
     ngx_http_request_t            *request;    /* the owner */
     ngx_http_mall_cache_zone_t    *czone;
-    ngx_str_t                      key;        /* 'e' + cache key */
+    ngx_str_t                      key;        /* 'e' + cache key [+ variant] */
+    ngx_str_t                      base;       /* 'e' + cache key */
     ngx_uint_t                     state;      /* NGX_HTTP_MALL_CACHE_* */
     ngx_atomic_uint_t              seq;        /* purge_seq at fill start */
     ngx_msec_t                     deadline;   /* end of the lock wait */
 
     /* location settings, kept for error_page locations */
+    ngx_http_mall_cache_loc_conf_t *conf;
     time_t                         valid;
     time_t                         swr;
     time_t                         sie;
     ngx_msec_t                     lock_timeout;
     ngx_flag_t                     status_header;
 
-    /* an entry copy served if the workers fail (stale-if-error) */
+    /*
+     * an entry copy: served if the workers fail (stale-if-error), or after
+     * a 304 to the conditional request made to revalidate it
+     */
     u_char                        *stale;
     size_t                         stale_len;
+    uint64_t                       stale_sie;  /* unix ms: usable on error */
     ngx_str_t                      swap_body;  /* the stale body sent */
 
     /* the response being stored */
     ngx_str_t                      tags;
+    ngx_str_t                      vary_names; /* "" : no variants */
     ngx_str_t                      ctype;
     ngx_str_t                      headers;
-    ngx_uint_t                     http_status;
-    uint64_t                       ttl;        /* ms */
-    uint64_t                       ttl_swr;    /* ms */
-    uint64_t                       ttl_sie;    /* ms */
+    ngx_http_mall_cache_entry_t    entry;      /* freshness, status, flags */
+    int64_t                        origin_age; /* s: its Age; -1: invalid */
+    uint64_t                       expire;     /* unix ms: node expiry */
     ngx_chain_t                   *body;
     ngx_chain_t                  **last;
     size_t                         body_len;
@@ -146,6 +216,8 @@ typedef struct {
     unsigned                       swap_sent:1;
     unsigned                       served:1;   /* answered from the zone */
     unsigned                       waiting:1;
+    unsigned                       revalidate:1; /* conditional sent */
+    unsigned                       invalidate:1; /* unsafe method */
 } ngx_http_mall_cache_ctx_t;
 
 
@@ -160,6 +232,10 @@ char *ngx_http_mall_cache_args(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mall_cache_defaults(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_mall_cache_heuristic(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_mall_cache_targeted(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 void ngx_http_mall_cache_create_loc_conf(
     ngx_http_mall_cache_loc_conf_t *conf);
@@ -169,6 +245,70 @@ char *ngx_http_mall_cache_merge_loc_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_mall_cache_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_mall_cache_handler(ngx_http_request_t *r);
+
+/* ngx_http_mall_cache.c */
+void ngx_http_mall_cache_unlock_fill(ngx_http_mall_cache_ctx_t *ctx,
+    ngx_uint_t locked);
+ngx_http_mall_cache_ctx_t *ngx_http_mall_cache_get_ctx(
+    ngx_http_request_t *r);
+
+/* ngx_http_mall_cache_serve.c */
+u_char *ngx_http_mall_cache_copy(ngx_pool_t *pool, u_char *v,
+    ngx_http_mall_cache_entry_t *e, ngx_int_t variant, size_t *len);
+void ngx_http_mall_cache_parse(u_char *p, ngx_http_mall_cache_resp_t *resp,
+    ngx_uint_t full, ngx_uint_t gzip);
+ngx_int_t ngx_http_mall_cache_send(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp);
+ngx_int_t ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *resp);
+ngx_uint_t ngx_http_mall_cache_accepts(ngx_http_request_t *r,
+    u_char *coding, size_t len);
+ngx_int_t ngx_http_mall_cache_state_header(ngx_http_request_t *r,
+    ngx_uint_t state);
+
+/* ngx_http_mall_cache_invalidate.c */
+void ngx_http_mall_cache_invalidate(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx);
+
+/* ngx_http_mall_cache_vary.c */
+ngx_int_t ngx_http_mall_cache_vary_names(ngx_pool_t *pool, ngx_str_t *headers,
+    ngx_str_t *names);
+ngx_int_t ngx_http_mall_cache_vary_select_locked(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, u_char *v, uint64_t now);
+ngx_int_t ngx_http_mall_cache_vary_store_locked(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, u_char *v, size_t vlen, uint64_t now,
+    ngx_str_t *key);
+
+/* ngx_http_mall_cache_fill.c */
+void ngx_http_mall_cache_filter_init(void);
+
+/* ngx_http_mall_cache_policy.c */
+ngx_int_t ngx_http_mall_cache_policy(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx);
+ngx_int_t ngx_http_mall_cache_merge_304(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_resp_t *stored);
+ngx_int_t ngx_http_mall_cache_header_next(u_char **p, u_char *last,
+    ngx_str_t *key, ngx_str_t *value);
+ngx_int_t ngx_http_mall_cache_header_find(ngx_str_t *headers, char *name,
+    size_t len, ngx_str_t *value);
+
+/* ngx_http_mall_cache_fresh.c */
+void ngx_http_mall_cache_cc_read(ngx_http_mall_cache_loc_conf_t *conf,
+    ngx_str_t *headers, ngx_http_mall_cache_cc_t *cc);
+ngx_int_t ngx_http_mall_cache_freshness(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_cc_t *cc,
+    ngx_str_t *headers, ngx_uint_t status, ngx_http_mall_cache_entry_t *e,
+    uint64_t *expire);
+ngx_uint_t ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r);
+int64_t ngx_http_mall_cache_origin_age(ngx_http_request_t *r);
+uint64_t ngx_http_mall_cache_current_age(ngx_http_mall_cache_entry_t *e,
+    uint64_t now);
+
+/* ngx_http_mall_cache_cond.c */
+ngx_int_t ngx_http_mall_cache_not_modified(ngx_http_request_t *r,
+    ngx_http_mall_cache_resp_t *resp);
+ngx_int_t ngx_http_mall_cache_origin_headers(ngx_http_request_t *r,
+    ngx_list_t *out, ngx_http_mall_cache_resp_t *stored);
 
 /* ngx_http_mall_cache_key.c */
 ngx_int_t ngx_http_mall_cache_key(ngx_pool_t *pool,

@@ -49,6 +49,18 @@ static ngx_conf_enum_t  ngx_http_mall_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_mall_cache_set_cookie_modes[] = {
+    { ngx_string("bypass"), 0 },
+    { ngx_string("store"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_mall_cache_variants_bounds = {
+    ngx_conf_check_num_bounds, 1, 64
+};
+
+
 static ngx_conf_bitmask_t  ngx_http_mall_sign_methods_mask[] = {
     { ngx_string("GET"), NGX_HTTP_GET },
     { ngx_string("HEAD"), NGX_HTTP_HEAD },
@@ -327,6 +339,48 @@ static ngx_command_t  ngx_http_mall_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mall_loc_conf_t, cache.status_header),
+      NULL },
+
+    { ngx_string("mall_cache_heuristic"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_mall_cache_heuristic,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_targeted_fields"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mall_cache_targeted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mall_cache_set_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.set_cookie),
+      &ngx_http_mall_cache_set_cookie_modes },
+
+    { ngx_string("mall_cache_max_variants"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.max_variants),
+      &ngx_http_mall_cache_variants_bounds },
+
+    { ngx_string("mall_cache_ranges"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.ranges),
+      NULL },
+
+    { ngx_string("mall_cache_keep"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mall_loc_conf_t, cache.keep),
       NULL },
 
     { ngx_string("mall_cache_purge"),

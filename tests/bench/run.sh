@@ -245,6 +245,91 @@ case_cache_hit_static() {
     get_req
 }
 
+# Revalidated hit: the origin marks the body no-cache (a static file, so
+# nginx answers If-None-Match / If-Modified-Since with 304), so every request
+# is a conditional request to the origin answered 304 and the stored body is
+# sent. Both sides reach the origin over the same keepalive pool. proxy_cache
+# cannot be told "revalidate on every use" by Cache-Control (no-cache makes
+# it not store at all), so its side ignores Cache-Control and gets an
+# X-Accel-Expires at epoch second 1: stored, always expired, revalidated
+# with proxy_cache_revalidate on each request (X-Cache: REVALIDATED).
+reval_location() {   # reval_location CACHE-DIRECTIVES...
+    cat <<EOF
+        location / {
+            $*
+            proxy_pass http://bench_origin_pool/reval/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+EOF
+}
+
+case_proxy_cache_revalidated() {
+    C_DESC="stock nginx proxy_cache, entry always expired, proxy_cache_revalidate on (origin 304)"
+    C_SNIPS="proxy_cache origin origin_pool"
+    C_SERVER=$(reval_location "proxy_cache bench_pc;
+            proxy_cache_key \$host\$request_uri;
+            proxy_cache_revalidate on;
+            proxy_ignore_headers Cache-Control Expires;
+            add_header X-Cache \$upstream_cache_status;")
+    C_CHECK="X-Cache: REVALIDATED"
+    get_req
+}
+
+case_cache_revalidated() {
+    C_DESC="mall_cache hit revalidated per request (no-cache, origin 304) vs proxy_cache_revalidate"
+    C_BASE=proxy_cache_revalidated
+    C_NEEDS="module"
+    C_SNIPS="mall_cache origin origin_pool"
+    C_SERVER=$(reval_location "mall_cache zone=bench_mc;
+            mall_cache_key \$host\$request_uri;")
+    C_CHECK="X-Mall-Cache: REVALIDATED"
+    get_req
+}
+
+# Client 304: the client sends the ETag of a fresh entry in If-None-Match;
+# the cache answers 304 without a body. These four cases key their entries
+# by Host (<case>.bench) so they never share one with cache_hit /
+# proxy_cache_hit, which store the same URI from another origin location. The origin's body carries
+# ETag "bench-1" and max-age=3600 (origin location /fresh-etag/).
+etag_location() {   # etag_location CACHE-DIRECTIVES...
+    cat <<EOF
+        location / {
+            $*
+            proxy_pass http://$ADDR:$PORT_ORIGIN/fresh-etag/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+EOF
+}
+
+etag_req() {
+    get_req
+    C_REQ+=(-H 'If-None-Match: "bench-1"')
+}
+
+case_proxy_cache_client_304() {
+    C_DESC="stock nginx proxy_cache hit answering a matching If-None-Match with 304"
+    C_SNIPS="proxy_cache origin"
+    C_SERVER=$(etag_location "proxy_cache bench_pc;
+            proxy_cache_key \$host\$request_uri;
+            add_header X-Cache \$upstream_cache_status;")
+    C_CHECK="X-Cache: HIT"
+    C_STATUS=304
+    etag_req
+}
+
+case_cache_client_304() {
+    C_DESC="mall_cache: fresh entry, client If-None-Match matches: 304 from shm"
+    C_BASE=proxy_cache_client_304
+    C_NEEDS="module"
+    C_SNIPS="mall_cache origin"
+    C_SERVER=$(etag_location "mall_cache zone=bench_mc;
+            mall_cache_key \$host\$request_uri;")
+    C_STATUS=304
+    etag_req
+}
+
 case_pipeline_get() {
     C_DESC="catalog GET: mall_auth optional + mall_limit + cache hit vs static"
     C_BASE=static
@@ -570,6 +655,7 @@ PLANNED=(
 
 DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
          bare_post_1k mall_limit mall_limit_quiet cache_hit cache_hit_static pipeline_get
+         proxy_cache_revalidated cache_revalidated proxy_cache_client_304 cache_client_304
          auth_off auth_get unsigned_post_1k auth_post_1k signed_post_1k
          auth_post_proxy signed_post_proxy
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products
@@ -600,11 +686,25 @@ snip_proxy_cache() {
          "max_size=64m inactive=1h use_temp_path=off;"
 }
 
+# /reval/: the body as a static file (ETag, Last-Modified, 304 on a
+# matching conditional) that must be revalidated on every use;
+# /fresh-etag/: the body, fresh for an hour, with a fixed ETag.
 snip_origin() {
     cat <<EOF
 server {
     listen $ADDR:$PORT_ORIGIN;
     location / { return 200 $(body_conf); }
+    location /reval/ {
+        root $RUN/www;
+        rewrite ^ /catalog.json break;
+        add_header Cache-Control no-cache;
+        add_header X-Accel-Expires @1;
+    }
+    location /fresh-etag/ {
+        add_header ETag '"bench-1"';
+        add_header Cache-Control max-age=3600;
+        return 200 $(body_conf);
+    }
 }
 EOF
 }
@@ -1272,6 +1372,7 @@ warm() {   # warm CASE: 0 or 1 with SKIP[case] set
     fi
     bad=$(printf '%s' "$out" | "$PY" -c '
 import json, sys
+want = sys.argv[1]
 try:
     r = json.loads(sys.stdin.read())
 except ValueError:
@@ -1279,7 +1380,7 @@ except ValueError:
 if r["requests"] == 0:
     print("no response (errors %s)" % r.get("errors"))
 elif r["unexpected"] > r["requests"] * 0.001:
-    print("answers %s instead of 200" % r["status"])')
+    print("answers %s instead of %s" % (r["status"], want))' "$C_STATUS")
     [ -z "$bad" ] || { SKIP[$c]="warm-up: $bad"; return 1; }
     if [ -n "$C_CHECK" ]; then
         hdr=$(curl -s -o /dev/null -D - -H "Host: $c.bench" \

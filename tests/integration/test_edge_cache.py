@@ -86,7 +86,8 @@ http {
 
 class Backend:
     """Answers GET <path>: a JSON body naming the path and a version.
-    rules[path] overrides: cc, tags, delay, status, size, cookie."""
+    rules[path] overrides: cc, tags, delay, status, size, cookie, headers
+    (extra response headers), echo (a request header copied to the body)."""
 
     def __init__(self, port):
         self.port = port
@@ -123,6 +124,8 @@ class Backend:
                 if rule.get("delay"):
                     time.sleep(rule["delay"])
                 body = json.dumps({"path": self.path, "v": version,
+                                   "echo": self.headers.get(
+                                       rule.get("echo", "X-None"), ""),
                                    "pad": "x" * rule.get("size", 600)})
                 body = body.encode()
                 self.send_response(rule.get("status", 200))
@@ -136,6 +139,8 @@ class Backend:
                 self.send_header("X-Backend", "yes")
                 if rule.get("cookie"):
                     self.send_header("Set-Cookie", "sid=1")
+                for k, v in rule.get("headers", ()):
+                    self.send_header(k, v)
                 self.end_headers()
                 try:
                     self.wfile.write(body)
@@ -302,10 +307,12 @@ def test_ttl_expiry(env):
 
 def test_stale_while_revalidate_one_background_request(env):
     p = uniq()
-    env.backend.rules[p] = {"cc": "public, s-maxage=1, "
+    # s-maxage=2: the refresh's 0.6 s at the origin counts in its age
+    # (RFC 9111 §4.2.3), so it stays fresh for 1.4 s once stored
+    env.backend.rules[p] = {"cc": "public, s-maxage=2, "
                                   "stale-while-revalidate=30"}
     first = get(env, p).json()
-    time.sleep(1.2)
+    time.sleep(2.2)
     env.backend.version += 1
     env.backend.rules[p]["delay"] = 0.6
 
@@ -410,6 +417,54 @@ def test_purge_by_tag_via_redis_event(env):
     env.redis("XADD", "mall:purge", "*", "tags", "list")
     assert wait_state(env, a, "MISS", 1.0) == "MISS"
     assert state(get(env, b)) == "MISS"
+
+
+def test_variants_client_304_and_purge_of_every_variant(env):
+    p = uniq()
+    env.backend.rules[p] = {"headers": [("Vary", "Accept-Language"),
+                                        ("ETag", '"e1"')],
+                            "echo": "Accept-Language"}
+    for lang in ("en", "fr"):
+        r = get(env, p, headers={"Accept-Language": lang})
+        assert state(r) == "MISS" and r.json()["echo"] == lang
+    for lang in ("en", "fr"):
+        r = get(env, p, headers={"Accept-Language": lang})
+        assert state(r) == "HIT" and r.json()["echo"] == lang
+        assert "Accept-Language" in r.headers["Vary"] and "Age" in r.headers
+    assert env.backend.count(p) == 2
+
+    # the mini-program holding the ETag: 304, no body, validators kept
+    r = get(env, p, headers={"Accept-Language": "fr", "If-None-Match": '"e1"'})
+    assert r.status_code == 304 and not r.content and state(r) == "HIT"
+    assert r.headers["ETag"] == '"e1"' and "Age" in r.headers
+    assert "Cache-Control" in r.headers and "Content-Type" not in r.headers
+    assert env.backend.count(p) == 2
+
+    # a tag purge reaches every variant (each is indexed under its tags)
+    env.redis("XADD", "mall:purge", "*", "tags",
+              "product:" + p.rsplit("/", 1)[-1])
+    deadline = time.time() + 1.0
+    while time.time() < deadline:
+        if state(get(env, p, headers={"Accept-Language": "en"})) == "MISS":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the en variant was not purged")
+    assert state(get(env, p, headers={"Accept-Language": "fr"})) == "MISS"
+
+
+def test_catalog_if_modified_since_its_date_is_304(env):
+    # catalog answers have no validator: the entry's Date is compared
+    p = uniq()
+    r1 = get(env, p)
+    assert state(r1) == "MISS" and "Date" in r1.headers
+    r2 = get(env, p, headers={"If-Modified-Since": r1.headers["Date"]})
+    assert r2.status_code == 304 and state(r2) == "HIT" and not r2.content
+    assert r2.headers["Date"] == r1.headers["Date"]        # never rewritten
+    r3 = get(env, p, headers={"If-Modified-Since":
+                              "Thu, 01 Jan 1970 00:00:01 GMT"})
+    assert r3.status_code == 200 and r3.content == r1.content
+    assert env.backend.count(p) == 1
 
 
 def test_purge_during_fill_is_not_stored(env):

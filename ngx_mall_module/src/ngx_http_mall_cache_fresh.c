@@ -1,0 +1,640 @@
+
+/*
+ * Catalog cache: freshness of a response (RFC 9111 §4.2), read from its
+ * stored headers: the cache-control field (a targeted field of RFC 9213
+ * first, else Cache-Control), Expires, Date, Age and Last-Modified.
+ *
+ * Times are unix ms. The current age of an entry is its corrected initial
+ * age (§4.2.3: the origin's Age plus the time the request spent at the
+ * origin, or the apparent age from Date, whichever is larger) plus the
+ * time it has been resident here.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_mall_module.h"
+
+
+#define NGX_HTTP_MALL_CACHE_DELTA_MAX  2147483648LL  /* §1.2.2 overflow */
+
+
+static ngx_int_t ngx_http_mall_cache_cc_field(ngx_str_t *headers,
+    ngx_str_t *name, ngx_uint_t strict, ngx_http_mall_cache_cc_t *cc);
+static ngx_int_t ngx_http_mall_cache_cc_line(ngx_str_t *value,
+    ngx_http_mall_cache_cc_t *cc, ngx_uint_t strict);
+static ngx_uint_t ngx_http_mall_cache_sf_key(u_char *p, size_t len);
+static int64_t ngx_http_mall_cache_delta(u_char *p, size_t len);
+static ngx_uint_t ngx_http_mall_cache_heuristic_status(ngx_uint_t status);
+
+
+/*
+ * Reads the cache-control directives for this cache out of stored headers:
+ * the first configured targeted field present with a non-empty value, or
+ * else every Cache-Control line.
+ */
+
+void
+ngx_http_mall_cache_cc_read(ngx_http_mall_cache_loc_conf_t *conf,
+    ngx_str_t *headers, ngx_http_mall_cache_cc_t *cc)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    if (conf->targeted) {
+        name = conf->targeted->elts;
+
+        for (i = 0; i < conf->targeted->nelts; i++) {
+            if (ngx_http_mall_cache_cc_field(headers, &name[i], 1, cc)
+                == NGX_OK)
+            {
+                cc->targeted = 1;
+                return;
+            }
+        }
+    }
+
+    (void) ngx_http_mall_cache_cc_field(headers, NULL, 0, cc);
+}
+
+
+/*
+ * Every line of one field (NULL: Cache-Control) into cc. A targeted field
+ * is a Structured Field dictionary (RFC 9213 §2.1): NGX_DECLINED when it
+ * is absent, empty or fails to parse, and it is then ignored.
+ */
+
+static ngx_int_t
+ngx_http_mall_cache_cc_field(ngx_str_t *headers, ngx_str_t *name,
+    ngx_uint_t strict, ngx_http_mall_cache_cc_t *cc)
+{
+    u_char      *p, *last;
+    ngx_str_t    key, value;
+    ngx_uint_t   seen;
+
+    ngx_memzero(cc, sizeof(ngx_http_mall_cache_cc_t));
+    cc->smaxage = -1;
+    cc->maxage = -1;
+    cc->swr = -1;
+    cc->sie = -1;
+
+    seen = 0;
+    p = headers->data;
+    last = p + headers->len;
+
+    while (ngx_http_mall_cache_header_next(&p, last, &key, &value) == NGX_OK) {
+
+        if (name) {
+            if (key.len != name->len
+                || ngx_strncasecmp(key.data, name->data, key.len) != 0)
+            {
+                continue;
+            }
+
+        } else if (key.len != 13
+                   || ngx_strncasecmp(key.data, (u_char *) "Cache-Control",
+                                      13) != 0)
+        {
+            continue;
+        }
+
+        if (ngx_http_mall_cache_cc_line(&value, cc, strict) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        seen |= (value.len > 0);
+    }
+
+    return seen ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * One field line: directives separated by commas, each a name with an
+ * optional token or quoted-string argument. A qualified no-cache or
+ * private ("f, g") names fields not to store; unqualified, it applies to
+ * the whole response. A seconds value that is no delta-seconds makes the
+ * response stale (0); the first occurrence of a directive wins. strict:
+ * the Structured Field syntax (keys, strings, bare items) or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc,
+    ngx_uint_t strict)
+{
+    u_char     *p, *last, *n;
+    size_t      nlen;
+    int64_t     d;
+    ngx_str_t   arg;
+    ngx_int_t  *slot;
+    ngx_uint_t  has_arg;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        n = p;
+        while (p < last && *p != '=' && *p != ',' && *p != ' '
+               && *p != '\t')
+        {
+            p++;
+        }
+
+        nlen = p - n;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        has_arg = 0;
+        ngx_str_null(&arg);
+
+        if (p < last && *p == '=') {
+            has_arg = 1;
+            p++;
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (p < last && *p == '"') {
+                arg.data = ++p;
+                while (p < last && *p != '"') {
+                    p += (*p == '\\' && p + 1 < last) ? 2 : 1;
+                }
+
+                arg.len = p - arg.data;
+
+                if (p < last) {
+                    p++;
+
+                } else if (strict) {
+                    return NGX_ERROR;       /* an unterminated string */
+                }
+
+            } else {
+                arg.data = p;
+                while (p < last && *p != ',' && *p != ' ' && *p != '\t'
+                       && *p != ';')
+                {
+                    p++;
+                }
+
+                arg.len = p - arg.data;
+
+                if (strict && arg.len == 0) {
+                    return NGX_ERROR;
+                }
+            }
+        }
+
+        if (strict) {
+            if (!ngx_http_mall_cache_sf_key(n, nlen)) {
+                return NGX_ERROR;
+            }
+
+            if (p < last && *p == ';') {
+                /* parameters: not used by any directive here */
+                while (p < last && *p != ',') {
+                    p++;
+                }
+            }
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (p < last && *p != ',') {
+                return NGX_ERROR;
+            }
+        }
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        if (nlen == 0) {
+            continue;
+        }
+
+#define is(s)  (nlen == sizeof(s) - 1                                         \
+                && ngx_strncasecmp(n, (u_char *) s, sizeof(s) - 1) == 0)
+
+        slot = NULL;
+
+        if (is("no-store")) {
+            cc->no_store = 1;
+
+        } else if (is("no-cache")) {
+            if (has_arg) {
+                cc->no_cache_fields = arg;
+            } else {
+                cc->no_cache = 1;
+            }
+
+        } else if (is("private")) {
+            if (has_arg) {
+                cc->private_fields = arg;
+            } else {
+                cc->private = 1;
+            }
+
+        } else if (is("public")) {
+            cc->public = 1;
+
+        } else if (is("must-revalidate")) {
+            cc->must_revalidate = 1;
+
+        } else if (is("proxy-revalidate")) {
+            cc->proxy_revalidate = 1;
+
+        } else if (is("s-maxage")) {
+            slot = &cc->smaxage;
+
+        } else if (is("max-age")) {
+            slot = &cc->maxage;
+
+        } else if (is("stale-while-revalidate")) {
+            slot = &cc->swr;
+
+        } else if (is("stale-if-error")) {
+            slot = &cc->sie;
+        }
+
+#undef is
+
+        if (slot == NULL || *slot >= 0) {
+            continue;
+        }
+
+        d = ngx_http_mall_cache_delta(arg.data, arg.len);
+        *slot = (d < 0) ? 0 : (ngx_int_t) ngx_min(d, 0x7fffffff);
+    }
+
+    return NGX_OK;
+}
+
+
+/* A Structured Field key (RFC 8941 §3.1.2): lcalpha or "*" first. */
+
+static ngx_uint_t
+ngx_http_mall_cache_sf_key(u_char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || !((p[0] >= 'a' && p[0] <= 'z') || p[0] == '*')) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')
+              || p[i] == '_' || p[i] == '-' || p[i] == '.' || p[i] == '*'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* delta-seconds (§1.2.2): -1 if invalid, capped at 2^31 on overflow. */
+
+static int64_t
+ngx_http_mall_cache_delta(u_char *p, size_t len)
+{
+    int64_t  d;
+
+    if (len == 0) {
+        return -1;
+    }
+
+    for (d = 0; len; len--, p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        if (d < NGX_HTTP_MALL_CACHE_DELTA_MAX) {
+            d = d * 10 + (*p - '0');
+        }
+    }
+
+    return ngx_min(d, NGX_HTTP_MALL_CACHE_DELTA_MAX);
+}
+
+
+/* RFC 9110 §15.1: the statuses cacheable by default (heuristically). */
+
+static ngx_uint_t
+ngx_http_mall_cache_heuristic_status(ngx_uint_t status)
+{
+    switch (status) {
+    case 200: case 203: case 204: case 206: case 300: case 301: case 308:
+    case 404: case 405: case 410: case 414: case 501:
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Fills e (fresh, swr, sie, stored, age, flags, status) for a response
+ * received now with these stored headers, and the node's expiry.
+ * NGX_DECLINED: may not be stored or is of no use (BYPASS); NGX_ABORT: a
+ * status that is not stored.
+ */
+
+ngx_int_t
+ngx_http_mall_cache_freshness(ngx_http_request_t *r,
+    ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_cc_t *cc,
+    ngx_str_t *headers, ngx_uint_t status, ngx_http_mall_cache_entry_t *e,
+    uint64_t *expire)
+{
+    time_t                           date, t, lm;
+    int64_t                          age, life, swr, sie;
+    uint64_t                         now, req, initial, apparent, delay;
+    ngx_str_t                        v;
+    ngx_http_mall_cache_loc_conf_t  *conf;
+
+    conf = ctx->conf;
+
+    if (cc->no_store || cc->private) {
+        return NGX_DECLINED;
+    }
+
+    if (status < 200 || status == 206 || status == 304) {
+        return NGX_ABORT;
+    }
+
+    now = ngx_http_mall_now_ms();
+    req = (uint64_t) r->start_sec * 1000 + r->start_msec;
+    delay = (now > req) ? now - req : 0;
+
+    ngx_memzero(e, sizeof(ngx_http_mall_cache_entry_t));
+    e->status = (uint32_t) status;
+    e->stored = now;
+    e->magic = NGX_HTTP_MALL_CACHE_MAGIC;
+
+    if (ngx_http_mall_cache_header_find(headers, "ETag", 4, &v) == NGX_OK) {
+        e->flags |= NGX_HTTP_MALL_CACHE_F_ETAG;
+    }
+
+    lm = NGX_ERROR;
+
+    if (ngx_http_mall_cache_header_find(headers, "Last-Modified", 13, &v)
+        == NGX_OK)
+    {
+        lm = ngx_parse_http_time(v.data, v.len);
+        if (lm != NGX_ERROR) {
+            e->flags |= NGX_HTTP_MALL_CACHE_F_LASTMOD;
+        }
+    }
+
+    date = NGX_ERROR;
+
+    if (ngx_http_mall_cache_header_find(headers, "Date", 4, &v) == NGX_OK) {
+        date = ngx_parse_http_time(v.data, v.len);
+    }
+
+    if (date == NGX_ERROR) {
+        date = (time_t) (now / 1000);
+    }
+
+    /* §4.2.3: corrected initial age; a bad Age makes the response stale */
+
+    age = (ctx->origin_age < 0) ? NGX_HTTP_MALL_CACHE_DELTA_MAX
+                                : ctx->origin_age;
+
+    apparent = ((time_t) (now / 1000) > date)
+               ? (uint64_t) ((time_t) (now / 1000) - date) * 1000 : 0;
+    initial = ngx_max(apparent, (uint64_t) age * 1000 + delay);
+    e->age = (uint32_t) ngx_min(initial, 0xffffffff);
+
+    /* §4.2.1: the freshness lifetime, in order of precedence */
+
+    if (cc->smaxage >= 0) {
+        life = cc->smaxage;
+
+    } else if (cc->maxage >= 0) {
+        life = cc->maxage;
+
+    } else if (!cc->targeted
+               && ngx_http_mall_cache_header_find(headers, "Expires", 7, &v)
+                  == NGX_OK)
+    {
+        /* an invalid Expires (e.g. "0") is a time in the past */
+        t = ngx_parse_http_time(v.data, v.len);
+        life = (t == NGX_ERROR || t <= date) ? 0 : t - date;
+
+    } else if (!ngx_http_mall_cache_heuristic_status(status)) {
+        /* other statuses only with explicit freshness (§3) */
+        return NGX_ABORT;
+
+    } else if (lm != NGX_ERROR && conf->heuristic) {
+        /* §4.2.2: a fraction of the time since the last change */
+        life = (lm < date) ? (int64_t) (date - lm) * conf->heuristic / 100
+                           : 0;
+        life = ngx_min(life, (int64_t) conf->heuristic_max);
+
+    } else {
+        /* mall_cache_valid: the fallback for the catalog */
+        life = conf->valid;
+    }
+
+    /* §3.5: with credentials, shared only if the response allows it */
+
+    if (cc->public || cc->smaxage >= 0 || cc->must_revalidate) {
+        e->flags |= NGX_HTTP_MALL_CACHE_F_SHARED;
+    }
+
+    if (r->headers_in.authorization
+        && !(e->flags & NGX_HTTP_MALL_CACHE_F_SHARED))
+    {
+        return NGX_DECLINED;
+    }
+
+    /*
+     * s-maxage implies proxy-revalidate (§5.2.2.10), but stale use that
+     * the same response or the location's configuration allows explicitly
+     * (RFC 5861, "out-of-band contract" in §4.2.4) still applies to it
+     */
+
+    if (cc->must_revalidate || cc->proxy_revalidate) {
+        e->flags |= NGX_HTTP_MALL_CACHE_F_MUST;
+    }
+
+    if (cc->no_cache) {
+        e->flags |= NGX_HTTP_MALL_CACHE_F_NOCACHE|NGX_HTTP_MALL_CACHE_F_MUST;
+        life = 0;
+    }
+
+    if (life * 1000 <= (int64_t) initial
+        && !(e->flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS))
+    {
+        /* stale on arrival and nothing to revalidate it with */
+        return NGX_DECLINED;
+    }
+
+    e->fresh = now + ((life * 1000 > (int64_t) initial)
+                      ? (uint64_t) (life * 1000) - initial : 0);
+
+    swr = (cc->swr >= 0) ? cc->swr : ctx->swr;
+    sie = (cc->sie >= 0) ? cc->sie : ctx->sie;
+
+    if (e->flags & NGX_HTTP_MALL_CACHE_F_MUST) {
+        /* must-revalidate, s-maxage: never used stale (§4.2.4) */
+        swr = 0;
+        sie = 0;
+    }
+
+    e->swr = e->fresh + (uint64_t) swr * 1000;
+    e->sie = e->fresh + (uint64_t) sie * 1000;
+
+    *expire = ngx_max(e->swr, e->sie);
+
+    if (e->flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS) {
+        *expire = ngx_max(*expire, e->fresh + (uint64_t) conf->keep * 1000);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Age of the response (not stored: made per response): the first
+ * member of the first line, 0 if absent, -1 if it is no delta-seconds.
+ */
+
+int64_t
+ngx_http_mall_cache_origin_age(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_mall_header_is(&h[i], "Age", 3)) {
+            break;
+        }
+    }
+
+    p = h[i].value.data;
+    last = ngx_strlchr(p, p + h[i].value.len, ',');
+
+    if (last == NULL) {
+        last = p + h[i].value.len;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    return ngx_http_mall_cache_delta(p, last - p);
+}
+
+
+/* The current age of an entry (§4.2.3), in ms. */
+
+uint64_t
+ngx_http_mall_cache_current_age(ngx_http_mall_cache_entry_t *e, uint64_t now)
+{
+    return e->age + ((now > e->stored) ? now - e->stored : 0);
+}
+
+
+/*
+ * The client asks for a validated answer (§5.2.1.4): Cache-Control
+ * no-cache or max-age=0, or Pragma: no-cache without Cache-Control.
+ */
+
+ngx_uint_t
+ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r)
+{
+    ngx_str_t        *s;
+    ngx_uint_t        i, has_cc;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    u_char           *p, *last;
+
+    has_cc = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_mall_header_is(&h[i], "Cache-Control", 13)) {
+            continue;
+        }
+
+        has_cc = 1;
+        s = &h[i].value;
+        last = s->data + s->len;
+
+        if (ngx_strlcasestrn(s->data, last, (u_char *) "no-cache", 8 - 1)) {
+            return 1;
+        }
+
+        p = ngx_strlcasestrn(s->data, last, (u_char *) "max-age", 7 - 1);
+
+        if (p) {
+            for (p += 7; p < last && (*p == ' ' || *p == '='); p++) {
+                /* void */
+            }
+
+            if (p < last && *p == '0' && (p + 1 == last || p[1] < '0'
+                                           || p[1] > '9'))
+            {
+                return 1;
+            }
+        }
+    }
+
+    if (!has_cc) {
+        h = ngx_http_mall_find_header(&r->headers_in.headers, "Pragma", 6);
+
+        if (h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                                  (u_char *) "no-cache", 8 - 1))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
