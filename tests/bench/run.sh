@@ -226,7 +226,7 @@ EOF
 case_cache_hit() {
     C_DESC="mall_cache hit from shm vs nginx proxy_cache hit"
     C_BASE=proxy_cache_hit
-    C_TARGET=1.00
+    C_TARGET=1.30
     C_NEEDS="module"
     C_SNIPS="mall_cache origin"
     C_SERVER=$(cache_location)
