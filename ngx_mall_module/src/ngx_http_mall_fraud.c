@@ -2,9 +2,9 @@
 /*
  * Anti-fraud decisions (see ngx_http_mall_fraud.h): the cheap guards of
  * PREACCESS (allow list, IP/CIDR block list, country lists, device block
- * list, a required X-Mall-Device), and the risk score at the end of ACCESS
- * (user block list, mini-program checks, device velocity), whose action
- * is allow, tag (X-Mall-Risk to the workers, inside the edge signature),
+ * list), and at the end of ACCESS the user block list, a required
+ * X-Mall-Device and the risk score (mini-program checks, velocity), whose
+ * action is allow, tag (X-Mall-Risk to the workers, inside the edge signature),
  * challenge or block. Every refusal and every non-allow score is written
  * to the WAF's JSON audit log (mall_waf_audit_log).
  */
@@ -411,16 +411,6 @@ ngx_http_mall_fraud_guard(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
                                               "RISK_BLOCKED", "device_list",
                                               "this device is blocked");
         }
-
-        return NGX_DECLINED;
-    }
-
-    if (flcf->device == NGX_HTTP_MALL_REQUIRED
-        && ngx_http_mall_fraud_write(r))
-    {
-        return ngx_http_mall_deny(r, NGX_HTTP_BAD_REQUEST,
-                                  "VALIDATION_FAILED",
-                                  "X-Mall-Device header is required");
     }
 
     return NGX_DECLINED;
@@ -476,7 +466,15 @@ ngx_http_mall_fraud_score(ngx_http_request_t *r, ngx_http_mall_ctx_t *ctx)
 
     reasons = 0;
 
+    /* after the token and the signature: an anonymous or forged write
+     * learns that first */
     if (fctx->device.len == 0 && ngx_http_mall_fraud_write(r)) {
+        if (flcf->device == NGX_HTTP_MALL_REQUIRED) {
+            return ngx_http_mall_deny(r, NGX_HTTP_BAD_REQUEST,
+                                      "VALIDATION_FAILED",
+                                      "X-Mall-Device header is required");
+        }
+
         reasons |= 1 << NGX_HTTP_MALL_RISK_NO_DEVICE;
     }
 

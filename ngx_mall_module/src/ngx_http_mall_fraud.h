@@ -7,10 +7,11 @@
  * device velocity counters (ngx_http_mall_velocity.c), and the risk score
  * with its actions and $mall_risk (ngx_http_mall_fraud.c).
  *
- * Where they run (MISSION.md pipeline): the lists, the country check and a
- * missing X-Mall-Device are cheap guards in PREACCESS, after the limits; the
- * user list, velocity, the mini-program checks and the score run at the end
- * of ACCESS, after the token and signature checks.
+ * Where they run (MISSION.md pipeline): the address, country and device
+ * lists are cheap guards in PREACCESS, after the limits; the user list, a
+ * required X-Mall-Device, velocity, the mini-program checks and the score
+ * run at the end of ACCESS, after the token and signature checks (a write
+ * without a token learns that first).
  */
 
 
