@@ -174,6 +174,7 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     ngx_uint_t                    gzip, refresh, forced, every_use;
     ngx_shm_zone_t               *zone;
     ngx_http_mall_shm_node_t     *sn;
+    ngx_http_mall_cache_cc_t      rcc;
     ngx_http_mall_cache_resp_t    resp;
     ngx_http_mall_cache_stats_t  *stats;
     ngx_http_mall_cache_entry_t   e;
@@ -182,7 +183,7 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
     stats = ctx->czone->stats;
     now = ngx_http_mall_now_ms();
     gzip = ngx_http_mall_cache_accepts(r, (u_char *) "gzip", 4);
-    forced = ngx_http_mall_cache_request_no_cache(r);
+    ngx_http_mall_cache_request_cc(r, &rcc);
     refresh = 0;
     every_use = 0;
     buf = NULL;
@@ -258,6 +259,9 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
 
         variant = (gzip && e.gzip_len) ? 1 : 0;
 
+        /* the client's no-cache, max-age or min-fresh send it on */
+        forced = !ngx_http_mall_cache_request_fits(&rcc, &e, now);
+
         if (now < e.fresh && !forced
             && !(e.flags & NGX_HTTP_MALL_CACHE_F_NOCACHE))
         {
@@ -289,6 +293,12 @@ ngx_http_mall_cache_lookup(ngx_http_request_t *r,
                 /* the whole entry: the refresh revalidates it */
                 variant = 2;
             }
+
+        } else if (!forced
+                   && ngx_http_mall_cache_request_stale_ok(&rcc, &e, now))
+        {
+            /* the client's max-stale takes it as it is (§4.2.4) */
+            ctx->state = NGX_HTTP_MALL_CACHE_STALE;
 
         } else if (r->method == NGX_HTTP_GET && ctx->stale == NULL
                    && ((e.flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS)
@@ -364,6 +374,15 @@ absent:
         ngx_http_finalize_request(r, rc);
 
         return NGX_DONE;
+    }
+
+    if (rcc.only_if_cached) {
+        /* §5.2.1.7: nothing stored that may answer it */
+        ngx_http_mall_shm_unlock(zone);
+        ctx->key.len = 0;
+        return ngx_http_mall_deny(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                  "UPSTREAM_TIMEOUT",
+                                  "not in the cache (only-if-cached)");
     }
 
     if (r->method == NGX_HTTP_HEAD) {

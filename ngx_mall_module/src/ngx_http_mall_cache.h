@@ -95,6 +95,7 @@ typedef struct {
 #define NGX_HTTP_MALL_CACHE_F_LASTMOD  0x10
 #define NGX_HTTP_MALL_CACHE_F_ENCODED  0x20  /* stored content-encoded */
 #define NGX_HTTP_MALL_CACHE_F_VARY     0x40  /* a variant list, no body */
+#define NGX_HTTP_MALL_CACHE_F_SMAXAGE  0x80  /* s-maxage: no client max-stale */
 
 #define NGX_HTTP_MALL_CACHE_F_VALIDATORS                                     \
     (NGX_HTTP_MALL_CACHE_F_ETAG|NGX_HTTP_MALL_CACHE_F_LASTMOD)
@@ -106,6 +107,8 @@ typedef struct {
     ngx_int_t                      maxage;
     ngx_int_t                      swr;
     ngx_int_t                      sie;
+    ngx_int_t                      min_fresh;        /* request only */
+    ngx_int_t                      max_stale;        /* request only */
     ngx_str_t                      no_cache_fields;  /* no-cache="f, g" */
     ngx_str_t                      private_fields;   /* private="f" */
     unsigned                       no_store:1;
@@ -115,6 +118,8 @@ typedef struct {
     unsigned                       must_revalidate:1;
     unsigned                       proxy_revalidate:1;
     unsigned                       targeted:1;  /* from a targeted field */
+    unsigned                       max_stale_any:1;   /* max-stale, no value */
+    unsigned                       only_if_cached:1;
 } ngx_http_mall_cache_cc_t;
 
 
@@ -299,7 +304,12 @@ ngx_int_t ngx_http_mall_cache_freshness(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_http_mall_cache_cc_t *cc,
     ngx_str_t *headers, ngx_uint_t status, ngx_http_mall_cache_entry_t *e,
     uint64_t *expire);
-ngx_uint_t ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r);
+void ngx_http_mall_cache_request_cc(ngx_http_request_t *r,
+    ngx_http_mall_cache_cc_t *cc);
+ngx_uint_t ngx_http_mall_cache_request_fits(ngx_http_mall_cache_cc_t *cc,
+    ngx_http_mall_cache_entry_t *e, uint64_t now);
+ngx_uint_t ngx_http_mall_cache_request_stale_ok(ngx_http_mall_cache_cc_t *cc,
+    ngx_http_mall_cache_entry_t *e, uint64_t now);
 int64_t ngx_http_mall_cache_origin_age(ngx_http_request_t *r);
 uint64_t ngx_http_mall_cache_current_age(ngx_http_mall_cache_entry_t *e,
     uint64_t now);

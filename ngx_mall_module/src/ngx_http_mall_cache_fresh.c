@@ -21,6 +21,7 @@
 #define NGX_HTTP_MALL_CACHE_DELTA_MAX  2147483648LL  /* §1.2.2 overflow */
 
 
+static void ngx_http_mall_cache_cc_init(ngx_http_mall_cache_cc_t *cc);
 static ngx_int_t ngx_http_mall_cache_cc_field(ngx_str_t *headers,
     ngx_str_t *name, ngx_uint_t strict, ngx_http_mall_cache_cc_t *cc);
 static ngx_int_t ngx_http_mall_cache_cc_line(ngx_str_t *value,
@@ -60,6 +61,19 @@ ngx_http_mall_cache_cc_read(ngx_http_mall_cache_loc_conf_t *conf,
 }
 
 
+static void
+ngx_http_mall_cache_cc_init(ngx_http_mall_cache_cc_t *cc)
+{
+    ngx_memzero(cc, sizeof(ngx_http_mall_cache_cc_t));
+    cc->smaxage = -1;
+    cc->maxage = -1;
+    cc->swr = -1;
+    cc->sie = -1;
+    cc->min_fresh = -1;
+    cc->max_stale = -1;
+}
+
+
 /*
  * Every line of one field (NULL: Cache-Control) into cc. A targeted field
  * is a Structured Field dictionary (RFC 9213 §2.1): NGX_DECLINED when it
@@ -74,11 +88,7 @@ ngx_http_mall_cache_cc_field(ngx_str_t *headers, ngx_str_t *name,
     ngx_str_t    key, value;
     ngx_uint_t   seen;
 
-    ngx_memzero(cc, sizeof(ngx_http_mall_cache_cc_t));
-    cc->smaxage = -1;
-    cc->maxage = -1;
-    cc->swr = -1;
-    cc->sie = -1;
+    ngx_http_mall_cache_cc_init(cc);
 
     seen = 0;
     p = headers->data;
@@ -266,6 +276,19 @@ ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc,
 
         } else if (is("stale-if-error")) {
             slot = &cc->sie;
+
+        } else if (is("min-fresh")) {           /* request directives */
+            slot = &cc->min_fresh;
+
+        } else if (is("max-stale")) {
+            if (has_arg) {
+                slot = &cc->max_stale;
+            } else {
+                cc->max_stale_any = 1;
+            }
+
+        } else if (is("only-if-cached")) {
+            cc->only_if_cached = 1;
         }
 
 #undef is
@@ -471,6 +494,10 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
         e->flags |= NGX_HTTP_MALL_CACHE_F_MUST;
     }
 
+    if (cc->smaxage >= 0) {
+        e->flags |= NGX_HTTP_MALL_CACHE_F_SMAXAGE;
+    }
+
     if (cc->no_cache) {
         e->flags |= NGX_HTTP_MALL_CACHE_F_NOCACHE|NGX_HTTP_MALL_CACHE_F_MUST;
         life = 0;
@@ -500,7 +527,12 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
 
     *expire = ngx_max(e->swr, e->sie);
 
-    if (e->flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS) {
+    /* kept past freshness to be revalidated, or for a client's max-stale */
+    if ((e->flags & NGX_HTTP_MALL_CACHE_F_VALIDATORS)
+        || !(e->flags & (NGX_HTTP_MALL_CACHE_F_MUST
+                         |NGX_HTTP_MALL_CACHE_F_NOCACHE
+                         |NGX_HTTP_MALL_CACHE_F_SMAXAGE)))
+    {
         *expire = ngx_max(*expire, e->fresh + (uint64_t) conf->keep * 1000);
     }
 
@@ -570,18 +602,20 @@ ngx_http_mall_cache_current_age(ngx_http_mall_cache_entry_t *e, uint64_t now)
 
 
 /*
- * The client asks for a validated answer (§5.2.1.4): Cache-Control
- * no-cache or max-age=0, or Pragma: no-cache without Cache-Control.
+ * The request's own Cache-Control directives (RFC 9111 §5.2.1): max-age,
+ * min-fresh, max-stale, no-cache, only-if-cached; Pragma: no-cache counts
+ * as no-cache when there is no Cache-Control (§5.4).
  */
 
-ngx_uint_t
-ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r)
+void
+ngx_http_mall_cache_request_cc(ngx_http_request_t *r,
+    ngx_http_mall_cache_cc_t *cc)
 {
-    ngx_str_t        *s;
     ngx_uint_t        i, has_cc;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
-    u_char           *p, *last;
+
+    ngx_http_mall_cache_cc_init(cc);
 
     has_cc = 0;
     part = &r->headers_in.headers.part;
@@ -599,30 +633,9 @@ ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (!ngx_http_mall_header_is(&h[i], "Cache-Control", 13)) {
-            continue;
-        }
-
-        has_cc = 1;
-        s = &h[i].value;
-        last = s->data + s->len;
-
-        if (ngx_strlcasestrn(s->data, last, (u_char *) "no-cache", 8 - 1)) {
-            return 1;
-        }
-
-        p = ngx_strlcasestrn(s->data, last, (u_char *) "max-age", 7 - 1);
-
-        if (p) {
-            for (p += 7; p < last && (*p == ' ' || *p == '='); p++) {
-                /* void */
-            }
-
-            if (p < last && *p == '0' && (p + 1 == last || p[1] < '0'
-                                           || p[1] > '9'))
-            {
-                return 1;
-            }
+        if (ngx_http_mall_header_is(&h[i], "Cache-Control", 13)) {
+            has_cc = 1;
+            (void) ngx_http_mall_cache_cc_line(&h[i].value, cc, 0);
         }
     }
 
@@ -632,9 +645,59 @@ ngx_http_mall_cache_request_no_cache(ngx_http_request_t *r)
         if (h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
                                   (u_char *) "no-cache", 8 - 1))
         {
-            return 1;
+            cc->no_cache = 1;
         }
     }
+}
 
-    return 0;
+
+/*
+ * 1 when the request lets a fresh entry answer without the origin: no
+ * no-cache, its age within the request's max-age, and at least min-fresh
+ * of freshness left.
+ */
+
+ngx_uint_t
+ngx_http_mall_cache_request_fits(ngx_http_mall_cache_cc_t *cc,
+    ngx_http_mall_cache_entry_t *e, uint64_t now)
+{
+    if (cc->no_cache || cc->maxage == 0) {
+        return 0;
+    }
+
+    if (cc->maxage > 0
+        && ngx_http_mall_cache_current_age(e, now)
+           > (uint64_t) cc->maxage * 1000)
+    {
+        return 0;
+    }
+
+    return cc->min_fresh < 0
+           || (e->fresh > now
+               && e->fresh - now >= (uint64_t) cc->min_fresh * 1000);
+}
+
+
+/*
+ * 1 when the client accepts this stale entry as it is (max-stale, §5.2.1.2)
+ * and the response allows it: never past must-revalidate, proxy-revalidate,
+ * s-maxage or no-cache (§4.2.4).
+ */
+
+ngx_uint_t
+ngx_http_mall_cache_request_stale_ok(ngx_http_mall_cache_cc_t *cc,
+    ngx_http_mall_cache_entry_t *e, uint64_t now)
+{
+    if (e->flags & (NGX_HTTP_MALL_CACHE_F_MUST|NGX_HTTP_MALL_CACHE_F_NOCACHE
+                    |NGX_HTTP_MALL_CACHE_F_SMAXAGE))
+    {
+        return 0;
+    }
+
+    if (cc->max_stale_any) {
+        return 1;
+    }
+
+    return cc->max_stale >= 0 && now >= e->fresh
+           && now - e->fresh <= (uint64_t) cc->max_stale * 1000;
 }

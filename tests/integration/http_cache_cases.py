@@ -514,10 +514,73 @@ CONDITIONALS = [
                          "Expires": True, "Age": True}),
 ]
 
+
+# -- 4b. The request's own directives (RFC 9111 §5.2.1) ---------------------
+
+REQUEST_DIRECTIVES = [
+    case("req-max-age", "RFC 9111 §5.2.1.1",
+         "a client's max-age=N refuses an entry older than N seconds",
+         origin=[origin(body="v1", headers=[CC("max-age=60")]),
+                 origin(body="v2", headers=[CC("max-age=60")])],
+         steps=[req(body="v1", origin=1),
+                req(client=[CC("max-age=1")], sleep=1.6, body="v2",
+                    origin=1),
+                req(client=[CC("max-age=30")], body="v2", **HIT)]),
+    case("req-min-fresh", "RFC 9111 §5.2.1.3",
+         "a client's min-fresh=N refuses an entry fresh for less than N "
+         "more seconds",
+         origin=[origin(body="v1", headers=[CC("max-age=30")]),
+                 origin(body="v2", headers=[CC("max-age=30")])],
+         steps=[req(body="v1", origin=1),
+                req(client=[CC("min-fresh=10")], body="v1", **HIT),
+                req(client=[CC("min-fresh=40")], body="v2", origin=1)]),
+    case("req-max-stale", "RFC 9111 §5.2.1.2, §4.2.4",
+         "a client's max-stale=N takes an entry stale by at most N seconds "
+         "without the origin",
+         origin=[origin(body="v1", headers=[CC("max-age=1")]),
+                 origin(body="v2", headers=[CC("max-age=1")])],
+         steps=[req(body="v1", origin=1),
+                req(client=[CC("max-stale=30")], sleep=1.6, body="v1",
+                    origin=0, cache="STALE"),
+                req(client=[CC("max-stale")], body="v1", origin=0,
+                    cache="STALE"),
+                req(client=[CC("max-stale=0")], body="v2", origin=1)]),
+    case("req-max-stale-must-revalidate", "RFC 9111 §5.2.2.2",
+         "max-stale does not override the response's must-revalidate",
+         origin=[origin(body="v1", headers=[CC("max-age=1, must-revalidate")]),
+                 origin(body="v2", headers=[CC("max-age=60")])],
+         steps=[req(body="v1", origin=1),
+                req(client=[CC("max-stale=30")], sleep=1.6, body="v2",
+                    origin=1)]),
+    case("req-max-stale-s-maxage", "RFC 9111 §5.2.2.10",
+         "max-stale does not override s-maxage (it implies proxy-revalidate)",
+         origin=[origin(body="v1", headers=[CC("s-maxage=1")]),
+                 origin(body="v2", headers=[CC("s-maxage=60")])],
+         steps=[req(body="v1", origin=1),
+                req(client=[CC("max-stale=30")], sleep=1.6, body="v2",
+                    origin=1)]),
+    case("req-only-if-cached", "RFC 9111 §5.2.1.7",
+         "only-if-cached: 504 without reaching the origin when nothing "
+         "stored may answer; the stored answer when one may",
+         origin=[origin(body="v1", headers=[CC("max-age=60")])],
+         steps=[req(client=[CC("only-if-cached")], status=504, origin=0),
+                req(body="v1", origin=1),
+                req(client=[CC("only-if-cached")], body="v1", **HIT)]),
+    case("req-pragma-no-cache", "RFC 9111 §5.4",
+         "Pragma: no-cache without Cache-Control acts as no-cache",
+         origin=[origin(body="v1", headers=[CC("max-age=60"),
+                                            ETAG('"e1"')]),
+                 NOT_MOD],
+         steps=[req(body="v1", origin=1),
+                req(client=[("Pragma", "no-cache")], body="v1", origin=1,
+                    sent={"If-None-Match": '"e1"'}, cache="REVALIDATED")]),
+]
+
 SECTIONS = [
     ("1. Freshness (RFC 9111 §4.2, RFC 9213)", FRESHNESS),
     ("2. Age and Date", AGE_DATE),
     ("3. Revalidation", REVALIDATION),
     ("4. Conditional requests from clients (RFC 9110 §13)", CONDITIONALS),
+    ("4b. Request directives (RFC 9111 §5.2.1)", REQUEST_DIRECTIVES),
 ]
 CASES = [c for _, cases in SECTIONS for c in cases]
