@@ -111,6 +111,7 @@ struct ngx_http_mall_redis_client_s {
     ngx_uint_t                     sentinel_next;
     ngx_msec_t                     role_at;   /* next ROLE check due */
     unsigned                       primary_known:1;
+    unsigned                       primary_logged:1;
 
     unsigned                       active:1;
     unsigned                       connected:1;

@@ -249,7 +249,7 @@ ngx_http_mall_redis_sentinel_reply(redisAsyncContext *ac, void *r,
     }
 
     if (ngx_strcmp(cl->host, reply->element[0]->str) != 0
-        || cl->port != port)
+        || cl->port != port || !cl->primary_logged)
     {
         ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
                       "%s: sentinel: primary \"%V\" is %s:%i (was %s:%i)",
@@ -259,6 +259,7 @@ ngx_http_mall_redis_sentinel_reply(redisAsyncContext *ac, void *r,
         ngx_cpystrn(cl->host, (u_char *) reply->element[0]->str,
                     NGX_HTTP_MALL_REDIS_HOST_MAX);
         cl->port = port;
+        cl->primary_logged = 1;
     }
 
     cl->primary_known = 1;

@@ -78,14 +78,18 @@ sentinel_found(mall_redis_t *r, const char *host, int port)
     }
     r->primary_known = 1;
 
+    /* moved: every connection goes there now; same: those that waited
+     * for this answer open, those backing off keep their timer */
     for (i = 0; i < r->nshared; i++) {
         if (changed) {
             redis_conn_drop(&r->shared[i], "the primary moved");
-        }
-        if (r->shared[i].ac == NULL) {
             evtimer_del(r->shared[i].retry);
             r->shared[i].failures = 0;
             r->shared[i].next_attempt_ms = 0;
+        }
+        if (r->shared[i].ac == NULL
+            && !evtimer_pending(r->shared[i].retry, NULL))
+        {
             redis_conn_open(&r->shared[i]);
         }
     }
