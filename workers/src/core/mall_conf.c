@@ -472,7 +472,9 @@ mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
     if (auth_conf_validate(&conf->auth, &lerr) != MALL_OK
         || wxpay_conf_validate(&conf->pay, conf->auth.wechat_appid, &lerr)
            != MALL_OK
-        || logistics_conf_validate(&conf->logistics, &lerr) != MALL_OK)
+        || logistics_conf_validate(&conf->logistics, &lerr) != MALL_OK
+        || redis_ha_conf_validate(&conf->redis_ha, conf->redis_timeout_ms,
+                                  &lerr) != MALL_OK)
     {
         return mall_err_set(err, 0, "%s", lerr.msg);
     }
