@@ -112,6 +112,7 @@ struct ngx_http_mall_redis_client_s {
     ngx_msec_t                     role_at;   /* next ROLE check due */
     unsigned                       primary_known:1;
     unsigned                       primary_logged:1;
+    unsigned                       checking:1; /* sac: a check only */
 
     unsigned                       active:1;
     unsigned                       connected:1;

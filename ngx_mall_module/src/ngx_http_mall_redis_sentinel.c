@@ -10,6 +10,13 @@
  * connect to the address it named. Any failure goes through the client's
  * _fail(): backoff (at most 1 s with Sentinels), and the next attempt
  * asks the next Sentinel. Nothing here blocks.
+ *
+ * While connected, a Sentinel is asked again every second, beside the ROLE
+ * check: a planned switch-over (SENTINEL FAILOVER) leaves the old primary
+ * up and still saying "master" until the Sentinels turn it into a
+ * replica, 10..20 s later, so only they can tell that it moved. Such a
+ * check fails quietly; an answer naming another server drops the
+ * connection, and the next connect goes there.
  */
 
 
@@ -36,6 +43,8 @@ static void ngx_http_mall_redis_sentinel_closed(const redisAsyncContext *ac,
     int status);
 static void ngx_http_mall_redis_role_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_mall_redis_sentinel_ask(ngx_http_mall_redis_client_t *cl,
+    ngx_uint_t check);
 
 
 /* ------------------------------ configuration ---------------------------- */
@@ -142,6 +151,16 @@ invalid:
 void
 ngx_http_mall_redis_sentinel_query(ngx_http_mall_redis_client_t *cl)
 {
+    ngx_http_mall_redis_sentinel_ask(cl, 0);
+}
+
+
+/* Asks a Sentinel; check: connected already, only see if it moved. */
+
+static void
+ngx_http_mall_redis_sentinel_ask(ngx_http_mall_redis_client_t *cl,
+    ngx_uint_t check)
+{
     const char                  *argv[3];
     redisAsyncContext           *ac;
     ngx_http_mall_redis_addr_t  *a;
@@ -151,14 +170,16 @@ ngx_http_mall_redis_sentinel_query(ngx_http_mall_redis_client_t *cl)
 
     ac = redisAsyncConnect((char *) a->host.data, (int) a->port);
 
-    if (ac == NULL) {
-        ngx_http_mall_redis_client_fail(cl, "out of memory");
-        return;
-    }
+    if (ac == NULL || ac->err) {
+        if (!check) {
+            ngx_http_mall_redis_client_fail(cl, ac ? ac->errstr
+                                                   : "out of memory");
+        }
 
-    if (ac->err) {
-        ngx_http_mall_redis_client_fail(cl, ac->errstr);
-        redisAsyncFree(ac);
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+
         return;
     }
 
@@ -166,11 +187,16 @@ ngx_http_mall_redis_sentinel_query(ngx_http_mall_redis_client_t *cl)
 
     if (ngx_http_mall_redis_attach(ac, cl->log) != NGX_OK) {
         redisAsyncFree(ac);
-        ngx_http_mall_redis_client_fail(cl, "no free connection");
+
+        if (!check) {
+            ngx_http_mall_redis_client_fail(cl, "no free connection");
+        }
+
         return;
     }
 
     cl->sac = ac;
+    cl->checking = check;
 
     redisAsyncSetConnectCallback(ac, ngx_http_mall_redis_sentinel_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_mall_redis_sentinel_closed);
@@ -183,8 +209,18 @@ ngx_http_mall_redis_sentinel_query(ngx_http_mall_redis_client_t *cl)
                               argv, NULL)
         != REDIS_OK)
     {
-        ngx_http_mall_redis_client_fail(cl, "sentinel query refused");
+        if (check) {
+            ngx_http_mall_redis_sentinel_drop(cl);
+
+        } else {
+            ngx_http_mall_redis_client_fail(cl, "sentinel query refused");
+        }
+
         return;
+    }
+
+    if (check) {
+        return;                   /* the next check drops it if still due */
     }
 
     if (cl->deadline.timer_set) {
@@ -206,8 +242,38 @@ ngx_http_mall_redis_sentinel_drop(ngx_http_mall_redis_client_t *cl)
 
     if (ac) {
         cl->sac = NULL;
+        cl->checking = 0;
         redisAsyncFree(ac);
     }
+}
+
+
+/* Finished or failed check: did the primary move? */
+
+static void
+ngx_http_mall_redis_sentinel_checked(ngx_http_mall_redis_client_t *cl,
+    redisReply *reply)
+{
+    ngx_int_t  port;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        return;                               /* no news: keep going */
+    }
+
+    port = ngx_atoi((u_char *) reply->element[1]->str,
+                    reply->element[1]->len);
+
+    if (port == cl->port && ngx_strcmp(cl->host, reply->element[0]->str) == 0)
+    {
+        return;
+    }
+
+    /* the next connect asks again and logs the new address */
+    ngx_http_mall_redis_client_fail(cl, "the sentinels name another primary");
 }
 
 
@@ -227,6 +293,12 @@ ngx_http_mall_redis_sentinel_reply(redisAsyncContext *ac, void *r,
     /* hiredis frees the context once this callback returns */
     cl->sac = NULL;
     redisAsyncDisconnect(ac);
+
+    if (cl->checking) {
+        cl->checking = 0;
+        ngx_http_mall_redis_sentinel_checked(cl, reply);
+        return;
+    }
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 2
@@ -281,6 +353,12 @@ ngx_http_mall_redis_sentinel_connected(const redisAsyncContext *ac,
     if (status != REDIS_OK && cl->sac == ac) {
         /* hiredis frees the context after this callback */
         cl->sac = NULL;
+
+        if (cl->checking) {
+            cl->checking = 0;
+            return;
+        }
+
         ngx_http_mall_redis_client_fail(cl, ac->errstr);
     }
 }
@@ -293,6 +371,12 @@ ngx_http_mall_redis_sentinel_closed(const redisAsyncContext *ac, int status)
 
     if (cl->sac == ac) {
         cl->sac = NULL;
+
+        if (cl->checking) {
+            cl->checking = 0;
+            return;
+        }
+
         ngx_http_mall_redis_client_fail(cl, status == REDIS_OK
                                             ? "sentinel closed"
                                             : ac->errstr);
@@ -318,6 +402,11 @@ ngx_http_mall_redis_role_due(ngx_http_mall_redis_client_t *cl)
     }
 
     cl->role_at = ngx_current_msec + NGX_HTTP_MALL_REDIS_ROLE_EVERY;
+
+    /* and whether the Sentinels still name it (a check still unanswered
+     * a second later is given up) */
+    ngx_http_mall_redis_sentinel_drop(cl);
+    ngx_http_mall_redis_sentinel_ask(cl, 1);
 
     if (ngx_http_mall_redis_client_command(cl, ngx_http_mall_redis_role_reply,
                                            NULL, 1, argv, NULL)

@@ -12,14 +12,16 @@ replica, the workers and both edges' Redis clients follow it. Then:
   does) reaches both edge nodes through their followers.
 """
 
+import os
 import secrets
+import signal
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import client_ip
+from conftest import assert_json_error, client_ip
 from ha_stack import HAStack, redis_cli, wait_for
 from sf_helpers import Admin, Shopper, new_product
 
@@ -139,6 +141,53 @@ def order_fields(port, oid):
     return out
 
 
+def unreplicated_then_retried(ha, buyer, sku):
+    """With the replica stopped, WAIT times out: the order is stored on the
+    primary but answered 503; the same key, retried on the other node once
+    the replica is back, answers that order (200) and makes no other."""
+    key = secrets.token_hex(10)
+    replica = ha.procs["redis-replica"]
+    os.kill(replica.pid, signal.SIGSTOP)
+    try:
+        r = buyer.order(0, sku, key)
+    finally:
+        os.kill(replica.pid, signal.SIGCONT)
+    err = assert_json_error(r, 503, "UNAVAILABLE")
+    assert "Idempotency-Key" in err["message"], err
+    assert r.headers.get("Retry-After") == "1"
+    record = redis_cli(ha.primary_port, "GET", "mall:idem:order:%s:%s"
+                       % (buyer.sub, key))
+    assert record, "the order was not kept for the retry"
+    r2 = buyer.order(1, sku, key)
+    assert r2.status_code == 200, r2.text
+    oid = r2.json()["order_id"]
+    assert oid in record
+    assert redis_cli(ha.primary_port, "ZCARD",
+                     "mall:user:%s:orders" % buyer.sub) == "1"
+    return key, oid
+
+
+def assert_orders_kept(port, buyers, acked):
+    """Every acknowledged order is on the primary at port, and no
+    Idempotency-Key made two orders (each buyer's index holds exactly the
+    orders of its acknowledged keys: no key gave up)."""
+    missing = []
+    for key, (oid, sub, _) in acked.items():
+        f = order_fields(port, oid)
+        if f[0] != oid or f[2] != sub:
+            missing.append((key, oid, f))
+    assert not missing, "acknowledged orders lost: %r" % missing[:5]
+    for b in buyers:
+        ids = redis_cli(port, "ZRANGE", "mall:user:%s:orders" % b.sub, 0,
+                        -1).split()
+        keys = [order_fields(port, oid)[1] for oid in ids]
+        assert len(keys) == len(set(keys)), "a key made two orders"
+        mine = {"mall:idem:order:%s:%s" % (sub, k)
+                for k, (_, sub, _) in acked.items() if sub == b.sub}
+        assert mine <= set(keys)
+        assert len(ids) == len(mine), (b.sub, len(ids), len(mine))
+
+
 def test_failover_under_order_load(ha):
     admin = Admin(ha.edges[0])
     p = new_product(admin, skus=[{"price_fen": 990, "stock": 100000,
@@ -147,8 +196,10 @@ def test_failover_under_order_load(ha):
     buyers = [Buyer(ha) for _ in range(BUYERS)]
     old, new = ha.primary_port, ha.replica_port
     assert ha.primary() == old
+    first_key, first_oid = unreplicated_then_retried(ha, buyers[0], sku)
 
     load = OrderLoad(buyers, sku)
+    load.acked[first_key] = (first_oid, buyers[0].sub, 200)
     load.start()
     try:
         wait_for("orders before the failover",
@@ -192,25 +243,7 @@ def test_failover_under_order_load(ha):
     assert not load.unexpected, load.unexpected[:5]
     assert not load.gave_up, "keys never acknowledged: %d" % len(load.gave_up)
 
-    # every acknowledged order is on the new primary
-    missing = []
-    for key, (oid, sub, _) in load.acked.items():
-        f = order_fields(new, oid)
-        if f[0] != oid or f[2] != sub:
-            missing.append((key, oid, f))
-    assert not missing, "acknowledged orders lost: %r" % missing[:5]
-
-    # no key made two orders: each buyer's index holds one order per key
-    for b in buyers:
-        ids = redis_cli(new, "ZRANGE", "mall:user:%s:orders" % b.sub, 0,
-                        -1).split()
-        keys = [order_fields(new, oid)[1] for oid in ids]
-        assert len(keys) == len(set(keys)), "a key made two orders"
-        mine = {"mall:idem:order:%s:%s" % (sub, k)
-                for k, (_, sub, _) in load.acked.items() if sub == b.sub}
-        assert mine <= set(keys)
-        # orders whose key was never acknowledged: none (no key gave up)
-        assert len(ids) == len(mine), (b.sub, len(ids), len(mine))
+    assert_orders_kept(new, buyers, load.acked)
 
     # a block published now, on the new primary, reaches both edges
     ip = "203.0.113.77"
@@ -234,3 +267,36 @@ def test_failover_under_order_load(ha):
         assert ('mall_redis: sentinel: primary "mall" is 127.0.0.1:%d (was '
                 '127.0.0.1:%d)' % (new, old)) in ha.edge_log(n), \
             "edge %d did not follow the failover" % n
+
+    # a planned switch-over back (SENTINEL FAILOVER) under load: the
+    # primary in use stays up and turns replica; everyone moves back
+    load2 = OrderLoad(buyers, sku)
+    load2.start()
+    try:
+        wait_for("orders before the switch-over",
+                 lambda: load2.acked_count() >= 20, timeout=20)
+        asked = time.time()
+        assert redis_cli(ha.sentinel_ports[1], "SENTINEL", "FAILOVER",
+                         "mall") == "OK"
+        wait_for("the switch-over", lambda: ha.primary() == old,
+                 timeout=RESUME_BOUND, step=0.1)
+        switched = time.time()
+        wait_for("orders on the old primary again", lambda: (
+            load2.first_success_after(switched) is not None),
+            timeout=RESUME_BOUND, step=0.1)
+        back = load2.first_success_after(switched)
+        target = load2.acked_count() + 20
+        wait_for("orders after the switch-over",
+                 lambda: load2.acked_count() >= target, timeout=20)
+    finally:
+        load2.join()
+    print("switch-over: the sentinels switched %.2f s after SENTINEL "
+          "FAILOVER; first order acknowledged %.2f s after the switch"
+          % (switched - asked, back - switched))
+    assert not load2.unexpected, load2.unexpected[:5]
+    assert not load2.gave_up, len(load2.gave_up)
+    wait_for("the demoted primary to be a replica", lambda: "role:slave" in
+             redis_cli(new, "INFO", "replication"), timeout=10)
+    acked = dict(load.acked)
+    acked.update(load2.acked)
+    assert_orders_kept(old, buyers, acked)

@@ -8,8 +8,11 @@
  * connection still open to the old one and opens the shared ones at once.
  * While no shared connection is up, the next query follows 250 ms later
  * (a failover ends on the Sentinels' side first: the old address keeps
- * refusing connections until they name the new one). Queries are spaced
- * at least 100 ms apart however many connections fail at once.
+ * refusing connections until they name the new one), and once a second
+ * while they are up: a planned switch-over (SENTINEL FAILOVER) leaves the
+ * old primary up and still calling itself primary until the Sentinels
+ * turn it into a replica, 10..20 s later, so only they can tell. Queries
+ * are spaced at least 100 ms apart however many connections fail at once.
  *
  * A Sentinel may name a server that is no longer the primary (its view
  * lags, or the old primary restarted before it was turned into a
@@ -29,6 +32,7 @@
 #include "mall_redis_internal.h"
 
 #define SENTINEL_POLL_MS     250        /* while no connection is up */
+#define SENTINEL_CHECK_MS    1000       /* while connected */
 #define SENTINEL_SPACING_MS  100        /* between two queries */
 
 static void sentinel_query(mall_redis_t *r);
@@ -135,9 +139,8 @@ sentinel_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
     r->sentinel_ac = NULL;
     redisAsyncDisconnect(ac);
     evtimer_del(r->sentinel_timer);
-    if (!mall_redis_connected(r)) {
-        sentinel_arm(r, SENTINEL_POLL_MS);
-    }
+    sentinel_arm(r, mall_redis_connected(r) ? SENTINEL_CHECK_MS
+                                           : SENTINEL_POLL_MS);
 }
 
 
@@ -170,7 +173,7 @@ sentinel_connect_cb(const redisAsyncContext *ac, int status)
 }
 
 
-/* Deadline of a query, or the next poll. */
+/* Deadline of a query, or the next poll or check. */
 static void
 sentinel_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -183,9 +186,7 @@ sentinel_timer_cb(evutil_socket_t fd, short what, void *arg)
                  r->timeout_ms);
         sentinel_free(r);
     }
-    if (!r->primary_known || !mall_redis_connected(r)) {
-        sentinel_query(r);
-    }
+    sentinel_query(r);
 }
 
 
