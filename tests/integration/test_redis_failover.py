@@ -15,6 +15,7 @@ replica, the workers and both edges' Redis clients follow it. Then:
 import os
 import secrets
 import signal
+import subprocess
 import threading
 import time
 
@@ -300,3 +301,32 @@ def test_failover_under_order_load(ha):
     acked = dict(load.acked)
     acked.update(load2.acked)
     assert_orders_kept(old, buyers, acked)
+
+
+@pytest.mark.parametrize("params, error", [
+    ("sentinel=127.0.0.1:26391,127.0.0.1:26392 master=shop", None),
+    ("sentinel=127.0.0.1", "invalid parameter"),
+    ("sentinel=127.0.0.1:0", "invalid parameter"),
+    ("sentinel=127.0.0.1:1,,127.0.0.1:2", "invalid parameter"),
+    ("sentinel=127.0.0.1:1 sentinel=127.0.0.1:2", "invalid parameter"),
+    ("master=", "invalid parameter"),
+])
+def test_mall_redis_sentinel_directive(tmp_path, params, error):
+    """nginx -t accepts the Sentinel parameters of mall_redis and refuses
+    malformed ones with the directive's message."""
+    from edge_harness import MODULE, NGINX as EDGE_NGINX
+    d = str(tmp_path)
+    with open(d + "/nginx.conf", "w") as f:
+        f.write("load_module %s;\npid %s/nginx.pid;\nerror_log %s/error.log;\n"
+                "events {}\nhttp {\n    mall_redis 127.0.0.1:6391 %s;\n"
+                "    client_body_temp_path %s/b; proxy_temp_path %s/p;\n"
+                "    fastcgi_temp_path %s/f; uwsgi_temp_path %s/u;\n"
+                "    scgi_temp_path %s/s;\n}\n"
+                % ((MODULE, d, d, params) + (d,) * 5))
+    r = subprocess.run([EDGE_NGINX, "-t", "-p", d, "-c", d + "/nginx.conf"],
+                       capture_output=True, text=True)
+    if error is None:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode != 0
+        assert "mall_redis: " + error in r.stderr, r.stderr
