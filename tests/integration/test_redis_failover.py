@@ -220,7 +220,6 @@ def test_failover_under_order_load(ha):
         wait_for("orders to succeed again", lambda: load.first_success_after(
             restarted) is not None, timeout=RESUME_BOUND, step=0.1)
         resumed = load.first_success_after(restarted)
-        synced = time.time()
         wait_for("the old primary to be a replica", lambda: "role:slave" in
                  redis_cli(old, "INFO", "replication"), timeout=10)
         # a few seconds of load on the new primary
@@ -239,7 +238,6 @@ def test_failover_under_order_load(ha):
           "or failed meanwhile, retried with the same key"
           % (before, len(load.acked), promoted - killed, restarted - killed,
              resumed - restarted, resumed - killed, len(failed)))
-    del synced
 
     assert not load.unexpected, load.unexpected[:5]
     assert not load.gave_up, "keys never acknowledged: %d" % len(load.gave_up)
