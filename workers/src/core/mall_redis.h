@@ -33,7 +33,9 @@
  * ROLE on every new connection, and asked again whenever a connection
  * fails or a reply says READONLY (the old primary came back as a
  * replica). While no connection is up the Sentinels are asked every
- * 250 ms, so the workers follow a failover within that of its end.
+ * 250 ms, so the workers follow a failover within that of its end, and
+ * every second while one is (a planned switch-over leaves the old
+ * primary up, still saying "master").
  */
 #ifndef MALL_REDIS_H
 #define MALL_REDIS_H
