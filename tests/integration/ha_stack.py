@@ -17,13 +17,24 @@ import time
 
 import requests
 
-from conftest import BUILD, ROOT, TEST_PORTS, _PORT_OFFSET
+from conftest import BUILD, ROOT, _PORT_OFFSET
 
 ENV_SH = os.path.join(ROOT, "lua-free-scripts", "mall-env.sh")
 HA_SH = os.path.join(ROOT, "lua-free-scripts", "mall-ha.sh")
 NGINX = os.environ.get("MALL_NGINX", "/usr/sbin/nginx")
 REDIS = os.environ.get("MALL_REDIS_SERVER", "/usr/bin/redis-server")
 
+# Node 1, the workers and the primary get ports of their own (not the
+# session stack's of conftest.py, which may be up at the same time).
+TEST_PORTS = {name: port + _PORT_OFFSET for name, port in {
+    "MALL_EDGE_PORT": 18180,
+    "MALL_EDGE_TLS_PORT": 18543,
+    "MALL_ADMIN_PORT": 18181,
+    "MALL_WORKER_PORT": 19201,
+    "MALL_REDIS_PORT": 16491,
+    "MALL_SIM_PORT": 19990,
+    "MALL_CARRIER_SIM_PORT": 19920,
+}.items()}
 HA_PORTS = {name: port + _PORT_OFFSET for name, port in {
     "MALL_REDIS_REPLICA_PORT": 16392,
     "MALL_SENTINEL_PORT": 36391,          # and the two after it
