@@ -21,7 +21,10 @@ from conftest import BUILD, ROOT, _PORT_OFFSET
 
 ENV_SH = os.path.join(ROOT, "lua-free-scripts", "mall-env.sh")
 HA_SH = os.path.join(ROOT, "lua-free-scripts", "mall-ha.sh")
-NGINX = os.environ.get("MALL_NGINX", "/usr/sbin/nginx")
+# the sanitizer builds when MALL_SAN_DIR names them (edge_harness.py,
+# mall-env.sh: the rendered nginx.conf loads the module from there too)
+from edge_harness import NGINX, SAN_DIR  # noqa: E402
+BIN = os.path.join(SAN_DIR or BUILD, "bin")
 REDIS = os.environ.get("MALL_REDIS_SERVER", "/usr/bin/redis-server")
 
 # Node 1, the workers and the primary get ports of their own (not the
@@ -153,7 +156,7 @@ class HAStack:
                        "%s/sentinel-%d/sentinel.conf" % (rd, i), "--sentinel")
         wait_for("the sentinels to know the replica and each other",
                  self.sentinels_ready, timeout=20, step=0.2)
-        self.spawn("workers", BUILD + "/bin/mall-worker", "-c",
+        self.spawn("workers", BIN + "/mall-worker", "-c",
                    rd + "/mall-worker.conf")
         wait_for("the workers", lambda: port_open(
             TEST_PORTS["MALL_WORKER_PORT"]))

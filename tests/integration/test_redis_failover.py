@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from conftest import assert_json_error, client_ip
+from edge_harness import bad_log_lines
 from ha_stack import HAStack, redis_cli, wait_for
 from sf_helpers import Admin, Shopper, new_product
 
@@ -45,9 +46,21 @@ def ha():
         s.stop()
         s.cleanup()
         raise
-    yield s
-    s.stop()
+    try:
+        yield s
+    finally:
+        s.stop()
+    # no crash, alert or sanitizer report on either edge node
+    bad = []
+    for n in (1, 2):
+        log = s.edge_log(n)
+        bad += bad_log_lines(log)
+        bad += [l for l in log.splitlines() if "exited on signal" in l]
+    # nor a worker process killed by a signal
+    with open(s.run_dir + "/logs/workers.log", errors="replace") as f:
+        bad += [l for l in f if "killed by signal" in l]
     s.cleanup()
+    assert not bad, bad[:10]
 
 
 class Buyer:
