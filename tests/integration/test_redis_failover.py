@@ -24,6 +24,7 @@ import requests
 
 from conftest import assert_json_error, client_ip
 from edge_harness import bad_log_lines
+from san_reports import report_lines
 from ha_stack import HAStack, redis_cli, wait_for
 from sf_helpers import Admin, Shopper, new_product
 
@@ -56,9 +57,11 @@ def ha():
         log = s.edge_log(n)
         bad += bad_log_lines(log)
         bad += [l for l in log.splitlines() if "exited on signal" in l]
-    # nor a worker process killed by a signal
+    # nor a worker process killed by a signal, nor a sanitizer report
     with open(s.run_dir + "/logs/workers.log", errors="replace") as f:
-        bad += [l for l in f if "killed by signal" in l]
+        log = f.read()
+    bad += [l for l in log.splitlines() if "killed by signal" in l]
+    bad += report_lines(log)
     s.cleanup()
     assert not bad, bad[:10]
 
