@@ -36,14 +36,11 @@ static void ngx_http_mall_redis_save_id(ngx_http_mall_stream_t *s);
 
 static void ngx_http_mall_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_mall_redis_deadline_handler(ngx_event_t *ev);
-static void ngx_http_mall_redis_connect(ngx_http_mall_redis_client_t *cl);
 static void ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac,
     int status);
 static void ngx_http_mall_redis_disconnect_cb(const redisAsyncContext *ac,
     int status);
 
-static ngx_int_t ngx_http_mall_redis_attach(redisAsyncContext *ac,
-    ngx_log_t *log);
 static void ngx_http_mall_redis_add_read(void *privdata);
 static void ngx_http_mall_redis_del_read(void *privdata);
 static void ngx_http_mall_redis_add_write(void *privdata);
@@ -59,7 +56,10 @@ static ngx_http_mall_redis_client_t  ngx_http_mall_redis_follower;
 /* ------------------------------ configuration ---------------------------- */
 
 
-/* mall_redis <host>:<port> [interval=500ms] [timeout=3s] [count=512] */
+/*
+ * mall_redis <host>:<port> [interval=500ms] [timeout=3s] [count=512]
+ *            [sentinel=<host>:<port>[,<host>:<port>...] [master=mall]]
+ */
 
 char *
 ngx_http_mall_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -130,6 +130,19 @@ ngx_http_mall_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             mmcf->redis.timeout = ms;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0
+            || ngx_strncmp(value[i].data, "master=", 7) == 0)
+        {
+            if (ngx_http_mall_redis_sentinel_conf(cf, &mmcf->redis,
+                                                  &value[i])
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -473,6 +486,10 @@ ngx_http_mall_redis_client_init(ngx_http_mall_redis_client_t *cl,
     cl->backoff_max = NGX_HTTP_MALL_REDIS_BACKOFF_MAX;
     cl->active = 1;
 
+    ngx_cpystrn(cl->host, conf->host.data, NGX_HTTP_MALL_REDIS_HOST_MAX);
+    cl->port = conf->port;
+    cl->primary_known = conf->sentinels == NULL;
+
     cl->timer.handler = ngx_http_mall_redis_timer_handler;
     cl->timer.data = cl;
     cl->timer.log = cycle->log;
@@ -562,7 +579,14 @@ ngx_http_mall_redis_client_fail(ngx_http_mall_redis_client_t *cl,
         redisAsyncFree(ac);
     }
 
+    ngx_http_mall_redis_sentinel_drop(cl);
+
     cl->pending = 0;
+
+    if (cl->conf->sentinels) {
+        /* whatever failed, the primary may have moved: ask again soon */
+        cl->primary_known = 0;
+    }
 
     if (cl->exiting) {
         return;
@@ -575,8 +599,8 @@ ngx_http_mall_redis_client_fail(ngx_http_mall_redis_client_t *cl,
     if (!cl->down_logged) {
         ngx_log_error(NGX_LOG_ERR, cl->log, 0,
                       "%s: %s%s:%i unavailable (%s), retrying; %s",
-                      cl->name, cl->peer, cl->conf->host.data,
-                      cl->conf->port, why, cl->outage);
+                      cl->name, cl->peer, cl->host, cl->port, why,
+                      cl->outage);
         cl->down_logged = 1;
 
     } else {
@@ -598,6 +622,10 @@ ngx_http_mall_redis_client_fail(ngx_http_mall_redis_client_t *cl,
 
     if (cl->backoff > cl->backoff_max) {
         cl->backoff = cl->backoff_max;
+    }
+
+    if (cl->conf->sentinels && cl->backoff > 1000) {
+        cl->backoff = 1000;
     }
 }
 
@@ -629,6 +657,8 @@ ngx_http_mall_redis_client_exit(ngx_http_mall_redis_client_t *cl)
     if (ac) {
         redisAsyncFree(ac);
     }
+
+    ngx_http_mall_redis_sentinel_drop(cl);
 }
 
 
@@ -642,7 +672,9 @@ ngx_http_mall_redis_timer_handler(ngx_event_t *ev)
     }
 
     if (cl->ac == NULL) {
-        ngx_http_mall_redis_connect(cl);
+        if (cl->sac == NULL) {
+            ngx_http_mall_redis_connect(cl);
+        }
         return;
     }
 
@@ -650,7 +682,10 @@ ngx_http_mall_redis_timer_handler(ngx_event_t *ev)
         return;
     }
 
-    cl->tick(cl);
+    /* with Sentinels, a due ROLE check takes this tick */
+    if (ngx_http_mall_redis_role_due(cl) != NGX_OK) {
+        cl->tick(cl);
+    }
 
     if (cl->pending) {
         ngx_add_timer(&cl->deadline, cl->conf->timeout);
@@ -668,18 +703,23 @@ ngx_http_mall_redis_deadline_handler(ngx_event_t *ev)
 {
     ngx_http_mall_redis_client_t *cl = ev->data;
 
-    if (cl->ac) {
+    if (cl->ac || cl->sac) {
         ngx_http_mall_redis_client_fail(cl, "timed out");
     }
 }
 
 
-static void
+void
 ngx_http_mall_redis_connect(ngx_http_mall_redis_client_t *cl)
 {
     redisAsyncContext  *ac;
 
-    ac = redisAsyncConnect((char *) cl->conf->host.data, (int) cl->conf->port);
+    if (!cl->primary_known) {
+        ngx_http_mall_redis_sentinel_query(cl);
+        return;
+    }
+
+    ac = redisAsyncConnect((char *) cl->host, (int) cl->port);
 
     if (ac == NULL) {
         ngx_http_mall_redis_client_fail(cl, "out of memory");
@@ -734,6 +774,7 @@ ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac, int status)
 
     cl->connected = 1;
     cl->backoff = NGX_HTTP_MALL_REDIS_BACKOFF_MIN;
+    cl->role_at = 0;                      /* checked before the first tick */
 
     if (cl->metrics) {
         ngx_http_mall_metrics_redis(1);
@@ -742,8 +783,7 @@ ngx_http_mall_redis_connect_cb(const redisAsyncContext *ac, int status)
     level = cl->down_logged ? NGX_LOG_NOTICE : NGX_LOG_INFO;
 
     ngx_log_error(level, cl->log, 0, "%s: connected to %s:%i%V",
-                  cl->name, cl->conf->host.data, cl->conf->port,
-                  &cl->detail);
+                  cl->name, cl->host, cl->port, &cl->detail);
 
     cl->down_logged = 0;
 
@@ -781,7 +821,7 @@ ngx_http_mall_redis_disconnect_cb(const redisAsyncContext *ac, int status)
  * when no connection slot is free.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_mall_redis_attach(redisAsyncContext *rac, ngx_log_t *log)
 {
     ngx_connection_t  *c;

@@ -13,6 +13,13 @@
  * hands each entry to the follower's handler. The last id read is kept in
  * a shm zone so a reload resumes where the old worker stopped. The rate
  * limit syncer (ngx_http_mall_limit_sync.c) is the other client.
+ *
+ * With "sentinel=h:p[,h:p] master=NAME" every connect first asks a
+ * Sentinel (round robin) for the primary, on the same loop and under the
+ * same deadline (ngx_http_mall_redis_sentinel.c); the first batch on a
+ * new connection, and one a second after, is a ROLE check, so a client
+ * left on an old primary that came back as a replica moves on within a
+ * second. A failure of any kind asks the Sentinels again.
  */
 
 
@@ -44,9 +51,20 @@ typedef struct {
 } ngx_http_mall_stream_t;
 
 
+#define NGX_HTTP_MALL_REDIS_HOST_MAX  64
+
+
+typedef struct {
+    ngx_str_t                      host;      /* NUL-terminated */
+    ngx_int_t                      port;
+} ngx_http_mall_redis_addr_t;
+
+
 typedef struct {
     ngx_str_t                      host;      /* NUL-terminated */
     ngx_int_t                      port;      /* 0: no mall_redis */
+    ngx_array_t                   *sentinels; /* _addr_t; NULL: none */
+    ngx_str_t                      master;    /* NUL-terminated */
     ngx_msec_t                     interval;  /* poll period, ms */
     ngx_msec_t                     timeout;   /* connect / reply, ms */
     ngx_uint_t                     count;     /* XREAD COUNT */
@@ -86,6 +104,16 @@ struct ngx_http_mall_redis_client_s {
     ngx_msec_t                     next;      /* idle time after a batch */
     ngx_uint_t                     pending;   /* replies due */
 
+    /* the server in use: conf's, or the primary a Sentinel named */
+    u_char                         host[NGX_HTTP_MALL_REDIS_HOST_MAX];
+    ngx_int_t                      port;
+    struct redisAsyncContext      *sac;       /* Sentinel query */
+    ngx_uint_t                     sentinel_next;
+    ngx_msec_t                     role_at;   /* next ROLE check due */
+    unsigned                       primary_known:1;
+    unsigned                       primary_logged:1;
+    unsigned                       checking:1; /* sac: a check only */
+
     unsigned                       active:1;
     unsigned                       connected:1;
     unsigned                       down_logged:1;
@@ -116,6 +144,18 @@ ngx_int_t ngx_http_mall_redis_client_reply(ngx_http_mall_redis_client_t *cl,
 void ngx_http_mall_redis_client_fail(ngx_http_mall_redis_client_t *cl,
     const char *why);
 void ngx_http_mall_redis_client_exit(ngx_http_mall_redis_client_t *cl);
+
+/* the client's own connect step, after a Sentinel named the primary */
+void ngx_http_mall_redis_connect(ngx_http_mall_redis_client_t *cl);
+ngx_int_t ngx_http_mall_redis_attach(struct redisAsyncContext *ac,
+    ngx_log_t *log);
+
+/* ngx_http_mall_redis_sentinel.c */
+char *ngx_http_mall_redis_sentinel_conf(ngx_conf_t *cf,
+    ngx_http_mall_redis_conf_t *rcf, ngx_str_t *value);
+void ngx_http_mall_redis_sentinel_query(ngx_http_mall_redis_client_t *cl);
+void ngx_http_mall_redis_sentinel_drop(ngx_http_mall_redis_client_t *cl);
+ngx_int_t ngx_http_mall_redis_role_due(ngx_http_mall_redis_client_t *cl);
 
 
 #endif /* _NGX_HTTP_MALL_REDIS_H_INCLUDED_ */

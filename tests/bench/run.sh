@@ -43,7 +43,9 @@ PORT_EDGE=28080         # every measured server (name-based virtual hosts)
 PORT_ADMIN=28081        # reserved: module metrics / shm stats
 PORT_ORIGIN=28082       # the origin behind proxy_cache
 PORT_WORKER=29101
+PORT_WORKER_WAIT=29102  # mall-worker with redis_wait_replicas 1 (order_create_wait)
 PORT_REDIS=26391
+PORT_REPLICA=26392      # a replica of the bench Redis (order_create_wait)
 PORT_SIM=29900          # reserved: WeChat simulator (order cases)
 
 CORE_SERVER=0           # nginx worker (and Redis)
@@ -577,6 +579,24 @@ case_order_create_c1() {
     C_BASE="" C_TARGET="" C_CONNS=1
 }
 
+# The same order, acknowledged only once a replica has it (WAIT 1, as the
+# HA layout of conf/ha/ ships): a second mall-worker with
+# redis_wait_replicas 1 behind the same edge, the bench Redis with one
+# replica (conf/ha/redis-replica.conf.tmpl, on the server core too). The
+# replica is attached for the whole run, so order_create pays for the
+# replication stream as well: the ratio is the cost of WAIT itself. The
+# WAIT timeout is 800 ms here (200 ms shipped): a replica sharing the
+# saturated core can fall that far behind, and the case counts answers.
+case_order_create_wait() {
+    case_order_create
+    C_DESC="order_create acknowledged after WAIT 1 (one replica)"
+    C_BASE=order_create C_TARGET=""
+    C_NEEDS="module redis replica worker"
+    C_SNIPS="mall edge_proxy edge_proxy_wait"
+    C_SERVER="location / { mall_auth required; mall_sign required;
+            client_body_buffer_size 64k; proxy_pass http://bench_workers_wait; }"
+}
+
 setup_orders() {
     [ -s "$RUN/order-state.json" ] && return 0      # both order cases
     "$PY" "$HERE/order-setup.py" setup "$PORT_EDGE" order_create.bench \
@@ -659,7 +679,7 @@ DEFINED=(bare static limit_req limit_req_content proxy_cache_hit bare_content
          auth_off auth_get unsigned_post_1k auth_post_1k signed_post_1k
          auth_post_proxy signed_post_proxy
          modsec_get modsec_post_1k redis_incr redis_decrby worker_products
-         order_create order_create_c1 pay_notify
+         order_create order_create_c1 order_create_wait pay_notify
          waf_off_get waf_get waf_off_post_1k waf_post_1k
          waf_vs_modsec_get waf_vs_modsec_post_1k
          fraud_off_get fraud_get)
@@ -752,6 +772,15 @@ PYLIST
 mall_geoip $BUILD/geoip/geo-whois-asn-country.mmdb country_code;
 mall_fraud_zone lists=bench_fl:16m velocity=bench_fv:16m;
 mall_fraud_list block $RUN/bench-block.list;
+EOF
+}
+
+snip_edge_proxy_wait() {
+    cat <<EOF
+upstream bench_workers_wait {
+    server $ADDR:$PORT_WORKER_WAIT max_fails=0;
+    keepalive 64;
+}
 EOF
 }
 
@@ -1036,7 +1065,8 @@ mkdir -p "$OUT"
 exec {LOCK_FD}>"$OUT/.lock"
 flock -n "$LOCK_FD" || die "another bench run holds $OUT/.lock"
 
-for p in $PORT_EDGE $PORT_ADMIN $PORT_ORIGIN $PORT_REDIS $PORT_WORKER; do
+for p in $PORT_EDGE $PORT_ADMIN $PORT_ORIGIN $PORT_REDIS $PORT_WORKER \
+         $PORT_WORKER_WAIT $PORT_REPLICA; do
     port_busy "$p" && die "port $p is in use: a bench stack is already running?"
 done
 
@@ -1098,7 +1128,7 @@ check_needs() {   # check_needs CASE: sets SKIP[case] when a need is unmet
                     || { SKIP[$c]="mall-worker / mall-seed not built"; return; }
                 [ -f "$ROOT/conf/mall-worker.conf.tmpl" ] \
                     || { SKIP[$c]="conf/mall-worker.conf.tmpl missing"; return; } ;;
-            redis) ;;
+            redis|replica) ;;
         esac
     done
 }
@@ -1219,13 +1249,37 @@ start_redis() {
     wait_port "$PORT_REDIS" 10 "$REDIS_PID" || die "redis did not start ($RUN/logs/redis.log)"
 }
 
-start_worker() {
-    log "starting mall-worker on $ADDR:$PORT_WORKER"
+start_replica() {
+    log "starting a replica of the bench redis on $ADDR:$PORT_REPLICA (core $CORE_SERVER)"
     (
-        export MALL_ROOT=$ROOT MALL_BUILD_DIR=$BUILD MALL_RUN_DIR=$RUN/stack \
+        export MALL_RUN_DIR=$RUN/stack MALL_REDIS_PORT=$PORT_REDIS \
+            MALL_REDIS_REPLICA_PORT=$PORT_REPLICA
+        # shellcheck disable=SC1091
+        . "$ROOT/lua-free-scripts/mall-env.sh"
+        mkdir -p "$MALL_RUN_DIR/redis-replica"
+        mall_render "$ROOT/conf/ha/redis-replica.conf.tmpl" "$MALL_RUN_DIR/redis-replica.conf"
+    ) || die "cannot render the replica config"
+    spawn redis-replica "${BENCH_REDIS_CORE-$CORE_SERVER}" "$RUN/logs/redis-replica.log" \
+        redis-server "$RUN/stack/redis-replica.conf" --logfile "" --daemonize no
+    wait_port "$PORT_REPLICA" 10 "$SPAWNED" || die "the replica did not start"
+    for _ in $(seq 100); do
+        redis-cli -p "$PORT_REPLICA" INFO replication | grep -q 'master_link_status:up' \
+            && return 0
+        sleep 0.1
+    done
+    die "the replica did not sync ($RUN/logs/redis-replica.log)"
+}
+
+# start_worker [PORT RUN_SUBDIR WAIT_REPLICAS]: the bench mall-worker
+start_worker() {
+    local port=${1:-$PORT_WORKER} sub=${2:-stack} wait=${3:-0}
+    log "starting mall-worker on $ADDR:$port (WAIT $wait)"
+    (
+        export MALL_ROOT=$ROOT MALL_BUILD_DIR=$BUILD MALL_RUN_DIR=$RUN/$sub \
             MALL_KEYS_DIR=$KEYS MALL_EDGE_PORT=$PORT_EDGE MALL_EDGE_TLS_PORT=28443 \
-            MALL_ADMIN_PORT=$PORT_ADMIN MALL_WORKER_PORT=$PORT_WORKER \
-            MALL_WORKER_ADMIN_PORT=29102 \
+            MALL_ADMIN_PORT=$PORT_ADMIN MALL_WORKER_PORT=$port \
+            MALL_WORKER_ADMIN_PORT=$((port + 100)) \
+            MALL_REDIS_WAIT_REPLICAS=$wait MALL_REDIS_WAIT_TIMEOUT_MS=800 \
             MALL_REDIS_PORT=$PORT_REDIS MALL_SIM_PORT=$PORT_SIM \
             MALL_CARRIER_SIM_PORT=29910 \
             MALL_WORKER_PROCESSES=${BENCH_WORKER_PROCESSES:-auto} \
@@ -1240,19 +1294,24 @@ start_worker() {
         mkdir -p "$MALL_RUN_DIR/logs"
         mall_render "$ROOT/conf/mall-worker.conf.tmpl" "$MALL_RUN_DIR/mall-worker.conf"
     ) || return 1
-    "$BUILD/bin/mall-worker" -t -c "$RUN/stack/mall-worker.conf" >"$RUN/logs/worker-t.log" 2>&1 \
+    "$BUILD/bin/mall-worker" -t -c "$RUN/$sub/mall-worker.conf" >"$RUN/logs/worker-t.log" 2>&1 \
         || { log "worker config rejected: $(tail -1 "$RUN/logs/worker-t.log")"; return 1; }
-    "$BUILD/bin/mall-seed" -c "$RUN/stack/mall-worker.conf" >"$RUN/logs/seed.log" 2>&1 \
-        || { log "mall-seed failed: $(tail -1 "$RUN/logs/seed.log")"; return 1; }
-    spawn mall-worker "" "$RUN/logs/worker.log" "$BUILD/bin/mall-worker" \
-        -c "$RUN/stack/mall-worker.conf"
-    WORKER_PID=$SPAWNED
-    wait_port "$PORT_WORKER" 10 "$WORKER_PID" \
-        || { log "mall-worker did not start ($RUN/logs/worker.log)"; return 1; }
+    if [ "$sub" = stack ]; then
+        "$BUILD/bin/mall-seed" -c "$RUN/stack/mall-worker.conf" >"$RUN/logs/seed.log" 2>&1 \
+            || { log "mall-seed failed: $(tail -1 "$RUN/logs/seed.log")"; return 1; }
+    fi
+    spawn mall-worker "" "$RUN/logs/worker-$port.log" "$BUILD/bin/mall-worker" \
+        -c "$RUN/$sub/mall-worker.conf"
+    [ "$sub" = stack ] && WORKER_PID=$SPAWNED      # measured (cpu, memory)
+    wait_port "$port" 10 "$SPAWNED" \
+        || { log "mall-worker did not start ($RUN/logs/worker-$port.log)"; return 1; }
 }
 
 [ -n "${NEED_ANY[redis]:-}" ] && start_redis
-if [ -n "${NEED_ANY[worker]:-}" ] && ! start_worker; then
+[ -n "${NEED_ANY[replica]:-}" ] && start_replica
+if [ -n "${NEED_ANY[worker]:-}" ] && { ! start_worker \
+        || { [ -n "${NEED_ANY[replica]:-}" ] \
+             && ! start_worker "$PORT_WORKER_WAIT" stack-wait 1; }; }; then
     for c in "${ACTIVE[@]}"; do
         case_reset; "case_$c"
         [[ " $C_NEEDS " == *" worker "* ]] && SKIP[$c]="mall-worker could not start (see $RUN/logs)"

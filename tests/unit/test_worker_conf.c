@@ -259,6 +259,54 @@ test_logistics(void **state)
 }
 
 
+/* redis_sentinels / redis_master_name / redis_wait_*: off by default */
+static void
+test_redis_ha(void **state)
+{
+    mall_conf_t  c;
+    mall_err_t   err;
+
+    (void) state;
+    assert_int_equal(parse(MINIMAL, &c, &err), MALL_OK);
+    assert_int_equal(c.redis_ha.nsentinels, 0);
+    assert_string_equal(c.redis_ha.master_name, "mall");
+    assert_int_equal(c.redis_ha.wait_replicas, 0);
+    mall_conf_wipe(&c);
+
+    /* with Sentinels, "redis" may be left out */
+    assert_int_equal(parse("listen 127.0.0.1:9101\nedge_key e1 %1\n"
+        "redis_sentinels 127.0.0.1:26391,127.0.0.1:26392,localhost:26393\n"
+        "redis_master_name shop\nredis_wait_replicas 1\n"
+        "redis_wait_timeout_ms 250\n", &c, &err), MALL_OK);
+    assert_int_equal(c.redis_ha.nsentinels, 3);
+    assert_string_equal(c.redis_ha.sentinels[0].host, "127.0.0.1");
+    assert_int_equal(c.redis_ha.sentinels[1].port, 26392);
+    assert_string_equal(c.redis_ha.sentinels[2].host, "localhost");
+    assert_string_equal(c.redis_ha.master_name, "shop");
+    assert_int_equal(c.redis_ha.wait_replicas, 1);
+    assert_int_equal(c.redis_ha.wait_timeout_ms, 250);
+    mall_conf_wipe(&c);
+
+    assert_int_equal(parse(MINIMAL "redis_sentinels off\n", &c, &err),
+                     MALL_OK);
+    assert_int_equal(c.redis_ha.nsentinels, 0);
+    mall_conf_wipe(&c);
+
+    expect_error("listen 127.0.0.1:1\nedge_key e1 %1\nredis_sentinels off\n",
+                 "\"redis\" is required");
+    expect_error(MINIMAL "redis_sentinels 127.0.0.1\n", "not host:port");
+    expect_error(MINIMAL "redis_sentinels 127.0.0.1:1,,127.0.0.1:2\n",
+                 "bad entry");
+    expect_error(MINIMAL "redis_sentinels 127.0.0.1:0\n", "");
+    expect_error(MINIMAL "redis_wait_replicas 17\n", "0..16");
+    expect_error(MINIMAL "redis_wait_timeout_ms 0\n", "1..60000");
+    /* a WAIT that outlasts the batch timeout would drop the connection */
+    expect_error(MINIMAL "redis_wait_replicas 1\nredis_wait_timeout_ms 1000\n",
+                 "below redis_timeout_ms");
+    expect_error(MINIMAL "redis_master_name a b\n", "exactly one value");
+}
+
+
 static void
 test_load_missing_file(void **state)
 {
@@ -301,6 +349,7 @@ main(void)
         cmocka_unit_test(test_all_directives),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_logistics),
+        cmocka_unit_test(test_redis_ha),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_hostport),
     };

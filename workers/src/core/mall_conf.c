@@ -59,6 +59,7 @@ mall_conf_init(mall_conf_t *conf)
     auth_conf_init(&conf->auth);
     order_conf_init(&conf->order);
     risk_conf_init(&conf->risk);
+    redis_ha_conf_init(&conf->redis_ha);
     wxpay_conf_init(&conf->pay);
     notify_conf_init(&conf->notify);
     logistics_conf_init(&conf->logistics);
@@ -313,6 +314,11 @@ conf_directive(mall_conf_t *conf, char **argv, int argc, unsigned *seen,
         return rc;
     }
 
+    rc = redis_ha_conf_directive(&conf->redis_ha, argv, argc, err);
+    if (rc != REDIS_HA_CONF_NOT_MINE) {
+        return rc;
+    }
+
     if (argc != 2) {
         return mall_err_set(err, 0, "\"%s\" takes exactly one value", key);
     }
@@ -470,8 +476,9 @@ mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
     {
         return mall_err_set(err, 0, "admin_listen must differ from listen");
     }
-    if (!(seen & SEEN_REDIS)) {
-        return mall_err_set(err, 0, "\"redis\" is required");
+    if (!(seen & SEEN_REDIS) && conf->redis_ha.nsentinels == 0) {
+        return mall_err_set(err, 0, "\"redis\" is required (or "
+                            "\"redis_sentinels\")");
     }
     if (conf->n_edge_keys == 0) {
         return mall_err_set(err, 0, "at least one \"edge_key\" is required");
@@ -479,7 +486,9 @@ mall_conf_parse(const char *text, size_t len, mall_conf_t *conf,
     if (auth_conf_validate(&conf->auth, &lerr) != MALL_OK
         || wxpay_conf_validate(&conf->pay, conf->auth.wechat_appid, &lerr)
            != MALL_OK
-        || logistics_conf_validate(&conf->logistics, &lerr) != MALL_OK)
+        || logistics_conf_validate(&conf->logistics, &lerr) != MALL_OK
+        || redis_ha_conf_validate(&conf->redis_ha, conf->redis_timeout_ms,
+                                  &lerr) != MALL_OK)
     {
         return mall_err_set(err, 0, "%s", lerr.msg);
     }

@@ -37,6 +37,9 @@
  * Carrier tracking (logistics_*) goes into conf->logistics; see
  * logistics_conf.h.
  * Abnormal-order directives (risk_*) go into conf->risk; see risk_conf.h.
+ * Redis Sentinel and WAIT (redis_sentinels, redis_master_name,
+ * redis_wait_*) go into conf->redis_ha; see redis_ha_conf.h. With
+ * redis_sentinels set, "redis" may be left out.
  */
 #ifndef MALL_CONF_H
 #define MALL_CONF_H
@@ -49,6 +52,7 @@
 #include "mall_common.h"
 #include "notify_conf.h"
 #include "order_conf.h"
+#include "redis_ha_conf.h"
 #include "risk_conf.h"
 #include "wxpay_conf.h"
 
@@ -94,6 +98,7 @@ typedef struct {
     wxpay_conf_t      pay;                             /* wxpay_conf.h */
     notify_conf_t     notify;                          /* notify_conf.h */
     logistics_conf_t  logistics;                       /* logistics_conf.h */
+    redis_ha_conf_t   redis_ha;                        /* redis_ha_conf.h */
 } mall_conf_t;
 
 /* Fills conf with the defaults (no listen, redis or edge keys). */

@@ -74,6 +74,7 @@ batch_timeout_cb(evutil_socket_t fd, short what, void *arg)
              "connection (every request waiting on it fails)",
              b->conn->r->timeout_ms);
     redis_conn_drop(b->conn, "timeout");
+    redis_primary_lost(b->conn->r, "no answer in time");
 }
 
 
@@ -151,7 +152,8 @@ reply_is_transient(const redisReply *rep)
            && (strncmp(rep->str, "LOADING", 7) == 0
                || strncmp(rep->str, "BUSY", 4) == 0
                || strncmp(rep->str, "MASTERDOWN", 10) == 0
-               || strncmp(rep->str, "TRYAGAIN", 8) == 0);
+               || strncmp(rep->str, "TRYAGAIN", 8) == 0
+               || redis_reply_readonly(rep));
 }
 
 
@@ -164,7 +166,7 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     struct timeval   tv;
     int64_t          t0;
     size_t           i;
-    int              transient;
+    int              transient, readonly;
 
     if (self == NULL) {
         mall_log(MALL_LOG_ERROR, "redis", "redis call outside a fiber "
@@ -213,15 +215,21 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     r->stats.rtt_us += (uint64_t) (mall_mono_us() - t0);
     mall_metrics_redis_batch(mall_mono_us() - t0);
 
-    transient = 0;
+    transient = readonly = 0;
     for (i = 0; i < n && !b.lost; i++) {
         if (reply_is_transient(replies[i])) {
             mall_err_set(err, 503, "redis: %.100s", replies[i]->str);
+            readonly = redis_reply_readonly(replies[i]);
             transient = 1;
             b.lost = 1;
         }
     }
     batch_txn_after(b.conn, cmds, n, b.lost);
+    if (readonly && r->ha.nsentinels > 0) {
+        /* the server turned replica under us: find the new primary */
+        redis_primary_lost(r, "READONLY: it is a replica now");
+        redis_conn_drop(b.conn, "READONLY");
+    }
 
     if (b.lost) {
         r->stats.failed++;
@@ -247,6 +255,14 @@ mall_redis_init(mall_redis_t *r, const char *host, int port, int timeout_ms)
     snprintf(r->host, sizeof(r->host), "%s", host);
     r->port = port;
     r->timeout_ms = timeout_ms;
+}
+
+
+void
+mall_redis_set_ha(mall_redis_t *r, const redis_ha_conf_t *ha)
+{
+    r->ha = *ha;
+    r->primary_known = ha->nsentinels == 0;
 }
 
 
@@ -277,6 +293,9 @@ mall_redis_attach(mall_redis_t *r, struct event_base *base, int shared_conns,
         r->txn[i].exclusive = 1;
     }
     mall_fiber_on_exit(redis_fiber_exit);
+    if (redis_sentinel_attach(r) != MALL_OK) {
+        return MALL_ERR;
+    }
     for (i = 0; i < r->nshared; i++) {
         redis_conn_open(&r->shared[i]);
     }
@@ -290,6 +309,7 @@ mall_redis_close(mall_redis_t *r)
     size_t  i;
 
     mall_redis_blocking_close(r);
+    redis_sentinel_close(r);
     for (i = 0; r->shared != NULL && i < r->nshared; i++) {
         redis_conn_close(&r->shared[i]);
     }

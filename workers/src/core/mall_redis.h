@@ -26,6 +26,16 @@
  * Without mall_redis_attach (tools: mall-seed, start-up checks) the same
  * calls use one blocking connection with the same timeout and backoff.
  * Replies are owned by the caller in both modes (freeReplyObject).
+ *
+ * With Sentinels (mall_redis_set_ha, mall_redis_sentinel.c) host:port is
+ * not fixed: the primary is asked of the Sentinels ("SENTINEL
+ * get-master-addr-by-name", asynchronously on the loop), checked with
+ * ROLE on every new connection, and asked again whenever a connection
+ * fails or a reply says READONLY (the old primary came back as a
+ * replica). While no connection is up the Sentinels are asked every
+ * 250 ms, so the workers follow a failover within that of its end, and
+ * every second while one is (a planned switch-over leaves the old
+ * primary up, still saying "master").
  */
 #ifndef MALL_REDIS_H
 #define MALL_REDIS_H
@@ -35,9 +45,12 @@
 #include <hiredis/hiredis.h>
 
 #include "mall_common.h"
+#include "redis_ha_conf.h"
 
+struct event;
 struct event_base;
 struct mall_redis_conn_s;
+struct redisAsyncContext;
 
 /* Counters of one process's client (metrics). */
 typedef struct {
@@ -47,6 +60,8 @@ typedef struct {
     uint64_t  timeouts;         /* batches that hit redis_timeout_ms */
     uint64_t  connects;         /* connections established */
     uint64_t  rtt_us;           /* sum of batch round-trip times */
+    uint64_t  primary_changes;  /* Sentinel named another primary */
+    uint64_t  wait_short;       /* WAIT found too few replicas */
 } mall_redis_stats_t;
 
 typedef struct mall_redis_s {
@@ -66,6 +81,13 @@ typedef struct mall_redis_s {
     size_t                      ntxn;
     struct redis_txn_wait_s    *txn_waiters;       /* FIFO */
     mall_redis_stats_t          stats;
+    /* Sentinel and WAIT (mall_redis_set_ha; nsentinels 0: host fixed) */
+    redis_ha_conf_t             ha;
+    int                         primary_known;
+    struct redisAsyncContext   *sentinel_ac;       /* query in flight */
+    struct event               *sentinel_timer;    /* deadline / poll */
+    size_t                      sentinel_next;     /* round robin */
+    int64_t                     sentinel_after_ms; /* next query due */
 } mall_redis_t;
 
 /* One command of a pipeline: argc arguments with explicit lengths. */
@@ -77,6 +99,24 @@ typedef struct {
 
 void mall_redis_init(mall_redis_t *r, const char *host, int port,
     int timeout_ms);
+
+/*
+ * Sentinels and WAIT (copied): call after mall_redis_init, before
+ * attach. Without Sentinels in ha, host:port stays the one server.
+ */
+void mall_redis_set_ha(mall_redis_t *r, const redis_ha_conf_t *ha);
+
+/*
+ * Makes what was acknowledged by Redis so far durable on replicas: with
+ * redis_wait_replicas > 0, a no-op write (PUBLISH, which replicates) and
+ * WAIT n timeout in one round trip. WAIT counts the replication offset
+ * of its own connection's last write, hence the PUBLISH: it orders after
+ * every write already answered, whichever connection made it. MALL_OK
+ * (enough replicas, or WAIT off), MALL_RETRY (too few replicas within
+ * the timeout, or Redis down: the change is on the primary but may not
+ * survive a failover; the client retries with the same Idempotency-Key).
+ */
+int mall_redis_durable(mall_redis_t *r, mall_err_t *err);
 
 /*
  * Switches r to async mode on base with shared_conns pipelined

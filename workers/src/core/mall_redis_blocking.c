@@ -31,6 +31,7 @@ redis_drop(mall_redis_t *r, const char *why)
     mall_log(MALL_LOG_WARN, "redis", "connection to %s:%d lost: %s",
              r->host, r->port, why);
     mall_redis_blocking_close(r);
+    r->primary_known = r->ha.nsentinels == 0;     /* ask again */
 }
 
 
@@ -51,6 +52,11 @@ mall_redis_connect(mall_redis_t *r, mall_err_t *err)
         return MALL_RETRY;
     }
 
+    if (redis_sentinel_blocking(r, err) != MALL_OK) {
+        r->next_attempt_ms = now + REDIS_BACKOFF_MIN_MS;
+        return MALL_RETRY;
+    }
+
     tv.tv_sec = r->timeout_ms / 1000;
     tv.tv_usec = (r->timeout_ms % 1000) * 1000;
 
@@ -59,6 +65,7 @@ mall_redis_connect(mall_redis_t *r, mall_err_t *err)
         mall_err_set(err, 503, "connect %s:%d: %s", r->host, r->port,
                      r->c != NULL ? r->c->errstr : "out of memory");
         mall_redis_blocking_close(r);
+        r->primary_known = r->ha.nsentinels == 0;
 
         r->backoff_ms = r->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
                                            : r->backoff_ms * 2;

@@ -96,6 +96,7 @@ conn_connect_cb(const redisAsyncContext *ac, int status)
         c->ac = NULL;                    /* hiredis frees it after us */
         c->up = 0;
         conn_backoff(c, ac->errstr);
+        redis_primary_lost(c->r, ac->errstr);
         return;
     }
     c->up = 1;
@@ -119,6 +120,7 @@ conn_disconnect_cb(const redisAsyncContext *ac, int status)
     c->txn_lost = c->holder != NULL;
     if (status != REDIS_OK) {
         conn_backoff(c, ac->errstr[0] ? ac->errstr : "connection lost");
+        redis_primary_lost(c->r, "connection lost");
     }
 }
 
@@ -142,6 +144,9 @@ redis_conn_open(mall_redis_conn_t *c)
     redisAsyncContext  *ac;
     int                 fd;
 
+    if (!redis_primary_ready(c->r)) {
+        return;                          /* opened once a Sentinel answers */
+    }
     ac = redisAsyncConnect(c->r->host, c->r->port);
     if (ac == NULL) {
         conn_backoff(c, "out of memory");
@@ -174,6 +179,7 @@ redis_conn_open(mall_redis_conn_t *c)
     c->up = 0;
     /* named, so CLIENT LIST (ops, tests) tells the workers' connections */
     redisAsyncCommandArgv(ac, NULL, NULL, 3, client_setname, NULL);
+    redis_role_check(c);
 }
 
 
@@ -217,6 +223,11 @@ redis_conn_ready(mall_redis_conn_t *c, mall_err_t *err)
         return MALL_RETRY;
     }
     redis_conn_open(c);
+    if (c->ac == NULL && !c->r->primary_known && c->r->ha.nsentinels > 0) {
+        mall_err_set(err, 503, "redis primary unknown (asking the "
+                     "sentinels)");
+        return MALL_RETRY;
+    }
     if (c->ac == NULL) {
         mall_err_set(err, 503, "redis %s:%d unreachable", c->r->host,
                      c->r->port);

@@ -44,6 +44,15 @@ void redis_fiber_exit(mall_fiber_t *f);
 void redis_reply_steal(void *reply);
 
 
+/* mall_redis_sentinel.c */
+int redis_primary_ready(mall_redis_t *r);
+void redis_primary_lost(mall_redis_t *r, const char *why);
+void redis_role_check(mall_redis_conn_t *c);
+int redis_sentinel_blocking(mall_redis_t *r, mall_err_t *err);
+int redis_sentinel_attach(mall_redis_t *r);
+void redis_sentinel_close(mall_redis_t *r);
+int redis_reply_readonly(const redisReply *rep);
+
 int mall_redis_blocking_pipeline(mall_redis_t *r, size_t n,
     const mall_redis_cmd_t *cmds, redisReply **replies, mall_err_t *err);
 void mall_redis_blocking_close(mall_redis_t *r);

@@ -583,6 +583,7 @@ mall_server_run(const mall_conf_t *conf, int listen_fd, int admin_fd)
     /* a Redis that is down is not fatal: requests get 503 until it is back */
     mall_redis_init(&srv.redis, conf->redis_host, conf->redis_port,
                     conf->redis_timeout_ms);
+    mall_redis_set_ha(&srv.redis, &conf->redis_ha);
     if (mall_redis_attach(&srv.redis, srv.base, conf->redis_connections,
                           conf->redis_txn_connections)
         != MALL_OK)

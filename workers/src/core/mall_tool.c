@@ -21,6 +21,7 @@ mall_tool_report(const mall_conf_t *conf, const char *name,
     memset(&ctx, 0, sizeof(ctx));
     mall_redis_init(&redis, conf->redis_host, conf->redis_port,
                     conf->redis_timeout_ms);
+    mall_redis_set_ha(&redis, &conf->redis_ha);
     mall_ctx_background(&ctx, conf, &redis, name);
     err.msg[0] = '\0';
     rc = run(&ctx, arg, &report, &err);

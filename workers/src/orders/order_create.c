@@ -260,6 +260,10 @@ create_replay(mall_ctx_t *ctx, create_t *c, const redisReply *v,
         }
     }
 
+    /* the first attempt may have been refused for want of a replica */
+    if (mall_redis_durable(ctx->redis, err) != MALL_OK) {
+        return create_reply_unreplicated(ctx, err);
+    }
     return sf_reply_raw(ctx, 200, answer, v->len - (size_t) (answer - p));
 }
 

@@ -112,4 +112,8 @@ int create_freeze(mall_ctx_t *ctx, const create_t *c, const risk_hit_t *hit,
  */
 int create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err);
 
+/* 503 for an order stored but not confirmed by enough replicas (WAIT):
+ * kept as it is, a retry with the key replays it. MALL_OK (replied). */
+int create_reply_unreplicated(mall_ctx_t *ctx, const mall_err_t *err);
+
 #endif

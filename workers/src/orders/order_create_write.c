@@ -9,6 +9,8 @@
 #include "catalog.h"
 #include "coupon_keys.h"
 #include "mall_json.h"
+#include "mall_log.h"
+#include "mall_reply.h"
 #include "order_create.h"
 
 #define CREATE_FIELDS      19
@@ -159,6 +161,25 @@ create_answer(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
                     (long long) (now + ctx->conf->order.pay_timeout),
                     c->coupon_json != NULL ? c->coupon_json : "[]");
     return b->oom ? mall_err_set(err, 500, "out of memory") : MALL_OK;
+}
+
+
+/*
+ * The order is on the primary but WAIT did not see it on enough replicas:
+ * 503 UNAVAILABLE. Nothing is undone: the client retries with the same
+ * Idempotency-Key and gets this order (its replay waits for the replicas
+ * too), or, if the primary died and the order with it, creates it anew
+ * on the promoted replica. Either way there is one order.
+ */
+int
+create_reply_unreplicated(mall_ctx_t *ctx, const mall_err_t *err)
+{
+    mall_log_req(MALL_LOG_WARN, "orders", ctx->request_id, ctx->ident.user,
+                 "order not acknowledged: %s", err->msg);
+    mall_reply_header(ctx, "Retry-After", "1");
+    return mall_reply_error(ctx, 503, "UNAVAILABLE", "the order is not yet "
+                            "confirmed by a replica; retry with the same "
+                            "Idempotency-Key");
 }
 
 
@@ -375,6 +396,11 @@ create_commit(mall_ctx_t *ctx, create_t *c, mall_err_t *err)
         return order_reply_out_of_stock(ctx, verdict);
     }
 
+    /* acknowledged only once on the replicas (WAIT, when configured);
+     * else the order stays, and a retry with the key answers it */
+    if (mall_redis_durable(ctx->redis, err) != MALL_OK) {
+        return create_reply_unreplicated(ctx, err);
+    }
     rc = sf_reply_raw(ctx, 201, c->idem_val.p + c->answer_at,
                       c->idem_val.len - c->answer_at);
     /* after the answer: the SKUs' derived state, if one crossed a line */

@@ -187,6 +187,11 @@ order_update(mall_ctx_t *ctx, const char *oid, order_plan_t plan, void *arg,
         if (rc == MALL_BATCH_ABORTED) {
             continue;               /* a concurrent change won: re-read */
         }
+        if (rc == MALL_OK && mall_redis_durable(ctx->redis, err) != MALL_OK) {
+            /* applied on the primary only: not acknowledged; a retry
+             * finds the new state and answers from it */
+            rc = MALL_RETRY;
+        }
         if (rc == MALL_OK && exec != NULL) {
             *exec = rep;
         } else if (rep != NULL) {

@@ -115,6 +115,8 @@ static int
 reply_outcome(mall_ctx_t *ctx, int rc, pay_outcome_e outcome,
     const mall_err_t *err)
 {
+    mall_err_t  werr;
+
     if (rc != MALL_OK) {
         mall_log_req(MALL_LOG_WARN, "pay", ctx->request_id, "-",
                      "notification not applied: %s", err->msg);
@@ -122,6 +124,15 @@ reply_outcome(mall_ctx_t *ctx, int rc, pay_outcome_e outcome,
     }
     if (outcome == PAY_REJECTED) {
         return reply_fail(ctx, 400, err->msg);
+    }
+    /* a duplicate too: its first delivery may have been refused for want
+     * of a replica (order_update waits for the change it makes) */
+    if (outcome == PAY_DUPLICATE
+        && mall_redis_durable(ctx->redis, &werr) != MALL_OK)
+    {
+        mall_log_req(MALL_LOG_WARN, "pay", ctx->request_id, "-",
+                     "notification not acknowledged: %s", werr.msg);
+        return reply_fail(ctx, 500, "try again later");
     }
     return mall_reply_raw(ctx, 204, "", 0);
 }
