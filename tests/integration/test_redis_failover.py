@@ -22,7 +22,7 @@ import time
 import pytest
 import requests
 
-from conftest import assert_json_error, client_ip
+from conftest import MALLCTL, assert_json_error, client_ip
 from edge_harness import bad_log_lines
 from san_reports import report_lines
 from ha_stack import HAStack, redis_cli, wait_for
@@ -267,8 +267,13 @@ def test_failover_under_order_load(ha):
                          headers={"X-Forwarded-For": ip})
         assert r.status_code == 200, r.text
     assert ha.primary() == new
-    redis_cli(new, "XADD", "mall:fraud:blocks", "*", "op", "block", "kind",
-              "ip", "value", ip, "until", "0")
+    # mallctl finds the new primary through the Sentinels (the configured
+    # port is the old, dead one)
+    env = dict(ha.env, MALL_REDIS_PORT=str(old), MALL_REDIS_SENTINELS=",".join(
+        "127.0.0.1:%d" % p for p in ha.sentinel_ports))
+    r = subprocess.run([MALLCTL, "block", "ip", ip], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
 
     def blocked(edge):
         r = edge.request("GET", "/api/v1/categories",

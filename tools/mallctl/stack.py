@@ -72,11 +72,24 @@ class Stack:
                                    % self.env.logs)
             time.sleep(0.1)
 
-    def redis_cli(self, *args, timeout=5):
-        """redis-cli against the stack's Redis: its answer, or None when down."""
+    def redis_addr(self):
+        """The Redis primary: asked of the Sentinels when MALL_REDIS_SENTINELS
+        names them (the first that answers), else 127.0.0.1:MALL_REDIS_PORT."""
+        sentinels = self.env.get("MALL_REDIS_SENTINELS") or ""
+        name = self.env.get("MALL_REDIS_MASTER_NAME") or "mall"
+        for hp in filter(None, sentinels.replace(",", " ").split()):
+            host, _, port = hp.rpartition(":")
+            out = self._cli(host, port, ["SENTINEL", "get-master-addr-by-name",
+                                         name], 2)
+            lines = (out or "").split()
+            if len(lines) == 2 and lines[1].isdigit():
+                return lines[0], lines[1]
+        return "127.0.0.1", self.env.MALL_REDIS_PORT
+
+    @staticmethod
+    def _cli(host, port, args, timeout):
         try:
-            r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p",
-                                self.env.MALL_REDIS_PORT, *args],
+            r = subprocess.run(["redis-cli", "-h", host, "-p", str(port), *args],
                                capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -84,6 +97,12 @@ class Stack:
             return None
         out = r.stdout.strip()
         return None if out.startswith("Could not connect") else out
+
+    def redis_cli(self, *args, timeout=5):
+        """redis-cli against the stack's Redis primary: its answer, or None
+        when down."""
+        host, port = self.redis_addr()
+        return self._cli(host, port, args, timeout)
 
     def start_sim(self, name, script, port_var, keys_dir, extra=()):
         if self.pid(name):

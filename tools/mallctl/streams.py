@@ -12,8 +12,8 @@ BLOCK_KINDS = ("ip", "cidr", "allow", "device", "user")
 def xadd(env, st, what, args):
     answer = st.redis_cli(*args)
     if answer is None:
-        raise MallctlError("%s: Redis on port %s did not answer"
-                           % (what, env.MALL_REDIS_PORT), 75)
+        raise MallctlError("%s: Redis at %s did not answer"
+                           % (what, ":".join(st.redis_addr())), 75)
     if "-" not in answer:
         raise MallctlError("%s: Redis refused: %s" % (what, answer))
     return answer
