@@ -283,6 +283,14 @@ def test_failover_under_order_load(ha):
     for n, edge in enumerate(ha.edges, 1):
         wait_for("the block on edge %d" % n, lambda: blocked(edge),
                  timeout=10, step=0.1)
+    # the workers' metrics saw the short WAIT and the failover
+    m = requests.get("http://127.0.0.1:%s/metrics"
+                     % ha.env["MALL_WORKER_ADMIN_PORT"], timeout=5).text
+    counts = dict(l.split() for l in m.splitlines()
+                  if l.startswith(("mall_worker_redis_primary_changes_total",
+                                   "mall_worker_redis_wait_short_total")))
+    assert int(counts["mall_worker_redis_primary_changes_total"]) >= 1, m
+    assert int(counts["mall_worker_redis_wait_short_total"]) >= 1, m
     for n in (1, 2):
         assert ('mall_redis: sentinel: primary "mall" is 127.0.0.1:%d (was '
                 '127.0.0.1:%d)' % (new, old)) in ha.edge_log(n), \

@@ -37,6 +37,8 @@ typedef struct {
     uint64_t  payments[MM_PAY_RESULTS];
     uint64_t  verifications[MM_VERIFY_RESULTS];
     uint64_t  redis_errors[MM_REDIS_ERR_KINDS];
+    uint64_t  redis_primary_changes;
+    uint64_t  redis_wait_short;
     uint64_t  rtt[MALL_METRICS_RTT_BUCKETS + 1];
     uint64_t  rtt_sum_us;
 } mm_counters_t;
@@ -345,6 +347,24 @@ mall_metrics_redis_error(mall_metrics_redis_e kind)
 
 
 void
+mall_metrics_redis_primary_change(void)
+{
+    if (mine != NULL) {
+        MM_INC(&mine->c.redis_primary_changes, 1);
+    }
+}
+
+
+void
+mall_metrics_redis_wait_short(void)
+{
+    if (mine != NULL) {
+        MM_INC(&mine->c.redis_wait_short, 1);
+    }
+}
+
+
+void
 mall_metrics_delay_lag(int64_t lag_ms)
 {
     /* any child's order timer: the last measurement wins */
@@ -533,6 +553,16 @@ mall_metrics_render(struct evbuffer *out, const mall_route_t *routes,
               "max_inflight.");
     evbuffer_add_printf(out, "mall_worker_shed_total %llu\n",
                         (unsigned long long) MM_SUM(shed));
+
+    mm_family(out, "mall_worker_redis_primary_changes_total", "counter",
+              "Times Sentinel named another Redis primary (a failover).");
+    evbuffer_add_printf(out, "mall_worker_redis_primary_changes_total %llu\n",
+                        (unsigned long long) MM_SUM(redis_primary_changes));
+    mm_family(out, "mall_worker_redis_wait_short_total", "counter",
+              "Writes answered 503: WAIT saw fewer replicas than "
+              "redis_wait_replicas in time.");
+    evbuffer_add_printf(out, "mall_worker_redis_wait_short_total %llu\n",
+                        (unsigned long long) MM_SUM(redis_wait_short));
 
     inflight = 0;
     live = 0;

@@ -85,6 +85,8 @@ void mall_metrics_payment(mall_metrics_pay_e result);
 void mall_metrics_verification(int sig_result);
 void mall_metrics_redis_batch(int64_t rtt_us);
 void mall_metrics_redis_error(mall_metrics_redis_e kind);
+void mall_metrics_redis_primary_change(void);
+void mall_metrics_redis_wait_short(void);
 void mall_metrics_delay_lag(int64_t lag_ms);
 
 /* Admin listener: Prometheus text of every family, into out. */

@@ -29,6 +29,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_redis_internal.h"
 
 #define SENTINEL_POLL_MS     250        /* while no connection is up */
@@ -79,6 +80,7 @@ sentinel_found(mall_redis_t *r, const char *host, int port)
         snprintf(r->host, sizeof(r->host), "%s", host);
         r->port = port;
         r->stats.primary_changes++;
+        mall_metrics_redis_primary_change();
     }
     r->primary_known = 1;
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "mall_log.h"
+#include "mall_metrics.h"
 #include "mall_redis.h"
 
 #define REDIS_WAIT_CHANNEL  "mall:repl:barrier"
@@ -61,6 +62,7 @@ mall_redis_durable(mall_redis_t *r, mall_err_t *err)
         return MALL_OK;
     }
     r->stats.wait_short++;
+    mall_metrics_redis_wait_short();
     if (got >= 0) {
         mall_err_set(err, 503, "stored on the primary, but %lld of %d "
                      "replicas confirmed it within %d ms", got,
