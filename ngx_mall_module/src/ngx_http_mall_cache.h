@@ -39,6 +39,7 @@
 #include <ngx_http.h>
 
 #include <mall_http_cache_parse.h>
+#include <mall_http_cache_key.h>
 
 
 /* X-Mall-Cache values */

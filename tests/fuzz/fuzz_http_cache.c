@@ -1,14 +1,17 @@
 /*
  * lib/mall_http_cache_parse.c: the header values the edge's HTTP cache
- * reads from origins and clients. The whole input is a header value for
+ * reads from origins and clients, and lib/mall_http_cache_key.c: the
+ * query part of its keys. The whole input is a header value (and a query
+ * string) for
  * every parser (on exact-size heap copies, outputs in buffers of the
  * documented size); the two-argument ones (If-None-Match and an ETag,
  * a field-name list and a name, Accept-Encoding and a coding) split it at
  * its first '\n'. Oracles: pointers stay inside the input, values in
  * range, the strict (targeted) reading agrees with the lenient one when
  * it succeeds, delta-seconds match a reference, an entity-tag is in its
- * own list and weakly equal to its W/ form, Vary names and values are
- * idempotent (normalising the result gives it again).
+ * own list and weakly equal to its W/ form, Vary names and values and
+ * the canonical query are idempotent (normalising the result gives it
+ * again); the query's length limit holds, in a buffer of just that size.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 
 #include "fuzz_common.h"
 #include "mall_http_cache_parse.h"
+#include "mall_http_cache_key.h"
 
 
 /* every field in range, pointers inside [lo, hi) */
@@ -255,6 +259,68 @@ fuzz_pair(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 
+/* as mall_cache_ignore_args utm_* spm; mall_cache_default_args page=1 */
+static int
+classify(void *arg, const char *name, size_t nlen, const char *value,
+    size_t vlen)
+{
+    (void) arg;
+
+    if ((nlen >= 4 && memcmp(name, "utm_", 4) == 0)
+        || (nlen == 3 && memcmp(name, "spm", 3) == 0))
+    {
+        return MALL_HTTP_CACHE_ARG_IGNORE;
+    }
+
+    return (nlen == 4 && memcmp(name, "page", 4) == 0 && vlen == 1
+            && value[0] == '1')
+           ? MALL_HTTP_CACHE_ARG_DEFAULT : MALL_HTTP_CACHE_ARG_KEEP;
+}
+
+
+static void
+fuzz_query(const char *v, size_t len, size_t max)
+{
+    int      rc;
+    char    *out, *scratch, *in2, *again, *sc2;
+    size_t   room, n, m;
+
+    room = MALL_HTTP_CACHE_QUERY_ROOM(len);
+    room = (max < room) ? max : room;
+    out = fz_alloc(room);
+    scratch = fz_alloc(len);
+
+    rc = mall_http_cache_query(v, len, classify, NULL, max, out, &n,
+                               scratch);
+    FZ_ASSERT(rc == MALL_HTTP_CACHE_KEY_OK || rc == MALL_HTTP_CACHE_KEY_LONG
+              || rc == MALL_HTTP_CACHE_KEY_DUP);
+
+    if (rc == MALL_HTTP_CACHE_KEY_OK) {
+        FZ_ASSERT(n <= max && n <= room);
+        FZ_ASSERT(n == 0 || out[0] == '?');
+
+        /* the canonical query of the canonical query is itself */
+        if (n) {
+            in2 = fz_dup(out + 1, n - 1);
+            again = fz_alloc(n);
+            sc2 = fz_alloc(n - 1);
+            FZ_ASSERT(mall_http_cache_query(in2, n - 1, classify, NULL, n,
+                                            again, &m, sc2)
+                      == MALL_HTTP_CACHE_KEY_OK);
+            FZ_ASSERT(m == n && memcmp(again, out, n) == 0);
+            free(sc2);
+            free(again);
+            free(in2);
+        }
+    }
+
+    FZ_ASSERT(mall_http_cache_arg_decode(v, len, scratch) <= len);
+
+    free(scratch);
+    free(out);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -270,6 +336,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_vary_names(v, size);
     fuzz_vary_value(v, size, 0);
     fuzz_vary_value(v, size, 1);
+    /* the module's room for a key's query, and a tight one */
+    fuzz_query(v, size, 511);
+    fuzz_query(v, size, size ? data[0] % 64 : 0);
     FZ_ASSERT(mall_http_cache_sf_key(v, size) == 0
               || mall_http_cache_sf_key(v, size) == 1);
 
