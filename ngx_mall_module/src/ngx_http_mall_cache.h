@@ -38,6 +38,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <mall_http_cache_parse.h>
+#include <mall_http_cache_key.h>
+
 
 /* X-Mall-Cache values */
 #define NGX_HTTP_MALL_CACHE_NONE      0
@@ -101,26 +104,8 @@ typedef struct {
     (NGX_HTTP_MALL_CACHE_F_ETAG|NGX_HTTP_MALL_CACHE_F_LASTMOD)
 
 
-/* The cache-control directives for this cache (-1: absent). */
-typedef struct {
-    ngx_int_t                      smaxage;
-    ngx_int_t                      maxage;
-    ngx_int_t                      swr;
-    ngx_int_t                      sie;
-    ngx_int_t                      min_fresh;        /* request only */
-    ngx_int_t                      max_stale;        /* request only */
-    ngx_str_t                      no_cache_fields;  /* no-cache="f, g" */
-    ngx_str_t                      private_fields;   /* private="f" */
-    unsigned                       no_store:1;
-    unsigned                       no_cache:1;
-    unsigned                       private:1;
-    unsigned                       public:1;
-    unsigned                       must_revalidate:1;
-    unsigned                       proxy_revalidate:1;
-    unsigned                       targeted:1;  /* from a targeted field */
-    unsigned                       max_stale_any:1;   /* max-stale, no value */
-    unsigned                       only_if_cached:1;
-} ngx_http_mall_cache_cc_t;
+/* The cache-control directives for this cache (lib/mall_http_cache_parse.h). */
+typedef mall_http_cache_cc_t  ngx_http_mall_cache_cc_t;
 
 
 /* An entry copied out of the zone, split into its parts. */

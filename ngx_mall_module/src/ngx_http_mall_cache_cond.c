@@ -15,8 +15,6 @@
 #include "ngx_http_mall_module.h"
 
 
-static ngx_uint_t ngx_http_mall_cache_etag_listed(ngx_str_t *list,
-    ngx_str_t *etag);
 static ngx_int_t ngx_http_mall_cache_push_in(ngx_list_t *list, char *key,
     char *lowcase, ngx_str_t *value);
 
@@ -44,8 +42,8 @@ ngx_int_t
 ngx_http_mall_cache_not_modified(ngx_http_request_t *r,
     ngx_http_mall_cache_resp_t *resp)
 {
-    time_t     ims, lm;
-    ngx_str_t  etag, v;
+    time_t      ims, lm;
+    ngx_str_t   etag, v, *inm;
 
     resp->not_modified = 0;
 
@@ -54,17 +52,18 @@ ngx_http_mall_cache_not_modified(ngx_http_request_t *r,
     }
 
     if (r->headers_in.if_none_match) {
+        inm = &r->headers_in.if_none_match->value;
 
-        if (r->headers_in.if_none_match->value.len == 1
-            && r->headers_in.if_none_match->value.data[0] == '*')
-        {
+        if (inm->len == 1 && inm->data[0] == '*') {
             resp->not_modified = 1;
 
         } else if (ngx_http_mall_cache_header_find(&resp->headers, "ETag", 4,
                                                    &etag)
                    == NGX_OK
-                   && ngx_http_mall_cache_etag_listed(
-                          &r->headers_in.if_none_match->value, &etag))
+                   && mall_http_cache_etag_listed((const char *) inm->data,
+                                                  inm->len,
+                                                  (const char *) etag.data,
+                                                  etag.len))
         {
             resp->not_modified = 1;
         }
@@ -102,69 +101,6 @@ ngx_http_mall_cache_not_modified(ngx_http_request_t *r,
     resp->not_modified = 1;
 
     return NGX_OK;
-}
-
-
-/* etag is one of the entity-tags of list, compared weakly (§8.8.3.2). */
-
-static ngx_uint_t
-ngx_http_mall_cache_etag_listed(ngx_str_t *list, ngx_str_t *etag)
-{
-    u_char  *p, *q, *last, *e;
-    size_t   elen;
-
-    e = etag->data;
-    elen = etag->len;
-
-    if (elen > 2 && e[0] == 'W' && e[1] == '/') {
-        e += 2;
-        elen -= 2;
-    }
-
-    p = list->data;
-    last = p + list->len;
-
-    while (p < last) {
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-
-        if (p < last && *p == '*') {
-            return 1;
-        }
-
-        if (last - p > 2 && p[0] == 'W' && p[1] == '/') {
-            p += 2;
-        }
-
-        if (p == last || *p != '"') {
-            /* not an entity-tag: skip to the next member */
-            while (p < last && *p != ',') {
-                p++;
-            }
-
-            continue;
-        }
-
-        q = p + 1;
-        while (q < last && *q != '"') {
-            q++;
-        }
-
-        if (q == last) {
-            return 0;
-        }
-
-        q++;
-
-        if ((size_t) (q - p) == elen && ngx_memcmp(p, e, elen) == 0) {
-            return 1;
-        }
-
-        p = q;
-    }
-
-    return 0;
 }
 
 

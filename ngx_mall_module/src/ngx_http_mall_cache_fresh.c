@@ -18,16 +18,8 @@
 #include "ngx_http_mall_module.h"
 
 
-#define NGX_HTTP_MALL_CACHE_DELTA_MAX  2147483648LL  /* §1.2.2 overflow */
-
-
-static void ngx_http_mall_cache_cc_init(ngx_http_mall_cache_cc_t *cc);
 static ngx_int_t ngx_http_mall_cache_cc_field(ngx_str_t *headers,
     ngx_str_t *name, ngx_uint_t strict, ngx_http_mall_cache_cc_t *cc);
-static ngx_int_t ngx_http_mall_cache_cc_line(ngx_str_t *value,
-    ngx_http_mall_cache_cc_t *cc, ngx_uint_t strict);
-static ngx_uint_t ngx_http_mall_cache_sf_key(u_char *p, size_t len);
-static int64_t ngx_http_mall_cache_delta(u_char *p, size_t len);
 static ngx_uint_t ngx_http_mall_cache_heuristic_status(ngx_uint_t status);
 
 
@@ -61,19 +53,6 @@ ngx_http_mall_cache_cc_read(ngx_http_mall_cache_loc_conf_t *conf,
 }
 
 
-static void
-ngx_http_mall_cache_cc_init(ngx_http_mall_cache_cc_t *cc)
-{
-    ngx_memzero(cc, sizeof(ngx_http_mall_cache_cc_t));
-    cc->smaxage = -1;
-    cc->maxage = -1;
-    cc->swr = -1;
-    cc->sie = -1;
-    cc->min_fresh = -1;
-    cc->max_stale = -1;
-}
-
-
 /*
  * Every line of one field (NULL: Cache-Control) into cc. A targeted field
  * is a Structured Field dictionary (RFC 9213 §2.1): NGX_DECLINED when it
@@ -88,7 +67,7 @@ ngx_http_mall_cache_cc_field(ngx_str_t *headers, ngx_str_t *name,
     ngx_str_t    key, value;
     ngx_uint_t   seen;
 
-    ngx_http_mall_cache_cc_init(cc);
+    mall_http_cache_cc_init(cc);
 
     seen = 0;
     p = headers->data;
@@ -110,7 +89,11 @@ ngx_http_mall_cache_cc_field(ngx_str_t *headers, ngx_str_t *name,
             continue;
         }
 
-        if (ngx_http_mall_cache_cc_line(&value, cc, strict) != NGX_OK) {
+        /* only a strict (targeted) line fails */
+        if (mall_http_cache_cc_line((const char *) value.data, value.len,
+                                    (int) strict, cc)
+            != 0)
+        {
             return NGX_DECLINED;
         }
 
@@ -118,238 +101,6 @@ ngx_http_mall_cache_cc_field(ngx_str_t *headers, ngx_str_t *name,
     }
 
     return seen ? NGX_OK : NGX_DECLINED;
-}
-
-
-/*
- * One field line: directives separated by commas, each a name with an
- * optional token or quoted-string argument. A qualified no-cache or
- * private ("f, g") names fields not to store; unqualified, it applies to
- * the whole response. A seconds value that is no delta-seconds makes the
- * response stale (0); the first occurrence of a directive wins. strict:
- * the Structured Field syntax (keys, strings, bare items) or NGX_ERROR.
- */
-
-static ngx_int_t
-ngx_http_mall_cache_cc_line(ngx_str_t *value, ngx_http_mall_cache_cc_t *cc,
-    ngx_uint_t strict)
-{
-    u_char     *p, *last, *n;
-    size_t      nlen;
-    int64_t     d;
-    ngx_str_t   arg;
-    ngx_int_t  *slot;
-    ngx_uint_t  has_arg;
-
-    p = value->data;
-    last = p + value->len;
-
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-
-        n = p;
-        while (p < last && *p != '=' && *p != ',' && *p != ' '
-               && *p != '\t')
-        {
-            p++;
-        }
-
-        nlen = p - n;
-
-        while (p < last && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        has_arg = 0;
-        ngx_str_null(&arg);
-
-        if (p < last && *p == '=') {
-            has_arg = 1;
-            p++;
-
-            while (p < last && (*p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            if (p < last && *p == '"') {
-                arg.data = ++p;
-                while (p < last && *p != '"') {
-                    p += (*p == '\\' && p + 1 < last) ? 2 : 1;
-                }
-
-                arg.len = p - arg.data;
-
-                if (p < last) {
-                    p++;
-
-                } else if (strict) {
-                    return NGX_ERROR;       /* an unterminated string */
-                }
-
-            } else {
-                arg.data = p;
-                while (p < last && *p != ',' && *p != ' ' && *p != '\t'
-                       && *p != ';')
-                {
-                    p++;
-                }
-
-                arg.len = p - arg.data;
-
-                if (strict && arg.len == 0) {
-                    return NGX_ERROR;
-                }
-            }
-        }
-
-        if (strict) {
-            if (!ngx_http_mall_cache_sf_key(n, nlen)) {
-                return NGX_ERROR;
-            }
-
-            if (p < last && *p == ';') {
-                /* parameters: not used by any directive here */
-                while (p < last && *p != ',') {
-                    p++;
-                }
-            }
-
-            while (p < last && (*p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            if (p < last && *p != ',') {
-                return NGX_ERROR;
-            }
-        }
-
-        while (p < last && *p != ',') {
-            p++;
-        }
-
-        if (nlen == 0) {
-            continue;
-        }
-
-#define is(s)  (nlen == sizeof(s) - 1                                         \
-                && ngx_strncasecmp(n, (u_char *) s, sizeof(s) - 1) == 0)
-
-        slot = NULL;
-
-        if (is("no-store")) {
-            cc->no_store = 1;
-
-        } else if (is("no-cache")) {
-            if (has_arg) {
-                cc->no_cache_fields = arg;
-            } else {
-                cc->no_cache = 1;
-            }
-
-        } else if (is("private")) {
-            if (has_arg) {
-                cc->private_fields = arg;
-            } else {
-                cc->private = 1;
-            }
-
-        } else if (is("public")) {
-            cc->public = 1;
-
-        } else if (is("must-revalidate")) {
-            cc->must_revalidate = 1;
-
-        } else if (is("proxy-revalidate")) {
-            cc->proxy_revalidate = 1;
-
-        } else if (is("s-maxage")) {
-            slot = &cc->smaxage;
-
-        } else if (is("max-age")) {
-            slot = &cc->maxage;
-
-        } else if (is("stale-while-revalidate")) {
-            slot = &cc->swr;
-
-        } else if (is("stale-if-error")) {
-            slot = &cc->sie;
-
-        } else if (is("min-fresh")) {           /* request directives */
-            slot = &cc->min_fresh;
-
-        } else if (is("max-stale")) {
-            if (has_arg) {
-                slot = &cc->max_stale;
-            } else {
-                cc->max_stale_any = 1;
-            }
-
-        } else if (is("only-if-cached")) {
-            cc->only_if_cached = 1;
-        }
-
-#undef is
-
-        if (slot == NULL || *slot >= 0) {
-            continue;
-        }
-
-        d = ngx_http_mall_cache_delta(arg.data, arg.len);
-        *slot = (d < 0) ? 0 : (ngx_int_t) ngx_min(d, 0x7fffffff);
-    }
-
-    return NGX_OK;
-}
-
-
-/* A Structured Field key (RFC 8941 §3.1.2): lcalpha or "*" first. */
-
-static ngx_uint_t
-ngx_http_mall_cache_sf_key(u_char *p, size_t len)
-{
-    size_t  i;
-
-    if (len == 0 || !((p[0] >= 'a' && p[0] <= 'z') || p[0] == '*')) {
-        return 0;
-    }
-
-    for (i = 1; i < len; i++) {
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == '_' || p[i] == '-' || p[i] == '.' || p[i] == '*'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* delta-seconds (§1.2.2): -1 if invalid, capped at 2^31 on overflow. */
-
-static int64_t
-ngx_http_mall_cache_delta(u_char *p, size_t len)
-{
-    int64_t  d;
-
-    if (len == 0) {
-        return -1;
-    }
-
-    for (d = 0; len; len--, p++) {
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-
-        if (d < NGX_HTTP_MALL_CACHE_DELTA_MAX) {
-            d = d * 10 + (*p - '0');
-        }
-    }
-
-    return ngx_min(d, NGX_HTTP_MALL_CACHE_DELTA_MAX);
 }
 
 
@@ -433,7 +184,7 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
 
     /* §4.2.3: corrected initial age; a bad Age makes the response stale */
 
-    age = (ctx->origin_age < 0) ? NGX_HTTP_MALL_CACHE_DELTA_MAX
+    age = (ctx->origin_age < 0) ? MALL_HTTP_CACHE_DELTA_MAX
                                 : ctx->origin_age;
 
     apparent = ((time_t) (now / 1000) > date)
@@ -548,7 +299,6 @@ ngx_http_mall_cache_freshness(ngx_http_request_t *r,
 int64_t
 ngx_http_mall_cache_origin_age(ngx_http_request_t *r)
 {
-    u_char           *p, *last;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -573,22 +323,8 @@ ngx_http_mall_cache_origin_age(ngx_http_request_t *r)
         }
     }
 
-    p = h[i].value.data;
-    last = ngx_strlchr(p, p + h[i].value.len, ',');
-
-    if (last == NULL) {
-        last = p + h[i].value.len;
-    }
-
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
-
-    return ngx_http_mall_cache_delta(p, last - p);
+    return mall_http_cache_age((const char *) h[i].value.data,
+                               h[i].value.len);
 }
 
 
@@ -615,7 +351,7 @@ ngx_http_mall_cache_request_cc(ngx_http_request_t *r,
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    ngx_http_mall_cache_cc_init(cc);
+    mall_http_cache_cc_init(cc);
 
     has_cc = 0;
     part = &r->headers_in.headers.part;
@@ -635,7 +371,8 @@ ngx_http_mall_cache_request_cc(ngx_http_request_t *r,
 
         if (ngx_http_mall_header_is(&h[i], "Cache-Control", 13)) {
             has_cc = 1;
-            (void) ngx_http_mall_cache_cc_line(&h[i].value, cc, 0);
+            (void) mall_http_cache_cc_line((const char *) h[i].value.data,
+                                           h[i].value.len, 0, cc);
         }
     }
 

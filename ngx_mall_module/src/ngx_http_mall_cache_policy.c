@@ -21,8 +21,8 @@ static ngx_int_t ngx_http_mall_cache_serialize(ngx_http_request_t *r,
     ngx_str_t *prefix, ngx_str_t *out, ngx_uint_t update);
 static ngx_int_t ngx_http_mall_cache_decide(ngx_http_request_t *r,
     ngx_http_mall_cache_ctx_t *ctx, ngx_uint_t status);
-static void ngx_http_mall_cache_strip(ngx_str_t *headers, ngx_str_t *names);
-static ngx_uint_t ngx_http_mall_cache_listed(ngx_str_t *list, ngx_str_t *name);
+static void ngx_http_mall_cache_strip(ngx_str_t *headers, const char *names,
+    size_t len);
 
 
 /* Response headers an entry never keeps: hop-by-hop, or made per response. */
@@ -325,12 +325,14 @@ ngx_http_mall_cache_decide(ngx_http_request_t *r,
 
     /* fields the origin asks not to share (§5.2.2.4, §5.2.2.7) */
 
-    if (cc.no_cache_fields.len) {
-        ngx_http_mall_cache_strip(&ctx->headers, &cc.no_cache_fields);
+    if (cc.no_cache_fields_len) {
+        ngx_http_mall_cache_strip(&ctx->headers, cc.no_cache_fields,
+                                  cc.no_cache_fields_len);
     }
 
-    if (cc.private_fields.len) {
-        ngx_http_mall_cache_strip(&ctx->headers, &cc.private_fields);
+    if (cc.private_fields_len) {
+        ngx_http_mall_cache_strip(&ctx->headers, cc.private_fields,
+                                  cc.private_fields_len);
     }
 
     if (ngx_http_mall_cache_header_find(&ctx->headers, "Set-Cookie", 10, &v)
@@ -380,7 +382,7 @@ ngx_http_mall_cache_decide(ngx_http_request_t *r,
 /* Drops, in place, the records named in a comma-separated list. */
 
 static void
-ngx_http_mall_cache_strip(ngx_str_t *headers, ngx_str_t *names)
+ngx_http_mall_cache_strip(ngx_str_t *headers, const char *names, size_t len)
 {
     u_char     *p, *q, *rec, *last;
     ngx_str_t   key, value;
@@ -398,7 +400,9 @@ ngx_http_mall_cache_strip(ngx_str_t *headers, ngx_str_t *names)
             break;
         }
 
-        if (ngx_http_mall_cache_listed(names, &key)) {
+        if (mall_http_cache_field_listed(names, len, (const char *) key.data,
+                                         key.len))
+        {
             continue;
         }
 
@@ -412,33 +416,3 @@ ngx_http_mall_cache_strip(ngx_str_t *headers, ngx_str_t *names)
     headers->len = q - headers->data;
 }
 
-
-/* name is one of the comma-separated field names of list (any case). */
-
-static ngx_uint_t
-ngx_http_mall_cache_listed(ngx_str_t *list, ngx_str_t *name)
-{
-    u_char  *p, *n, *last;
-
-    p = list->data;
-    last = p + list->len;
-
-    while (p < last) {
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-
-        n = p;
-        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        if ((size_t) (p - n) == name->len
-            && ngx_strncasecmp(n, name->data, name->len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}

@@ -343,39 +343,14 @@ ngx_http_mall_cache_set_headers(ngx_http_request_t *r,
 ngx_uint_t
 ngx_http_mall_cache_accepts(ngx_http_request_t *r, u_char *coding, size_t len)
 {
-    u_char           *p, *last;
     ngx_table_elt_t  *ae;
 
     ae = r->headers_in.accept_encoding;
 
-    if (ae == NULL || len == 0 || ae->value.len < len) {
-        return 0;
-    }
-
-    last = ae->value.data + ae->value.len;
-
-    p = ngx_strlcasestrn(ae->value.data, last, coding, len - 1);
-    if (p == NULL) {
-        return 0;
-    }
-
-    p += len;
-
-    while (p < last && (*p == ' ' || *p == ';')) {
-        p++;
-    }
-
-    if (last - p >= 3 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-        for (p += 2; p < last && (*p == '0' || *p == '.'); p++) {
-            /* void */
-        }
-
-        if (p == last || *p < '1' || *p > '9') {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ae != NULL
+           && mall_http_cache_accepts((const char *) ae->value.data,
+                                      ae->value.len, (const char *) coding,
+                                      len);
 }
 
 

@@ -27,26 +27,16 @@
 #include "ngx_http_mall_module.h"
 
 
-#define NGX_HTTP_MALL_CACHE_VARY_MEMBERS  32
-
-
 typedef struct {
     u_char                         hash[16];
     uint64_t                       used;       /* unix ms */
 } ngx_http_mall_cache_slot_t;
 
 
-typedef struct {
-    ngx_str_t                      text;
-    ngx_uint_t                     q;          /* thousandths */
-} ngx_http_mall_cache_member_t;
-
-
-static void ngx_http_mall_cache_vary_hash(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mall_cache_vary_hash(ngx_http_request_t *r,
     ngx_str_t *names, u_char *hash);
-static void ngx_http_mall_cache_vary_value(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mall_cache_vary_value(ngx_http_request_t *r,
     ngx_str_t *name, ngx_md5_t *md5);
-static ngx_uint_t ngx_http_mall_cache_member_q(ngx_str_t *m);
 static ngx_int_t ngx_http_mall_cache_vary_key(ngx_pool_t *pool,
     ngx_str_t *base, uint64_t gen, u_char *hash, ngx_str_t *out);
 
@@ -61,15 +51,13 @@ ngx_int_t
 ngx_http_mall_cache_vary_names(ngx_pool_t *pool, ngx_str_t *headers,
     ngx_str_t *names)
 {
-    u_char     *p, *n, *last, *rec, *hlast, *o;
-    size_t      len;
+    u_char     *rec, *hlast;
     ngx_str_t   key, value;
 
     ngx_str_null(names);
 
     rec = headers->data;
     hlast = rec + headers->len;
-    o = NULL;
 
     while (ngx_http_mall_cache_header_next(&rec, hlast, &key, &value)
            == NGX_OK)
@@ -80,56 +68,23 @@ ngx_http_mall_cache_vary_names(ngx_pool_t *pool, ngx_str_t *headers,
             continue;
         }
 
-        if (o == NULL) {
-            /* at most the length of every Vary value together */
-            o = ngx_pnalloc(pool, headers->len);
-            if (o == NULL) {
+        if (names->data == NULL) {
+            /*
+             * each value needs its length + 1 (a comma) here: every record
+             * has a 4-byte length prefix the names do not copy
+             */
+            names->data = ngx_pnalloc(pool, headers->len);
+            if (names->data == NULL) {
                 return NGX_ERROR;
             }
-
-            names->data = o;
         }
 
-        p = value.data;
-        last = p + value.len;
-
-        while (p < last) {
-            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-                p++;
-            }
-
-            n = p;
-            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-                p++;
-            }
-
-            len = p - n;
-
-            if (len == 0) {
-                continue;
-            }
-
-            if (len == 1 && *n == '*') {
-                return NGX_DECLINED;
-            }
-
-            if (len == 15
-                && ngx_strncasecmp(n, (u_char *) "accept-encoding", 15) == 0)
-            {
-                continue;
-            }
-
-            if (o != names->data) {
-                *o++ = ',';
-            }
-
-            ngx_strlow(o, n, len);
-            o += len;
+        if (mall_http_cache_vary_names((const char *) value.data, value.len,
+                                       (char *) names->data, &names->len)
+            != 0)
+        {
+            return NGX_DECLINED;
         }
-    }
-
-    if (o) {
-        names->len = o - names->data;
     }
 
     return NGX_OK;
@@ -138,7 +93,7 @@ ngx_http_mall_cache_vary_names(ngx_pool_t *pool, ngx_str_t *headers,
 
 /* MD5 over "name: normalised value\n" for each selecting field. */
 
-static void
+static ngx_int_t
 ngx_http_mall_cache_vary_hash(ngx_http_request_t *r, ngx_str_t *names,
     u_char *hash)
 {
@@ -162,7 +117,10 @@ ngx_http_mall_cache_vary_hash(ngx_http_request_t *r, ngx_str_t *names,
 
         ngx_md5_update(&md5, name.data, name.len);
         ngx_md5_update(&md5, ": ", 2);
-        ngx_http_mall_cache_vary_value(r, &name, &md5);
+        if (ngx_http_mall_cache_vary_value(r, &name, &md5) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         ngx_md5_update(&md5, "\n", 1);
 
         if (p < last) {
@@ -171,180 +129,95 @@ ngx_http_mall_cache_vary_hash(ngx_http_request_t *r, ngx_str_t *names,
     }
 
     ngx_md5_final(hash, &md5);
+
+    return NGX_OK;
 }
 
 
 /*
- * The members of every line of a request field, trimmed, joined by ",";
- * Accept-Language members also lowercased, without spaces, and in order
- * of weight (then of name). An absent field hashes unlike an empty one.
+ * Every line of a request field, joined by ",", normalised by
+ * mall_http_cache_vary_value() (Accept-Language: lowercased, in order of
+ * weight). An absent field hashes unlike an empty one.
  */
 
-static void
+static ngx_int_t
 ngx_http_mall_cache_vary_value(ngx_http_request_t *r, ngx_str_t *name,
     ngx_md5_t *md5)
 {
-    u_char                        *p, *m, *e, *last, *lc;
-    ngx_uint_t                     i, j, n, found, lang;
-    ngx_list_part_t               *part;
-    ngx_table_elt_t               *h;
-    ngx_http_mall_cache_member_t   mem[NGX_HTTP_MALL_CACHE_VARY_MEMBERS], t;
+    u_char           *buf, *p;
+    size_t            len, n;
+    ngx_uint_t        i, found, pass;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
 
-    lang = (name->len == 15
-            && ngx_strncmp(name->data, "accept-language", 15) == 0);
     found = 0;
-    n = 0;
+    len = 0;
+    buf = NULL;
+    p = NULL;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    /* pass 0 measures the joined lines, pass 1 copies them */
 
-    for (i = 0; /* void */ ; i++) {
+    for (pass = 0; pass < 2; pass++) {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+        for (i = 0; /* void */ ; i++) {
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (!ngx_http_mall_header_is(&h[i], (char *) name->data, name->len)) {
-            continue;
-        }
-
-        found = 1;
-        p = h[i].value.data;
-        last = p + h[i].value.len;
-
-        while (p < last) {
-            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-                p++;
-            }
-
-            m = p;
-            while (p < last && *p != ',') {
-                p++;
-            }
-
-            e = p;
-            while (e > m && (e[-1] == ' ' || e[-1] == '\t')) {
-                e--;
-            }
-
-            if (e == m) {
-                continue;
-            }
-
-            if (!lang) {
-                if (n++) {
-                    ngx_md5_update(md5, ",", 1);
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
                 }
 
-                ngx_md5_update(md5, m, e - m);
-                continue;
+                part = part->next;
+                h = part->elts;
+                i = 0;
             }
 
-            if (n == NGX_HTTP_MALL_CACHE_VARY_MEMBERS) {
-                break;      /* the rest is beyond what is compared */
-            }
-
-            lc = ngx_pnalloc(r->pool, e - m);
-            if (lc == NULL) {
-                return;
-            }
-
-            mem[n].text.data = lc;
-
-            for ( /* void */ ; m < e; m++) {
-                if (*m != ' ' && *m != '\t') {
-                    *lc++ = ngx_tolower(*m);
-                }
-            }
-
-            mem[n].text.len = lc - mem[n].text.data;
-            mem[n].q = ngx_http_mall_cache_member_q(&mem[n].text);
-            n++;
-        }
-    }
-
-    if (!found) {
-        ngx_md5_update(md5, "\x01", 1);
-        return;
-    }
-
-    if (!lang) {
-        return;
-    }
-
-    /* insertion sort: weight descending, then name */
-
-    for (i = 1; i < n; i++) {
-        t = mem[i];
-
-        for (j = i; j > 0; j--) {
-            if (mem[j - 1].q > t.q
-                || (mem[j - 1].q == t.q
-                    && ngx_memn2cmp(mem[j - 1].text.data, t.text.data,
-                                    mem[j - 1].text.len, t.text.len) <= 0))
+            if (!ngx_http_mall_header_is(&h[i], (char *) name->data,
+                                         name->len))
             {
-                break;
+                continue;
             }
 
-            mem[j] = mem[j - 1];
+            if (pass == 0) {
+                len += (found ? 1 : 0) + h[i].value.len;
+                found = 1;
+                continue;
+            }
+
+            if (p != buf) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
         }
 
-        mem[j] = t;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (i) {
-            ngx_md5_update(md5, ",", 1);
+        if (!found) {
+            ngx_md5_update(md5, "\x01", 1);
+            return NGX_OK;
         }
 
-        ngx_md5_update(md5, mem[i].text.data, mem[i].text.len);
-    }
-}
+        if (pass == 0) {
+            /* the joined lines, then room to normalise them */
+            buf = ngx_pnalloc(r->pool, 3 * len + 1);
+            if (buf == NULL) {
+                return NGX_ERROR;
+            }
 
-
-/* The weight of a lowercased member "tag;q=0.5", in thousandths. */
-
-static ngx_uint_t
-ngx_http_mall_cache_member_q(ngx_str_t *m)
-{
-    u_char      *p, *last;
-    ngx_uint_t   q, scale;
-
-    last = m->data + m->len;
-    p = ngx_strlcasestrn(m->data, last, (u_char *) ";q=", 3 - 1);
-
-    if (p == NULL) {
-        return 1000;
-    }
-
-    p += 3;
-
-    if (p < last && *p == '1') {
-        return 1000;
-    }
-
-    if (p == last || *p != '0') {
-        return 1000;
-    }
-
-    q = 0;
-    p++;
-
-    if (p < last && *p == '.') {
-        for (p++, scale = 100; p < last && scale && *p >= '0' && *p <= '9';
-             p++, scale /= 10)
-        {
-            q += (*p - '0') * scale;
+            p = buf;
         }
     }
 
-    return q;
+    n = mall_http_cache_vary_value((const char *) buf, len,
+                                   name->len == 15
+                                   && ngx_strncmp(name->data,
+                                                  "accept-language", 15)
+                                      == 0,
+                                   (char *) buf + len);
+
+    ngx_md5_update(md5, buf + len, n);
+
+    return NGX_OK;
 }
 
 
@@ -398,7 +271,9 @@ ngx_http_mall_cache_vary_select_locked(ngx_http_request_t *r,
     slots = names.data + names.len;
     n = e.body_len / sizeof(ngx_http_mall_cache_slot_t);
 
-    ngx_http_mall_cache_vary_hash(r, &names, hash);
+    if (ngx_http_mall_cache_vary_hash(r, &names, hash) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     for (i = 0; i < n; i++) {
         ngx_memcpy(&slot, slots + i * sizeof(slot), sizeof(slot));
@@ -440,7 +315,9 @@ ngx_http_mall_cache_vary_store_locked(ngx_http_request_t *r,
     zone = ctx->czone->zone;
     max = ctx->conf->max_variants;
 
-    ngx_http_mall_cache_vary_hash(r, &ctx->vary_names, hash);
+    if (ngx_http_mall_cache_vary_hash(r, &ctx->vary_names, hash) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     slots = ngx_palloc(r->pool, (max + 1) * sizeof(slot));
     if (slots == NULL) {
