@@ -133,24 +133,14 @@ ngx_http_mall_cache_origin_headers(ngx_http_request_t *r, ngx_list_t *out,
     if_range = (r->headers_in.if_range != NULL);
 
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_mall_header_next(&part, &i)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        skip = (if_range && ngx_http_mall_header_is(&h[i], "Range", 5));
+        skip = (if_range && ngx_http_mall_header_is(h, "Range", 5));
 
         for (s = ngx_http_mall_cache_preconditions; !skip && s->len; s++) {
-            if (ngx_http_mall_header_is(&h[i], (char *) s->data, s->len)) {
+            if (ngx_http_mall_header_is(h, (char *) s->data, s->len)) {
                 skip = 1;
                 break;
             }
@@ -165,7 +155,7 @@ ngx_http_mall_cache_origin_headers(ngx_http_request_t *r, ngx_list_t *out,
             return NGX_ERROR;
         }
 
-        *nh = h[i];
+        *nh = *h;
     }
 
     if (stored) {

@@ -355,24 +355,14 @@ ngx_http_mall_cache_request_cc(ngx_http_request_t *r,
 
     has_cc = 0;
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_mall_header_next(&part, &i)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (ngx_http_mall_header_is(&h[i], "Cache-Control", 13)) {
+        if (ngx_http_mall_header_is(h, "Cache-Control", 13)) {
             has_cc = 1;
-            (void) mall_http_cache_cc_line((const char *) h[i].value.data,
-                                           h[i].value.len, 0, cc);
+            (void) mall_http_cache_cc_line((const char *) h->value.data,
+                                           h->value.len, 0, cc);
         }
     }
 

@@ -196,37 +196,27 @@ ngx_http_mall_cache_serialize(ngx_http_request_t *r, ngx_str_t *prefix,
         }
 
         part = &r->headers_out.headers.part;
-        h = part->elts;
+        i = 0;
 
-        for (i = 0; /* void */ ; i++) {
+        while ((h = ngx_http_mall_header_next(&part, &i)) != NULL) {
 
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (!ngx_http_mall_cache_kept(&h[i])
-                || (update && !ngx_http_mall_cache_updated(&h[i].key)))
+            if (!ngx_http_mall_cache_kept(h)
+                || (update && !ngx_http_mall_cache_updated(&h->key)))
             {
                 continue;
             }
 
             if (pass == 0) {
-                len += 2 * sizeof(u_short) + h[i].key.len + h[i].value.len;
+                len += 2 * sizeof(u_short) + h->key.len + h->value.len;
                 continue;
             }
 
-            klen = (u_short) h[i].key.len;
-            vlen = (u_short) h[i].value.len;
+            klen = (u_short) h->key.len;
+            vlen = (u_short) h->value.len;
             p = ngx_cpymem(p, &klen, sizeof(u_short));
             p = ngx_cpymem(p, &vlen, sizeof(u_short));
-            p = ngx_cpymem(p, h[i].key.data, klen);
-            p = ngx_cpymem(p, h[i].value.data, vlen);
+            p = ngx_cpymem(p, h->key.data, klen);
+            p = ngx_cpymem(p, h->value.data, vlen);
         }
 
         if (pass == 0) {

@@ -159,28 +159,18 @@ ngx_http_mall_cache_vary_value(ngx_http_request_t *r, ngx_str_t *name,
 
     for (pass = 0; pass < 2; pass++) {
         part = &r->headers_in.headers.part;
-        h = part->elts;
+        i = 0;
 
-        for (i = 0; /* void */ ; i++) {
+        while ((h = ngx_http_mall_header_next(&part, &i)) != NULL) {
 
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (!ngx_http_mall_header_is(&h[i], (char *) name->data,
+            if (!ngx_http_mall_header_is(h, (char *) name->data,
                                          name->len))
             {
                 continue;
             }
 
             if (pass == 0) {
-                len += (found ? 1 : 0) + h[i].value.len;
+                len += (found ? 1 : 0) + h->value.len;
                 found = 1;
                 continue;
             }
@@ -189,7 +179,7 @@ ngx_http_mall_cache_vary_value(ngx_http_request_t *r, ngx_str_t *name,
                 *p++ = ',';
             }
 
-            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+            p = ngx_cpymem(p, h->value.data, h->value.len);
         }
 
         if (!found) {

@@ -1560,6 +1560,27 @@ ngx_http_mall_find_header(ngx_list_t *headers, char *name, size_t len)
 
 
 /*
+ * Walks a header list: the element after the last one returned (start
+ * with part = &list.part, i = 0), or NULL at the end.
+ */
+
+ngx_table_elt_t *
+ngx_http_mall_header_next(ngx_list_part_t **part, ngx_uint_t *i)
+{
+    while (*i >= (*part)->nelts) {
+        if ((*part)->next == NULL) {
+            return NULL;
+        }
+
+        *part = (*part)->next;
+        *i = 0;
+    }
+
+    return (ngx_table_elt_t *) (*part)->elts + (*i)++;
+}
+
+
+/*
  * Several request headers in one pass over headers_in, by the lowercase
  * names nginx keeps for each of them (so a compare is a memcmp); the last
  * live one of each name wins, as in ngx_http_mall_find_header(). Names in
@@ -1579,31 +1600,21 @@ ngx_http_mall_find_headers_in(ngx_http_request_t *r,
     }
 
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_mall_header_next(&part, &i)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
+        if (h->hash == 0) {
             continue;
         }
 
         for (k = 0; k < n; k++) {
-            if (h[i].key.len == want[k].name.len
-                && ngx_memcmp(h[i].lowcase_key, want[k].name.data,
+            if (h->key.len == want[k].name.len
+                && ngx_memcmp(h->lowcase_key, want[k].name.data,
                               want[k].name.len)
                    == 0)
             {
-                want[k].value = h[i].value;
+                want[k].value = h->value;
                 break;
             }
         }

@@ -149,6 +149,8 @@ void ngx_http_mall_request_id(ngx_http_request_t *r, ngx_str_t *id);
 void ngx_http_mall_variable_empty(ngx_http_variable_value_t *v);
 ngx_uint_t ngx_http_mall_header_is(ngx_table_elt_t *h, char *name,
     size_t len);
+ngx_table_elt_t *ngx_http_mall_header_next(ngx_list_part_t **part,
+    ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_mall_find_header(ngx_list_t *headers, char *name,
     size_t len);
 void ngx_http_mall_find_headers_in(ngx_http_request_t *r,

@@ -207,21 +207,11 @@ ngx_http_mall_waf_headers(ngx_http_request_t *r, mall_waf_scan_t *s,
     reached = 0;
     n = 0;
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_mall_header_next(&part, &i)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
+        if (h->hash == 0) {
             continue;
         }
 
@@ -231,22 +221,22 @@ ngx_http_mall_waf_headers(ngx_http_request_t *r, mall_waf_scan_t *s,
         }
 
         NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_value(s,
-                               MALL_WAF_HEADER_NAME, h[i].lowcase_key,
-                               h[i].key.len, h[i].lowcase_key,
-                               h[i].key.len));
+                               MALL_WAF_HEADER_NAME, h->lowcase_key,
+                               h->key.len, h->lowcase_key,
+                               h->key.len));
 
-        if (h[i].key.len == sizeof("cookie") - 1
-            && ngx_strncmp(h[i].lowcase_key, "cookie", 6) == 0)
+        if (h->key.len == sizeof("cookie") - 1
+            && ngx_strncmp(h->lowcase_key, "cookie", 6) == 0)
         {
-            NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_cookies(s, &h[i].value,
+            NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_cookies(s, &h->value,
                                                              stop));
             continue;
         }
 
         NGX_HTTP_MALL_WAF_FEED(ngx_http_mall_waf_value(s,
-                               MALL_WAF_HEADER_VALUE, h[i].lowcase_key,
-                               h[i].key.len, h[i].value.data,
-                               h[i].value.len));
+                               MALL_WAF_HEADER_VALUE, h->lowcase_key,
+                               h->key.len, h->value.data,
+                               h->value.len));
     }
 
     return reached;
