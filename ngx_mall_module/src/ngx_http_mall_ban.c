@@ -63,8 +63,6 @@ static ngx_int_t ngx_http_mall_ban_collect(ngx_http_mall_shm_node_t *sn,
     void *data);
 static ngx_int_t ngx_http_mall_ban_count(ngx_http_mall_shm_node_t *sn,
     void *data);
-static ngx_int_t ngx_http_mall_status_send(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *body, size_t len);
 
 
 /* ------------------------------ configuration ---------------------------- */
@@ -624,7 +622,7 @@ ngx_http_mall_status_get(ngx_http_request_t *r)
 
     p = ngx_cpymem(p, "]}\n", 3);
 
-    return ngx_http_mall_status_send(r, NGX_HTTP_OK, body, p - body);
+    return ngx_http_mall_send_json(r, NGX_HTTP_OK, body, p - body);
 }
 
 
@@ -715,43 +713,5 @@ ngx_http_mall_status_delete(ngx_http_request_t *r)
 
     p = ngx_sprintf(body, "{\"ip\":\"%V\",\"lifted\":true}\n", &ip);
 
-    return ngx_http_mall_status_send(r, NGX_HTTP_OK, body, p - body);
-}
-
-
-static ngx_int_t
-ngx_http_mall_status_send(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *body, size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_mall_send_json(r, NGX_HTTP_OK, body, p - body);
 }

@@ -54,9 +54,7 @@ ngx_http_mall_edge_status_handler(ngx_http_request_t *r)
     u_char                        *body, *p;
     size_t                         len;
     ngx_int_t                      rc;
-    ngx_buf_t                     *b;
     ngx_uint_t                     i;
-    ngx_chain_t                    out;
     ngx_array_t                   *zones;
     const char                    *dbtype;
     struct MMDB_s                 *mmdb;
@@ -142,33 +140,7 @@ ngx_http_mall_edge_status_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, "],\"redis_follower_connected\":%s}}\n",
                     ngx_http_mall_metrics_redis_up() ? "true" : "false");
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = p - body;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body;
-    b->last = p;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_mall_send_json(r, NGX_HTTP_OK, body, p - body);
 }
 
 

@@ -22,6 +22,8 @@ ngx_int_t ngx_http_mall_send_error(ngx_http_request_t *r, ngx_uint_t status,
  * For phase handlers: sends the error and finalizes the request. Returns
  * NGX_DONE, which the phase handler returns as it is.
  */
+ngx_int_t ngx_http_mall_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len);
 ngx_int_t ngx_http_mall_deny(ngx_http_request_t *r, ngx_uint_t status,
     char *code, char *message);
 ngx_int_t ngx_http_mall_deny_retry(ngx_http_request_t *r, ngx_uint_t status,
