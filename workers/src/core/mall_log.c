@@ -65,6 +65,12 @@ mall_log_level_parse(const char *name)
 }
 
 
+/*
+ * The file also becomes this process's stderr: what writes there (a
+ * sanitizer, libevent, a new binary started by an upgrade, children through
+ * fork) follows the log across a reopen instead of keeping a renamed file
+ * open.
+ */
 int
 mall_log_open(const char *path, mall_err_t *err)
 {
@@ -83,6 +89,11 @@ mall_log_open(const char *path, mall_err_t *err)
             return mall_err_set(err, 0, "open(\"%s\"): %s", path,
                                 strerror(errno));
         }
+    }
+
+    if (fd != STDERR_FILENO) {
+        /* should it fail, stderr stays where it was; the log still works */
+        (void) dup2(fd, STDERR_FILENO);
     }
 
     if (log_fd != STDERR_FILENO && log_fd != fd) {

@@ -52,7 +52,8 @@ void mall_log_write(int level, const char *comp, const char *rid,
 
 /*
  * Opens path for appending (NULL or "stderr" means stderr) and makes it
- * the log target; the previous file is closed. MALL_OK or MALL_ERR.
+ * the log target, and a file also stderr (dup2); the previous file is
+ * closed. MALL_OK or MALL_ERR.
  */
 int mall_log_open(const char *path, mall_err_t *err);
 
