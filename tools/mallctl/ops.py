@@ -233,8 +233,9 @@ def upgrade_workers(env, st, timeout):
         why = upgrade_refused(log, offset, old)
         if why:
             raise MallctlError("upgrade-workers: the new binary did not take over, the "
-                               "old master (pid %d) keeps serving: %s (see %s)"
-                               % (old, why, log))
+                               "old master (pid %d) keeps serving: %s (see %s; what the "
+                               "new binary printed: %s)"
+                               % (old, why, log, env.path("logs", "workers.out")))
         if not procs.alive(old):
             raise MallctlError("upgrade-workers: the worker master exited without a "
                                "successor (see %s)" % log)

@@ -447,6 +447,7 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     mall_server_t   *srv = arg;
     struct timeval   tv;
+    int              drain;
 
     (void) what;
     if (srv->stopping) {
@@ -454,9 +455,14 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     srv->stopping = 1;
     server_stopping = 1;
-    srv->drain_until_ms = mall_mono_ms()
-                          + (int64_t) srv->conf->keepalive_drain * 1000;
-    tv.tv_sec = srv->conf->keepalive_drain;
+    /* within the stop deadline below, which the master enforces */
+    drain = srv->conf->keepalive_drain;
+    if (drain > srv->conf->shutdown_timeout - 1) {
+        drain = srv->conf->shutdown_timeout > 1
+                ? srv->conf->shutdown_timeout - 1 : 0;
+    }
+    srv->drain_until_ms = mall_mono_ms() + (int64_t) drain * 1000;
+    tv.tv_sec = drain;
     tv.tv_usec = 0;
     srv->drain_timer = evtimer_new(srv->base, server_drain_done_cb, srv);
     if (srv->drain_timer == NULL || evtimer_add(srv->drain_timer, &tv) != 0) {
