@@ -1,12 +1,15 @@
 """mallctl itself: every command's --help and exit codes, bad input, the
 status report (human and --json), and key rotation on a running stack
 (tokens issued before a rotation keep working, new ones carry the new
-kid). The stack-changing tests use the operations stack (ops_stack)."""
+kid), and upgrade-workers under load (a new binary takes over, a broken
+one is refused while the old master serves on). The stack-changing tests
+use the operations stack (ops_stack)."""
 
 import base64
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 
@@ -15,6 +18,7 @@ import requests
 
 from conftest import MALLCTL, client_ip
 from mall_client import edge_headers, read_secret, sign_headers
+from ops_load import Load
 
 COMMANDS = ("start", "stop", "run", "seed", "reload", "status", "check-rules",
             "purge", "block", "unblock", "check-stock", "reconcile",
@@ -225,17 +229,67 @@ def test_metrics_prints_valid_prometheus_text(ops_stack, tmp_path):
         assert r.returncode == 3 and "worker admin /metrics not answering" in r.stderr
 
 
-def test_upgrade_workers_never_kills_a_master_that_cannot_upgrade(ops_stack):
+def worker_admin_status(st):
+    r = requests.get("http://127.0.0.1:%s/status" % st.env["MALL_WORKER_ADMIN_PORT"],
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def install(src, dst):
+    """A new release, as a package manager installs it: copied next to the
+    running binary, then renamed over it (the running file is never written)."""
+    tmp = dst + ".new-%d" % os.getpid()
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open("/proc/%d/stat" % pid) as f:       # a zombie is gone too
+        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_upgrade_workers_replaces_the_master_under_load(ops_stack, tmp_path):
     st = ops_stack
     old = st.pid("workers")
-    r = st.mallctl("upgrade-workers", "--timeout", "30", check=False)
-    if r.returncode == 0:
-        # a master that handles SIGUSR2: a new one serves, the old one left
-        assert st.pid("workers") != old and "upgraded workers" in r.stderr
-        with pytest.raises(ProcessLookupError):
-            os.kill(old, 0)
-    else:
-        assert r.returncode == 1 and "does not handle SIGUSR2" in r.stderr, r.stderr
-        assert st.pid("workers") == old
+    binary = worker_admin_status(st)["binary"]
+    good = str(tmp_path / "mall-worker.good")
+    shutil.copy2(binary, good)
+    with Load(st, readers=2, writers=1) as load:
+        assert load.wait_for(30), load.summary()
+        # the new release: a fresh copy of the binary, renamed into place
+        install(good, binary)
+        r = st.mallctl("upgrade-workers", "--timeout", "60", check=False)
+        assert r.returncode == 0, r.stderr
+        new = st.pid("workers")
+        assert new != old and "upgraded workers: pid %d -> %d" % (old, new) in r.stderr
+        assert gone(old)
+        assert load.wait_for(30), load.summary()
+        s = worker_admin_status(st)
+        assert s["pid"] == new and s["binary"] == binary
+        assert sorted(c["pid"] for c in s["children"]) == st.worker_children()
+
+        # a broken release: refused with the reason, the master serves on
+        broken = tmp_path / "broken"
+        broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 1\n")
+        broken.chmod(0o755)
+        kids = st.worker_children()
+        try:
+            install(str(broken), binary)
+            r = st.mallctl("upgrade-workers", "--timeout", "60", check=False)
+        finally:
+            install(good, binary)
+        assert r.returncode == 1, r.stderr
+        assert "the new binary did not take over, the old master (pid %d) keeps " \
+               "serving: upgrade failed" % new in r.stderr, r.stderr
+        assert st.pid("workers") == new and st.worker_children() == kids
+        assert worker_admin_status(st)["pid"] == new
+        assert load.wait_for(30), load.summary()
+    print("upgrade load:", load.summary())
+    assert load.unexpected == [] and load.errors == [], load.summary()
     assert requests.get(st.edge + "/api/v1/products", timeout=10,
                         headers={"X-Forwarded-For": client_ip()}).status_code == 200

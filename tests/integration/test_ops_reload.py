@@ -7,6 +7,7 @@ Zero unexpected answers, zero connection errors, and the shm state (cache
 entries, fraud blocks) survives."""
 
 import os
+import re
 import secrets
 
 import pytest
@@ -98,7 +99,10 @@ def test_reloads_under_load_drop_nothing(ops_stack):
 
         r = reload(st, MALL_WORKER_MAX_INFLIGHT="0")
         assert r.returncode == 1 and "max_inflight" in r.stderr, r.stderr
-        assert "mall-worker.conf: line" in r.stderr, r.stderr
+        # the worker's --check-config "FILE:LINE: reason", for the live file
+        live = os.path.join(st.run_dir, "mall-worker.conf")
+        assert re.search(r"^%s:\d+: .*max_inflight" % re.escape(live), r.stderr,
+                         re.M), r.stderr
 
         assert (st.pid("nginx"), st.nginx_workers(), st.worker_children()) == pids
         # the old rules keep serving: the probe rule still blocks
@@ -117,29 +121,18 @@ def test_reloads_under_load_drop_nothing(ops_stack):
         assert load.wait_for(50), load.summary()
 
     print("reload load:", load.summary())
-    # writes: only the worker-side race test_writes_survive_worker_reloads
-    # describes (a 502 from the edge) may show here, nothing else
-    other = [u for u in load.unexpected
-             if u[0] != "cart" or u[1] != 502 or "UPSTREAM_UNAVAILABLE" not in u[2]]
-    assert other == [] and load.errors == [], load.summary()
+    assert load.unexpected == [] and load.errors == [], load.summary()
     assert load.ok > 300 and load.by_kind.get("cart", 0) > 10, load.summary()
 
-    # shm state survived five reloads
-    assert requests.get(cached, timeout=10).headers.get("X-Mall-Cache") == "HIT"
+    # shm state survived five reloads: the cached entry is still there (a
+    # HIT, or STALE once its s-maxage of 60 s has passed during the test)
+    assert requests.get(cached, timeout=10).headers.get("X-Mall-Cache") in ("HIT", "STALE")
     r = requests.get(st.edge + "/api/v1/products", timeout=10,
                      headers={"X-Forwarded-For": blocked_ip})
     assert r.status_code == 403, r.text
     st.mallctl("unblock", "ip", blocked_ip, check=False)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "worker graceful stop: a child told to stop (SIGHUP reload) keeps serving "
-    "requests on its keep-alive connections from the edge and can exit right "
-    "after answering one, before the answer is written: the edge sees 'upstream "
-    "prematurely closed connection' and answers 502 to a write it never "
-    "retries (workers.log: access ... 200, then 'server stopped' in the same "
-    "ms). Worker-side (ops-workers): finish writing, answer the last request "
-    "with Connection: close, close idle keep-alive connections."))
 def test_writes_survive_worker_reloads(ops_stack):
     st = ops_stack
     with Load(st, readers=1, writers=2) as load:

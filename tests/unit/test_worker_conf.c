@@ -130,6 +130,7 @@ test_all_directives(void **state)
         "shutdown_timeout 3\n"
         "admin_listen 127.0.0.1:19102\n"
         "upgrade_timeout 5\n"
+        "keepalive_drain 2\n"
         "edge_key e1 %1\n"
         "edge_key e2 \"%2\"\n"
         "edge_clock_skew 30\n"
@@ -148,6 +149,7 @@ test_all_directives(void **state)
     assert_string_equal(c.admin_host, "127.0.0.1");
     assert_int_equal(c.admin_port, 19102);
     assert_int_equal(c.upgrade_timeout, 5);
+    assert_int_equal(c.keepalive_drain, 2);
     assert_int_equal(c.edge_clock_skew, 30);
     assert_string_equal(c.cache_control, "public, s-maxage=5, max-age=0");
     assert_int_equal(c.max_body_size, 2048);
@@ -209,6 +211,7 @@ test_errors(void **state)
     expect_error(MINIMAL "edge_key e9 %3\n", "must hold 16..");
     expect_error(MINIMAL "edge_key e9\n", "edge_key takes");
     expect_error(MINIMAL "shutdown_timeout -1\n", "shutdown_timeout");
+    expect_error(MINIMAL "keepalive_drain 61\n", "keepalive_drain must be 0..60");
     expect_error(MINIMAL "edge_clock_skew 0\n", "edge_clock_skew");
     expect_error(MINIMAL "admin_listen 127.0.0.1:9101\n",
                  "admin_listen must differ from listen");

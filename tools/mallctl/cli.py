@@ -199,11 +199,16 @@ def parser():
         "ids stay accepted until the tokens they signed expire. TLS session\n"
         "ticket keys (tls_ticket.key) rotate current -> prev when present.")
     c = add("upgrade-workers", cmd_upgrade_workers, "replace the worker binary under load",
-            "SIGUSR2 to the worker master: it starts the binary now installed at\n"
-            "its path as a new master inheriting the listening sockets; the old\n"
-            "one finishes its in-flight requests and exits.")
-    c.add_argument("--timeout", type=seconds_arg, default=30, metavar="S",
-                   help="seconds to wait for the new master (default 30)")
+            "Install the new binary first by atomic rename over build/bin/mall-worker\n"
+            "(never write into the running file). SIGUSR2 to the worker master: it\n"
+            "starts the binary now at its path as a new master inheriting the\n"
+            "listening sockets, which rewrites the pid file once it serves; the old\n"
+            "one finishes its in-flight requests and exits. A new binary that does\n"
+            "not serve within the workers' upgrade_timeout is killed, the old master\n"
+            "keeps serving and this exits 1 with the reason.")
+    c.add_argument("--timeout", type=seconds_arg, default=60, metavar="S",
+                   help="seconds to wait for the new master (default 60; the "
+                        "workers' upgrade_timeout is 30)")
     c = add("metrics", cmd_metrics, "print the edge's and the workers' Prometheus metrics",
             "Edge admin /metrics and worker admin /metrics.")
     c.add_argument("--edge", action="store_true", help="the edge's only")

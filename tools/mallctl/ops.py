@@ -2,6 +2,7 @@
 the worker's one-shot jobs (check-stock, reconcile)."""
 
 import glob
+import json
 import os
 import re
 import signal
@@ -56,6 +57,9 @@ def stale_logs(pids, paths):
     into although the configured name is now another file: after a rename,
     until the process has reopened its logs."""
     dirs = {os.path.dirname(p) for p in paths}
+    # a rotated copy is named after its file (access.log.1, workers.log-2026...):
+    # other files there (workers.out, the early output) are not logs to reopen
+    names = tuple(os.path.basename(p) for p in paths)
     current = set()
     for p in paths:
         try:
@@ -72,7 +76,9 @@ def stale_logs(pids, paths):
             link = "/proc/%d/fd/%s" % (pid, fd)
             try:
                 target = os.readlink(link)
-                if os.path.dirname(target) in dirs and os.stat(link).st_ino not in current:
+                if os.path.dirname(target) in dirs \
+                        and os.path.basename(target).startswith(names) \
+                        and os.stat(link).st_ino not in current:
                     stale.add(target)
             except OSError:
                 continue
@@ -164,15 +170,56 @@ def rotate_keys(env, st):
                                        ", TLS ticket keys rotated" if tls else ""))
 
 
+def worker_log(env):
+    """The workers' log file (error_log of the running config)."""
+    paths = log_paths(env.path("mall-worker.conf"))
+    return paths.pop() if paths else env.path("logs", "workers.log")
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def upgrade_refused(path, offset, pid):
+    """The old master's verdict on the upgrade, from its JSON log lines
+    written since offset: why it failed ("upgrade failed (...)", a binary
+    it cannot run, SIGUSR2 ignored), or None while there is none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        try:
+            x = json.loads(line)
+        except ValueError:
+            continue                     # the new binary's own stderr
+        if not isinstance(x, dict) or x.get("pid") != pid:
+            continue
+        msg = str(x.get("msg", ""))
+        if x.get("level") in ("error", "warn") and msg.startswith(("upgrade", "SIGUSR2")):
+            return msg
+    return None
+
+
 def upgrade_workers(env, st, timeout):
     """SIGUSR2: the master starts the binary installed at its path as a new
-    master (inherited sockets), which writes the pid file once it serves."""
+    master (listening sockets passed in MALL_INHERIT_FDS), which rewrites the
+    pid file once its children serve; the old master then drains and exits.
+    When the new one cannot start, the old master logs "upgrade failed" and
+    keeps serving: we say why and exit 1."""
     old = st.pid("workers")
     if not old:
         raise MallctlError("upgrade-workers: workers are not running", 3)
     if not catches(old, signal.SIGUSR2):
         raise MallctlError("upgrade-workers: the running worker master (pid %d) does "
                            "not handle SIGUSR2 (binary upgrade); nothing done" % old)
+    log = worker_log(env)
+    offset = log_size(log)
     os.kill(old, signal.SIGUSR2)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -183,12 +230,18 @@ def upgrade_workers(env, st, timeout):
                                    "one (pid %d) has not exited yet" % (new, old))
             say("upgraded workers: pid %d -> %d" % (old, new))
             return
+        why = upgrade_refused(log, offset, old)
+        if why:
+            raise MallctlError("upgrade-workers: the new binary did not take over, the "
+                               "old master (pid %d) keeps serving: %s (see %s; what the "
+                               "new binary printed: %s)"
+                               % (old, why, log, env.path("logs", "workers.out")))
         if not procs.alive(old):
             raise MallctlError("upgrade-workers: the worker master exited without a "
-                               "successor (see %s/workers.log)" % env.logs)
+                               "successor (see %s)" % log)
         time.sleep(0.2)
-    raise MallctlError("upgrade-workers: no new master within %d s; the old one keeps "
-                       "serving (see %s/workers.log)" % (timeout, env.logs))
+    raise MallctlError("upgrade-workers: no new master within %d s; the old one (pid %d) "
+                       "keeps serving (see %s)" % (timeout, old, log))
 
 
 def metrics(env, edge, workers):

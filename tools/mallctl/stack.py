@@ -123,9 +123,13 @@ class Stack:
         if r.returncode != 0:
             raise MallctlError("worker config rejected: %s\n%s"
                                % (conf, r.stderr.strip()))
-        self.spawn("workers", "workers.log", [self.worker_bin(), "-c", conf])
+        # its own output before it opens its log (error_log, which also
+        # becomes its stderr) goes to workers.out: nothing writes the
+        # rotated log through an inherited descriptor
+        self.spawn("workers", "workers.out", [self.worker_bin(), "-c", conf])
         if not procs.wait_port(self.env.port("MALL_WORKER_PORT"), 10):
-            raise MallctlError("workers did not start (%s/workers.log)" % self.env.logs)
+            raise MallctlError("workers did not start (%s/workers.log, workers.out)"
+                               % self.env.logs)
 
     def nginx(self, *args, conf=None):
         return subprocess.run([self.env.MALL_NGINX, "-p", self.run, "-c",

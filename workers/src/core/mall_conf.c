@@ -51,6 +51,7 @@ mall_conf_init(mall_conf_t *conf)
     conf->log_level = MALL_LOG_INFO;
     conf->shutdown_timeout = 10;
     conf->upgrade_timeout = 30;
+    conf->keepalive_drain = 3;
     conf->edge_clock_skew = 60;
     snprintf(conf->cache_control, sizeof(conf->cache_control), "%s",
              "public, s-maxage=60, max-age=0");
@@ -242,6 +243,7 @@ static const conf_int_t  conf_ints[] = {
     CONF_INT("fiber_stack_kb", 64, 8192, fiber_stack_kb),
     CONF_INT("shutdown_timeout", 1, 3600, shutdown_timeout),
     CONF_INT("upgrade_timeout", 1, 600, upgrade_timeout),
+    CONF_INT("keepalive_drain", 0, 60, keepalive_drain),
     CONF_INT("edge_clock_skew", 1, 3600, edge_clock_skew),
     CONF_INT("low_stock_threshold", 0, 1000000, low_stock_threshold),
     CONF_INT("backlog", 1, 65535, backlog),

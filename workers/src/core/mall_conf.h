@@ -24,6 +24,9 @@
  *   shutdown_timeout 10            seconds before a stopping child is killed
  *   upgrade_timeout 30             seconds a new binary (SIGUSR2) has to
  *                                  serve before it is killed
+ *   keepalive_drain 3              seconds a stopping child keeps its open
+ *                                  connections (longer than the edge's
+ *                                  upstream keepalive_timeout)
  *   edge_key e1 /path/edge-e1.key  edge HMAC key, repeatable (rotation)
  *   edge_clock_skew 60             seconds of allowed edge timestamp skew
  *   cache_control "public, s-maxage=60, max-age=0"   catalog responses
@@ -86,6 +89,7 @@ typedef struct {
     int               log_level;
     int               shutdown_timeout;                /* seconds */
     int               upgrade_timeout;                 /* seconds */
+    int               keepalive_drain;                 /* seconds */
     mall_edge_key_t   edge_keys[MALL_CONF_MAX_EDGE_KEYS];
     size_t            n_edge_keys;
     int               edge_clock_skew;                 /* seconds */

@@ -31,6 +31,7 @@ int         mall_log_level = MALL_LOG_INFO;
 static int  log_fd = STDERR_FILENO;
 static int  log_pid;               /* cached: getpid() is a system call */
 static char log_path[1024];        /* what mall_log_reopen opens again */
+static int  early_fd = -1;         /* stderr as started (mall_log_early_fd) */
 
 /* the buffer of a worker process (mall_log_buffer) */
 static struct {
@@ -65,6 +66,12 @@ mall_log_level_parse(const char *name)
 }
 
 
+/*
+ * The file also becomes this process's stderr: what writes there (a
+ * sanitizer, libevent, a new binary started by an upgrade, children through
+ * fork) follows the log across a reopen instead of keeping a renamed file
+ * open.
+ */
 int
 mall_log_open(const char *path, mall_err_t *err)
 {
@@ -83,6 +90,14 @@ mall_log_open(const char *path, mall_err_t *err)
             return mall_err_set(err, 0, "open(\"%s\"): %s", path,
                                 strerror(errno));
         }
+    }
+
+    if (fd != STDERR_FILENO) {
+        if (early_fd == -1) {
+            early_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        }
+        /* should it fail, stderr stays where it was; the log still works */
+        (void) dup2(fd, STDERR_FILENO);
     }
 
     if (log_fd != STDERR_FILENO && log_fd != fd) {
@@ -361,6 +376,13 @@ mall_log_reopen(mall_err_t *err)
 {
     mall_log_flush();
     return mall_log_open(log_path, err);
+}
+
+
+int
+mall_log_early_fd(void)
+{
+    return early_fd;
 }
 
 

@@ -52,12 +52,18 @@ void mall_log_write(int level, const char *comp, const char *rid,
 
 /*
  * Opens path for appending (NULL or "stderr" means stderr) and makes it
- * the log target; the previous file is closed. MALL_OK or MALL_ERR.
+ * the log target, and a file also stderr (dup2); the previous file is
+ * closed. MALL_OK or MALL_ERR.
  */
 int mall_log_open(const char *path, mall_err_t *err);
 
 /* Opens the file of the last mall_log_open again (log rotation). */
 int mall_log_reopen(mall_err_t *err);
+
+/* The stderr the process was started with, before the log file replaced
+ * it (-1: never replaced): where a new binary started by an upgrade prints
+ * until it opens its own log, so the JSON log only gets JSON lines. */
+int mall_log_early_fd(void);
 
 /* The access line of one request (info level). */
 typedef struct {

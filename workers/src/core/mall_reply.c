@@ -10,6 +10,7 @@
 
 #include "mall_log.h"
 #include "mall_reply.h"
+#include "mall_server.h"
 
 
 const char *
@@ -77,6 +78,10 @@ mall_reply_raw(mall_ctx_t *ctx, int status, const char *body, size_t len)
     }
 
     mall_reply_header(ctx, "Content-Type", "application/json; charset=utf-8");
+    if (mall_server_stopping()) {
+        /* at reply time: a request that came in before the stop too */
+        mall_reply_header(ctx, "Connection", "close");
+    }
     evhttp_send_reply(ctx->req, status, mall_reply_reason(status), buf);
     ctx->req = NULL;            /* libevent frees it once it is written */
     ctx->uri = ctx->path = NULL;

@@ -7,8 +7,15 @@
  * access log. A request is in flight from the callback until its fiber
  * ends. If the client goes away meanwhile, libevent detaches the request
  * from its connection and keeps it until our reply frees it, so a fiber
- * never touches freed memory. Graceful stop closes this process's copy of
- * the listen socket and leaves the loop once no request is in flight.
+ * never touches freed memory.
+ *
+ * Graceful stop closes this process's copy of the listen socket; from then
+ * on every answer carries Connection: close. The edge may already be
+ * sending a request on a kept-alive connection that looks idle, so the
+ * process never closes one itself (that request would be lost: nginx does
+ * not retry a POST): it keeps serving for keepalive_drain seconds, longer
+ * than the edge's upstream keepalive_timeout, by which time the edge has
+ * closed every idle connection, and leaves once no request is in flight.
  */
 #include <errno.h>
 #include <signal.h>
@@ -59,10 +66,12 @@ typedef struct mall_server_s {
     int                           inflight;
     uint64_t                      shed;
     int                           stopping;
+    int64_t                       drain_until_ms;  /* mall_mono_ms() */
     mall_admin_t                 *admin;         /* mall_admin.h */
     struct event                 *sig_events[3];
     struct event                 *reopen_event;  /* SIGUSR1 */
     struct event                 *stop_timer;
+    struct event                 *drain_timer;
     order_expiry_t               *order_timer;   /* order_expiry.h */
     stock_check_job_t            *stock_timer;   /* stock_check.h */
     order_lifecycle_t            *life_timer;    /* order_lifecycle.h */
@@ -123,13 +132,25 @@ server_request_id(const char *edge_rid, char *out, size_t outsz)
 }
 
 
+/* set at a stop signal: answers from then on close their connection */
+static int  server_stopping;
+
+
+int
+mall_server_stopping(void)
+{
+    return server_stopping;
+}
+
+
 static void
 server_maybe_exit(mall_server_t *srv)
 {
     struct timeval  flush = { 0, 200000 };   /* the last replies' writes */
 
     if (srv->stopping && srv->inflight == 0
-        && mall_admin_busy(srv->admin) == 0)
+        && mall_admin_busy(srv->admin) == 0
+        && mall_mono_ms() >= srv->drain_until_ms)
     {
         event_base_loopexit(srv->base, &flush);
     }
@@ -277,6 +298,9 @@ server_shed(mall_server_t *srv, struct evhttp_request *req,
     evhttp_add_header(out, "Content-Type", "application/json; charset=utf-8");
     evhttp_add_header(out, "Cache-Control", "no-store");
     evhttp_add_header(out, "Retry-After", "1");
+    if (server_stopping) {
+        evhttp_add_header(out, "Connection", "close");
+    }
     buf = evbuffer_new();
     if (buf != NULL) {
         evbuffer_add_printf(buf, fmt, request_id);
@@ -382,9 +406,6 @@ server_request_cb(struct evhttp_request *req, void *arg)
     snprintf(ctx->log_uri, sizeof(ctx->log_uri), "%s", ctx->uri);
     memcpy(ctx->request_id, rid, sizeof(rid));
     mall_reply_header(ctx, "X-Request-Id", ctx->request_id);
-    if (srv->stopping) {
-        mall_reply_header(ctx, "Connection", "close");
-    }
 
     srv->inflight++;
     mall_metrics_inflight(srv->inflight);
@@ -410,18 +431,43 @@ server_stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 
+/* The keep-alive drain is over: leave once nothing is in flight. */
+static void
+server_drain_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    server_maybe_exit(arg);
+}
+
+
 /* SIGTERM, SIGINT, SIGQUIT: stop accepting, drain, exit. */
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     mall_server_t   *srv = arg;
     struct timeval   tv;
+    int              drain;
 
     (void) what;
     if (srv->stopping) {
         return;
     }
     srv->stopping = 1;
+    server_stopping = 1;
+    /* within the stop deadline below, which the master enforces */
+    drain = srv->conf->keepalive_drain;
+    if (drain > srv->conf->shutdown_timeout - 1) {
+        drain = srv->conf->shutdown_timeout > 1
+                ? srv->conf->shutdown_timeout - 1 : 0;
+    }
+    srv->drain_until_ms = mall_mono_ms() + (int64_t) drain * 1000;
+    tv.tv_sec = drain;
+    tv.tv_usec = 0;
+    srv->drain_timer = evtimer_new(srv->base, server_drain_done_cb, srv);
+    if (srv->drain_timer == NULL || evtimer_add(srv->drain_timer, &tv) != 0) {
+        srv->drain_until_ms = 0;           /* no timer: do not wait for it */
+    }
     mall_log(MALL_LOG_NOTICE, "server", "signal %d: stopping gracefully, "
              "%d request(s) in flight", (int) sig, srv->inflight);
 
@@ -643,6 +689,9 @@ done:
     }
     if (srv.stop_timer != NULL) {
         event_free(srv.stop_timer);
+    }
+    if (srv.drain_timer != NULL) {
+        event_free(srv.drain_timer);
     }
     if (srv.http != NULL) {
         evhttp_free(srv.http);

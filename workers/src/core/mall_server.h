@@ -20,4 +20,8 @@
  */
 int mall_server_run(const mall_conf_t *conf, int listen_fd, int admin_fd);
 
+/* 1 once this process is stopping: every answer then closes its
+ * connection (mall_reply.c adds Connection: close). */
+int mall_server_stopping(void);
+
 #endif

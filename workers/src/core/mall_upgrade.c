@@ -273,6 +273,11 @@ mall_upgrade_start(const int *fds, int nfds, int timeout_s,
             }
         }
         fcntl(p[1], F_SETFD, 0);
+        if (mall_log_early_fd() != -1) {
+            /* its output until it opens the log: where ours went (the
+             * service's own, e.g. workers.out), not into the JSON log */
+            (void) dup2(mall_log_early_fd(), STDERR_FILENO);
+        }
         setenv("MALL_INHERIT_FDS", list, 1);
         setenv("MALL_UPGRADE_READY_FD", rfd, 1);
         sigprocmask(SIG_SETMASK, mask, NULL);
