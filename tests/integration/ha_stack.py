@@ -155,8 +155,10 @@ class HAStack:
         for i in (1, 2, 3):
             self.spawn("sentinel-%d" % i, REDIS,
                        "%s/sentinel-%d/sentinel.conf" % (rd, i), "--sentinel")
+        # Sentinels learn of each other by hello messages every 2 s; on a
+        # loaded machine (sanitizer builds) that takes longer than 20 s
         wait_for("the sentinels to know the replica and each other",
-                 self.sentinels_ready, timeout=20, step=0.2)
+                 self.sentinels_ready, timeout=60, step=0.2)
         self.spawn("workers", BIN + "/mall-worker", "-c",
                    rd + "/mall-worker.conf")
         wait_for("the workers", lambda: port_open(
