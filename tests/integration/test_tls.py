@@ -20,6 +20,9 @@ import pytest
 
 HSTS = "max-age=63072000; includeSubDomains"
 BAD_SEVERITIES = {"LOW", "MEDIUM", "HIGH", "CRITICAL", "WARN", "FATAL"}
+# findings about the scanning machine's openssl, not about the server
+# (testssl warns of missing GOST engine support on some runs)
+SCANNER_FINDINGS = {"engine_problem"}
 
 
 def _tls_port(stack):
@@ -53,7 +56,7 @@ def test_modern_protocols_offered(testssl_findings, proto):
 def test_no_weak_cipher_or_known_vulnerability(testssl_findings):
     bad = {k: (v["severity"], v["finding"])
            for k, v in testssl_findings.items()
-           if v["severity"] in BAD_SEVERITIES}
+           if v["severity"] in BAD_SEVERITIES and k not in SCANNER_FINDINGS}
     assert not bad
     # the checks ran: forward secrecy, ROBOT, the CBC and RC4 families
     for k in ("PFS", "heartbleed", "ROBOT", "LUCKY13", "RC4", "SWEET32",
