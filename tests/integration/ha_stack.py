@@ -41,7 +41,9 @@ TEST_PORTS = {name: port + _PORT_OFFSET for name, port in {
 }.items()}
 HA_PORTS = {name: port + _PORT_OFFSET for name, port in {
     "MALL_REDIS_REPLICA_PORT": 16392,
-    "MALL_SENTINEL_PORT": 36391,          # and the two after it
+    # and the two after it; below the kernel's ephemeral ports (32768+),
+    # where a client socket's source port can take a listener's port
+    "MALL_SENTINEL_PORT": 15177,
     "MALL_EDGE2_PORT": 18090,
     "MALL_ADMIN2_PORT": 18091,
     "MALL_EDGE2_TLS_PORT": 18453,
