@@ -25,6 +25,7 @@
 #include "mall_log.h"
 #include "mall_metrics.h"
 #include "mall_redis.h"
+#include "mall_resp.h"
 #include "mall_redis_internal.h"
 
 
@@ -157,6 +158,48 @@ reply_is_transient(const redisReply *rep)
 }
 
 
+/*
+ * Queues the commands on b->conn, formatted here into one block
+ * (mall_resp.h), each with its reply callback; b->n counts those queued.
+ * MALL_ERR (and b->lost) only when the block cannot be allocated: then
+ * nothing is queued and the connection is left as it was.
+ */
+static int
+redis_queue_batch(redis_batch_t *b, const mall_redis_cmd_t *cmds, size_t n)
+{
+    char    *buf;
+    size_t   i, total, len, at;
+
+    if (n == 0) {
+        return MALL_OK;
+    }
+    total = 0;
+    for (i = 0; i < n; i++) {
+        total += mall_resp_size(cmds[i].argc, cmds[i].argv,
+                                cmds[i].argvlen);
+    }
+    buf = malloc(total);
+    if (buf == NULL) {
+        b->lost = 1;
+        return MALL_ERR;
+    }
+    for (i = 0, at = 0; i < n; i++, at += len) {
+        len = mall_resp_write(buf + at, cmds[i].argc, cmds[i].argv,
+                              cmds[i].argvlen);
+        if (redisAsyncFormattedCommand(b->conn->ac, reply_cb, b, buf + at,
+                                       len)
+            != REDIS_OK)
+        {
+            b->lost = 1;
+            break;
+        }
+        b->n++;
+    }
+    free(buf);     /* hiredis has copied each command to its output buffer */
+    return MALL_OK;
+}
+
+
 static int
 redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     redisReply **replies, mall_err_t *err)
@@ -166,7 +209,7 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     struct timeval   tv;
     int64_t          t0;
     size_t           i;
-    int              transient, readonly;
+    int              transient, readonly, queued;
 
     if (self == NULL) {
         mall_log(MALL_LOG_ERROR, "redis", "redis call outside a fiber "
@@ -185,16 +228,7 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
     }
 
     t0 = mall_mono_us();
-    for (i = 0; i < n; i++) {
-        if (redisAsyncCommandArgv(b.conn->ac, reply_cb, &b, cmds[i].argc,
-                                  cmds[i].argv, cmds[i].argvlen)
-            != REDIS_OK)
-        {
-            b.lost = 1;
-            break;
-        }
-        b.n++;
-    }
+    queued = redis_queue_batch(&b, cmds, n);
 
     if (b.n > 0) {
         evtimer_assign(&b.timer, r->base, batch_timeout_cb, &b);
@@ -206,7 +240,7 @@ redis_async_pipeline(mall_redis_t *r, size_t n, const mall_redis_cmd_t *cmds,
         }
         evtimer_del(&b.timer);
     }
-    if (b.n < n && b.conn->ac != NULL) {
+    if (queued == MALL_OK && b.n < n && b.conn->ac != NULL) {
         redis_conn_drop(b.conn, "cannot queue a command");
     }
 

@@ -35,6 +35,7 @@
 #include "mall_crypto.h"
 #include "mall_ctx.h"
 #include "mall_edge.h"
+#include "mall_edge_headers.h"
 #include "mall_fiber.h"
 #include "mall_http_client.h"
 #include "mall_admin.h"
@@ -169,18 +170,7 @@ server_check_edge(mall_server_t *srv, mall_ctx_t *ctx,
 
     e.method = ctx->method;
     e.uri = ctx->uri;
-    e.request_id = evhttp_find_header(in, "X-Request-Id");
-    e.client_ip = evhttp_find_header(in, "X-Mall-Client-Ip");
-    e.user = evhttp_find_header(in, "X-Mall-User");
-    e.role = evhttp_find_header(in, "X-Mall-Role");
-    e.token_id = evhttp_find_header(in, "X-Mall-Token-Id");
-    e.token_exp = evhttp_find_header(in, "X-Mall-Token-Exp");
-    e.ts = evhttp_find_header(in, "X-Mall-Edge-Ts");
-    /* the handlers read this same (first) one: it is signed */
-    e.idem_key = evhttp_find_header(in, "Idempotency-Key");
-    e.kid = evhttp_find_header(in, "X-Mall-Edge-Kid");
-    e.signature = evhttp_find_header(in, "X-Mall-Edge-Signature");
-    e.risk = evhttp_find_header(in, "X-Mall-Risk");
+    mall_edge_headers(in, &e);
     e.body = ctx->body;
     e.body_len = ctx->body_len;
 
