@@ -898,11 +898,10 @@ wait_port() {   # wait_port PORT SECONDS PID
 spawn() {   # spawn NAME CORE LOGFILE CMD...: background, pinned, recorded
     local name=$1 core=$2 logf=$3
     shift 3
-    if [ -n "$core" ]; then
-        taskset -c "$core" "$@" >"$logf" 2>&1 &
-    else
-        "$@" >"$logf" 2>&1 &
-    fi
+    [ -n "$core" ] && set -- taskset -c "$core" "$@"
+    # without the run's lock: a straggler must not hold it past the run
+    # (the subshell execs the command, so $! is its pid)
+    ( if [ -n "$LOCK_FD" ]; then exec {LOCK_FD}>&-; fi; exec "$@" ) >"$logf" 2>&1 &
     PIDS+=("$name:$!")
     SPAWNED=$!
 }
