@@ -802,6 +802,11 @@ proxy_set_header X-Mall-Token-Exp \$mall_token_exp;
 proxy_set_header X-Mall-Edge-Ts \$mall_edge_ts;
 proxy_set_header X-Mall-Edge-Kid \$mall_edge_kid;
 proxy_set_header X-Mall-Edge-Signature \$mall_edge_signature;
+proxy_set_header Authorization "";
+proxy_set_header X-Mall-Timestamp "";
+proxy_set_header X-Mall-Nonce "";
+proxy_set_header X-Mall-Signature "";
+proxy_set_header X-Mall-Sign-Version "";
 EOF
 }
 

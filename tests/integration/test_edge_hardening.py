@@ -250,8 +250,11 @@ def render_nginx_conf(tmp_path, **env):
     subprocess.run(["sh", "-c", '. "$0"/lua-free-scripts/mall-env.sh && '
                     'mall_render "$0"/conf/nginx.conf.tmpl "$1"',
                     ROOT, str(out)], env=e, check=True, capture_output=True)
-    return [l.strip() for l in out.read_text().splitlines()
-            if "set_real_ip_from" in l]
+    return rendered_lines(out, "set_real_ip_from")
+
+
+def rendered_lines(path, needle):
+    return [l.strip() for l in path.read_text().splitlines() if needle in l]
 
 
 def test_trusted_proxies_switch(tmp_path):
@@ -264,3 +267,19 @@ def test_trusted_proxies_switch(tmp_path):
                      "set_real_ip_from 2001:db8::/32;"]
     with pytest.raises(subprocess.CalledProcessError):
         render_nginx_conf(tmp_path, MALL_TRUSTED_PROXIES="1.2.3.4;evil")
+
+
+# --- the client's credentials stay at the edge -----------------------------
+
+def test_client_credentials_are_not_forwarded(tmp_path):
+    """Workers trust the edge's signed identity only: the bearer token and
+    the request signature are blanked at http level, and no location sets
+    its own proxy headers (that would drop every inherited one)."""
+    render_nginx_conf(tmp_path)
+    text = (tmp_path / "nginx.conf").read_text()
+    lines = rendered_lines(tmp_path / "nginx.conf", "proxy_set_header")
+    for name in ("Authorization", "X-Mall-Timestamp", "X-Mall-Nonce",
+                 "X-Mall-Signature", "X-Mall-Sign-Version"):
+        assert 'proxy_set_header %s "";' % name in lines, name
+    first_server = text.index("\n    server {")
+    assert "proxy_set_header" not in text[first_server:]
