@@ -541,6 +541,7 @@ case_redis_decrby() {
 case_worker_products() {
     C_DESC="GET /api/v1/products through the edge to mall-worker + Redis"
     C_BASE=redis_incr
+    C_TARGET=0.30
     C_NEEDS="module redis worker"
     C_SNIPS="mall edge_proxy"
     C_SERVER="location / { mall_auth optional; proxy_pass http://bench_workers; }"
